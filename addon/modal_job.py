@@ -1,0 +1,207 @@
+"""Modal + timer machinery shared by the capture, set-up and check operators.
+
+The modal operator reads the worker's queue only on TIMER events (every 0.15 s) and
+never waits on the process. :func:`apply_event` is the state update applied to a
+PosemoeJob for each protocol event; it is plain code so tests can drive it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import bpy
+
+from . import _engine
+from .worker_client import WorkerJob
+
+log = logging.getLogger(__name__)
+
+TIMER_STEP = 0.15
+"""Seconds between two reads of the worker's queue."""
+
+
+def apply_event(job, event) -> None:
+    """Apply one protocol event (Progress, Message, Result, Failure) to a PosemoeJob."""
+    protocol = _engine.protocol()
+    if isinstance(event, protocol.Progress):
+        job.stage, job.done, job.total = event.stage, max(0, event.done), max(0, event.total)
+        job.progress = event.fraction
+    elif isinstance(event, protocol.Message):
+        job.message = event.message
+        if event.level in {"warning", "error"}:
+            log.warning("worker: %s", event.message)
+    elif isinstance(event, protocol.Result):
+        job.progress, job.stage = 1.0, "finishing"
+    elif isinstance(event, protocol.Failure):
+        job.error = "Cancelled" if event.kind == "cancelled" else first_line(event.message)
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """Return the first line of ``text``, at most ``limit`` characters."""
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line[:limit]
+
+
+def set_status(context: bpy.types.Context, text: str | None) -> None:
+    """Show ``text`` in the status bar (None clears it); a no-op without a workspace."""
+    workspace = getattr(context, "workspace", None)
+    if workspace is not None:
+        workspace.status_text_set(text)
+
+
+def show_error(context: bpy.types.Context, title: str, message: str) -> None:
+    """Pop up ``message`` near the mouse (a no-op without a window, e.g. background mode)."""
+    wm = getattr(context, "window_manager", None)
+    if wm is None or getattr(context, "window", None) is None or bpy.app.background:
+        return
+
+    def draw(menu, _context) -> None:
+        menu.layout.label(text=message)
+
+    wm.popup_menu(draw, title=title, icon='ERROR')
+
+
+def redraw(context: bpy.types.Context) -> None:
+    """Redraw the areas that show job progress (3D view sidebar, preferences)."""
+    screen = getattr(context, "screen", None)
+    if screen is None:
+        return
+    for area in screen.areas:
+        if area.type in {'VIEW_3D', 'PREFERENCES'}:
+            area.tag_redraw()
+
+
+_ACTIVE: dict[str, JobRunner] = {}
+"""The running job of each kind ("capture", "engine"): one at a time per kind."""
+
+
+def is_active(kind: str) -> bool:
+    """Return True while a job of ``kind`` runs."""
+    return kind in _ACTIVE
+
+
+def active_runner(kind: str) -> JobRunner | None:
+    """Return the running job of ``kind``, if any."""
+    return _ACTIVE.get(kind)
+
+
+class JobRunner:
+    """Plain (non-RNA) driver of one WorkerJob for a modal operator, so tests can run it directly.
+
+    ``on_done(context, worker) -> str`` runs once on the main thread after a successful
+    run and returns the report message; ``report(levels, message)`` is the operator's report.
+    """
+
+    def __init__(self, kind: str, worker: WorkerJob, job_props: Callable[[bpy.types.Context], object],
+                 on_done: Callable[[bpy.types.Context, WorkerJob], str],
+                 report: Callable[[set[str], str], None], label: str = "PoseMoE") -> None:
+        self.kind, self.worker, self.job_props = kind, worker, job_props
+        self.on_done, self.report, self.label = on_done, report, label
+        self.timer = None
+        self.finished = False
+
+    def start(self, context: bpy.types.Context) -> bool:
+        """Start the worker; return False when it could not start (the job then holds the error)."""
+        job = self.job_props(context)
+        job.reset("starting")
+        self.worker.start()
+        if self.worker.done:
+            return False
+        _ACTIVE[self.kind] = self
+        set_status(context, f"{self.label}: starting (Esc to cancel)")
+        return True
+
+    def add_timer(self, context: bpy.types.Context) -> None:
+        """Add the window timer that wakes the modal operator."""
+        self.timer = context.window_manager.event_timer_add(TIMER_STEP, window=context.window)
+
+    def tick(self, context: bpy.types.Context) -> set[str]:
+        """Apply the queued events; finish when the worker is done. Never blocks."""
+        job = self.job_props(context)
+        if job.cancel_requested:
+            return self.end(context, cancelled=True)
+        for event in self.worker.poll():
+            apply_event(job, event)
+        if self.worker.done:
+            return self.end(context, cancelled=False)
+        set_status(context, f"{self.label}: {job.status_line()} (Esc to cancel)")
+        redraw(context)
+        return {'PASS_THROUGH'}
+
+    def end(self, context: bpy.types.Context, *, cancelled: bool) -> set[str]:
+        """Remove the timer and status text on every path; then report success or failure."""
+        if self.finished:
+            return {'CANCELLED'}
+        self.finished = True
+        job = self.job_props(context)
+        if self.timer is not None:
+            context.window_manager.event_timer_remove(self.timer)
+            self.timer = None
+        set_status(context, None)
+        if _ACTIVE.get(self.kind) is self:
+            del _ACTIVE[self.kind]
+        if cancelled:
+            self.worker.cancel()
+        try:
+            return self._conclude(context, job, cancelled)
+        finally:
+            job.running, job.cancel_requested = False, False
+            redraw(context)
+
+    def _conclude(self, context: bpy.types.Context, job, cancelled: bool) -> set[str]:
+        worker = self.worker
+        if worker.failure is None:
+            try:
+                message = self.on_done(context, worker)
+            except Exception as e:  # a bake/rig error: reported; on_done leaves the scene as it was
+                log.exception("finishing the %s job failed", self.kind)
+                job.error = first_line(str(e)) or type(e).__name__
+            else:
+                job.message, job.progress, job.stage = message, 1.0, "done"
+                self.report({'INFO'}, message)
+                return {'FINISHED'}
+            finally:
+                worker.cleanup()
+        else:
+            apply_event(job, worker.failure)
+        if cancelled or (worker.failure is not None and worker.failure.kind == "cancelled"):
+            self.report({'WARNING'}, f"{self.label}: cancelled")
+        else:
+            self.report({'ERROR'}, f"{self.label}: {job.error}")
+            show_error(context, f"{self.label} failed", job.error)
+        return {'CANCELLED'}
+
+
+class ModalJobMixin:
+    """Modal-operator side of a JobRunner: Esc/Cancel handling and timer events."""
+
+    _runner: JobRunner | None = None
+
+    def _start_modal(self, context: bpy.types.Context, runner: JobRunner) -> set[str]:
+        self._runner = runner
+        if not runner.start(context):  # e.g. the worker Python is missing: report at once
+            return runner.end(context, cancelled=False)
+        runner.add_timer(context)
+        context.window_manager.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        """Poll the worker on timer ticks; Esc or the Cancel button stop it."""
+        if event.type == 'ESC':
+            return self._runner.end(context, cancelled=True)
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        return self._runner.tick(context)
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender cancels the operator (file load, window closed, quit): stop the worker."""
+        if self._runner is not None:
+            self._runner.end(context, cancelled=True)
+
+
+def stop_all() -> None:
+    """Cancel every running job (the add-on is being disabled): no orphan worker is left."""
+    for runner in list(_ACTIVE.values()):
+        runner.worker.cancel()
+    _ACTIVE.clear()

@@ -1,0 +1,250 @@
+"""Capture a video (modal, through the worker) and import motion files, baking new Actions.
+
+POSEMOE_OT_capture starts the worker and returns at once; a 0.15 s timer drains the
+worker's queue (modal_job.JobRunner). On success the motion file is read and baked on
+the main thread into a NEW Action through posemoe_blender.bake (via ``_engine``); on
+failure the worker's one-line error is reported and nothing is left in the scene.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+from bpy_extras.io_utils import ImportHelper
+
+from . import _engine, modal_job, ops_mapping, preferences, worker_client
+
+log = logging.getLogger(__name__)
+
+KIND = "capture"
+DEFAULT_ARMATURE_NAME = "PoseMoE_Armature"
+KEEP_LOGS = 10
+
+
+@dataclass(frozen=True)
+class BakeOptions:
+    """What to bake onto, taken from the panel when the job starts (later edits don't apply)."""
+
+    armature_name: str | None
+    create_armature: bool
+    rig: str = "auto"  # the panel's choice: auto, rigify, mixamo, unreal, cmu or custom
+    mapping: dict[str, str] = field(default_factory=dict)
+    frame_start: int = 1
+    root_motion: bool = True
+    in_place: bool = False
+
+    @classmethod
+    def from_settings(cls, settings) -> BakeOptions:
+        """Return the options in a PosemoeSettings."""
+        arm = settings.armature
+        return cls(armature_name=arm.name if arm else None, create_armature=settings.create_armature or arm is None,
+                   rig=settings.rig_preset, mapping=settings.mapping_dict() if settings.rig_preset == "custom" else {},
+                   frame_start=settings.frame_start, root_motion=settings.root_motion, in_place=settings.in_place)
+
+
+def clip_name(path: Path) -> str:
+    """Return an Action name for a clip file: its stem, 'motion' if empty."""
+    return Path(path).stem.strip() or "motion"
+
+
+def _remove_new(before_actions: set, created) -> None:
+    for action in set(bpy.data.actions) - before_actions:
+        bpy.data.actions.remove(action)
+    if created is not None:
+        data = created.data
+        bpy.data.objects.remove(created)
+        if data is not None and data.users == 0:
+            bpy.data.armatures.remove(data)
+
+
+def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: BakeOptions,
+                     name: str | None = None) -> tuple[bpy.types.Action, bpy.types.Object]:
+    """Read ``motion_path`` and bake it into a new Action; return (action, armature).
+
+    All or nothing: on any error the new Action and a newly created armature are removed.
+    """
+    clip = _engine.motion_file().read_motion(Path(motion_path))
+    bake = _engine.bake()
+    armature = None if options.create_armature else bpy.data.objects.get(options.armature_name or "")
+    if armature is None and not options.create_armature:
+        raise _engine.errors().RigError(f"armature {options.armature_name!r} no longer exists; pick another")
+    before, created = set(bpy.data.actions), None
+    try:
+        if armature is None:
+            armature = created = bake.create_default_armature(name=DEFAULT_ARMATURE_NAME)
+            rig, mapping = "auto", None  # the default armature is recognised by its bone names
+        else:
+            rig, mapping = ops_mapping.rig_arguments(options.rig, options.mapping, armature)
+        action = bake.bake_clip(clip, armature, rig=rig, mapping=mapping,
+                                action_name=name or clip_name(motion_path), frame_start=options.frame_start,
+                                root_motion=options.root_motion, in_place=options.in_place)
+    except BaseException:
+        _remove_new(before, created)
+        raise
+    return action, armature  # bake_clip also set the scene's frame range and fps to the clip
+
+
+def _finish_message(action, armature, scene) -> str:
+    return (f"PoseMoE: new action '{action.name}' on '{armature.name}', "
+            f"frames {scene.frame_start}-{scene.frame_end}")
+
+
+def logs_dir() -> Path:
+    """Return the folder for worker logs (extension user dir), keeping only the newest few."""
+    folder = preferences.user_dir("logs", create=True)
+    for old in sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime)[:-KEEP_LOGS]:
+        old.unlink(missing_ok=True)
+    return folder
+
+
+def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, report) -> modal_job.JobRunner:
+    """Return a JobRunner that captures ``video`` with the worker and bakes the result."""
+    settings, prefs = context.scene.posemoe, preferences.get_prefs(context)
+    options = BakeOptions.from_settings(settings)
+    work_dir = Path(tempfile.mkdtemp(prefix="posemoe-capture-"))
+    safe = re.sub(r"[^\w.-]+", "_", clip_name(video))
+    argv = worker_client.capture_command(python, video, work_dir / f"{safe}.npz",
+                                         device=prefs.device if prefs else "auto", smoothing=settings.smoothing)
+    worker = worker_client.WorkerJob(
+        argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.log",
+        env=worker_client.worker_env(_engine.engine_root()), stall_timeout=prefs.stall_timeout if prefs else 300,
+        cleanup_paths=[work_dir])
+
+    def on_done(ctx: bpy.types.Context, job: worker_client.WorkerJob) -> str:
+        action, armature = bake_motion_file(ctx, Path(job.result.path), options, name=clip_name(video))
+        if ctx.scene.posemoe.armature is None:
+            ctx.scene.posemoe.armature = armature
+        return _finish_message(action, armature, ctx.scene)
+
+    return modal_job.JobRunner(KIND, worker, lambda ctx: ctx.scene.posemoe.job, on_done, report, "PoseMoE capture")
+
+
+class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
+    """Capture the person in the video and bake the motion onto the armature as a new Action"""
+
+    bl_idname = "posemoe.capture"
+    bl_label = "Capture"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        """Return whether a worker Python exists (else say why)."""
+        reason = preferences.missing_worker_reason(context)
+        if reason:
+            cls.poll_message_set(reason)
+            return False
+        return True
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Check the inputs and start the worker; the timer does the rest."""
+        if modal_job.is_active(KIND):
+            self.report({'WARNING'}, "A capture is already running: wait for it or cancel it first")
+            return {'CANCELLED'}
+        settings = context.scene.posemoe
+        video = Path(bpy.path.abspath(settings.video_path)) if settings.video_path else None
+        if video is None or not video.is_file():
+            self.report({'ERROR'}, f"Video not found: {settings.video_path or '(none chosen)'}")
+            return {'CANCELLED'}
+        if settings.armature is None and not settings.create_armature:
+            self.report({'ERROR'}, "Pick a target armature or tick Create New Armature")
+            return {'CANCELLED'}
+        python = preferences.worker_python(context)
+        runner = make_capture_runner(context, video, python, self.report)
+        return self._start_modal(context, runner)
+
+
+class POSEMOE_OT_cancel_capture(bpy.types.Operator):
+    """Stop the running capture; nothing is added to the scene"""
+
+    bl_idname = "posemoe.cancel_capture"
+    bl_label = "Cancel Capture"
+    bl_options = {'INTERNAL'}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Ask the modal operator to stop (it acts on its next timer tick)."""
+        job = context.scene.posemoe.job
+        if modal_job.is_active(KIND):
+            job.cancel_requested = True
+        else:  # a stale state (file saved while running): just clear it
+            job.running, job.cancel_requested = False, False
+        return {'FINISHED'}
+
+
+class POSEMOE_OT_import_motion(bpy.types.Operator, ImportHelper):
+    """Bake a PoseMoE motion file (.npz from the CLI) onto the armature as a new Action"""
+
+    bl_idname = "posemoe.import_motion"
+    bl_label = "Import Motion File"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    filename_ext = ".npz"
+    filter_glob: StringProperty(default="*.npz", options={'HIDDEN'})
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        """Bake a dropped file at once; otherwise open the file browser."""
+        if self.filepath:
+            return self.execute(context)
+        return ImportHelper.invoke(self, context, event)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Read the motion file and bake it with the panel's settings."""
+        settings = context.scene.posemoe
+        options = BakeOptions.from_settings(settings)
+        try:
+            action, armature = bake_motion_file(context, Path(self.filepath), options)
+        except _engine.errors().PosemoeError as e:
+            self.report({'ERROR'}, modal_job.first_line(str(e)))
+            return {'CANCELLED'}
+        if settings.armature is None:
+            settings.armature = armature
+        self.report({'INFO'}, _finish_message(action, armature, context.scene))
+        return {'FINISHED'}
+
+
+class POSEMOE_FH_motion(bpy.types.FileHandler):
+    """Drag and drop a PoseMoE motion .npz onto the 3D View to import it."""
+
+    bl_idname = "POSEMOE_FH_motion"
+    bl_label = "PoseMoE motion"
+    bl_import_operator = "posemoe.import_motion"
+    bl_file_extensions = ".npz"
+
+    @classmethod
+    def poll_drop(cls, context: bpy.types.Context) -> bool:
+        """Accept drops on the 3D View only."""
+        return context.area is not None and context.area.type == 'VIEW_3D'
+
+
+@bpy.app.handlers.persistent
+def _reset_stale_jobs(_dummy) -> None:
+    """After loading a file, a job saved as running is not running here."""
+    if modal_job.is_active(KIND):
+        return
+    for scene in bpy.data.scenes:
+        settings = getattr(scene, "posemoe", None)
+        if settings is not None:
+            settings.job.running, settings.job.cancel_requested = False, False
+
+
+classes = (POSEMOE_OT_capture, POSEMOE_OT_cancel_capture, POSEMOE_OT_import_motion, POSEMOE_FH_motion)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    """Register the operators and the stale-job reset handler."""
+    _register_classes()
+    bpy.app.handlers.load_post.append(_reset_stale_jobs)
+
+
+def unregister() -> None:
+    """Unregister the handler and the operators."""
+    if _reset_stale_jobs in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_reset_stale_jobs)
+    _unregister_classes()

@@ -1,0 +1,329 @@
+"""Drive a worker subprocess without blocking Blender: Popen, a reader thread, a queue.
+
+No bpy here, so this is unit-tested on its own. The worker prints protocol JSON lines
+on stdout (core.protocol, reached through ``_engine``); its stderr goes to a log file.
+``WorkerJob.poll()`` never blocks; ``cancel()`` stops the process tree and removes the
+job's temporary files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import _engine
+
+log = logging.getLogger(__name__)
+
+_EOF = object()
+"""Queue sentinel: the worker's stdout closed."""
+
+EOF_GRACE = 2.0
+"""Seconds to wait for the end of stdout after the worker exited (a leftover child may hold the pipe)."""
+
+KEEP_DATA_LINES = 20
+"""How many non-protocol JSON objects (such as the ``--check`` report) a job keeps."""
+
+
+def venv_python(venv_dir: Path) -> Path:
+    """Return the Python executable inside the virtual environment ``venv_dir``."""
+    if sys.platform == "win32":
+        return Path(venv_dir) / "Scripts" / "python.exe"
+    return Path(venv_dir) / "bin" / "python"
+
+
+def worker_env(engine_root: Path | None = None) -> dict[str, str]:
+    """Return the environment for a worker: unbuffered, engine source first on PYTHONPATH."""
+    env = dict(os.environ)
+    env.pop("PYTHONHOME", None)  # Blender's own Python home must not leak into the venv
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    if engine_root is not None:
+        parts = [str(engine_root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
+
+
+def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto", smoothing: str = "light",
+                    weights: Path | None = None) -> list[str]:
+    """Return the argument list of ``python -m posemoe_blender.worker`` for one capture."""
+    argv = [str(python), "-m", "posemoe_blender.worker", str(video), "--out", str(out),
+            "--device", device, "--smoothing", smoothing]
+    if weights:
+        argv += ["--weights", str(weights)]
+    return argv
+
+
+def check_command(python: Path, *, device: str = "auto") -> list[str]:
+    """Return the argument list of ``python -m posemoe_blender.worker --check``."""
+    return [str(python), "-m", "posemoe_blender.worker", "--check", "--device", device]
+
+
+def remove_paths(paths: Sequence[Path]) -> None:
+    """Delete each file or folder in ``paths``; missing ones are fine, errors are logged."""
+    for p in paths:
+        p = Path(p)
+        try:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink(missing_ok=True)
+        except OSError as e:
+            log.warning("could not remove %s: %s", p, e)
+
+
+class WorkerJob:
+    """One worker subprocess whose protocol events are read by a daemon thread.
+
+    ``argv`` is an argument list (never a shell string). ``cleanup_paths`` (files or
+    folders) are removed when the job is cancelled, fails, or :meth:`cleanup` is called.
+    With ``expect_result`` False (``--check``), a clean exit without a Result succeeds.
+    """
+
+    def __init__(self, argv: Sequence[str], *, log_path: Path | None = None, env: dict[str, str] | None = None,
+                 cwd: Path | None = None, stall_timeout: float | None = 300.0,
+                 cleanup_paths: Sequence[Path] = (), expect_result: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.argv = [str(a) for a in argv]
+        self.log_path = Path(log_path) if log_path else None
+        self.env, self.cwd = env, cwd
+        self.stall_timeout = stall_timeout
+        self.cleanup_paths = [Path(p) for p in cleanup_paths]
+        self.expect_result = expect_result
+        self.kill_after = 5.0  # seconds cancel() waits after terminate before it kills
+        self._clock = clock
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._proc: subprocess.Popen | None = None
+        self._thread: threading.Thread | None = None
+        self._eof = False
+        self._exited_at: float | None = None
+        self._last_event = clock()
+        self.result = None  # protocol.Result once the worker reports success
+        self.failure = None  # protocol.Failure when the job failed, was cancelled or stalled
+        self.data: list[dict] = []  # JSON objects that are not protocol events
+        self.done = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """Return the worker's process id once started."""
+        return self._proc.pid if self._proc else None
+
+    @property
+    def returncode(self) -> int | None:
+        """Return the worker's exit code, or None while it runs."""
+        return self._proc.returncode if self._proc else None
+
+    def start(self) -> WorkerJob:
+        """Start the worker; a missing Python ends the job at once with a Failure."""
+        protocol = _engine.protocol()
+        exe = Path(self.argv[0])
+        if (exe.is_absolute() or os.sep in self.argv[0]) and not exe.is_file():
+            return self._fail_early(f"worker Python not found: {exe}; press Set up engine in the PoseMoE "
+                                    "add-on preferences or choose a Python there", protocol)
+        log_file = open(self.log_path, "a", encoding="utf-8") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                self.argv, stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, text=True,
+                encoding="utf-8", errors="replace", bufsize=1, env=self.env, cwd=self.cwd,
+                **_new_group_kwargs())
+        except OSError as e:
+            return self._fail_early(f"cannot start the worker {exe} ({e.strerror or e}); check the worker Python "
+                                    "in the PoseMoE add-on preferences", protocol)
+        finally:
+            if log_file is not subprocess.DEVNULL:
+                log_file.close()  # the child holds its own handle
+        self._last_event = self._clock()
+        self._thread = threading.Thread(target=self._read, name="posemoe-worker-reader", daemon=True)
+        self._thread.start()
+        log.info("worker started (pid %d): %s", self._proc.pid, " ".join(self.argv))
+        return self
+
+    def _fail_early(self, message: str, protocol) -> WorkerJob:
+        self.failure = protocol.Failure(message=message, kind="environment")
+        self._queue.put(self.failure)
+        self._eof = True
+        self.done = True
+        return self
+
+    def _read(self) -> None:
+        """Reader thread: parse each stdout line and queue events; never touches Blender."""
+        protocol = _engine.protocol()
+        stream = self._proc.stdout
+        try:
+            for line in stream:
+                event = protocol.parse_line(line)
+                if event is not None:
+                    self._queue.put(event)
+                    continue
+                obj = _json_object(line)
+                if obj is not None:
+                    self._queue.put(obj)
+        except (OSError, ValueError) as e:  # pipe closed under us by cancel()
+            log.debug("reader stopped: %s", e)
+        finally:
+            self._queue.put(_EOF)
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def poll(self) -> list:
+        """Return the protocol events received since the last call; never blocks.
+
+        When the worker has ended (or stalled), ``done`` becomes True and ``result`` or
+        ``failure`` is set; a final Failure is also returned as an event.
+        """
+        if self.done:
+            return self._drain()
+        events = self._drain()
+        if events:
+            self._last_event = self._clock()
+        exited = self._proc is not None and self._proc.poll() is not None
+        if exited and self._exited_at is None:
+            self._exited_at = self._clock()
+        if exited and (self._eof or self._clock() - self._exited_at > EOF_GRACE):  # a grandchild may hold stdout
+            events.extend(self._drain())
+            events.extend(self._conclude())
+        elif self.stall_timeout and self._clock() - self._last_event > self.stall_timeout:
+            events.append(self._stalled())
+        return events
+
+    def _drain(self) -> list:
+        protocol = _engine.protocol()
+        events = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return events
+            if item is _EOF:
+                self._eof = True
+            elif isinstance(item, dict):
+                self.data = (self.data + [item])[-KEEP_DATA_LINES:]
+            else:
+                if isinstance(item, protocol.Result):
+                    self.result = item
+                elif isinstance(item, protocol.Failure) and self.failure is None:
+                    self.failure = item
+                events.append(item)
+
+    def _conclude(self) -> list:
+        """The process has exited: decide success or failure once."""
+        protocol = _engine.protocol()
+        self.done = True
+        code = self._proc.returncode
+        extra = []
+        if self.failure is None:
+            if code != 0:
+                detail = self.last_log_line() or "no error message"
+                self.failure = protocol.Failure(
+                    message=f"worker exited with code {code}: {detail}", kind=_kind_for_code(code))
+            elif self.expect_result and self.result is None:
+                self.failure = protocol.Failure(message="worker ended without a result; see its log", kind="bug")
+            elif self.result is not None and not Path(self.result.path).exists():
+                self.failure = protocol.Failure(
+                    message=f"worker reported {self.result.path} but the file is missing", kind="output")
+            if self.failure is not None:
+                extra.append(self.failure)
+        if self.failure is not None:
+            self.result = None
+            remove_paths(self.cleanup_paths)
+        log.info("worker %d ended with code %s", self._proc.pid, code)
+        return extra
+
+    def _stalled(self):
+        protocol = _engine.protocol()
+        self._stop_process()
+        self.failure = protocol.Failure(
+            message=f"the worker made no progress for {self.stall_timeout:g} s and was stopped; see its log",
+            kind="timeout")
+        self.result = None
+        self.done = True
+        remove_paths(self.cleanup_paths)
+        return self.failure
+
+    # -- cancel and clean up ------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop the worker (terminate, wait ``kill_after`` = 5 s, kill) and remove its temporary files."""
+        protocol = _engine.protocol()
+        self._stop_process()
+        if not self.done or self.failure is None:
+            self.failure = protocol.Failure(message="cancelled", kind="cancelled")
+        self.result = None
+        self.done = True
+        remove_paths(self.cleanup_paths)
+
+    def cleanup(self) -> None:
+        """Remove the job's temporary files after the caller is done with the result."""
+        remove_paths(self.cleanup_paths)
+
+    def _stop_process(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        _signal_group(proc, terminate=True)
+        try:
+            proc.wait(self.kill_after)
+        except subprocess.TimeoutExpired:
+            log.warning("worker %d ignored terminate; killing it", proc.pid)
+            _signal_group(proc, terminate=False)
+            proc.wait(5)
+        if self._thread is not None:
+            self._thread.join(1.0)
+
+    def last_log_line(self) -> str:
+        """Return the last non-empty line of the worker's log (its stderr), or ''."""
+        if not self.log_path or not self.log_path.is_file():
+            return ""
+        with open(self.log_path, "rb") as f:
+            f.seek(max(0, self.log_path.stat().st_size - 4096))
+            lines = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else ""
+
+
+def _json_object(line: str) -> dict | None:
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _kind_for_code(code: int) -> str:
+    """Return the error kind for a worker exit code (core.errors.ExitCode)."""
+    errors = _engine.errors()
+    if code < 0:
+        return "crashed"
+    try:
+        return errors.ExitCode(code).name.lower()  # the names match the PosemoeError kinds
+    except ValueError:
+        return "bug"
+
+
+def _new_group_kwargs() -> dict:
+    """Return Popen kwargs that put the worker in its own process group (to stop its children too)."""
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _signal_group(proc: subprocess.Popen, *, terminate: bool) -> None:
+    """Send terminate/kill to the worker's process group (POSIX) or the process (Windows)."""
+    try:
+        if sys.platform == "win32":
+            proc.terminate() if terminate else proc.kill()
+        else:
+            os.killpg(proc.pid, signal.SIGTERM if terminate else signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError) as e:
+        log.debug("signal to worker %d failed: %s", proc.pid, e)

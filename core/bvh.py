@@ -1,0 +1,213 @@
+"""BVH motion capture reading and vectorised forward kinematics.
+
+Reads plain ``.bvh`` or gzipped ``.bvh.gz`` files with any hierarchy and channel order.
+Parsing is numeric in bulk (one ``np.array(text.split())`` for the MOTION block);
+forward kinematics runs over all frames at once, joint by joint, with scipy's Rotation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputFileError, InputNotFoundError
+
+log = logging.getLogger(__name__)
+
+_POS = {"xposition": 0, "yposition": 1, "zposition": 2}
+_ROT = {"xrotation": "X", "yrotation": "Y", "zrotation": "Z"}
+
+
+@dataclass
+class BvhJoint:
+    """One joint of the hierarchy; End Sites are joints named ``<parent>_end`` with no channels."""
+
+    name: str
+    parent: int
+    offset: np.ndarray  # (3,) float64, BVH units, parent frame at rest
+    channels: list[str] = field(default_factory=list)
+    channel_start: int = 0
+    is_end_site: bool = False
+
+
+@dataclass
+class BvhMotion:
+    """A parsed BVH: hierarchy, raw channel values (F, C) and the frame time in seconds."""
+
+    joints: list[BvhJoint]
+    motion: np.ndarray  # (F, C) float64, raw channel values (degrees, BVH units)
+    frame_time: float
+    source: str = ""
+
+    @property
+    def fps(self) -> float:
+        """Return frames per second (1 / frame time)."""
+        return 1.0 / self.frame_time
+
+    @property
+    def names(self) -> list[str]:
+        """Return joint names in hierarchy order (End Sites as ``<parent>_end``)."""
+        return [j.name for j in self.joints]
+
+    @property
+    def parents(self) -> np.ndarray:
+        """Return (J,) parent indices, -1 for the root."""
+        return np.array([j.parent for j in self.joints], dtype=np.int64)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Return (J, 3) rest offsets in BVH units, in each parent's frame."""
+        return np.stack([j.offset for j in self.joints])
+
+    def index(self, name: str) -> int:
+        """Return the index of joint ``name``; KeyError if absent."""
+        return self.names.index(name)
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: BVH file not found")
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+                return f.read()
+        return path.read_text(encoding="utf-8", errors="replace")
+    except (OSError, EOFError) as e:
+        raise InputFileError(f"{path}: cannot read BVH ({e})") from e
+
+
+def _parse_hierarchy(tokens: list[str], src: str) -> tuple[list[BvhJoint], int]:
+    """Return (joints, index of the token after the hierarchy's closing brace)."""
+    joints: list[BvhJoint] = []
+    stack: list[int] = []
+    n_channels = 0
+    i = 1  # after "HIERARCHY"
+    try:
+        while i < len(tokens):
+            tok = tokens[i]
+            if tok in ("ROOT", "JOINT"):
+                parent = stack[-1] if stack else -1
+                joints.append(BvhJoint(tokens[i + 1], parent, np.zeros(3)))
+                i += 2
+            elif tok == "End":
+                parent = stack[-1]
+                joints.append(BvhJoint(joints[parent].name + "_end", parent, np.zeros(3), is_end_site=True))
+                i += 2
+            elif tok == "{":
+                stack.append(len(joints) - 1)
+                i += 1
+            elif tok == "}":
+                stack.pop()
+                i += 1
+                if not stack:
+                    return joints, i
+            elif tok == "OFFSET":
+                joints[stack[-1]].offset = np.array(tokens[i + 1 : i + 4], dtype=np.float64)
+                i += 4
+            elif tok == "CHANNELS":
+                n = int(tokens[i + 1])
+                joint = joints[stack[-1]]
+                joint.channels = [c.lower() for c in tokens[i + 2 : i + 2 + n]]
+                joint.channel_start = n_channels
+                n_channels += n
+                i += 2 + n
+            else:
+                raise ValueError(f"unexpected token {tok!r}")
+    except (IndexError, ValueError) as e:
+        raise InputFileError(f"{src}: malformed BVH HIERARCHY ({e})") from e
+    raise InputFileError(f"{src}: BVH HIERARCHY is not closed")
+
+
+def parse_bvh(text: str, source: str = "<string>") -> BvhMotion:
+    """Return the :class:`BvhMotion` parsed from BVH ``text`` (InputFileError naming ``source`` if malformed)."""
+    head, sep, tail = text.partition("MOTION")
+    if not sep or not head.lstrip().startswith("HIERARCHY"):
+        raise InputFileError(f"{source}: not a BVH file (needs HIERARCHY and MOTION sections)")
+    joints, _ = _parse_hierarchy(head.split(), source)
+    if not joints:
+        raise InputFileError(f"{source}: BVH has no joints")
+    for j in joints:
+        bad = [c for c in j.channels if c not in _POS and c not in _ROT]
+        if bad:
+            raise InputFileError(f"{source}: joint {j.name!r} has unknown channels {bad}")
+    n_ch = sum(len(j.channels) for j in joints)
+    tokens = tail.split(None, 5)  # Frames: N Frame Time: dt <numbers>
+    try:
+        if tokens[0] != "Frames:" or tokens[2] != "Frame" or tokens[3] != "Time:":
+            raise ValueError("expected 'Frames: N' and 'Frame Time: dt'")
+        n_frames, frame_time = int(tokens[1]), float(tokens[4])
+        values = np.array(tokens[5].split(), dtype=np.float64) if len(tokens) > 5 else np.zeros(0)
+    except (IndexError, ValueError) as e:
+        raise InputFileError(f"{source}: malformed BVH MOTION header or values ({e})") from e
+    if frame_time <= 0 or n_frames <= 0:
+        raise InputFileError(f"{source}: BVH has {n_frames} frames and frame time {frame_time}; both must be > 0")
+    if values.size != n_frames * n_ch:
+        raise InputFileError(
+            f"{source}: BVH MOTION has {values.size} values, expected {n_frames} frames x {n_ch} channels"
+        )
+    motion = values.reshape(n_frames, n_ch)
+    if not np.isfinite(motion).all():
+        raise InputFileError(f"{source}: BVH MOTION contains NaN or infinite values")
+    return BvhMotion(joints, motion, frame_time, source)
+
+
+def read_bvh(path: Path | str) -> BvhMotion:
+    """Return the :class:`BvhMotion` read from a ``.bvh`` or ``.bvh.gz`` file."""
+    path = Path(path)
+    return parse_bvh(_read_text(path), source=str(path))
+
+
+def local_rotations(bvh: BvhMotion) -> np.ndarray:
+    """Return (F, J, 3, 3) float64 local rotation matrices (identity for joints without rotation channels)."""
+    from scipy.spatial.transform import Rotation
+
+    n = bvh.motion.shape[0]
+    out = np.broadcast_to(np.eye(3), (n, len(bvh.joints), 3, 3)).copy()
+    for k, j in enumerate(bvh.joints):
+        rot = [(c, j.channel_start + i) for i, c in enumerate(j.channels) if c in _ROT]
+        if not rot:
+            continue
+        order = "".join(_ROT[c] for c, _ in rot)  # uppercase = intrinsic, as BVH means it
+        angles = bvh.motion[:, [i for _, i in rot]]
+        out[:, k] = Rotation.from_euler(order, angles, degrees=True).as_matrix()
+    return out
+
+
+def forward_kinematics(bvh: BvhMotion, offsets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(positions, rotations)``: (F, J, 3) world joint positions in BVH units and (F, J, 3, 3) global
+    rotation matrices of every joint (End Sites included, in hierarchy order).
+
+    offsets: optional (J, 3) bone offsets replacing the file's (re-posing on another body).
+    Position channels of non-root joints replace the joint's offset, as BVH defines.
+    """
+    offsets = bvh.offsets if offsets is None else np.asarray(offsets, dtype=np.float64)
+    local = local_rotations(bvh)
+    n, n_j = local.shape[:2]
+    pos = np.zeros((n, n_j, 3))
+    glob = np.zeros_like(local)
+    for k, j in enumerate(bvh.joints):
+        trans = np.broadcast_to(offsets[k], (n, 3)).copy()
+        for i, c in enumerate(j.channels):
+            if c in _POS:
+                trans[:, _POS[c]] = bvh.motion[:, j.channel_start + i] + (offsets[k][_POS[c]] if j.parent < 0 else 0)
+        if j.parent < 0:
+            pos[:, k] = trans
+            glob[:, k] = local[:, k]
+        else:
+            p = j.parent
+            pos[:, k] = pos[:, p] + np.einsum("fij,fj->fi", glob[:, p], trans)
+            glob[:, k] = glob[:, p] @ local[:, k]
+    return pos, glob
+
+
+def chain_to_root(parents: np.ndarray, k: int) -> list[int]:
+    """Return joint indices from the root down to ``k`` (inclusive)."""
+    out = []
+    while k >= 0:
+        out.append(int(k))
+        k = int(parents[k])
+    return out[::-1]

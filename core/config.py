@@ -1,0 +1,226 @@
+"""Configuration dataclasses (model, training, inference) with strict dict/TOML loading.
+
+Frozen dataclasses with defaults in code; ``from_dict`` rejects unknown keys with ConfigError;
+``to_dict`` gives plain JSON/TOML-able values. Stdlib only (Blender-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from core.errors import ConfigError, InputNotFoundError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+ARCHS = ("posemoe", "entangled", "mlp")
+
+
+def _check_keys(cls: type, d: dict[str, Any]) -> None:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{cls.__name__}: expected a table/dict, got {type(d).__name__}")
+    extra = set(d) - {f.name for f in fields(cls)}
+    if extra:
+        allowed = sorted(f.name for f in fields(cls))
+        raise ConfigError(f"unknown {cls.__name__} keys: {sorted(extra)}; allowed: {allowed}")
+
+
+def _coerce(cls: type[T], d: dict[str, Any]) -> T:
+    """Return ``cls(**d)`` after rejecting unknown keys and turning lists into tuples."""
+    _check_keys(cls, d)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{cls.__name__}: {e}") from e
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Lifter architecture. ``window`` is the longest sequence (frames) the model accepts (any T <= window)."""
+
+    arch: str = "posemoe"
+    window: int = 27
+    channels: int = 64
+    expert_layers: int = 2
+    decoder_layers: int = 1
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    dropout: float = 0.0
+    depth_prior: bool = True
+    router: bool = True
+    cross_attention: bool = True
+    num_joints: int = 17
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ConfigError(f"ModelConfig.arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.window < 1 or self.channels < 1 or self.heads < 1 or self.channels % self.heads:
+            raise ConfigError(f"ModelConfig: window/channels/heads must be positive, channels divisible by heads "
+                              f"(got {self.window}/{self.channels}/{self.heads})")  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Return a ModelConfig from a dict (ConfigError on unknown keys or bad values)."""
+        return _coerce(cls, d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Sliding-window inference settings; ``stride=None`` means window // 2."""
+
+    stride: int | None = None
+    flip_tta: bool = True
+    device: str = "auto"
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"InferenceConfig.device must be auto, cpu or cuda, got {self.device!r}")
+        if (self.stride is not None and self.stride < 1) or self.batch_size < 1:
+            raise ConfigError("InferenceConfig: stride and batch_size must be >= 1")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InferenceConfig:
+        """Return an InferenceConfig from a dict (ConfigError on unknown keys)."""
+        return _coerce(cls, d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Synthetic 2D generation: cameras, bodies and the detector-gap noise model (metres / fractions)."""
+
+    focal_range: tuple[float, float] = (0.5, 1.5)  # x image width
+    distance_range: tuple[float, float] = (2.0, 8.0)  # metres
+    height_range: tuple[float, float] = (0.5, 2.0)  # camera height, metres
+    pitch_roll_deg: float = 5.0  # extra camera pitch and roll jitter (std, degrees)
+    body_jitter: float = 0.05  # std of each body measurement factor
+    gap_prob: float = 0.8  # share of clips with a per-clip detector offset
+    gap_scale: float = 1.0  # x the measured offsets (ankles 3 cm, knees 2 cm, ...)
+    gap_random_m: float = 0.012  # std of extra constant per-joint offsets, metres
+    jitter_max: float = 0.012  # white 2D noise std up to this x body height in pixels
+    dropout_prob: float = 0.3  # share of clips with dropped/low-confidence joints
+    dropout_rate: float = 0.03  # per joint-frame, in those clips
+    swap_prob: float = 0.3  # share of clips with occasional left/right swaps
+    swap_rate: float = 0.01  # per frame, in those clips
+    flip_prob: float = 0.5  # horizontal image flip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AugmentConfig:
+        """Return an AugmentConfig from a dict (ConfigError on unknown keys)."""
+        return _coerce(cls, d)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights (see core.model.losses)."""
+
+    mpjpe: float = 1.0
+    temporal: float = 0.5
+    velocity: float = 2.0
+    aux_2d: float = 0.5
+    aux_depth: float = 0.5
+    prior: float = 0.01
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LossConfig:
+        """Return a LossConfig from a dict (ConfigError on unknown keys)."""
+        return _coerce(cls, d)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. ``data_dir``/``cache_dir`` empty = the shared CMU set / ~/.cache/posemoe."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data_dir: str = ""
+    cache_dir: str = ""
+    val_subjects: tuple[str, ...] = ()  # empty = core.datasets.VALIDATION_SUBJECTS
+    fps_choices: tuple[float, ...] = (25.0, 30.0, 50.0, 60.0)
+    minutes: float = 40.0  # wall-clock budget; 0 = steps only
+    steps: int = 0  # 0 = time budget only
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 300
+    grad_clip: float = 1.0
+    seed: int = 0
+    threads: int = 1
+    device: str = "cpu"
+    val_every: int = 500
+    val_windows: int = 256  # windows for periodic validation (final evaluation uses all)
+    checkpoint_every: int = 1000
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Return a TrainConfig from a nested dict (ConfigError on unknown keys at any level)."""
+        _check_keys(cls, d)
+        d = dict(d)
+        subs = {"model": ModelConfig, "augment": AugmentConfig, "loss": LossConfig}
+        for key, sub in subs.items():
+            if key in d:
+                d[key] = sub.from_dict(d[key])
+        return _coerce(cls, d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a nested plain dict (tuples as lists)."""
+        def plain(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return list(v) if isinstance(v, tuple) else v
+
+        return plain(asdict(self))
+
+
+def load_toml(path: Path | str) -> dict[str, Any]:
+    """Return the parsed TOML file as a dict (InputNotFoundError / ConfigError with the file name)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: config file not found")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML ({e})") from e
+
+
+def load_train_config(path: Path | str) -> TrainConfig:
+    """Return the TrainConfig of a TOML file (top-level keys plus [model], [augment], [loss] tables)."""
+    try:
+        return TrainConfig.from_dict(load_toml(path))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def to_toml(d: dict[str, Any]) -> str:
+    """Return TOML text for a nested dict of scalars, lists and sub-tables (enough for our configs)."""
+    def val(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if v is None:
+            raise ConfigError("TOML has no null; leave the key out")
+        return repr(v)
+
+    lines = [f"{k} = {val(v)}" for k, v in d.items() if not isinstance(v, dict) and v is not None]
+    for k, v in d.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]"] + [f"{kk} = {val(vv)}" for kk, vv in v.items() if vv is not None]
+    return "\n".join(lines) + "\n"

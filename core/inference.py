@@ -1,0 +1,106 @@
+"""Sliding-window lifting of a whole clip: overlap averaging, edge padding, flip TTA, batching.
+
+The model maps (B, T, 17, 2) normalised 2D windows to (B, T, 17, 3) root-relative 3D in
+metres (camera frame). Clips of any length are cut into windows of the model's length
+with the given stride; every frame's output is the mean over the windows covering it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from core.config import InferenceConfig
+from core.errors import WorkerEnvError
+from core.keypoints import normalize_2d
+from core.skeleton import FLIP_PERM
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Return the torch device for ``name`` ("auto" | "cpu" | "cuda")."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise WorkerEnvError("--device cuda was asked for but torch sees no CUDA device; use --device auto or cpu")
+    if name not in ("cpu", "cuda"):
+        raise WorkerEnvError(f"unknown device {name!r}; use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def window_starts(num_frames: int, window: int, stride: int) -> list[int]:
+    """Return window start frames covering ``num_frames`` (the last window ends at the clip end)."""
+    if num_frames <= window:
+        return [0]
+    starts = list(range(0, num_frames - window + 1, max(1, stride)))
+    if starts[-1] != num_frames - window:
+        starts.append(num_frames - window)
+    return starts
+
+
+def _flip_2d(x: torch.Tensor) -> torch.Tensor:
+    """Mirror normalised 2D (B,T,17,2) about the image's vertical centre line, swapping sides."""
+    x = x[..., FLIP_PERM, :].clone()
+    x[..., 0] = -x[..., 0]
+    return x
+
+
+def _flip_3d(y: torch.Tensor) -> torch.Tensor:
+    y = y[..., FLIP_PERM, :].clone()
+    y[..., 0] = -y[..., 0]
+    return y
+
+
+def _run_batch(model: torch.nn.Module, x: torch.Tensor, flip_tta: bool, device: torch.device) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=device.type == "cuda"):
+        if flip_tta:
+            both = model(torch.cat([x, _flip_2d(x)], dim=0)).float()
+            n = x.shape[0]
+            y = 0.5 * (both[:n] + _flip_3d(both[n:]))
+        else:
+            y = model(x).float()
+    y = y - y[..., :1, :]  # root-relative by contract, whatever the numerics did
+    return y.cpu()
+
+
+def lift_sequence(
+    joints_2d: np.ndarray,
+    image_size: tuple[int, int],
+    model: torch.nn.Module,
+    window: int,
+    cfg: InferenceConfig | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Return (T,17,3) float32 root-relative 3D joints (metres, camera frame) for (T,17,2) pixels."""
+    cfg = cfg or InferenceConfig()
+    device = resolve_device(cfg.device)
+    model = model.to(device).eval()
+    t = len(joints_2d)
+    x = normalize_2d(joints_2d, *image_size)
+    if t < window:  # edge padding: repeat the first/last frame
+        left = (window - t) // 2
+        x = np.concatenate([np.repeat(x[:1], left, 0), x, np.repeat(x[-1:], window - t - left, 0)])
+    else:
+        left = 0
+    stride = cfg.stride or max(1, window // 2)
+    starts = window_starts(len(x), window, stride)
+    xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    out = torch.zeros((len(x), x.shape[1], 3))
+    count = torch.zeros((len(x), 1, 1))
+    with torch.inference_mode():
+        for b in range(0, len(starts), cfg.batch_size):
+            chunk = starts[b:b + cfg.batch_size]
+            batch = torch.stack([xs[s:s + window] for s in chunk])
+            y = _run_batch(model, batch, cfg.flip_tta, device)
+            for s, ys in zip(chunk, y, strict=False):
+                out[s:s + window] += ys
+                count[s:s + window] += 1
+            if on_progress is not None:
+                on_progress(min(len(starts), b + len(chunk)), len(starts))
+    out = (out / count)[left:left + t]
+    return out.numpy().astype(np.float32)

@@ -1,0 +1,65 @@
+"""2D keypoint conventions: MediaPipe BlazePose-33 -> H36M-17, network normalization.
+
+Remaps are index tables (DESIGN.md section 3), not hand-written assignments.
+Blender-safe: numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.skeleton import NUM_JOINTS
+
+# H36M joint -> MediaPipe landmark(s) averaged to make it. Spine (7) and head top (10)
+# are derived afterwards from other joints.
+BLAZEPOSE_TO_H36M: dict[int, tuple[int, ...]] = {
+    0: (23, 24), 1: (24,), 2: (26,), 3: (28,), 4: (23,), 5: (25,), 6: (27,),
+    8: (11, 12), 9: (0,), 11: (11,), 12: (13,), 13: (15,), 14: (12,), 15: (14,), 16: (16,),
+}  # fmt: skip
+MP_EYES = (2, 5)  # left eye, right eye (centres)
+MP_MOUTH = (9, 10)
+HEAD_TOP_FROM_EYES = 1.6
+"""Head top = eye midpoint + this x (eye midpoint - mouth midpoint). Eye-to-mouth is about
+6-7 cm on an adult and eye-to-crown about 10-11 cm; the same rule gives the training data's
+head top, so only the convention matters, applied identically at train and run time."""
+
+
+def blazepose_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(joints, scores)``: (..., 17, D) H36M points and (..., 17) confidences.
+
+    landmarks: (..., 33, D) MediaPipe landmarks (pixels, or any unit; D = 2 or 3).
+    visibility: (..., 33) per-landmark confidence in [0, 1]; ones when None.
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float32)
+    if visibility is None:
+        visibility = np.ones(landmarks.shape[:-1], np.float32)
+    out = np.zeros(landmarks.shape[:-2] + (NUM_JOINTS, landmarks.shape[-1]), np.float32)
+    score = np.zeros(landmarks.shape[:-2] + (NUM_JOINTS,), np.float32)
+    for j, src in BLAZEPOSE_TO_H36M.items():
+        out[..., j, :] = landmarks[..., list(src), :].mean(axis=-2)
+        score[..., j] = visibility[..., list(src)].min(axis=-1)
+    out[..., 7, :] = 0.5 * (out[..., 0, :] + out[..., 8, :])
+    score[..., 7] = np.minimum(score[..., 0], score[..., 8])
+    eyes = landmarks[..., list(MP_EYES), :].mean(axis=-2)
+    mouth = landmarks[..., list(MP_MOUTH), :].mean(axis=-2)
+    out[..., 10, :] = eyes + HEAD_TOP_FROM_EYES * (eyes - mouth)
+    face = visibility[..., list(MP_EYES + MP_MOUTH)]
+    score[..., 10] = face.min(axis=-1)
+    return out, score
+
+
+def normalize_2d(xy: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Return pixel points (..., 2) in the network frame: x/W*2-1, y/W*2-H/W (aspect kept)."""
+    xy = np.asarray(xy, dtype=np.float32)
+    out = xy / np.float32(width) * 2.0
+    out[..., 0] -= 1.0
+    out[..., 1] -= np.float32(height / width)
+    return out
+
+
+def denormalize_2d(xy_n: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Inverse of :func:`normalize_2d`: network-frame points (..., 2) -> pixels."""
+    xy = np.array(xy_n, dtype=np.float32, copy=True)
+    xy[..., 0] += 1.0
+    xy[..., 1] += np.float32(height / width)
+    return xy * np.float32(width) / 2.0

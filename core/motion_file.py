@@ -1,0 +1,213 @@
+"""Keypoint and motion files (.npz, ``allow_pickle=False``): validated readers, atomic writers.
+
+Formats are specified in docs/FORMATS.md. Blender-safe: stdlib + numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputFileError, InputNotFoundError, OutputError
+from core.skeleton import JOINT_NAMES, NUM_JOINTS
+
+MOTION_FORMAT_VERSION = 1
+KEYPOINTS_REQUIRED = ("joints_2d", "scores", "valid", "fps", "image_size")
+MOTION_REQUIRED = KEYPOINTS_REQUIRED + ("joints_3d", "root", "joint_names", "meta")
+MAX_FRAMES = 10_000_000  # ~3.8 days at 30 fps: anything larger is a corrupt header
+
+
+@dataclass
+class Keypoints2D:
+    """2D detections of one person over a clip.
+
+    joints_2d: (T,17,2) float32 pixels, H36M order; scores: (T,17) float32 in [0,1];
+    valid: (T,) bool, a person was detected (other frames were filled); fps; image_size (w,h).
+    """
+
+    joints_2d: np.ndarray
+    scores: np.ndarray
+    valid: np.ndarray
+    fps: float
+    image_size: tuple[int, int]
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints_2d.shape[0])
+
+
+@dataclass
+class MotionClip(Keypoints2D):
+    """A lifted clip: :class:`Keypoints2D` plus 3D.
+
+    joints_3d: (T,17,3) float32 metres, camera frame, root-relative (pelvis = 0);
+    root: (T,3) float32 metres, camera-frame pelvis position (NaN where unknown).
+    """
+
+    joints_3d: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_JOINTS, 3), np.float32))
+    root: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
+    meta: dict = field(default_factory=dict)
+
+
+def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: {what} file not found; check the path")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder, expected a {what} .npz file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise InputFileError(
+            f"{path}: not a readable {what} .npz ({first}); re-create it with posemoe, see docs/FORMATS.md"
+        ) from None
+    except Exception as e:  # zipfile.BadZipFile and friends from a corrupt archive
+        raise InputFileError(f"{path}: corrupt {what} .npz ({type(e).__name__}); re-create it") from None
+
+
+def _check_array(path: Path, name: str, a: np.ndarray, shape: tuple, kinds: str) -> None:
+    if a.dtype.kind not in kinds:
+        raise InputFileError(f"{path}: '{name}' has dtype {a.dtype}, expected {'numeric' if 'f' in kinds else kinds}")
+    if len(a.shape) != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape, strict=False)):
+        want = "(" + ",".join("T" if s is None else str(s) for s in shape) + ")"
+        raise InputFileError(f"{path}: '{name}' has shape {a.shape}, expected {want}; see docs/FORMATS.md")
+
+
+def _scalar(path: Path, name: str, a: np.ndarray) -> float:
+    if a.dtype.kind not in "fiu" or a.size != 1:
+        raise InputFileError(f"{path}: '{name}' must be one number, got {a.dtype} {a.shape}")
+    return float(a.reshape(()))
+
+
+def _parse_keypoints(path: Path, a: dict[str, np.ndarray]) -> Keypoints2D:
+    missing = [k for k in KEYPOINTS_REQUIRED if k not in a]
+    if missing:
+        raise InputFileError(f"{path}: missing keys {missing}; a keypoints file needs {list(KEYPOINTS_REQUIRED)}")
+    j2 = a["joints_2d"]
+    _check_array(path, "joints_2d", j2, (None, NUM_JOINTS, 2), "fiu")
+    t = j2.shape[0]
+    if t < 1 or t > MAX_FRAMES:
+        raise InputFileError(f"{path}: 'joints_2d' has {t} frames; expected 1..{MAX_FRAMES}")
+    _check_array(path, "scores", a["scores"], (t, NUM_JOINTS), "fiu")
+    _check_array(path, "valid", a["valid"], (t,), "biu")
+    fps = _scalar(path, "fps", a["fps"])
+    if not (np.isfinite(fps) and 0 < fps <= 1000):
+        raise InputFileError(f"{path}: fps={fps} is not a frame rate in (0, 1000]")
+    size = a["image_size"]
+    if size.dtype.kind not in "fiu" or size.shape != (2,) or not np.all(np.isfinite(size)) or np.any(size < 1):
+        raise InputFileError(f"{path}: 'image_size' must be (width, height) > 0, got {size!r}")
+    valid = a["valid"].astype(bool)
+    joints_2d = j2.astype(np.float32)
+    scores = a["scores"].astype(np.float32)
+    if not np.all(np.isfinite(joints_2d[valid])) or not np.all(np.isfinite(scores[valid])):
+        raise InputFileError(f"{path}: 'joints_2d'/'scores' contain NaN or inf in frames marked valid")
+    if not valid.any():
+        raise InputFileError(f"{path}: no frame is marked valid (no person detected); nothing to lift")
+    extras = {k: v for k, v in a.items() if k not in MOTION_REQUIRED}
+    return Keypoints2D(joints_2d, np.clip(np.nan_to_num(scores), 0, 1), valid, fps,
+                       (int(size[0]), int(size[1])), extras)
+
+
+def read_keypoints(path: Path) -> Keypoints2D:
+    """Return the validated 2D keypoints in ``path`` (any .npz with the five required keys)."""
+    path = Path(path)
+    return _parse_keypoints(path, _load_npz(path, "keypoints"))
+
+
+def read_motion(path: Path) -> MotionClip:
+    """Return the validated motion clip in ``path``; raises InputFileError on any defect."""
+    path = Path(path)
+    a = _load_npz(path, "motion")
+    missing = [k for k in MOTION_REQUIRED if k not in a]
+    if missing:
+        raise InputFileError(f"{path}: missing keys {missing}; not a posemoe motion file (docs/FORMATS.md)")
+    kp = _parse_keypoints(path, a)
+    t = kp.num_frames
+    _check_array(path, "joints_3d", a["joints_3d"], (t, NUM_JOINTS, 3), "f")
+    _check_array(path, "root", a["root"], (t, 3), "f")
+    if not np.all(np.isfinite(a["joints_3d"])):
+        raise InputFileError(f"{path}: 'joints_3d' contains NaN or inf; re-run posemoe lift")
+    names = a["joint_names"]
+    if names.dtype.kind != "U" or tuple(names.tolist()) != JOINT_NAMES:
+        raise InputFileError(f"{path}: 'joint_names' is not the H36M-17 list this version reads")
+    try:
+        meta = json.loads(str(a["meta"].reshape(())))
+    except (ValueError, TypeError):
+        raise InputFileError(f"{path}: 'meta' is not a JSON string") from None
+    if not isinstance(meta, dict):
+        raise InputFileError(f"{path}: 'meta' must be a JSON object")
+    version = meta.get("format_version", 1)
+    if not isinstance(version, int) or version > MOTION_FORMAT_VERSION:
+        raise InputFileError(
+            f"{path}: motion format version {version!r} is newer than this posemoe reads; update posemoe"
+        )
+    kp.extras.pop("meta", None)
+    return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, kp.extras,
+                      joints_3d=a["joints_3d"].astype(np.float32), root=a["root"].astype(np.float32), meta=meta)
+
+
+def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` via a temp file + rename; never leaves a partial file."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise OutputError(f"{path}: output must end in .npz")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: folder {parent} does not exist; create it or choose another output")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=parent)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {parent} ({e.strerror}); choose a writable folder") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: write failed ({e.strerror}); check free space and permissions") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def keypoints_arrays(kp: Keypoints2D) -> dict[str, np.ndarray]:
+    """Return the arrays of a keypoints file for ``kp`` (required keys + extras)."""
+    out = {
+        "joints_2d": np.asarray(kp.joints_2d, np.float32),
+        "scores": np.asarray(kp.scores, np.float32),
+        "valid": np.asarray(kp.valid, bool),
+        "fps": np.asarray(float(kp.fps), np.float64),
+        "image_size": np.asarray(kp.image_size, np.int64),
+    }
+    out.update({k: np.asarray(v) for k, v in kp.extras.items()})
+    return out
+
+
+def write_keypoints(path: Path, kp: Keypoints2D) -> Path:
+    """Atomically write ``kp`` as a keypoints .npz."""
+    return atomic_save_npz(path, keypoints_arrays(kp))
+
+
+def write_motion(path: Path, clip: MotionClip) -> Path:
+    """Atomically write ``clip`` as a motion .npz (format version in ``meta``)."""
+    meta = dict(clip.meta)
+    meta.setdefault("format_version", MOTION_FORMAT_VERSION)
+    arrays = keypoints_arrays(clip)
+    for key in ("mp_landmarks", "mp_world"):  # detector extras stay in keypoints files
+        arrays.pop(key, None)
+    arrays.update({
+        "joints_3d": np.asarray(clip.joints_3d, np.float32),
+        "root": np.asarray(clip.root, np.float32),
+        "joint_names": np.asarray(JOINT_NAMES),
+        "meta": np.asarray(json.dumps(meta)),
+    })
+    return atomic_save_npz(path, arrays)

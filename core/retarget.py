@@ -1,0 +1,466 @@
+"""Retargeting: H36M-17 joint positions + a target rig's rest pose -> per-bone local quaternions.
+
+Blender-safe: stdlib + numpy only. Quaternion and rotation-matrix maths is written here by hand
+because Blender's bundled Python has numpy but neither scipy nor (outside Blender) mathutils.
+Quaternions are (..., 4) float arrays, w-x-y-z. Rotation matrices act on column vectors.
+
+Everything is in one "character space": Blender world axes (Z up, the character faces -Y), metres.
+Callers re-express the rig's rest data in that space (see posemoe_blender.bake); local rotations
+are invariant to that choice, so the results key straight into ``pose.bones[...].rotation_quaternion``.
+
+Method (swing + twist, directions only, the target keeps its own bone lengths):
+* pelvis bone: full orientation from the hip line (primary) and mid-hip -> spine (secondary);
+* spine chain (pelvis bone, chest bone], chest bone = lowest common ancestor of the upper arms:
+  the chest orientation from the shoulder line and spine -> thorax is spread evenly over the chain,
+  then the inner bones are swung so that pelvis -> neck base points along pelvis -> thorax;
+* neck chain + head bone: head orientation from neck -> head-top (primary) and the shoulder line,
+  spread evenly from the chest;
+* limbs: the upper bone aims at the middle joint (minimal swing from its parent), then twists about
+  itself so its rest hinge axis follows the bend plane (faded in from 5 to 20 degrees of bend); the
+  lower bone aims at the end joint. Feet, hands, clavicles and other unmapped bones keep their rest
+  relation to their parent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import RigError
+from core.skeleton import JOINT_INDEX, JOINT_NAMES, NUM_JOINTS
+
+EPS = 1e-9
+LIMBS = (("l_hip", "l_knee", "l_ankle"), ("r_hip", "r_knee", "r_ankle"),
+         ("l_shoulder", "l_elbow", "l_wrist"), ("r_shoulder", "r_elbow", "r_wrist"))
+NOSE_TOP_TILT_DEG = 16.4
+"""Backward lean of nose -> head-top in a level head: the virtual head points of the training data
+(core.datasets: nose 4.5 cm up / 10.5 cm ahead of the skull base, top 18.4 cm up / 6.4 cm ahead)."""
+HINGE_FADE = (np.sin(np.radians(5.0)), np.sin(np.radians(20.0)))
+J = JOINT_INDEX
+
+
+
+def normalize(v: np.ndarray) -> np.ndarray:
+    """Return ``v`` (..., 3) scaled to unit length (zero vectors stay zero)."""
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, EPS)
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Return (..., 3, 3) rotation matrices of quaternions ``q`` (..., 4) w-x-y-z (normalized first)."""
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), EPS)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    m = np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
+                  2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
+                  2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
+    return m.reshape(q.shape[:-1] + (3, 3))
+
+
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """Return unit quaternions (..., 4) w-x-y-z, w >= 0, of rotation matrices ``m`` (..., 3, 3).
+
+    Builds the symmetric matrix 4 q q^T from ``m`` and takes its best-conditioned row (Shepperd).
+    """
+    d0, d1, d2 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    t = d0 + d1 + d2
+    c = [1 + t, 1 + 2 * d0 - t, 1 + 2 * d1 - t, 1 + 2 * d2 - t]
+    s = [m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]]
+    p = [m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1]]
+    rows = [[c[0], *s], [s[0], c[1], p[0], p[1]], [s[1], p[0], c[2], p[2]], [s[2], p[1], p[2], c[3]]]
+    outer = np.stack([np.stack(r, -1) for r in rows], -2)
+    q = np.take_along_axis(outer, np.argmax(np.stack(c, -1), -1)[..., None, None], axis=-2)[..., 0, :]
+    q = q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), EPS)
+    return q * np.where(q[..., :1] < 0, -1.0, 1.0)
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Return (..., 3, 3) rotations by ``angle`` (...) radians about unit ``axis`` (..., 3) (Rodrigues)."""
+    x, y, z = np.moveaxis(axis, -1, 0)
+    c, s = np.cos(angle), np.sin(angle)
+    t = 1 - c
+    m = np.stack([c + x * x * t, x * y * t - z * s, x * z * t + y * s,
+                  y * x * t + z * s, c + y * y * t, y * z * t - x * s,
+                  z * x * t - y * s, z * y * t + x * s, c + z * z * t], -1)
+    return m.reshape(np.shape(angle) + (3, 3))
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return the (..., 3, 3) minimal rotation turning direction ``a`` (..., 3) onto ``b`` (..., 3)."""
+    a, b = np.broadcast_arrays(normalize(a), normalize(b))
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=-1)
+    c = np.sum(a * b, axis=-1)
+    # Antiparallel: any axis perpendicular to a.
+    alt = np.cross(a, np.where(np.abs(a[..., :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]))
+    axis = np.where((s < 1e-7)[..., None], normalize(alt), axis / np.maximum(s, EPS)[..., None])
+    return axis_angle_matrix(axis, np.arctan2(s, c))
+
+
+def rotation_fraction(r: np.ndarray, f: float) -> np.ndarray:
+    """Return (..., 3, 3): rotation ``r`` (..., 3, 3) scaled to fraction ``f`` of its angle (same axis)."""
+    q = matrix_to_quat(r)
+    v = q[..., 1:]
+    n = np.linalg.norm(v, axis=-1)
+    return axis_angle_matrix(v / np.maximum(n, EPS)[..., None], f * 2.0 * np.arctan2(n, q[..., 0]))
+
+
+def make_continuous(q: np.ndarray) -> np.ndarray:
+    """Return quaternions ``q`` (T, ..., 4) with signs flipped so consecutive frames have dot >= 0."""
+    dots = np.sum(q[1:] * q[:-1], axis=-1)
+    flips = np.concatenate([np.ones((1,) + q.shape[1:-1]), np.where(dots < 0, -1.0, 1.0)], axis=0)
+    return q * np.cumprod(flips, axis=0)[..., None]
+
+
+def frame_from(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """Return (..., 3, 3) orthonormal frames, columns [p, s', p x s'], p = ``primary``, s' = ``secondary`` _|_ p."""
+    p = normalize(primary)
+    s = normalize(secondary - np.sum(secondary * p, -1, keepdims=True) * p)
+    return np.stack([p, s, np.cross(p, s)], axis=-1)
+
+
+def _mv(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Return matrices (..., 3, 3) applied to vectors (..., 3)."""
+    return np.matmul(m, v[..., None])[..., 0]
+
+
+def _inv(m: np.ndarray) -> np.ndarray:
+    """Return the inverse (transpose) of rotation matrices (..., 3, 3)."""
+    return np.swapaxes(m, -1, -2)
+
+
+
+def bone_matrix(head: np.ndarray, tail: np.ndarray, roll: float = 0.0) -> np.ndarray:
+    """Return the (3, 3) rest orientation of a bone as Blender builds it: Y along head->tail, then roll (radians)."""
+    y = normalize(np.asarray(tail, float) - np.asarray(head, float))
+    base = rotation_between(np.array([0.0, 1.0, 0.0]), y)
+    return axis_angle_matrix(y, np.asarray(roll, float)) @ base
+
+
+@dataclass(frozen=True)
+class RestPose:
+    """A target rig at rest, in character space (Blender world axes, metres).
+
+    bone_names: (B,) names, parents before children; parents: (B,) int, -1 for roots;
+    heads, tails: (B, 3) metres; matrices: (B, 3, 3) rest orientation (columns = bone x, y, z axes);
+    mapping: H36M joint name -> bone name (the bone whose head sits at that joint; ``head`` may
+    name the same bone as ``neck``, then that bone's tail stands in for the head top).
+    """
+
+    bone_names: tuple[str, ...]
+    parents: np.ndarray
+    heads: np.ndarray
+    tails: np.ndarray
+    matrices: np.ndarray
+    mapping: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        b = len(self.bone_names)
+        if self.parents.shape != (b,) or self.heads.shape != (b, 3) or self.matrices.shape != (b, 3, 3):
+            raise RigError(f"rest pose arrays disagree with {b} bones")
+        if any(p >= i for i, p in enumerate(self.parents)):
+            raise RigError("rest pose bones must be ordered parents before children")
+        missing = [f"{j} -> {n}" for j, n in self.mapping.items() if n not in self.bone_names]
+        unmapped = [j for j in JOINT_NAMES if j not in self.mapping]
+        if missing or unmapped:
+            raise RigError(f"rig mapping incomplete: bones not in the armature {missing}, "
+                           f"H36M joints without a bone {unmapped}; fix the mapping or pick another rig preset")
+
+    def index(self, joint: str) -> int:
+        """Return the bone index mapped to H36M ``joint``."""
+        return self.bone_names.index(self.mapping[joint])
+
+    def joint_positions(self) -> np.ndarray:
+        """Return the (17, 3) rest H36M joint positions, metres, character space."""
+        return joints_from_pose(self, self.heads[None], np.broadcast_to(np.eye(3), (1, len(self.heads), 3, 3)))[0]
+
+
+def make_rest_pose(bones: list[tuple[str, str | None, tuple, tuple, float]], mapping: dict[str, str]) -> RestPose:
+    """Return a RestPose from (name, parent name or None, head xyz, tail xyz, roll radians) tuples in any order."""
+    by_name = {b[0]: b for b in bones}
+    order: list[str] = []
+    for name in by_name:
+        chain = [name]
+        while (parent := by_name[chain[-1]][1]) is not None and parent not in order:
+            if parent not in by_name or parent in chain:
+                raise RigError(f"bone {chain[-1]!r}: parent {parent!r} is unknown or makes a cycle")
+            chain.append(parent)
+        order += [n for n in reversed(chain) if n not in order]
+    parents = np.array([-1 if by_name[n][1] is None else order.index(by_name[n][1]) for n in order])
+    heads = np.array([by_name[n][2] for n in order], float)
+    tails = np.array([by_name[n][3] for n in order], float)
+    mats = np.stack([bone_matrix(h, t, by_name[n][4]) for n, h, t in zip(order, heads, tails, strict=True)])
+    return RestPose(tuple(order), parents, heads, tails, mats, dict(mapping))
+
+
+
+def forward_kinematics(rest: RestPose, rotations: np.ndarray,
+                       root_location: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return posed bone heads (T, B, 3) metres and world deltas G (T, B, 3, 3) (posed = G @ rest matrix).
+
+    rotations: (T, B, 4) local w-x-y-z quaternions relative to rest (Blender ``rotation_quaternion``);
+    root_location: (T, 3) location of the pelvis bone in its rest axes, metres (Blender ``location``).
+    """
+    t = rotations.shape[0]
+    local = quat_to_matrix(rotations)
+    deltas = np.empty((t, len(rest.bone_names), 3, 3))
+    heads = np.empty((t, len(rest.bone_names), 3))
+    pelvis = rest.index("pelvis")
+    for b, p in enumerate(rest.parents):
+        r = rest.matrices[b]
+        g_par = deltas[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (t, 3, 3))
+        deltas[:, b] = np.matmul(g_par, r @ local[:, b] @ r.T)
+        base = heads[:, p] + _mv(g_par, rest.heads[b] - rest.heads[p]) if p >= 0 else rest.heads[b][None]
+        if b == pelvis and root_location is not None:
+            base = base + _mv(g_par, root_location @ r.T)
+        heads[:, b] = base
+    return heads, deltas
+
+
+def joints_from_pose(rest: RestPose, heads: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+    """Return (T, 17, 3) H36M joint positions from posed bone ``heads`` (T, B, 3) and deltas (T, B, 3, 3)."""
+    idx = [rest.index(j) for j in JOINT_NAMES]
+    out = heads[:, idx].copy()
+    if rest.mapping["head"] == rest.mapping["neck"]:
+        b = rest.index("head")
+        out[:, J["head"]] = heads[:, b] + _mv(deltas[:, b], rest.tails[b] - rest.heads[b])
+    return out
+
+
+
+@dataclass
+class RetargetResult:
+    """Output of :func:`retarget`.
+
+    rotations: (T, B, 4) local w-x-y-z quaternions per rest bone (identity where not driven);
+    driven: indices of the bones to key; root_bone: the pelvis bone index;
+    root_location: (T, 3) pelvis-bone ``location`` in its rest axes, metres (zeros without root motion);
+    translation: (T, 3) the same displacement in character space, metres.
+    """
+
+    bone_names: tuple[str, ...]
+    rotations: np.ndarray
+    driven: tuple[int, ...]
+    root_bone: int
+    root_location: np.ndarray
+    translation: np.ndarray
+
+
+def _ancestors(rest: RestPose, b: int) -> list[int]:
+    out = []
+    while b >= 0:
+        out.append(b)
+        b = int(rest.parents[b])
+    return out
+
+
+def _path(rest: RestPose, top: int, bottom: int, what: str) -> list[int]:
+    """Return bones strictly below ``top`` down to ``bottom`` inclusive, top to bottom."""
+    chain = _ancestors(rest, bottom)
+    if top not in chain:
+        raise RigError(f"{what}: bone {rest.bone_names[bottom]!r} is not below {rest.bone_names[top]!r}; "
+                       "the mapping does not fit this armature's hierarchy")
+    return chain[: chain.index(top)][::-1]
+
+
+@dataclass
+class BonePlan:
+    """Which rest bones retargeting drives: pelvis, spine chain (pelvis, chest], neck chain, head, limbs.
+
+    limbs: (upper bone, lower bone, joint a, joint b, joint c); anchor: nearest driven ancestor (or -1).
+    """
+
+    pelvis: int
+    chest: int
+    spine: list[int]
+    neck: list[int]
+    head: int
+    limbs: list[tuple[int, int, str, str, str]]
+    anchor: dict[int, int]
+
+
+def plan_bones(rest: RestPose) -> BonePlan:
+    """Return the BonePlan of ``rest``; RigError if the mapping does not fit its hierarchy."""
+    pelvis, head = rest.index("pelvis"), rest.index("neck")
+    la, ra = _ancestors(rest, rest.index("l_shoulder")), _ancestors(rest, rest.index("r_shoulder"))
+    chest = next((b for b in la if b in ra), -1)
+    if chest < 0:
+        raise RigError("the two upper-arm bones share no parent bone; check the rig mapping")
+    spine = _path(rest, pelvis, chest, "spine") if chest != pelvis else []
+    neck = _path(rest, chest, head, "neck")[:-1]
+    limbs = [(rest.index(a), rest.index(b), a, b, c) for a, b, c in LIMBS]
+    driven = {pelvis, head, *spine, *neck, *(x for lb in limbs for x in lb[:2])}
+    anchor = {}
+    for b in driven:
+        p = int(rest.parents[b])
+        while p >= 0 and p not in driven:
+            p = int(rest.parents[p])
+        anchor[b] = p
+    return BonePlan(pelvis, chest, spine, neck, head, limbs, anchor)
+
+
+def _torso_frames(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return pelvis and chest frames (..., 3, 3) of H36M joints ``j`` (..., 17, 3)."""
+    mid_hip = 0.5 * (j[..., J["l_hip"], :] + j[..., J["r_hip"], :])
+    pelvis = frame_from(j[..., J["l_hip"], :] - j[..., J["r_hip"], :], j[..., J["spine"], :] - mid_hip)
+    shoulders = j[..., J["l_shoulder"], :] - j[..., J["r_shoulder"], :]
+    chest = frame_from(shoulders, j[..., J["thorax"], :] - j[..., J["spine"], :])
+    return pelvis, chest
+
+
+def _head_frame(j: np.ndarray, nose: bool) -> np.ndarray:
+    """Return head frames (..., 3, 3): neck -> head-top, lateral from the shoulder line.
+
+    With ``nose`` (the neck joint is the nose): the lateral axis comes from the thorax-nose-top plane
+    where that is well defined (head yaw), and the up axis is leaned forward by NOSE_TOP_TILT_DEG.
+    """
+    up = j[..., J["head"], :] - j[..., J["neck"], :]
+    lateral = normalize(j[..., J["l_shoulder"], :] - j[..., J["r_shoulder"], :])
+    if nose:
+        a, b = j[..., J["head"], :] - j[..., J["thorax"], :], j[..., J["neck"], :] - j[..., J["thorax"], :]
+        plane = np.cross(a, b)
+        sin = np.linalg.norm(plane, axis=-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), EPS)
+        plane = normalize(plane)
+        w = np.clip((sin - 0.1) / 0.1, 0, 1) * np.clip((np.sum(plane * lateral, -1) - 0.3) / 0.3, 0, 1)
+        lateral = normalize(w[..., None] * plane + (1 - w[..., None]) * lateral)
+        up = _mv(axis_angle_matrix(lateral, np.full(up.shape[:-1], np.radians(NOSE_TOP_TILT_DEG))), up)
+    return frame_from(up, lateral)
+
+
+def _fit_spine(rest: RestPose, plan: BonePlan, g: dict, j: np.ndarray, j0: np.ndarray) -> None:
+    """Swing the inner spine bones so pelvis -> thorax (or neck base) follows the motion (ray-sphere solve)."""
+    pts = [plan.pelvis] + plan.spine + [plan.neck[0] if plan.neck else plan.head]
+    thorax = rest.index("thorax")
+    end = pts.index(thorax, 1) if thorax in pts[1:] else len(pts) - 1
+    free = [i for i in range(1, end) if pts[i] != plan.chest]
+    if not free:
+        return
+    offs = [_mv(g[pts[i]], rest.heads[pts[i + 1]] - rest.heads[pts[i]]) for i in range(end)]
+    k = sum(o for i, o in enumerate(offs) if i not in free)
+    p = sum(offs[i] for i in free)
+    swing = rotation_between(j0[J["thorax"]] - j0[J["pelvis"]], j[:, J["thorax"]] - j[:, J["pelvis"]])
+    c = normalize(_mv(swing, rest.heads[pts[end]] - rest.heads[plan.pelvis]))
+    ck = np.sum(c * k, -1)
+    lam = ck + np.sqrt(np.maximum(ck**2 - np.sum(k * k, -1) + np.sum(p * p, -1), 0.0))
+    s = rotation_between(p, lam[:, None] * c - k)
+    for i in free:
+        g[pts[i]] = np.matmul(s, g[pts[i]])
+
+
+def _limb(rest: RestPose, plan: BonePlan, g: dict, j: np.ndarray, j0: np.ndarray, fwd: np.ndarray,
+          limb: tuple[int, int, str, str, str]) -> None:
+    """Set world deltas of one limb's upper and lower bones in ``g``: aim, then hinge-plane twist."""
+    upper, lower, a, b, c = limb
+    t = j.shape[0]
+    eye = np.broadcast_to(np.eye(3), (t, 3, 3))
+    r1, r2 = j0[J[b]] - j0[J[a]], j0[J[c]] - j0[J[b]]
+    v1, v2 = j[:, J[b]] - j[:, J[a]], j[:, J[c]] - j[:, J[b]]
+    g_par = g.get(plan.anchor[upper], eye)
+    g_up = np.matmul(rotation_between(_mv(g_par, r1), v1), g_par)
+    hinge_rest = normalize(np.cross(r1, fwd if "shoulder" in a else -fwd))
+    u1 = normalize(v1)
+    bend = np.cross(u1, normalize(v2))
+    sin_bend = np.linalg.norm(bend, axis=-1)
+    h = _mv(g_up, hinge_rest)
+    h = normalize(h - np.sum(h * u1, -1, keepdims=True) * u1)
+    n = bend / np.maximum(sin_bend, EPS)[:, None]
+    phi = np.arctan2(np.sum(u1 * np.cross(h, n), -1), np.sum(h * n, -1))
+    w = np.clip((sin_bend - HINGE_FADE[0]) / (HINGE_FADE[1] - HINGE_FADE[0]), 0.0, 1.0)
+    g[upper] = np.matmul(axis_angle_matrix(u1, w * phi), g_up)
+    g_par = g[plan.anchor[lower]] if plan.anchor[lower] in g else g_par
+    g[lower] = np.matmul(rotation_between(_mv(g_par, r2), v2), g_par)
+
+
+def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool) -> dict[int, np.ndarray]:
+    """Return {bone index: (T, 3, 3) world delta} for every driven bone."""
+    j0 = rest.joint_positions()
+    rest_p, rest_c = _torso_frames(j0)
+    src_p, src_c = _torso_frames(j)
+    g = {plan.pelvis: np.matmul(src_p, rest_p.T)}
+    g_chest = np.matmul(src_c, rest_c.T)
+    rel = np.matmul(_inv(g[plan.pelvis]), g_chest)
+    for i, b in enumerate(plan.spine, 1):
+        g[b] = np.matmul(g[plan.pelvis], rotation_fraction(rel, i / len(plan.spine)))
+    _fit_spine(rest, plan, g, j, j0)
+    g_top = g.get(plan.chest, g[plan.pelvis])
+    g_head = np.matmul(_head_frame(j, nose), _head_frame(j0, False).T)
+    rel = np.matmul(_inv(g_top), g_head)
+    for i, b in enumerate(plan.neck, 1):
+        g[b] = np.matmul(g_top, rotation_fraction(rel, i / (len(plan.neck) + 1)))
+    g[plan.head] = g_head
+    fwd = normalize(np.cross(j0[J["l_hip"]] - j0[J["r_hip"]], j0[J["thorax"]] - j0[J["pelvis"]]))
+    for limb in plan.limbs:
+        _limb(rest, plan, g, j, j0, fwd, limb)
+    return g
+
+
+def leg_length(joints: np.ndarray) -> float:
+    """Return the median hip-knee-ankle length, metres, of H36M ``joints`` (T, 17, 3) or (17, 3), both legs."""
+    j = joints.reshape(-1, NUM_JOINTS, 3)
+    total = [np.linalg.norm(j[:, J[f"{s}_knee"]] - j[:, J[f"{s}_hip"]], axis=-1)
+             + np.linalg.norm(j[:, J[f"{s}_ankle"]] - j[:, J[f"{s}_knee"]], axis=-1) for s in "lr"]
+    return float(np.median(0.5 * (total[0] + total[1])))
+
+
+def root_translation(joints: np.ndarray, root: np.ndarray | None, rest: RestPose,
+                     in_place: bool = False) -> np.ndarray:
+    """Return (T, 3) pelvis displacement, metres, character space, scaled by target / source leg length.
+
+    joints: (T, 17, 3) root-relative joints, metres, character space (Z up); root: (T, 3) pelvis
+    positions in the same axes (NaN where unknown) or None. With a finite root the displacement
+    follows it (relative to its first known frame, NaN frames interpolated); the vertical start and,
+    without a root, the whole vertical track come from the hip height above the lower ankle
+    compared with the leg length (0 when standing straight).
+    ``in_place`` zeroes the horizontal part.
+    """
+    t = joints.shape[0]
+    src_leg = leg_length(joints)
+    scale = leg_length(rest.joint_positions()) / max(src_leg, EPS)
+    mid_hip = 0.5 * (joints[:, J["l_hip"], 2] + joints[:, J["r_hip"], 2])
+    height = mid_hip - np.minimum(joints[:, J["l_ankle"], 2], joints[:, J["r_ankle"], 2])
+    vertical = scale * (height - src_leg)
+    out = np.zeros((t, 3))
+    ok = np.zeros(t, bool) if root is None else np.all(np.isfinite(root), axis=-1)
+    if ok.any():
+        frames = np.arange(t)
+        filled = np.stack([np.interp(frames, frames[ok], root[ok, k]) for k in range(3)], -1)
+        out = scale * (filled - filled[np.argmax(ok)])
+        out[:, 2] += vertical[0]
+    else:
+        out[:, 2] = vertical
+    if in_place:
+        out[:, :2] = 0.0
+    return out
+
+
+def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None, root_motion: bool = True,
+             in_place: bool = False, nose_neck: bool = True) -> RetargetResult:
+    """Return per-bone local rotations (and pelvis location) that pose ``rest`` like ``joints``.
+
+    joints: (T, 17, 3) H36M positions, metres, character space (Blender world axes: Z up, the
+    subject faces -Y), any origin; root: optional (T, 3) pelvis positions, same axes, NaN allowed.
+    Only directions are matched; the rig keeps its bone lengths. Quaternions are sign-continuous in time.
+    ``nose_neck``: the H36M neck joint is the nose (lifter output); False when it is the skull base
+    (joints made by FK of a rig, as in tests).
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or joints.shape[0] < 1:
+        raise ValueError(f"joints must be (T, 17, 3), got {joints.shape}")
+    rel = joints - joints[:, J["pelvis"]][:, None]
+    plan = plan_bones(rest)
+    g = _world_deltas(rest, plan, rel, nose_neck)
+    t, nb = joints.shape[0], len(rest.bone_names)
+    rotations = np.zeros((t, nb, 4))
+    rotations[..., 0] = 1.0
+    eye = np.eye(3)
+    for b, gb in g.items():
+        r = rest.matrices[b]
+        g_par = g.get(plan.anchor[b], eye)
+        local = r.T @ np.matmul(_inv(g_par), gb) @ r
+        rotations[:, b] = make_continuous(matrix_to_quat(local))
+    translation = np.zeros((t, 3))
+    if root_motion:
+        translation = root_translation(rel, None if root is None else np.asarray(root, float), rest, in_place)
+    g_par = g.get(plan.anchor[plan.pelvis], eye)
+    location = _mv(_inv(np.matmul(g_par, rest.matrices[plan.pelvis])), translation)
+    return RetargetResult(rest.bone_names, rotations, tuple(sorted(g)), plan.pelvis, location, translation)

@@ -1,0 +1,211 @@
+"""Synthetic 2D/3D training windows: re-posed bodies, resampled fps, random cameras, detector-gap noise.
+
+Everything is vectorised numpy over a batch; a seeded ``np.random.Generator`` makes batches reproducible.
+Outputs: normalised 2D inputs (B, T, 17, 2) float32 (core.keypoints.normalize_2d convention) and
+root-relative camera-frame targets (B, T, 17, 3) float32 metres (x right, y down, z forward).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.bodies import sample_bodies
+from core.config import AugmentConfig
+from core.datasets import MotionSet, derive_virtual, node_positions, to_h36m
+from core.skeleton import FLIP_PERM
+
+log = logging.getLogger(__name__)
+
+IMAGE_SIZES = ((1920, 1080), (1280, 720), (640, 480), (1080, 1920), (720, 1280), (576, 576), (1768, 994))
+"""Landscape, portrait and square frame sizes (W, H) in pixels."""
+
+
+@dataclass
+class Batch:
+    """One batch: x (B,T,17,2) normalised 2D input, y (B,T,17,3) metres camera frame root-relative,
+    clean_2d (B,T,17,2) normalised 2D of the true joints, clip (B,) clip indices."""
+
+    x: np.ndarray
+    y: np.ndarray
+    clean_2d: np.ndarray
+    clip: np.ndarray
+
+
+def _interp(motion: MotionSet, clip: np.ndarray, start: np.ndarray, step: np.ndarray, t: int
+            ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Return (root (B,T,3), dirs (B,T,K,3)) linearly resampled at ``start + arange(t) * step`` source frames."""
+    pos = start[:, None] + np.arange(t)[None] * step[:, None]
+    last = motion.clip_len[clip][:, None] - 1
+    pos = np.clip(pos, 0, last)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, last)
+    w = (pos - i0).astype(np.float32)
+    g0, g1 = i0 + motion.clip_start[clip][:, None], i1 + motion.clip_start[clip][:, None]
+    root = motion.root[g0] * (1 - w[..., None]) + motion.root[g1] * w[..., None]
+    dirs = motion.dirs[g0] * (1 - w[..., None, None]) + motion.dirs[g1] * w[..., None, None]
+    norm = np.linalg.norm(dirs, axis=-1, keepdims=True)
+    dirs = np.where(norm > 1e-6, dirs / np.maximum(norm, 1e-6), 0.0)
+    return root.astype(np.float32), dirs.astype(np.float32)
+
+
+def _cameras(rng: np.random.Generator, centre: np.ndarray, aug: AugmentConfig
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Return (R (B,3,3) world->camera, C (B,3) camera centres, K (B,3) [f, cx, cy], size (B,2) [W, H])."""
+    b = len(centre)
+    size = np.array(IMAGE_SIZES)[rng.integers(len(IMAGE_SIZES), size=b)].astype(np.float32)
+    focal = rng.uniform(*aug.focal_range, size=b) * size[:, 0]
+    dist = rng.uniform(*aug.distance_range, size=b)
+    dist = np.clip(np.maximum(dist, focal * 1.9 / (0.95 * size[:, 1])), None, 12.0)  # keep a standing body in view
+    yaw = rng.uniform(-np.pi, np.pi, size=b)
+    cam = np.stack([centre[:, 0] + dist * np.sin(yaw), rng.uniform(*aug.height_range, size=b),
+                    centre[:, 2] + dist * np.cos(yaw)], axis=-1)  # fmt: skip
+    look = centre + rng.normal(0, 0.25, size=(b, 3)) * np.array([1.0, 0.5, 1.0])
+    z = look - cam
+    z /= np.linalg.norm(z, axis=-1, keepdims=True)
+    up = np.array([0.0, 1.0, 0.0])
+    x = np.cross(z, up)
+    x /= np.linalg.norm(x, axis=-1, keepdims=True)
+    y = np.cross(z, x)
+    rot = np.stack([x, y, z], axis=1)
+    pitch, roll = np.deg2rad(rng.normal(0, aug.pitch_roll_deg, size=(2, b)))
+    cp, sp, cr, sr = np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    one, zero = np.ones(b), np.zeros(b)
+    r_pitch = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1),
+                        np.stack([zero, sp, cp], -1)], axis=1)  # fmt: skip
+    r_roll = np.stack([np.stack([cr, -sr, zero], -1), np.stack([sr, cr, zero], -1),
+                       np.stack([zero, zero, one], -1)], axis=1)  # fmt: skip
+    rot = r_roll @ r_pitch @ rot
+    centre_px = size / 2 + rng.normal(0, 0.01, size=(b, 2)) * size[:, :1]
+    intr = np.concatenate([focal[:, None], centre_px], axis=-1)
+    return rot.astype(np.float32), cam.astype(np.float32), intr.astype(np.float32), size
+
+
+def _project(world: np.ndarray, rot: np.ndarray, cam: np.ndarray, intr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (camera-frame points (B,T,17,3), pixels (B,T,17,2)) of world points (B,T,17,3)."""
+    pc = np.einsum("bij,btkj->btki", rot, world - cam[:, None, None])
+    z = np.maximum(pc[..., 2:], 0.1)
+    px = pc[..., :2] / z * intr[:, None, None, :1] + intr[:, None, None, 1:]
+    return pc, px
+
+
+def detector_gap(world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> np.ndarray:
+    """Return H36M joints (B,T,17,3) metres moved where a 2D detector puts them: per-clip constant offsets.
+
+    Ankles ~3 cm towards the knees, knees ~2 cm towards the hips, hips closer together, shoulders closer
+    together and higher (data/README.md), random per-clip magnitudes, plus small random constant offsets.
+    """
+    b = world.shape[0]
+    out = world.copy()
+    on = (rng.random(b) < aug.gap_prob).astype(np.float32) * aug.gap_scale
+
+    def towards(a: int, t: np.ndarray, mag: np.ndarray) -> None:
+        v = t - world[:, :, a]
+        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
+        out[:, :, a] += (mag * on)[:, None, None] * v
+
+    up = world[:, :, 8] - world[:, :, 0]
+    for a, k, lo, hi in ((3, 2, 0.015, 0.045), (6, 5, 0.015, 0.045), (2, 1, 0.005, 0.035), (5, 4, 0.005, 0.035)):
+        towards(a, world[:, :, k], rng.uniform(lo, hi, b))
+    hip_in, sh_in, sh_up = rng.uniform(0.0, 0.035, (3, b))
+    towards(1, world[:, :, 0], hip_in)
+    towards(4, world[:, :, 0], hip_in)
+    towards(11, world[:, :, 8], sh_in)
+    towards(14, world[:, :, 8], sh_in)
+    towards(11, world[:, :, 11] + up, sh_up)
+    towards(14, world[:, :, 14] + up, sh_up)
+    out += rng.normal(0, aug.gap_random_m, size=(b, 1, 17, 3)).astype(np.float32) * (on > 0)[:, None, None, None]
+    return derive_virtual(out)
+
+
+def _noise_2d(px: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> np.ndarray:
+    """Return pixels (B,T,17,2) with white jitter, dropped joints and occasional left/right swapped frames."""
+    b, t = px.shape[:2]
+    height = px[..., 1].max(axis=(1, 2)) - px[..., 1].min(axis=(1, 2)) + 1.0
+    sigma = rng.uniform(0, aug.jitter_max, b) * height
+    out = px + rng.normal(size=px.shape).astype(np.float32) * sigma[:, None, None, None]
+    drop = (rng.random((b, t, 17)) < aug.dropout_rate) & (rng.random(b) < aug.dropout_prob)[:, None, None]
+    if drop.any():  # a lost joint: the detector repeats the last frame's point or guesses badly
+        prev = np.concatenate([out[:, :1], out[:, :-1]], axis=1)
+        guess = prev + rng.normal(size=px.shape).astype(np.float32) * (0.05 * height)[:, None, None, None]
+        out = np.where(drop[..., None], guess, out)
+    swap = (rng.random((b, t)) < aug.swap_rate) & (rng.random(b) < aug.swap_prob)[:, None]
+    if swap.any():
+        out[swap] = out[swap][:, FLIP_PERM]
+    return out
+
+
+def _normalise(px: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Return pixels (B,T,17,2) normalised per sample as core.keypoints.normalize_2d does."""
+    w, h = size[:, 0, None, None, None], size[:, 1, None, None]
+    out = px / w * 2.0
+    out[..., 0] -= 1.0
+    out[..., 1] -= (h / size[:, 0, None, None])
+    return out.astype(np.float32)
+
+
+class WindowSampler:
+    """Draws synthetic training windows of ``window`` frames from the clips ``clip_ids`` of a MotionSet."""
+
+    def __init__(self, motion: MotionSet, clip_ids: np.ndarray, window: int, fps_choices: tuple[float, ...],
+                 aug: AugmentConfig, bodies: list[dict[str, float]], seed: int = 0,
+                 body_bank: int = 1024) -> None:  # fmt: skip
+        self.motion, self.window, self.aug, self.bodies = motion, window, aug, bodies
+        self.fps_choices = np.asarray(fps_choices, dtype=np.float64)
+        self.clip_ids = np.asarray([c for c in clip_ids if motion.clip_len[c] > window + 1])
+        w = motion.clip_len[self.clip_ids].astype(np.float64)
+        self.weights = w / w.sum()
+        self.rng = np.random.default_rng(seed)
+        self.body_lengths, self.body_root_scale = sample_bodies(
+            motion.graph, bodies, body_bank, np.random.default_rng(seed + 7919), aug.body_jitter)
+
+    def sample(self, batch_size: int) -> Batch:
+        """Return a random :class:`Batch` (clips drawn proportionally to their length)."""
+        rng, t = self.rng, self.window
+        clip = self.clip_ids[rng.choice(len(self.clip_ids), size=batch_size, p=self.weights)]
+        fps = self.fps_choices[rng.integers(len(self.fps_choices), size=batch_size)]
+        step = self.motion.fps[clip] / fps
+        span = np.minimum((t - 1) * step, self.motion.clip_len[clip] - 1.0)
+        start = rng.random(batch_size) * (self.motion.clip_len[clip] - 1.0 - span)
+        return self.render(clip, start, step, rng)
+
+    def render(self, clip: np.ndarray, start: np.ndarray, step: np.ndarray, rng: np.random.Generator) -> Batch:
+        """Return the :class:`Batch` of given clips, start frames and source-frame steps, with random bodies,
+        cameras and noise from ``rng``."""
+        aug, graph = self.aug, self.motion.graph
+        root, dirs = _interp(self.motion, clip, start, step, self.window)
+        pick = rng.integers(len(self.body_lengths), size=len(clip))
+        lengths, root_scale = self.body_lengths[pick], self.body_root_scale[pick]
+        root = root * root_scale[:, None, None]
+        world = to_h36m(graph, node_positions(graph, root, dirs, lengths[:, None]))
+        centre = world[:, :, 0].mean(axis=1)
+        centre[:, 1] = 0.0
+        rot, cam, intr, size = _cameras(rng, centre.astype(np.float64), aug)
+        pc, px_clean = _project(world, rot, cam, intr)
+        _, px = _project(detector_gap(world, rng, aug), rot, cam, intr)
+        px = _noise_2d(px, rng, aug)
+        y = pc - pc[:, :, :1]
+        x, clean = _normalise(px, size), _normalise(px_clean, size)
+        flip = rng.random(len(clip)) < aug.flip_prob
+        if flip.any():
+            for a in (x, clean, y):
+                a[flip] = a[flip][:, :, FLIP_PERM]
+                a[flip, ..., 0] *= -1
+        return Batch(x, y.astype(np.float32), clean, clip)
+
+    def fixed_windows(self, max_windows: int, seed: int, fps: float = 30.0) -> Batch:
+        """Return a reproducible :class:`Batch` of non-overlapping windows at ``fps`` over all clips (seeded
+        bodies/cameras/noise), evenly subsampled to at most ``max_windows`` (0 = all)."""
+        items = []
+        for c in self.clip_ids:
+            step = self.motion.fps[c] / fps
+            span = (self.window - 1) * step
+            for s in np.arange(0.0, self.motion.clip_len[c] - 1.0 - span, self.window * step):
+                items.append((c, s, step))
+        if max_windows and len(items) > max_windows:
+            items = [items[i] for i in np.linspace(0, len(items) - 1, max_windows).astype(int)]
+        arr = np.array(items)
+        rng = np.random.default_rng(seed)
+        return self.render(arr[:, 0].astype(np.int64), arr[:, 1], arr[:, 2], rng)

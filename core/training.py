@@ -1,0 +1,333 @@
+"""Training and evaluation of the lifters on synthetic 2D made from a BVH library (default: the shared CMU set).
+
+``train(cfg, out_dir, resume=False) -> Path`` runs AdamW with warm-up + cosine decay over a time and/or step
+budget, validates on held-out subjects with fixed seeded cameras/noise, and checkpoints (safetensors + JSON).
+``evaluate(weights, ...) -> dict`` reports MPJPE, P-MPJPE, N-MPJPE, MPJVE, acceleration error (mm) overall and
+per motion category, the mean-pose baseline, and frames/s.
+CLI: ``python -m core.training --config configs/posemoe_cpu.toml --out runs/x [--resume]`` and
+``python -m core.training eval --weights FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.config import TrainConfig, load_train_config
+from core.datasets import (
+    DEFAULT_BODIES,
+    VALIDATION_SUBJECTS,
+    MotionSet,
+    character_measures,
+    load_motion_set,  # fmt: skip
+)
+from core.errors import ModelError, PosemoeError
+from core.metrics import accel_error, mpjpe, mpjve, n_mpjpe, p_mpjpe
+from core.model import build_model, count_parameters
+from core.model.losses import lifter_loss
+from core.synthetic import Batch, WindowSampler
+from core.weights import save_weights, write_json
+
+log = logging.getLogger(__name__)
+
+VAL_SEED = 20240611
+VAL_FPS = 30.0
+
+
+def characters_dir() -> Path:
+    """Return the shared MakeHuman characters folder beside the repository."""
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "characters"
+
+
+def body_set() -> list[dict[str, float]]:
+    """Return the body measurements used for re-posing (the shared characters, else built-in defaults)."""
+    bodies = character_measures(characters_dir()) if characters_dir().is_dir() else []
+    return bodies or list(DEFAULT_BODIES)
+
+
+def _motion(cfg: TrainConfig) -> MotionSet:
+    """Return the cached motion set named by ``cfg`` (default: the shared CMU set)."""
+    return load_motion_set(Path(cfg.data_dir) if cfg.data_dir else None, Path(cfg.cache_dir) if cfg.cache_dir else None)
+
+
+def _samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...]) -> tuple[WindowSampler, ...]:
+    """Return (train sampler, validation sampler) split by subject."""
+    bodies = body_set()
+    train_ids = motion.clip_indices(val_subjects, include=False)
+    val_ids = motion.clip_indices(val_subjects, include=True)
+    if len(train_ids) == 0 or len(val_ids) == 0:
+        raise PosemoeError(f"subject split leaves {len(train_ids)} train / {len(val_ids)} validation clips")
+    w = cfg.model.window
+    train = WindowSampler(motion, train_ids, w, cfg.fps_choices, cfg.augment, bodies, seed=cfg.seed)
+    val = WindowSampler(motion, val_ids, w, (VAL_FPS,), cfg.augment, bodies, seed=VAL_SEED)
+    return train, val
+
+
+def predict(model: torch.nn.Module, x: np.ndarray, flip_tta: bool = True, batch_size: int = 128) -> np.ndarray:
+    """Return (N, T, 17, 3) float32 predictions (metres) for windows x (N, T, 17, 2), optionally flip-averaged."""
+    from core.skeleton import FLIP_PERM
+
+    outs = []
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, len(x), batch_size):
+            xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size]))
+            y = model(xb)
+            if flip_tta:
+                xf = xb[:, :, FLIP_PERM].clone()
+                xf[..., 0] *= -1
+                yf = model(xf)[:, :, FLIP_PERM].clone()
+                yf[..., 0] *= -1
+                y = 0.5 * (y + yf)
+            outs.append(y.numpy())
+    return np.concatenate(outs).astype(np.float32)
+
+
+def quick_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Return MPJPE and P-MPJPE in mm of (N, T, 17, 3) metre arrays."""
+    flat_p, flat_g = pred.reshape(-1, 17, 3), gt.reshape(-1, 17, 3)
+    return {"mpjpe_mm": 1000 * mpjpe(flat_p, flat_g), "p_mpjpe_mm": 1000 * p_mpjpe(flat_p, flat_g)}
+
+
+def _lr(cfg: TrainConfig, step: int, progress: float) -> float:
+    warm = min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+    return cfg.lr * warm * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
+    parts = []
+    if cfg.steps:
+        parts.append(step / cfg.steps)
+    if cfg.minutes:
+        parts.append(elapsed / (cfg.minutes * 60.0))
+    if not parts:
+        raise PosemoeError("TrainConfig needs minutes > 0 or steps > 0")
+    return max(parts)
+
+
+def _save_checkpoint(out: Path, name: str, model: torch.nn.Module, opt: torch.optim.Optimizer, cfg: TrainConfig,
+                     state: dict[str, Any], meta: dict[str, Any]) -> Path:  # fmt: skip
+    """Return the weights path after writing model weights + JSON and the optimizer state (safetensors)."""
+    from safetensors.torch import save_file
+
+    path = save_weights(model, cfg.model, out / f"{name}.safetensors", meta)
+    tensors, opt_meta = {}, {}
+    for i, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{i}.{k}"] = v.detach().cpu().contiguous()
+    save_file(tensors, str(out / f"{name}.optim.safetensors"))
+    opt_meta["train_state"] = state
+    write_json(out / f"{name}.state.json", opt_meta)
+    return path
+
+
+def _load_checkpoint(out: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
+    """Return the saved train state after restoring model and optimizer from ``out/last.*``."""
+    from safetensors.torch import load_file
+
+    from core.weights import load_lifter
+
+    path = out / "last.safetensors"
+    if not path.exists():
+        raise ModelError(f"{path}: nothing to resume; run without --resume first")
+    loaded, _, _ = load_lifter(path)
+    model.load_state_dict(loaded.state_dict(), strict=True)
+    tensors = load_file(str(out / "last.optim.safetensors"))
+    sd = opt.state_dict()
+    for key, v in tensors.items():
+        i, k = key.split(".", 1)
+        sd["state"].setdefault(int(i), {})[k] = v
+    opt.load_state_dict(sd)
+    return json.loads((out / "last.state.json").read_text())["train_state"]
+
+
+def _validate(model: torch.nn.Module, val: Batch) -> dict[str, float]:
+    return quick_metrics(predict(model, val.x, flip_tta=False), val.y)
+
+
+def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
+    """Return the path of the final weights after training ``cfg`` into ``out_dir`` (best.* and last.* too)."""
+    from tqdm import tqdm
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    val_subjects = tuple(cfg.val_subjects) or VALIDATION_SUBJECTS
+    motion = _motion(cfg)
+    train_s, val_s = _samplers(cfg, motion, val_subjects)
+    val = val_s.fixed_windows(cfg.val_windows, VAL_SEED)
+    model = build_model(cfg.model).to(cfg.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = {"step": 0, "elapsed": 0.0, "best": float("inf"), "frames": 0, "history": []}
+    if resume:
+        state = _load_checkpoint(out, model, opt)
+        train_s.rng = np.random.default_rng([cfg.seed, state["step"]])
+    meta = {"data_id": motion.data_id, "val_subjects": list(val_subjects), "train_config": cfg.to_dict(),
+            "parameters": count_parameters(model)}  # fmt: skip
+    log.info("training %s (%d parameters) into %s", cfg.model.arch, meta["parameters"], out)
+    start = time.monotonic() - state["elapsed"]
+    bar = tqdm(total=None, file=sys.stderr, mininterval=10.0, desc=cfg.model.arch)
+    while _progress(cfg, state["step"], time.monotonic() - start) < 1.0:
+        step = state["step"]
+        for g in opt.param_groups:
+            g["lr"] = _lr(cfg, step, _progress(cfg, step, time.monotonic() - start))
+        model.train()
+        batch = train_s.sample(cfg.batch_size)
+        outputs = model.forward_train(torch.from_numpy(batch.x).to(cfg.device))
+        loss, terms = lifter_loss(outputs, torch.from_numpy(batch.y).to(cfg.device),
+                                  torch.from_numpy(batch.clean_2d).to(cfg.device), cfg.loss)  # fmt: skip
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        state["step"], state["frames"] = step + 1, state["frames"] + batch.x.shape[0] * batch.x.shape[1]
+        state["elapsed"] = time.monotonic() - start
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", mpjpe_mm=f"{1000 * terms['mpjpe']:.1f}", refresh=False)
+        if state["step"] % cfg.val_every == 0:
+            _periodic(model, val, state, out, opt, cfg, meta)
+        elif state["step"] % cfg.checkpoint_every == 0:
+            _save_checkpoint(out, "last", model, opt, cfg, state, meta)
+    bar.close()
+    if not state["history"] or state["history"][-1]["step"] != state["step"]:
+        _periodic(model, val, state, out, opt, cfg, meta)
+    log.info("done: %d steps, %d frames, %.1f min", state["step"], state["frames"], state["elapsed"] / 60)
+    return out / "last.safetensors"
+
+
+def _periodic(model: torch.nn.Module, val: Batch, state: dict[str, Any], out: Path, opt: torch.optim.Optimizer,
+              cfg: TrainConfig, meta: dict[str, Any]) -> None:  # fmt: skip
+    """Validate, log, and checkpoint ``last`` (and ``best`` when validation MPJPE improved)."""
+    m = _validate(model, val)
+    state["history"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), **m})
+    log.info("step %d (%.1f min): val MPJPE %.1f mm, P-MPJPE %.1f mm", state["step"], state["elapsed"] / 60,
+             m["mpjpe_mm"], m["p_mpjpe_mm"])  # fmt: skip
+    full = {**meta, "steps": state["step"], "frames_seen": state["frames"],
+            "wall_minutes": round(state["elapsed"] / 60, 2), "val_quick": m}  # fmt: skip
+    _save_checkpoint(out, "last", model, opt, cfg, state, full)
+    if m["mpjpe_mm"] < state["best"]:
+        state["best"] = m["mpjpe_mm"]
+        save_weights(model, cfg.model, out / "best.safetensors", full)
+
+
+def _all_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Return all metrics in mm (velocities per frame) for (N, T, 17, 3) metre windows."""
+    fp, fg = pred.reshape(-1, 17, 3), gt.reshape(-1, 17, 3)
+    return {"mpjpe_mm": 1000 * mpjpe(fp, fg), "p_mpjpe_mm": 1000 * p_mpjpe(fp, fg),
+            "n_mpjpe_mm": 1000 * n_mpjpe(fp, fg), "mpjve_mm": 1000 * mpjve(pred, gt, axis=1),
+            "accel_mm": 1000 * accel_error(pred, gt, axis=1), "frames": int(len(fp))}  # fmt: skip
+
+
+def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0, flip_tta: bool = True,
+             threads: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Return validation metrics of a weights file (mm; MPJVE mm/frame, accel mm/frame^2) overall and per
+    category, the mean-pose baseline's, and lifting speed (frames/s, flip TTA as set, non-overlapping windows).
+
+    Validation: the weights' own validation subjects (JSON), fixed seeded bodies, cameras and 2D noise at 30 fps.
+    """
+    from core.weights import load_lifter
+
+    if threads:
+        torch.set_num_threads(threads)
+    model, mcfg, meta = load_lifter(Path(weights))
+    cfg = replace(cfg or TrainConfig(), model=mcfg)
+    val_subjects = tuple(meta.get("val_subjects") or VALIDATION_SUBJECTS)
+    motion = _motion(cfg)
+    train_s, val_s = _samplers(cfg, motion, val_subjects)
+    val = val_s.fixed_windows(max_windows, VAL_SEED)
+    t0 = time.perf_counter()
+    pred = predict(model, val.x, flip_tta=flip_tta)
+    seconds = time.perf_counter() - t0
+    mean_pose = train_s.fixed_windows(2000, VAL_SEED + 1).y.reshape(-1, 17, 3).mean(axis=0)
+    base = np.broadcast_to(mean_pose, val.y.shape)
+    cats = motion.categories[val.clip]
+    result: dict[str, Any] = {
+        "weights": str(weights), "arch": mcfg.arch, "parameters": count_parameters(model),
+        "val_subjects": list(val_subjects), "windows": int(len(val.x)), "window": mcfg.window, "fps": VAL_FPS,
+        "flip_tta": flip_tta, "threads": torch.get_num_threads(),
+        "frames_per_s": round(val.x.shape[0] * val.x.shape[1] / seconds, 1),
+        "lift_sequence_frames_per_s_2_threads": round(lift_speed(model, mcfg.window), 1),
+        "overall": _all_metrics(pred, val.y), "mean_pose": _all_metrics(base, val.y),
+        "per_category": {str(c): _all_metrics(pred[cats == c], val.y[cats == c]) for c in sorted(set(cats))},
+    }  # fmt: skip
+    return result
+
+
+def lift_speed(model: torch.nn.Module, window: int, frames: int = 3000, threads: int = 2) -> float:
+    """Return frames/s of core.inference.lift_sequence on CPU (default InferenceConfig: flip TTA, stride
+    window // 2) for a ``frames``-long clip, with ``threads`` torch threads (restored afterwards)."""
+    from core.config import InferenceConfig
+    from core.inference import lift_sequence
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        kp = np.random.default_rng(0).uniform(200, 800, (frames, 17, 2)).astype(np.float32)
+        lift_sequence(kp[: window * 4], (1000, 1000), model, window, InferenceConfig(device="cpu"))  # warm-up
+        t0 = time.perf_counter()
+        lift_sequence(kp, (1000, 1000), model, window, InferenceConfig(device="cpu"))
+        return frames / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(before)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of ``python -m core.training [eval]``."""
+    p = argparse.ArgumentParser(prog="python -m core.training", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description="Train a lifter (default) or evaluate weights ('eval').")  # fmt: skip
+    p.add_argument("mode", nargs="?", choices=("train", "eval"), default="train", help="what to do")
+    p.add_argument("--config", type=Path, help="training config TOML (train; optional for eval)")
+    p.add_argument("--out", type=Path, help="output folder for checkpoints (train) or JSON report file (eval)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.* (train)")
+    p.add_argument("--minutes", type=float, help="override the config's time budget (train)")
+    p.add_argument("--steps", type=int, help="override the config's step budget (train)")
+    p.add_argument("--weights", type=Path, help="weights .safetensors to evaluate (eval)")
+    p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
+    p.add_argument("--no-flip", action="store_true", help="evaluate without flip test-time augmentation")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (eval)")
+    p.add_argument("--log-level", default="INFO", help="logging level")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return an exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    try:
+        cfg = load_train_config(args.config) if args.config else TrainConfig()
+        if args.mode == "eval":
+            if not args.weights:
+                raise PosemoeError("eval needs --weights FILE")
+            report = evaluate(args.weights, cfg, args.max_windows, not args.no_flip, args.threads)
+            text = json.dumps(report, indent=2)
+            if args.out:
+                args.out.write_text(text + "\n")
+            sys.stdout.write(text + "\n")
+            return 0
+        if not args.out:
+            raise PosemoeError("train needs --out DIR")
+        overrides = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps)) if v is not None}
+        train(replace(cfg, **overrides), args.out, resume=args.resume)
+        return 0
+    except PosemoeError as e:
+        log.error("%s", e)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

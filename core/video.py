@@ -1,0 +1,142 @@
+"""Streaming video reading on OpenCV: never loads a whole clip into memory.
+
+Honours rotation metadata (phone clips), reports unreadable files and codecs OpenCV
+cannot decode (AV1) with one actionable line, and decodes on a background thread so
+decoding overlaps with detection.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import InputNotFoundError, VideoError
+from core.native_logs import quiet_native_stderr
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FPS = 30.0
+_UNDECODABLE_FOURCC = {"av01": "AV1", "AV01": "AV1"}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a clip holds: frame size after rotation (pixels), frames per second, frame count."""
+
+    path: Path
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    codec: str
+
+
+def _fourcc(cap) -> str:
+    import cv2
+
+    code = int(cap.get(cv2.CAP_PROP_FOURCC))
+    return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ")
+
+
+def _open(path: Path):
+    import cv2
+
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: video not found; check the path")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: file is empty (0 bytes); re-export or re-copy the video")
+    with quiet_native_stderr():
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if not cap.isOpened():
+        cap.release()
+        raise VideoError(
+            f"{path}: not a video OpenCV can open; convert it to H.264 MP4 (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)"
+        )
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+    return cap
+
+
+def probe(path: Path) -> VideoInfo:
+    """Return the clip's :class:`VideoInfo`, decoding one frame to prove it is readable."""
+    import cv2
+
+    path = Path(path)
+    cap = _open(path)
+    try:
+        codec = _fourcc(cap)
+        with quiet_native_stderr():
+            ok, frame = cap.read()
+        if not ok or frame is None:
+            if codec in _UNDECODABLE_FOURCC:
+                raise VideoError(
+                    f"{path}: {_UNDECODABLE_FOURCC[codec]} video cannot be decoded here; "
+                    "convert it to H.264 (ffmpeg -i IN -c:v libx264 OUT.mp4)"
+                )
+            raise VideoError(f"{path}: no frame could be decoded (truncated or unsupported codec '{codec}'); "
+                             "convert it to H.264 MP4")
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            log.warning("%s: frame rate unknown (%s); assuming %.0f fps", path, fps, DEFAULT_FPS)
+            fps = DEFAULT_FPS
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        return VideoInfo(path, int(frame.shape[1]), int(frame.shape[0]), fps, max(count, 0), codec)
+    finally:
+        cap.release()
+
+
+def iter_frames(path: Path, prefetch: int = 8, rgb: bool = True) -> Iterator[np.ndarray]:
+    """Yield (H,W,3) uint8 frames (RGB unless ``rgb=False``), decoded ahead on a thread.
+
+    At most ``prefetch`` decoded frames are held at once, so memory is bounded whatever
+    the clip length. Stopping the iteration early stops the decoder thread.
+    """
+    import cv2
+
+    cap = _open(Path(path))
+    frames: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+    stop = threading.Event()
+    _END = object()
+
+    def decode() -> None:
+        try:
+            while not stop.is_set():
+                ok, frame = cap.read()
+                if not ok or frame is None:
+                    break
+                if rgb:
+                    frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                while not stop.is_set():
+                    try:
+                        frames.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        finally:
+            cap.release()
+            while not stop.is_set():
+                try:
+                    frames.put(_END, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    thread = threading.Thread(target=decode, name="video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = frames.get()
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

@@ -1,0 +1,104 @@
+"""Lifter weights: ``name.safetensors`` + ``name.json`` (config, training data id, validation subjects,
+metrics, sha256 of the .safetensors). Strict loading, checksum verified; never pickle / torch.load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.config import ModelConfig
+from core.errors import ConfigError, ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS: Path = Path(__file__).resolve().parent / "assets" / "posemoe_v1.safetensors"
+"""The bundled PoseMoE weights (core/assets/posemoe_v1.safetensors), resolved from this file, not the cwd."""
+
+FORMAT = "posemoe-weights/1"
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def json_path(weights: Path) -> Path:
+    """Return the JSON sidecar path of a .safetensors file."""
+    return Path(weights).with_suffix(".json")
+
+
+def save_weights(model: nn.Module, cfg: ModelConfig, path: Path, meta: dict[str, Any] | None = None) -> Path:
+    """Return ``path`` after writing the state dict (.safetensors) and its JSON sidecar atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={"format": FORMAT})
+    os.replace(tmp, path)
+    info = {"format": FORMAT, "model": cfg.to_dict(), **(meta or {}), "sha256": sha256_file(path)}
+    write_json(json_path(path), info)
+    return path
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as indented JSON atomically."""
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """Return the JSON sidecar of weights ``path`` (ModelError if missing or unreadable)."""
+    jp = json_path(path)
+    try:
+        return json.loads(jp.read_text())
+    except FileNotFoundError as e:
+        raise ModelError(f"{jp}: weights config JSON missing; keep it beside {Path(path).name}") from e
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"{jp}: unreadable weights JSON ({e}); re-download or retrain the weights") from e
+
+
+def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Module, ModelConfig, dict]:
+    """Return ``(model in eval mode, its ModelConfig, the JSON metadata)`` from a .safetensors + .json pair.
+
+    Raises ModelError (one actionable line) when a file is missing, the checksum differs, the config is
+    invalid or the tensors do not match the architecture (strict load).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from core.model import build_model
+
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if not path.exists():
+        raise ModelError(f"{path}: weights file missing; reinstall, or pass --weights to a trained .safetensors")
+    meta = read_meta(path)
+    if meta.get("sha256") != sha256_file(path):
+        raise ModelError(f"{path}: checksum does not match {json_path(path).name}; the file is corrupt or replaced")
+    try:
+        cfg = ModelConfig.from_dict(meta["model"])
+    except (KeyError, ConfigError) as e:
+        raise ModelError(f"{json_path(path)}: bad or missing 'model' config ({e})") from e
+    model = build_model(cfg)
+    try:
+        state = load_file(str(path), device="cpu")
+        model.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ModelError(f"{path}: weights do not fit the {cfg.arch} config ({first})") from e
+    model.to(torch.device(device)).eval()
+    return model, cfg, meta

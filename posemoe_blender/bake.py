@@ -1,0 +1,208 @@
+"""Bake a MotionClip onto an armature as a new Action (bpy + numpy + Blender-safe core modules only).
+
+Shared by headless export (``posemoe_blender.export``) and the add-on, so no scipy/torch/cv2 here.
+Works on Blender 4.5 (legacy ``action.fcurves``) and 5.0 (slotted actions, channelbags) by feature
+detection. Keys are written in bulk (``keyframe_points.add`` + ``foreach_set``), never one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from core.errors import RigError
+from core.frames import camera_to_blender
+from core.motion_file import MotionClip
+from core.retarget import RestPose, RetargetResult, retarget
+from core.rigs import default_armature_bones, resolve_mapping
+
+log = logging.getLogger(__name__)
+
+_LINEAR = 1  # FCurve keyframe interpolation enum value of 'LINEAR' (CONSTANT=0, LINEAR=1, BEZIER=2)
+
+
+def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75) -> bpy.types.Object:
+    """Return a new T-pose humanoid armature object (Mixamo-like bone names, no prefix) linked to the scene."""
+    data = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, data)
+    bpy.context.scene.collection.objects.link(obj)
+    view_layer = bpy.context.view_layer
+    previous = view_layer.objects.active
+    if previous is not None and previous.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        for bone_name, parent, head, tail in default_armature_bones(height):
+            eb = data.edit_bones.new(bone_name)
+            eb.head, eb.tail, eb.roll = head, tail, 0.0
+            if parent is not None:
+                eb.parent = data.edit_bones[parent]
+                eb.use_connect = (eb.parent.tail - eb.head).length < 1e-5
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+    obj.show_in_front = True
+    return obj
+
+
+def _topological(bones: bpy.types.ArmatureBones) -> list:
+    """Return the armature's bones ordered parents before children."""
+    order, seen = [], set()
+
+    def visit(bone) -> None:
+        if bone.name in seen:
+            return
+        if bone.parent is not None:
+            visit(bone.parent)
+        seen.add(bone.name)
+        order.append(bone)
+
+    for bone in bones:
+        visit(bone)
+    return order
+
+
+def armature_rest_pose(armature_obj: bpy.types.Object, mapping: dict[str, str]) -> tuple[RestPose, float]:
+    """Return the armature's rest pose in world axes (metres) and its object scale factor.
+
+    Bone data is armature space; the object's world matrix (e.g. an FBX import at 0.01 scale, rotated
+    90 degrees about X) is applied so the rest pose lives in the same axes as the motion.
+    """
+    world = np.array(armature_obj.matrix_world, dtype=np.float64)
+    lin = world[:3, :3]
+    scale = float(abs(np.linalg.det(lin)) ** (1.0 / 3.0))
+    if scale <= 0 or not np.allclose(lin.T @ lin, scale**2 * np.eye(3), atol=1e-4 * scale**2):
+        raise RigError(f"armature {armature_obj.name!r} has a zero or non-uniform scale; apply scale "
+                       "(Ctrl+A > Scale) and try again")
+    rot = lin / scale
+    bones = _topological(armature_obj.data.bones)
+    index = {b.name: i for i, b in enumerate(bones)}
+    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
+    heads = np.array([b.head_local for b in bones], dtype=np.float64) @ lin.T + world[:3, 3]
+    tails = np.array([b.tail_local for b in bones], dtype=np.float64) @ lin.T + world[:3, 3]
+    mats = rot @ np.array([np.array(b.matrix_local, dtype=np.float64)[:3, :3] for b in bones])
+    return RestPose(tuple(b.name for b in bones), parents, heads, tails, mats, dict(mapping)), scale
+
+
+def clip_name(clip: MotionClip) -> str:
+    """Return a short name for ``clip``: meta ``name``, else the stem of meta ``source``, else "PoseMoE"."""
+    meta = clip.meta or {}
+    if meta.get("name"):
+        return str(meta["name"])
+    if meta.get("source"):
+        return Path(str(meta["source"])).stem or "PoseMoE"
+    return "PoseMoE"
+
+
+def _new_fcurve(action: bpy.types.Action, obj: bpy.types.Object, path: str, index: int,
+                group: str) -> bpy.types.FCurve:
+    """Return a new F-Curve on ``action`` for ``obj`` (slotted API on 4.4+/5.0, legacy before)."""
+    if hasattr(action, "fcurve_ensure_for_datablock"):
+        fc = action.fcurve_ensure_for_datablock(obj, path, index=index)
+        bag = action_channelbag(action, obj)
+        if bag is not None and hasattr(bag, "groups"):
+            grp = bag.groups.get(group) or bag.groups.new(group)
+            fc.group = grp
+        return fc
+    return action.fcurves.new(path, index=index, action_group=group)
+
+
+def action_channelbag(action: bpy.types.Action, obj: bpy.types.Object):
+    """Return the channelbag of ``obj``'s slot in ``action`` (Blender 4.4+), or None on older versions."""
+    try:
+        from bpy_extras.anim_utils import action_get_channelbag_for_slot
+    except ImportError:
+        return None
+    slot = obj.animation_data.action_slot if obj.animation_data else None
+    return action_get_channelbag_for_slot(action, slot) if slot is not None else None
+
+
+def action_fcurves(action: bpy.types.Action, obj: bpy.types.Object) -> list:
+    """Return the F-Curves of ``action`` as assigned to ``obj`` on Blender 4.5 and 5.0 alike."""
+    bag = action_channelbag(action, obj)
+    if bag is not None:
+        return list(bag.fcurves)
+    return list(getattr(action, "fcurves", []))
+
+
+def _write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+    """Fill ``fc`` with linear keys at ``frames`` (n,) with ``values`` (n,) in one bulk call each."""
+    n = frames.shape[0]
+    co = np.empty(2 * n, dtype=np.float32)
+    co[0::2], co[1::2] = frames, values
+    points = fc.keyframe_points
+    points.add(n)
+    points.foreach_set("co", co)
+    points.foreach_set("interpolation", np.full(n, _LINEAR, dtype=np.int32))
+    fc.update()
+
+
+def _key_result(action: bpy.types.Action, obj: bpy.types.Object, res: RetargetResult, frames: np.ndarray,
+                location: np.ndarray | None) -> int:
+    """Key the driven bones' rotations (and pelvis location) of ``res``; return the number of F-Curves."""
+    count = 0
+    for b in res.driven:
+        name = res.bone_names[b]
+        obj.pose.bones[name].rotation_mode = "QUATERNION"
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
+        for k in range(4):
+            _write_keys(_new_fcurve(action, obj, path, k, name), frames, res.rotations[:, b, k])
+            count += 1
+    if location is not None:
+        name = res.bone_names[res.root_bone]
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].location'
+        for k in range(3):
+            _write_keys(_new_fcurve(action, obj, path, k, name), frames, location[:, k])
+            count += 1
+    return count
+
+
+def _set_scene_range(clip: MotionClip, frame_start: int) -> None:
+    """Set the scene frame range to the clip and its frame rate to the clip's fps (fps_base for 29.97 & co)."""
+    scene = bpy.context.scene
+    scene.frame_start = frame_start
+    scene.frame_end = frame_start + clip.joints_3d.shape[0] - 1
+    fps = int(math.ceil(float(clip.fps) - 1e-3))
+    scene.render.fps, scene.render.fps_base = fps, fps / float(clip.fps)
+
+
+def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto", mapping: dict | None = None,
+              action_name: str | None = None, frame_start: int = 1, root_motion: bool = True,
+              in_place: bool = False) -> bpy.types.Action:
+    """Return a NEW Action holding ``clip`` retargeted onto ``armature_obj`` (assigned to it).
+
+    Keys ``rotation_quaternion`` of the driven bones (their rotation mode becomes QUATERNION) and the
+    pelvis bone ``location`` (root motion, scaled to the rig's leg length; ``in_place`` keeps it over
+    the origin horizontally). Never reuses an existing action; on any failure the partly-made action
+    is removed and the previous assignment restored. Raises RigError for unusable armatures/mappings.
+    """
+    if armature_obj is None or armature_obj.type != "ARMATURE":
+        name = getattr(armature_obj, "name", None)
+        raise RigError(f"object {name!r} is not an armature; select the character's armature")
+    started = time.perf_counter()
+    names = [b.name for b in armature_obj.data.bones]
+    rest, scale = armature_rest_pose(armature_obj, resolve_mapping(names, rig, mapping))
+    joints = camera_to_blender(clip.joints_3d)
+    root = camera_to_blender(clip.root) if clip.root is not None and len(clip.root) else None
+    res = retarget(joints, rest, root, root_motion=root_motion, in_place=in_place)
+    frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
+    anim = armature_obj.animation_data or armature_obj.animation_data_create()
+    previous = anim.action
+    action = bpy.data.actions.new(action_name or clip_name(clip))
+    try:
+        anim.action = action
+        action.use_fake_user = False
+        count = _key_result(action, armature_obj, res, frames, res.root_location / scale if root_motion else None)
+        _set_scene_range(clip, frame_start)
+    except BaseException:
+        anim.action = previous
+        bpy.data.actions.remove(action)
+        raise
+    log.info("baked %d frames x %d F-Curves onto %s as action %r in %.2f s", len(frames), count,
+             armature_obj.name, action.name, time.perf_counter() - started)
+    return action

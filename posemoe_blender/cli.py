@@ -1,0 +1,319 @@
+"""``posemoe`` command line: extract, lift, capture, bake, demo, train, eval.
+
+Each subcommand is a ``cmd_*(args) -> int``; :func:`main` maps expected errors
+(:class:`core.errors.PosemoeError`) to one stderr line and a distinct exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from core import __version__
+from core.errors import ExitCode, PosemoeError
+from posemoe_blender.progress import MODES, LiveStream, Reporter, default_mode
+
+log = logging.getLogger("posemoe")
+
+SMOOTHING = ("none", "light", "medium", "strong")
+BAKE_SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _inference_config(args: argparse.Namespace):
+    from core.config import InferenceConfig
+
+    return InferenceConfig(device=args.device, flip_tta=not args.no_flip, batch_size=args.batch_size)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from core.motion_file import write_keypoints
+    from posemoe_blender.pipeline import _check_output, extract
+
+    _check_output(args.output)
+    kp = extract(args.video, args.reporter)
+    write_keypoints(args.output, kp)
+    log.info("%d frames (%d with a person) -> %s", kp.num_frames, int(kp.valid.sum()), args.output)
+    _print_result(args, args.output)
+    return ExitCode.OK
+
+
+def cmd_lift(args: argparse.Namespace) -> int:
+    from core.motion_file import read_keypoints, write_motion
+    from posemoe_blender.pipeline import _check_output, lift
+
+    _check_output(args.output)
+    kp = read_keypoints(args.keypoints)
+    clip = lift(kp, args.weights, _inference_config(args), args.smoothing, args.reporter,
+                source=str(args.keypoints.name))
+    write_motion(args.output, clip)
+    _print_result(args, args.output)
+    return ExitCode.OK
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from posemoe_blender.pipeline import capture
+
+    out = capture(args.video, args.output, args.weights, _inference_config(args), args.smoothing,
+                  args.reporter, keypoints_out=args.keypoints_out)
+    _print_result(args, out)
+    return ExitCode.OK
+
+
+def cmd_bake(args: argparse.Namespace) -> int:
+    from core.motion_file import read_motion
+    from posemoe_blender.export import bake_to_file
+
+    clip = read_motion(args.motion)
+    out = bake_to_file(clip, args.output, character=args.character, armature=args.armature, rig=args.rig,
+                       root_motion=not args.no_root_motion, in_place=args.in_place)
+    _print_result(args, out)
+    return ExitCode.OK
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    import os
+    import threading
+
+    from core.protocol import Message, Progress
+    from posemoe_blender import batch
+
+    jobs = batch.plan_jobs(batch.find_videos(args.inputs))
+    if not jobs:
+        from core.errors import InputNotFoundError
+
+        raise InputNotFoundError(f"no video files ({', '.join(batch.VIDEO_SUFFIXES)}) in {' '.join(args.inputs)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    lock, finished = threading.Lock(), [0]
+
+    def on_update(job: batch.ClipJob, event) -> None:
+        with lock:
+            if event is None:
+                finished[0] += 1
+                args.reporter(Progress("batch", finished[0], len(jobs)))
+                if args.progress == "json":
+                    args.reporter(Message(f"{job.rel}: {job.status} {job.error}".strip(),
+                                          "warning" if job.status == "failed" else "info"))
+
+    settings = {"out_dir": args.out, "fmt": args.format, "character": args.character, "rig": args.rig,
+                "device": args.device, "jobs": args.jobs or os.cpu_count() or 1, "force": args.force}
+    args.reporter(Progress("batch", 0, len(jobs)))
+    try:
+        if args.backend == "ray":
+            batch.run_on_ray(jobs, settings, args.address, on_update)
+        else:
+            batch.BatchRunner(**settings, on_update=on_update).run(jobs)
+    finally:
+        record = {**settings, "out_dir": str(args.out), "character": str(args.character or ""),
+                  "backend": args.backend}
+        summary = batch.write_summary(args.out, jobs, record)
+        args.reporter.close()
+        if args.progress != "json":
+            print(batch.summary_table(jobs))
+            print(f"summary: {summary}")
+    return batch.exit_code(jobs)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from posemoe_blender.demo import run_demo
+
+    summary = run_demo(args.out_dir, _inference_config(args), args.reporter, weights=args.weights)
+    if args.progress == "json":
+        args.reporter(_result_event(summary["blend"]))
+    else:
+        print(summary["text"])
+    return ExitCode.OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.config import load_train_config
+    from core.training import train
+
+    cfg = load_train_config(args.config)
+    if args.device != "auto":
+        cfg = cfg.replace(device=args.device) if hasattr(cfg, "replace") else cfg
+    out = train(cfg, args.out, resume=args.resume)
+    _print_result(args, out)
+    return ExitCode.OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from core.training import evaluate
+
+    report = evaluate(args.weights, data_dir=args.data, device=args.device)
+    text = json.dumps(report, indent=2)
+    if args.json_out:
+        args.json_out.write_text(text + "\n")
+    print(text)
+    return ExitCode.OK
+
+
+def _result_event(path: Path):
+    from core.protocol import Result
+
+    return Result(path=str(path))
+
+
+def _print_result(args: argparse.Namespace, path: Path) -> None:
+    if args.progress == "json":
+        args.reporter(_result_event(path))
+    else:
+        print(path)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("common options")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the lifter runs: auto = CUDA when available, else CPU")
+    g.add_argument("--progress", choices=MODES, default=None,
+                   help="progress display: bar (default on a terminal), json (worker protocol lines on stdout), none")
+    g.add_argument("--log-level", default="WARNING", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="log verbosity (logs go to stderr)")
+
+
+def _add_lift_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", type=Path, default=None,
+                   help="lifter weights (.safetensors with its .json beside it); default: the bundled model")
+    p.add_argument("--smoothing", choices=SMOOTHING, default="light", help="temporal smoothing preset")
+    p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation (faster)")
+    p.add_argument("--batch-size", type=int, default=64, help="windows per lifter batch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``posemoe`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="posemoe", formatter_class=_Formatter,
+        description="Video -> 3D skeletal animation: MediaPipe 2D keypoints, PoseMoE 3D lifting, "
+                    "retargeting onto Blender armatures.",
+        epilog="examples:\n  posemoe demo\n  posemoe capture clip.mp4 -o clip_motion.npz\n"
+               "  posemoe bake clip_motion.npz -o clip.fbx --character hero.blend\n"
+               "Exit codes are listed in README.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"posemoe {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help_: str, examples: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=_Formatter,
+                           epilog="examples:\n" + examples)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("extract", cmd_extract, "detect 2D keypoints (MediaPipe) in a video",
+            "  posemoe extract dance.mp4 -o dance_keypoints.npz")
+    p.add_argument("video", type=Path, help="input video file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="keypoints .npz to write")
+    _add_common(p)
+
+    p = add("lift", cmd_lift, "lift 2D keypoints (.npz from any detector) to 3D with PoseMoE",
+            "  posemoe lift dance_keypoints.npz -o dance_motion.npz\n"
+            "  posemoe lift my_detector.npz -o motion.npz --smoothing none --device cpu")
+    p.add_argument("keypoints", type=Path, help="keypoints .npz: joints_2d, scores, valid, fps, image_size")
+    p.add_argument("-o", "--output", type=Path, required=True, help="motion .npz to write")
+    _add_lift_options(p)
+    _add_common(p)
+
+    p = add("capture", cmd_capture, "video -> motion file (extract + lift in one pass)",
+            "  posemoe capture dance.mp4 -o dance_motion.npz\n"
+            "  posemoe capture dance.mp4 -o m.npz --keypoints-out k.npz --progress json")
+    p.add_argument("video", type=Path, help="input video file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="motion .npz to write")
+    p.add_argument("--keypoints-out", type=Path, default=None, help="also write the 2D keypoints .npz here")
+    _add_lift_options(p)
+    _add_common(p)
+
+    p = add("bake", cmd_bake, "bake a motion file onto an armature and write .blend/.fbx/.bvh/.glb (headless bpy)",
+            "  posemoe bake dance_motion.npz -o dance.fbx\n"
+            "  posemoe bake dance_motion.npz -o dance.blend --character hero.blend --armature Armature")
+    p.add_argument("motion", type=Path, help="motion .npz from capture or lift")
+    p.add_argument("-o", "--output", type=Path, required=True, help=f"output file, one of {', '.join(BAKE_SUFFIXES)}")
+    p.add_argument("--character", type=Path, default=None,
+                   help=".blend or .fbx holding the target armature; default: a generated armature")
+    p.add_argument("--armature", default=None, help="armature object name when the character file has several")
+    p.add_argument("--rig", default="auto",
+                   help="bone-name preset (auto, mixamo, rigify, unreal, cmu) or a JSON mapping file")
+    p.add_argument("--no-root-motion", action="store_true", help="do not key the hips location")
+    p.add_argument("--in-place", action="store_true", help="keep vertical root motion only (no travel)")
+    _add_common(p)
+
+    p = add("batch", cmd_batch, "convert many clips (files, folders, globs) headless; resumable, with a summary",
+            "  posemoe batch clips/ --out out/ --format fbx\n"
+            "  posemoe batch 'shoot/**/*.mov' --out out/ --format blend --character hero.blend --jobs 2\n"
+            "exit code 0 = all clips done, 7 = some failed (see out/summary.json), 130 = interrupted")
+    p.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or quoted globs")
+    p.add_argument("--out", type=Path, required=True, help="output folder (mirrors the input folders)")
+    p.add_argument("--format", choices=("fbx", "blend", "bvh", "glb", "npz"), default="fbx", help="output format")
+    p.add_argument("--character", type=Path, default=None, help=".blend/.fbx with the target armature")
+    p.add_argument("--rig", default="auto", help="bone-name preset or JSON mapping (see bake)")
+    p.add_argument("--jobs", type=int, default=0, help="clips processed at once (0 = number of CPU cores)")
+    p.add_argument("--force", action="store_true", help="redo clips whose outputs are already complete")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local = subprocesses on this machine; ray = tasks on a Ray instance or cluster")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local instance")
+    _add_common(p)
+
+    p = add("demo", cmd_demo, "run the whole pipeline on the bundled clip; writes demo.blend and demo.fbx",
+            "  posemoe demo\n  posemoe demo --out-dir /tmp/demo")
+    p.add_argument("--out-dir", type=Path, default=Path("demo_out"), help="folder for the demo outputs")
+    _add_lift_options(p)
+    _add_common(p)
+
+    p = add("train", cmd_train, "train a lifter on BVH motion capture (TOML config)",
+            "  posemoe train --config configs/posemoe_cpu.toml --out runs/posemoe\n"
+            "  posemoe train --config configs/posemoe_cpu.toml --out runs/posemoe --resume")
+    p.add_argument("--config", type=Path, required=True, help="training config (.toml)")
+    p.add_argument("--out", type=Path, required=True, help="output folder for checkpoints and logs")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    _add_common(p)
+
+    p = add("eval", cmd_eval, "evaluate lifter weights on the held-out CMU subjects",
+            "  posemoe eval --weights core/assets/posemoe_v1.safetensors --json-out eval.json")
+    p.add_argument("--weights", type=Path, required=True, help="weights .safetensors")
+    p.add_argument("--data", type=Path, default=None, help="BVH folder (default: ../shared/data/mocap/cmu)")
+    p.add_argument("--json-out", type=Path, default=None, help="also write the report here")
+    _add_common(p)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr (looked up at each write) with a short format."""
+    handler = logging.StreamHandler(LiveStream("stderr"))
+    handler.setFormatter(logging.Formatter("posemoe: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code (never raises for expected errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    args.progress = args.progress or default_mode()
+    args.reporter = Reporter(args.progress)
+    try:
+        return int(args.func(args))
+    except PosemoeError as e:
+        args.reporter.close()
+        if args.progress == "json":
+            from core.protocol import Failure
+
+            args.reporter(Failure(message=str(e), kind=e.kind))
+        sys.stderr.write(f"posemoe: error: {e}\n")
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        args.reporter.close()
+        sys.stderr.write("posemoe: cancelled\n")
+        return int(ExitCode.CANCELLED)
+    finally:
+        args.reporter.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""Headless export: bake a MotionClip onto a character (or a default armature) and write .blend/FBX/BVH/glTF.
+
+Uses bpy global state: every call starts from an empty factory scene. Files are written into a
+temporary folder beside the target and moved into place with ``os.replace``, so a failed or
+interrupted export never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import bpy
+
+from core.errors import InputFileError, InputNotFoundError, OutputError, RigError
+from core.motion_file import MotionClip
+from posemoe_blender.bake import bake_clip, create_default_armature
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
+
+
+def _write_blend(path: Path, obj: bpy.types.Object) -> None:
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, compress=True)
+
+
+def _write_fbx(path: Path, obj: bpy.types.Object) -> None:
+    bpy.ops.export_scene.fbx(filepath=str(path), use_selection=False, object_types={"ARMATURE", "MESH"},
+                             add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=False,
+                             bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0)
+
+
+def _write_bvh(path: Path, obj: bpy.types.Object) -> None:
+    scene = bpy.context.scene
+    with bpy.context.temp_override(active_object=obj, object=obj, selected_objects=[obj]):
+        bpy.ops.export_anim.bvh(filepath=str(path), frame_start=scene.frame_start, frame_end=scene.frame_end)
+
+
+def _write_gltf(path: Path, obj: bpy.types.Object) -> None:
+    fmt = "GLB" if path.suffix.lower() == ".glb" else "GLTF_SEPARATE"
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format=fmt, export_animations=True, export_skins=True)
+
+
+_WRITERS: dict[str, Callable[[Path, bpy.types.Object], None]] = {
+    ".blend": _write_blend, ".fbx": _write_fbx, ".bvh": _write_bvh, ".glb": _write_gltf, ".gltf": _write_gltf,
+}
+
+
+def _check_output(out_path: Path) -> str:
+    """Return the lower-case suffix of ``out_path`` after checking it and its folder; OutputError if unusable."""
+    suffix = out_path.suffix.lower()
+    if suffix not in _WRITERS:
+        raise OutputError(f"{out_path}: unknown output type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
+    parent = out_path.parent
+    if not parent.is_dir():
+        raise OutputError(f"{out_path}: folder {parent} does not exist; create it or choose another output")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{out_path}: folder {parent} is not writable; choose a writable folder")
+    return suffix
+
+
+def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
+    """Return ``out_path`` after ``writer(tmp_path)`` wrote it in a temp folder beside it (moved in last)."""
+    out_path = Path(out_path)
+    try:
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_path.stem}.", suffix=".tmp", dir=out_path.parent))
+    except OSError as e:
+        raise OutputError(f"{out_path}: cannot write in {out_path.parent} ({e.strerror}); "
+                          "choose a writable folder") from None
+    try:
+        tmp = tmp_dir / out_path.name
+        try:
+            writer(tmp)
+        except RuntimeError as e:  # bpy operators report failures as RuntimeError
+            raise OutputError(f"{out_path}: export failed ({str(e).strip().splitlines()[-1]})") from None
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise OutputError(f"{out_path}: exporter wrote nothing; see the log for Blender's messages")
+        extras = [p for p in tmp_dir.iterdir() if p != tmp]  # e.g. the .bin of a .gltf: moved before the main file
+        for p in extras + [tmp]:
+            os.replace(p, out_path.parent / p.name)
+    except OSError as e:
+        raise OutputError(f"{out_path}: write failed ({e.strerror}); check free space and permissions") from None
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return out_path
+
+
+def load_character(character: Path, armature: str | None = None) -> bpy.types.Object:
+    """Return the armature object of ``character`` (.blend objects appended, or .fbx imported) in the scene."""
+    character = Path(character)
+    if not character.is_file():
+        raise InputNotFoundError(f"{character}: character file not found; check the path")
+    suffix = character.suffix.lower()
+    if suffix == ".blend":
+        with bpy.data.libraries.load(str(character), link=False) as (src, dst):
+            dst.objects = list(src.objects)
+        for obj in dst.objects:
+            if obj is not None and obj.name not in bpy.context.scene.collection.objects:
+                bpy.context.scene.collection.objects.link(obj)
+    elif suffix == ".fbx":
+        try:
+            bpy.ops.import_scene.fbx(filepath=str(character))
+        except RuntimeError as e:
+            raise InputFileError(f"{character}: FBX import failed ({str(e).strip().splitlines()[-1]})") from None
+    else:
+        raise InputFileError(f"{character}: unsupported character type {suffix!r}; use a .blend or .fbx file")
+    return pick_armature(character, armature)
+
+
+def pick_armature(source: Path | str, armature: str | None = None) -> bpy.types.Object:
+    """Return the scene's armature object named ``armature`` (object or data name), or its only armature."""
+    arms = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
+    names = sorted(o.name for o in arms)
+    if armature is not None:
+        found = [o for o in arms if armature in (o.name, o.data.name)]
+        if not found:
+            raise RigError(f"{source}: no armature named {armature!r}; armatures there: {names or 'none'}")
+        return found[0]
+    if not arms:
+        raise RigError(f"{source}: contains no armature; rig the character or export without --character")
+    if len(arms) > 1:
+        raise RigError(f"{source}: has several armatures {names}; choose one with --armature NAME")
+    return arms[0]
+
+
+def add_stick_mesh(armature_obj: bpy.types.Object, radius: float = 0.035) -> bpy.types.Object:
+    """Return a new mesh object of one octahedron per bone, rigidly skinned to ``armature_obj`` (visible in exports)."""
+    verts, faces, groups = [], [], []
+    for bone in armature_obj.data.bones:
+        head, tail = bone.head_local, bone.tail_local
+        r = min(radius, 0.15 * bone.length)
+        mid = head.lerp(tail, 0.15)
+        ring = [mid + r * axis for axis in (bone.x_axis, bone.z_axis, -bone.x_axis, -bone.z_axis)]
+        base = len(verts)
+        verts += [head, *ring, tail]
+        faces += [(base, base + 1 + i, base + 1 + (i + 1) % 4) for i in range(4)]
+        faces += [(base + 5, base + 1 + (i + 1) % 4, base + 1 + i) for i in range(4)]
+        groups.append((bone.name, list(range(base, base + 6))))
+    mesh = bpy.data.meshes.new(armature_obj.name + "_mesh")
+    mesh.from_pydata([tuple(v) for v in verts], [], faces)
+    obj = bpy.data.objects.new(armature_obj.name + "_mesh", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    for name, idx in groups:
+        obj.vertex_groups.new(name=name).add(idx, 1.0, "REPLACE")
+    obj.parent = armature_obj
+    obj.modifiers.new("Armature", "ARMATURE").object = armature_obj
+    return obj
+
+
+def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None, armature: str | None = None,
+                 rig: str = "auto", root_motion: bool = True, in_place: bool = False, mesh: bool = True) -> Path:
+    """Return ``out_path`` after baking ``clip`` onto ``character`` (or a default armature) and writing it.
+
+    The type follows the suffix: .blend, .fbx (baked animation), .bvh, .glb/.gltf (animation on).
+    ``mesh`` adds a simple skinned stick mesh to the default armature so the export shows something.
+    Raises OutputError (bad suffix, unwritable folder, exporter failure), RigError (no/several
+    armatures, missing bones), InputNotFoundError/InputFileError (character file).
+    """
+    out_path = Path(out_path)
+    suffix = _check_output(out_path)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if character is not None:
+        obj = load_character(Path(character), armature)
+    else:
+        obj = create_default_armature()
+        if mesh:
+            add_stick_mesh(obj)
+    bake_clip(clip, obj, rig=rig, root_motion=root_motion, in_place=in_place)
+    write_atomic(out_path, lambda tmp: _WRITERS[suffix](tmp, obj))
+    log.info("wrote %s (%d frames, armature %s)", out_path, clip.joints_3d.shape[0], obj.name)
+    return out_path

@@ -1,0 +1,128 @@
+"""Video -> motion file: 2D extraction, PoseMoE lifting, root trajectory, smoothing.
+
+Each stage reports :class:`core.protocol.Progress` events through ``emit`` so the CLI
+(bar or JSON) and the worker (protocol lines) show the same progress.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from core import __version__
+from core.config import InferenceConfig
+from core.errors import CancelledError
+from core.filters import smooth
+from core.motion_file import Keypoints2D, MotionClip, write_keypoints, write_motion
+from core.protocol import Event, Progress
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Event], None]
+CancelFn = Callable[[], bool]
+
+
+def _noop(_event: Event) -> None:
+    pass
+
+
+def extract(video: Path, emit: Emit = _noop, should_cancel: CancelFn | None = None) -> Keypoints2D:
+    """Return the 2D keypoints of ``video`` (MediaPipe), reporting stage "extract"."""
+    from core.extract import extract_keypoints
+
+    kp = extract_keypoints(Path(video), on_progress=lambda d, t: emit(Progress("extract", d, t)),
+                           should_cancel=should_cancel)
+    kp.extras["source"] = np.asarray(str(Path(video).name))
+    return kp
+
+
+def lift(
+    kp: Keypoints2D,
+    weights: Path | None = None,
+    cfg: InferenceConfig | None = None,
+    smoothing: str = "light",
+    emit: Emit = _noop,
+    source: str = "",
+) -> MotionClip:
+    """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights."""
+    from core.inference import lift_sequence, resolve_device
+    from core.trajectory import estimate_root
+    from core.weights import DEFAULT_WEIGHTS, load_lifter
+
+    cfg = cfg or InferenceConfig()
+    weights = Path(weights) if weights else DEFAULT_WEIGHTS
+    device = resolve_device(cfg.device)
+    model, model_cfg, wmeta = load_lifter(weights, device=str(device))
+    t0 = time.perf_counter()
+    joints_3d = lift_sequence(kp.joints_2d, kp.image_size, model, model_cfg.window, cfg,
+                              on_progress=lambda d, t: emit(Progress("lift", d, t)))
+    lift_s = time.perf_counter() - t0
+    emit(Progress("filter", 0, 1))
+    joints_3d = smooth(joints_3d, kp.fps, smoothing)
+    joints_3d -= joints_3d[:, :1]
+    root = estimate_root(joints_3d, kp.joints_2d, kp.scores, kp.image_size)
+    root = smooth(root, kp.fps, smoothing)
+    emit(Progress("filter", 1, 1))
+    meta = {
+        "tool": "posemoe", "version": __version__, "weights": weights.name,
+        "weights_sha256": wmeta.get("sha256", ""), "source": source,
+        "inference": asdict(cfg), "smoothing": smoothing, "device": str(device),
+        "lift_seconds": round(lift_s, 4),
+    }
+    extras = {k: v for k, v in kp.extras.items() if k not in ("mp_landmarks", "mp_world", "source")}
+    return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
+                      joints_3d=joints_3d.astype(np.float32), root=root.astype(np.float32), meta=meta)
+
+
+def capture(
+    video: Path,
+    out: Path,
+    weights: Path | None = None,
+    cfg: InferenceConfig | None = None,
+    smoothing: str = "light",
+    emit: Emit = _noop,
+    should_cancel: CancelFn | None = None,
+    keypoints_out: Path | None = None,
+) -> Path:
+    """Run extract + lift on ``video`` and atomically write the motion file ``out``."""
+    _check_output(out)  # fail before minutes of work, not after
+    kp = extract(video, emit, should_cancel)
+    if should_cancel is not None and should_cancel():
+        raise CancelledError(f"{video}: cancelled before lifting")
+    if keypoints_out is not None:
+        write_keypoints(keypoints_out, kp)
+    clip = lift(kp, weights, cfg, smoothing, emit, source=str(Path(video).name))
+    return write_motion(out, clip)
+
+
+def _check_output(out: Path) -> None:
+    """Fail fast (before any work) when ``out`` cannot be written."""
+    import os
+    import tempfile
+
+    from core.errors import OutputError
+
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise OutputError(f"{out}: output must end in .npz")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{out}: folder {parent} does not exist; create it or choose another output")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".posemoe-check.", dir=parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot write in {parent} ({e.strerror}); choose a writable folder") from None
+
+
+def describe(clip: MotionClip) -> str:
+    """Return a one-line JSON summary of ``clip`` for logs and ``--json`` output."""
+    return json.dumps({"frames": clip.num_frames, "fps": clip.fps, "valid": float(clip.valid.mean()),
+                       "image_size": list(clip.image_size)})

@@ -1,0 +1,205 @@
+"""Render the bundled demo clip: a CC0 character driven by held-out CMU motion, with its true 3D.
+
+Usage (from the repository root, with ../shared/data present):
+    python scripts/make_demo_clip.py --bvh ../shared/data/mocap/cmu/<S>/<S>_<TT>.bvh.gz \
+        --character ../shared/data/characters/human_mixamo.blend --seconds 4 --out posemoe_blender/demo_data
+
+Steps: BVH -> H36M-17 joints (core.datasets) -> resampled to 30 fps -> retargeted onto the
+character's armature (posemoe_blender.bake) -> Workbench render at 640x480 -> MP4 (OpenCV,
+MPEG-4 part 2). The ground truth is read back from the posed character itself (bone heads,
+plus nose tip and crown carried by the head bone), in the render camera's OpenCV frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.frames import blender_to_camera  # noqa: E402
+from core.motion_file import MotionClip  # noqa: E402
+from core.skeleton import JOINT_NAMES  # noqa: E402
+
+FPS = 30.0
+SIZE = (640, 480)
+_CV_FROM_BLENDER_CAM = np.diag([1.0, -1.0, -1.0])  # Blender camera looks down -Z with +Y up
+
+
+def bvh_h36m(path: Path) -> tuple[np.ndarray, float]:
+    """Return (F,17,3) metres in Blender world axes (Z up, facing -Y) and the BVH fps."""
+    from core.bvh import read_bvh
+    from core.datasets import bone_directions, build_bone_graph, node_positions, to_h36m
+
+    bvh = read_bvh(path)
+    graph, _fam, scale, up_m = build_bone_graph(bvh)
+    root, dirs = bone_directions(bvh, graph, scale, up_m)
+    j = to_h36m(graph, node_positions(graph, root, dirs, graph.lengths))  # Y-up, faces +Z
+    return np.stack([j[..., 0], -j[..., 2], j[..., 1]], axis=-1), bvh.fps
+
+
+def resample(j: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """Return ``j`` (F, ...) linearly resampled in time from ``fps_in`` to ``fps_out``."""
+    t_in = np.arange(len(j)) / fps_in
+    t_out = np.arange(0.0, t_in[-1], 1.0 / fps_out)
+    flat = j.reshape(len(j), -1)
+    return np.stack([np.interp(t_out, t_in, flat[:, c]) for c in range(flat.shape[1])], 1).reshape(
+        (len(t_out),) + j.shape[1:])
+
+
+def head_points(mesh, arm, head_bone: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (nose tip, crown) in the head bone's rest-local frame, from the rest mesh."""
+    from mathutils import Vector
+
+    v = np.array([mesh.matrix_world @ p.co for p in mesh.data.vertices])
+    head_rest = arm.matrix_world @ arm.data.bones[head_bone].head_local
+    near = v[np.linalg.norm(v - np.array(head_rest), axis=1) < 0.25]
+    crown = near[np.argmax(near[:, 2])]
+    face = near[near[:, 2] > head_rest.z]
+    nose = face[np.argmin(face[:, 1])]  # the character faces -Y
+    inv = (arm.matrix_world @ arm.data.bones[head_bone].matrix_local).inverted()
+    return np.array(inv @ Vector(nose)), np.array(inv @ Vector(crown))
+
+
+def posed_joints(arm, bone_map: dict[str, str], nose_local, top_local) -> np.ndarray:
+    """Return the evaluated (17,3) H36M joints of ``arm`` in Blender world metres."""
+    from mathutils import Vector
+
+    mw = arm.matrix_world
+    pb = arm.pose.bones
+    head = lambda role: np.array(mw @ pb[bone_map[role]].head)  # noqa: E731
+    j = np.zeros((17, 3))
+    for i, name in enumerate(JOINT_NAMES):
+        if name in ("l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_shoulder", "r_shoulder",
+                    "l_elbow", "r_elbow", "l_wrist", "r_wrist"):
+            j[i] = head(name)
+    hb = mw @ pb[bone_map["neck"]].matrix
+    j[9] = np.array(hb @ Vector(nose_local))
+    j[10] = np.array(hb @ Vector(top_local))
+    j[0] = 0.5 * (j[1] + j[4])
+    j[8] = 0.5 * (j[11] + j[14])
+    j[7] = 0.5 * (j[0] + j[8])
+    return j
+
+
+def setup_scene(world_joints: np.ndarray, yaw_deg: float, ankle_height: float):
+    """Add a floor under the soles, light and a camera framing every joint of every frame; return the camera."""
+    import bpy
+    from mathutils import Vector
+
+    scene = bpy.context.scene
+    floor_z = float(world_joints[:, [3, 6], 2].min()) - ankle_height
+    bpy.ops.mesh.primitive_plane_add(size=40, location=(0, 0, floor_z))
+    floor = bpy.context.active_object
+    mat = bpy.data.materials.new("floor")
+    mat.diffuse_color = (0.45, 0.5, 0.42, 1.0)
+    floor.data.materials.append(mat)
+    lo, hi = world_joints.reshape(-1, 3).min(0), world_joints.reshape(-1, 3).max(0)
+    centre = 0.5 * (lo + hi)
+    extent = float(np.max(hi - lo)) + 0.6
+    cam_data = bpy.data.cameras.new("cam")
+    cam_data.lens, cam_data.sensor_width = 35.0, 36.0
+    cam = bpy.data.objects.new("cam", cam_data)
+    scene.collection.objects.link(cam)
+    fov = 2 * np.arctan(cam_data.sensor_width / 2 / cam_data.lens) * SIZE[1] / SIZE[0]
+    dist = max(3.5, extent / (2 * np.tan(fov / 2)) * 1.15)
+    yaw = np.radians(yaw_deg)
+    cam.location = Vector(centre + np.array([np.sin(yaw) * dist, -np.cos(yaw) * dist, 0.2]))
+    cam.rotation_euler = (Vector(centre) - cam.location).to_track_quat("-Z", "Y").to_euler()
+    scene.camera = cam
+    bpy.context.view_layer.update()  # matrix_world is stale until the depsgraph updates
+    scene.render.engine = "BLENDER_WORKBENCH"
+    shading = scene.display.shading
+    shading.light, shading.color_type = "STUDIO", "MATERIAL"
+    shading.show_shadows, shading.show_cavity = True, True
+    scene.world = bpy.data.worlds.new("w") if scene.world is None else scene.world
+    scene.world.color = (0.55, 0.62, 0.7)
+    scene.render.resolution_x, scene.render.resolution_y = SIZE
+    scene.render.resolution_percentage = 100
+    scene.render.fps = int(FPS)
+    return cam
+
+
+def camera_intrinsics(cam) -> np.ndarray:
+    """Return the 3x3 pinhole matrix of ``cam`` at the render size (square pixels, centred)."""
+    f = cam.data.lens / cam.data.sensor_width * SIZE[0]
+    return np.array([[f, 0, SIZE[0] / 2], [0, f, SIZE[1] / 2], [0, 0, 1.0]])
+
+
+def to_camera(cam, world: np.ndarray) -> np.ndarray:
+    """Return world points (...,3) in the camera's OpenCV frame (x right, y down, z forward)."""
+    m = np.array(cam.matrix_world)
+    r, c = m[:3, :3], m[:3, 3]
+    return ((world - c) @ r) @ _CV_FROM_BLENDER_CAM.T
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bvh", type=Path, required=True)
+    ap.add_argument("--character", type=Path, required=True)
+    ap.add_argument("--start", type=float, default=0.0, help="start time in the BVH, seconds")
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--yaw", type=float, default=30.0, help="camera yaw around the subject, degrees")
+    ap.add_argument("--out", type=Path, default=Path("posemoe_blender/demo_data"))
+    ap.add_argument("--name", default="demo_clip")
+    args = ap.parse_args()
+
+    import bpy
+    import cv2
+
+    from posemoe_blender.bake import bake_clip
+
+    j_world, fps = bvh_h36m(args.bvh)
+    j_world = resample(j_world, fps, FPS)
+    j_world = j_world[int(args.start * FPS): int((args.start + args.seconds) * FPS)]
+    root = j_world[:, 0].copy()
+    root[:, :2] -= root[0, :2]
+    t = len(j_world)
+    clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), FPS,
+                      SIZE, joints_3d=blender_to_camera(j_world - j_world[:, :1]).astype(np.float32),
+                      root=blender_to_camera(root).astype(np.float32), meta={"source": args.bvh.name})
+
+    bpy.ops.wm.open_mainfile(filepath=str(args.character))
+    arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    mesh = next(o for o in bpy.data.objects if o.type == "MESH")
+    info = json.loads(args.character.with_suffix(".json").read_text())
+    bone_map = info["h36m_to_bone"]
+    nose_l, top_l = head_points(mesh, arm, bone_map["neck"])
+    bake_clip(clip, arm, rig="auto", frame_start=1, root_motion=True)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 1, t
+    truth_world = []
+    for f in range(1, t + 1):
+        scene.frame_set(f)
+        truth_world.append(posed_joints(arm, bone_map, nose_l, top_l))
+    truth_world = np.array(truth_world)
+    cam = setup_scene(truth_world, args.yaw, float(info["rest_bone_heads_m"]["l_ankle"][2]))
+    k = camera_intrinsics(cam)
+    joints_cam = to_camera(cam, truth_world)
+    uv = joints_cam[..., :2] / joints_cam[..., 2:] * k[0, 0] + k[:2, 2]
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        scene.render.filepath = str(Path(tmp) / "f_")
+        scene.render.image_settings.file_format = "PNG"
+        bpy.ops.render.render(animation=True)
+        video = args.out / f"{args.name}.mp4"
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+        for f in range(1, t + 1):
+            writer.write(cv2.imread(str(Path(tmp) / f"f_{f:04d}.png")))
+        writer.release()
+    np.savez(args.out / f"{args.name}_truth.npz", joints_3d=joints_cam.astype(np.float32),
+             joints_2d=uv.astype(np.float32), intrinsics=k, camera_to_world=np.array(cam.matrix_world),
+             fps=np.float64(FPS), image_size=np.array(SIZE), joint_names=np.array(JOINT_NAMES),
+             source=np.array(f"{args.bvh.name} from {args.start:.2f}s, {args.seconds:.2f}s; {args.character.name}"))
+    print(f"wrote {video} ({t} frames) and its ground truth")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

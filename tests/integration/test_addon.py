@@ -1,0 +1,255 @@
+"""The Blender extension in the bpy module: install the built zip, register twice, drive jobs, bake Actions.
+
+Install path: ``bpy.ops.extensions.package_install_files`` works with the bpy 4.5 module, so the
+zip built by build.py is installed into a temporary extensions repo and enabled as Blender would
+(not by putting addon/ on sys.path).
+
+Background bpy has no event loop, so the modal operator's state logic (JobRunner.tick/end,
+apply_event) is driven directly, with fake worker executables written by the test
+(see addon_harness.py); two tests also run the real worker when its packages are present.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy", reason="needs the bpy module (pip install bpy==4.5.15)")
+addon_utils = pytest.importorskip("addon_utils")
+
+import addon_harness as harness  # noqa: E402
+from addon_harness import MODULE, drive, registered_classes, write_motion_npz  # noqa: E402
+
+pytestmark = pytest.mark.bpy
+
+
+@pytest.fixture(scope="module")
+def addon(tmp_path_factory):
+    """The installed, enabled extension module."""
+    yield from harness.installed_addon(tmp_path_factory)
+
+
+@pytest.fixture()
+def scene(addon, tmp_path, monkeypatch):
+    """A clean scene wired to a fake worker."""
+    yield from harness.prepared_scene(addon, tmp_path, monkeypatch)
+
+
+def test_installed_from_zip_with_bundled_engine(addon):
+    root = addon._engine.engine_root()
+    assert root == Path(addon.__file__).parent / "engine" and (root / "core" / "retarget.py").is_file()
+    assert all(cls.is_registered for cls in registered_classes(addon))
+    assert hasattr(bpy.types.Scene, "posemoe") and hasattr(bpy.ops.posemoe, "capture")
+    assert addon.preferences.get_prefs() is not None  # bl_idname = __package__ = the bl_ext name
+
+
+def test_register_unregister_twice(addon):
+    classes = registered_classes(addon)
+    for _ in range(2):
+        addon_utils.disable(MODULE, default_set=True)
+        assert not any(cls.is_registered for cls in classes)
+        assert not hasattr(bpy.types.Scene, "posemoe") and not hasattr(bpy.types.WindowManager, "posemoe_engine")
+        addon_utils.enable(MODULE, default_set=True)
+        assert all(cls.is_registered for cls in registered_classes(addon))
+        assert hasattr(bpy.types.Scene, "posemoe")
+
+
+def test_apply_event_updates_the_job(addon, scene):
+    protocol, job = addon._engine.protocol(), scene.posemoe.job
+    job.reset("starting")
+    addon.modal_job.apply_event(job, protocol.Progress("lift", 30, 120))
+    assert (job.stage, job.done, job.total) == ("lift", 30, 120) and job.progress == pytest.approx(0.25)
+    assert job.status_line() == "lift 30/120 (25%)"
+    addon.modal_job.apply_event(job, protocol.Message("CUDA unavailable, using CPU", "warning"))
+    assert job.message == "CUDA unavailable, using CPU"
+    addon.modal_job.apply_event(job, protocol.Failure("bad video\nsecond line", "bad_video"))
+    assert job.error == "bad video"
+
+
+def test_capture_job_bakes_new_actions(addon, scene):
+    reports = []
+    ctx = bpy.context
+    video = Path(scene.posemoe.video_path)
+    python = addon.preferences.worker_python(ctx)
+    runner = addon.ops_capture.make_capture_runner(ctx, video, python, lambda lv, msg: reports.append((lv, msg)))
+    work_dirs = runner.worker.cleanup_paths
+    assert drive(runner, ctx) == {'FINISHED'}, reports
+    job, arm = scene.posemoe.job, scene.posemoe.armature
+    assert not job.running and job.progress == 1.0 and not job.error
+    assert arm is not None and arm.animation_data.action.name == "clip"
+    assert (scene.frame_start, scene.frame_end) == (1, 12)
+    assert not any(p.exists() for p in work_dirs)  # the motion file was read, then its temp folder removed
+    scene.posemoe.create_armature = False  # second capture onto the same armature: a second, new action
+    runner = addon.ops_capture.make_capture_runner(ctx, video, python, lambda lv, msg: reports.append((lv, msg)))
+    assert drive(runner, ctx) == {'FINISHED'}
+    assert arm.animation_data.action.name == "clip.001" and "clip" in bpy.data.actions
+    assert len(bpy.data.actions) == 2 and len([o for o in bpy.data.objects if o.type == 'ARMATURE']) == 1
+
+
+def test_capture_failure_leaves_nothing(addon, scene, monkeypatch):
+    monkeypatch.setenv("POSEMOE_FAKE_MODE", "fail")
+    reports, ctx = [], bpy.context
+    runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                   addon.preferences.worker_python(ctx),
+                                                   lambda lv, msg: reports.append((lv, msg)))
+    assert drive(runner, ctx) == {'CANCELLED'}
+    assert scene.posemoe.job.error == "no person found in the video" and not scene.posemoe.job.running
+    assert reports[-1] == ({'ERROR'}, "PoseMoE capture: no person found in the video")
+    assert len(bpy.data.actions) == 0 and len(bpy.data.objects) == 0
+    assert not any(p.exists() for p in runner.worker.cleanup_paths)
+
+
+def test_cancel_stops_worker_and_refuses_second_capture(addon, scene, monkeypatch):
+    monkeypatch.setenv("POSEMOE_FAKE_MODE", "slow")
+    reports, ctx = [], bpy.context
+    runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                   addon.preferences.worker_python(ctx),
+                                                   lambda lv, msg: reports.append((lv, msg)))
+    assert runner.start(ctx)
+    try:
+        deadline = time.monotonic() + 10
+        while scene.posemoe.job.done < 3:
+            assert time.monotonic() < deadline
+            runner.tick(ctx)
+            time.sleep(0.05)
+        assert bpy.ops.posemoe.capture() == {'CANCELLED'}  # politely refused: one capture at a time
+        bpy.ops.posemoe.cancel_capture()
+        assert scene.posemoe.job.cancel_requested
+        assert runner.tick(ctx) == {'CANCELLED'}
+    finally:
+        runner.end(ctx, cancelled=True)
+    with pytest.raises(ProcessLookupError):
+        os.kill(runner.worker.pid, 0)
+    assert not any(p.exists() for p in runner.worker.cleanup_paths)
+    assert not scene.posemoe.job.running and len(bpy.data.actions) == 0 and len(bpy.data.objects) == 0
+    assert not addon.modal_job.is_active("capture")
+
+
+def test_import_motion_creates_a_new_action_each_time(addon, scene, tmp_path):
+    motion = tmp_path / "walk.npz"
+    write_motion_npz(motion, t=20)
+    assert bpy.ops.posemoe.import_motion(filepath=str(motion)) == {'FINISHED'}
+    arm = scene.posemoe.armature
+    first = arm.animation_data.action
+    assert first.name == "walk" and scene.frame_end == 20
+    scene.posemoe.create_armature = False
+    assert bpy.ops.posemoe.import_motion(filepath=str(motion)) == {'FINISHED'}
+    second = arm.animation_data.action
+    assert second != first and second.name == "walk.001" and first.name in bpy.data.actions
+
+
+def test_import_bad_file_and_unmappable_rig_make_nothing(addon, scene, tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, joints_3d=np.zeros((3, 5, 3)))
+    with pytest.raises(RuntimeError, match="missing keys"):  # operator reports ERROR -> RuntimeError in bpy
+        bpy.ops.posemoe.import_motion(filepath=str(bad))
+    data = bpy.data.armatures.new("Stick")
+    stick = bpy.data.objects.new("Stick", data)
+    scene.collection.objects.link(stick)
+    scene.posemoe.armature, scene.posemoe.create_armature = stick, False
+    with pytest.raises(RuntimeError):
+        bpy.ops.posemoe.import_motion(filepath=str(write_motion_npz(tmp_path / "m.npz")))
+    assert len(bpy.data.actions) == 0 and [o.name for o in bpy.data.objects] == ["Stick"]
+
+
+def test_check_worker_job_stores_report(addon, scene):
+    reports, ctx = [], bpy.context
+    runner = addon.ops_setup.make_check_runner(ctx, addon.preferences.worker_python(ctx),
+                                               lambda lv, msg: reports.append((lv, msg)))
+    assert drive(runner, ctx) == {'FINISHED'}, reports
+    report = ctx.window_manager.posemoe_engine.report
+    assert "torch 2.13.0" in report and "CUDA: not available" in report
+
+
+def test_missing_worker_python_disables_capture(addon, scene, tmp_path):
+    prefs = addon.preferences.get_prefs()
+    prefs.worker_python = str(tmp_path / "nope" / "python")
+    assert "Worker Python not found" in addon.preferences.missing_worker_reason()
+    assert not bpy.ops.posemoe.capture.poll()
+
+
+def test_capture_operator_starts_a_modal_job(addon, scene):
+    """execute() checks inputs, starts the worker and the timer, and returns at once."""
+    started = time.monotonic()
+    assert bpy.ops.posemoe.capture() == {'RUNNING_MODAL'}
+    assert time.monotonic() - started < 2.0
+    runner = addon.modal_job.active_runner("capture")
+    assert runner is not None and runner.timer is not None and scene.posemoe.job.running
+    runner.end(bpy.context, cancelled=True)  # no event loop in background bpy: stop it by hand
+    assert runner.timer is None and not scene.posemoe.job.running and not addon.modal_job.is_active("capture")
+
+
+def test_capture_operator_rejects_bad_inputs(addon, scene):
+    scene.posemoe.video_path = "//missing.mp4"
+    with pytest.raises(RuntimeError, match="Video not found"):
+        bpy.ops.posemoe.capture()
+    assert not addon.modal_job.is_active("capture")
+
+
+def _real_worker_or_skip() -> Path:
+    """Return this Python as a real worker Python, or skip when it lacks the worker's packages."""
+    missing = [m for m in ("torch", "mediapipe", "cv2") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"real worker needs {missing} in {sys.executable}")
+    return Path(sys.executable)
+
+
+def test_real_worker_check(addon, scene):
+    python, ctx, reports = _real_worker_or_skip(), bpy.context, []
+    runner = addon.ops_setup.make_check_runner(ctx, python, lambda lv, msg: reports.append((lv, msg)))
+    assert drive(runner, ctx, timeout=60) == {'FINISHED'}, reports
+    assert "mediapipe 0.10.21" in ctx.window_manager.posemoe_engine.report
+
+
+def test_real_worker_capture_cancel_leaves_nothing(addon, scene, shared_data):
+    """A real capture subprocess, cancelled once it reports progress: no process, temp file or action left."""
+    python, ctx, reports = _real_worker_or_skip(), bpy.context, []
+    video = shared_data / "video" / "pose_1.mp4"
+    if not video.is_file():
+        pytest.skip(f"{video} absent")
+    runner = addon.ops_capture.make_capture_runner(ctx, video, python, lambda lv, msg: reports.append((lv, msg)))
+    assert runner.start(ctx)
+    deadline = time.monotonic() + 60
+    while not runner.finished and scene.posemoe.job.done == 0:
+        assert time.monotonic() < deadline, "no progress from the real worker"
+        runner.tick(ctx)
+        time.sleep(0.05)
+    if not runner.finished:  # it is working: cancel it as the Cancel button would
+        scene.posemoe.job.cancel_requested = True
+        assert runner.tick(ctx) == {'CANCELLED'}
+    else:  # it failed early (e.g. weights not trained yet): the failure path must be just as clean
+        assert runner.worker.failure is not None, reports
+    with pytest.raises(ProcessLookupError):
+        os.kill(runner.worker.pid, 0)
+    assert not any(p.exists() for p in runner.worker.cleanup_paths)
+    assert len(bpy.data.actions) == 0 and len(bpy.data.objects) == 0 and not scene.posemoe.job.running
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
+def test_setup_engine_job_creates_venv_offline(addon, scene, tmp_path, monkeypatch):
+    """Set up engine: a venv from this Python (never Blender's own site-packages), pip run in a subprocess.
+
+    The requirements are just ``pip`` (already in a fresh venv), with PIP_NO_INDEX, so no network is used.
+    """
+    venv = tmp_path / "engine-venv"
+    requirements = tmp_path / "requirements-worker.txt"
+    requirements.write_text("# offline stand-in\npip\n")
+    monkeypatch.setattr(addon.preferences, "venv_dir", lambda create=False: venv)
+    monkeypatch.setattr(addon._engine, "requirements_file", lambda: requirements)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    prefs = addon.preferences.get_prefs()
+    prefs.worker_python, prefs.base_python = "", sys.executable
+    reports, ctx = [], bpy.context
+    runner = addon.ops_setup.make_setup_runner(ctx, lambda lv, msg: reports.append((lv, msg)))
+    assert drive(runner, ctx, timeout=120) == {'FINISHED'}, (reports, runner.worker.last_log_line())
+    python = venv / "bin" / "python"
+    assert python.is_file() and addon.preferences.worker_python(ctx) == python
+    pth = next(venv.glob("lib/python*/site-packages/posemoe_engine.pth"))
+    assert Path(pth.read_text().strip()) == addon._engine.engine_root().resolve()
+    assert "engine ready" in reports[-1][1] and ctx.window_manager.posemoe_engine.job.progress == 1.0

@@ -1,0 +1,190 @@
+"""Bake synthetic motion onto the default armature and the shared characters with bpy; export and re-import."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+pytestmark = pytest.mark.bpy
+
+from mathutils import Matrix  # noqa: E402
+
+from core import retarget as rt  # noqa: E402
+from core import rigs  # noqa: E402
+from core.errors import OutputError, RigError  # noqa: E402
+from core.frames import blender_to_camera, camera_to_blender  # noqa: E402
+from core.motion_file import MotionClip  # noqa: E402
+from core.skeleton import JOINT_INDEX as J  # noqa: E402
+from core.skeleton import JOINT_NAMES  # noqa: E402
+from posemoe_blender import bake, export  # noqa: E402
+
+log = logging.getLogger(__name__)
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+CHARACTERS = ("human_mixamo", "human_ue", "human_rigify", "human_cmu", "human_small")
+SEGMENTS = [("l_hip", "l_knee"), ("l_knee", "l_ankle"), ("r_hip", "r_knee"), ("r_knee", "r_ankle"),
+            ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"), ("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"),
+            ("r_hip", "l_hip"), ("r_shoulder", "l_shoulder"), ("pelvis", "thorax")]
+FRAMES = 24
+
+
+def synth_clip(frames: int = FRAMES, seed: int = 0) -> MotionClip:
+    """Return a clip of a 1.6 m default-armature body waving every driven bone and walking 1 m along -Y."""
+    bones = rigs.default_armature_bones(1.6)
+    rest = rt.make_rest_pose([(*b, 0.0) for b in bones], rigs.resolve_mapping([b[0] for b in bones]))
+    plan = rt.plan_bones(rest)
+    rng = np.random.default_rng(seed)
+    q = np.zeros((frames, len(rest.bone_names), 4))
+    q[..., 0] = 1.0
+    phase = np.linspace(0, 2 * np.pi, frames)
+    for b in {plan.pelvis, plan.head, *plan.spine, *plan.neck, *(x for limb in plan.limbs for x in limb[:2])}:
+        angle = (0.15 if b in plan.spine else rng.uniform(0.3, 0.9)) * np.sin(phase + rng.uniform(0, 6))
+        q[:, b] = np.concatenate([np.cos(angle / 2)[:, None], np.sin(angle / 2)[:, None] * rt.normalize(
+            rng.normal(size=3))], -1)
+    heads, deltas = rt.forward_kinematics(rest, q)
+    joints = rt.joints_from_pose(rest, heads, deltas)
+    root = joints[:, J["pelvis"]] + np.linspace(0, 1, frames)[:, None] * [0.0, -1.0, 0.0]
+    rel = blender_to_camera(joints - joints[:, :1]).astype(np.float32)
+    return MotionClip(np.zeros((frames, 17, 2), np.float32), np.ones((frames, 17), np.float32), np.ones(frames, bool),
+                      30.0, (640, 480), joints_3d=rel, root=blender_to_camera(root).astype(np.float32),
+                      meta={"name": "synth"})
+
+
+def pose_errors(obj, clip: MotionClip, mapping: dict[str, str], frame_start: int = 1) -> np.ndarray:
+    """Return (T, segments) angles, degrees, between evaluated pose-bone and motion joint directions."""
+    world = np.array(obj.matrix_world)
+    motion = camera_to_blender(clip.joints_3d)
+    out = []
+    for f in range(clip.joints_3d.shape[0]):
+        bpy.context.scene.frame_set(frame_start + f)
+        pos = {j: (world @ np.r_[np.array(obj.pose.bones[mapping[j]].head), 1.0])[:3] for j in JOINT_NAMES}
+        for a, b in SEGMENTS:
+            v1, v2 = pos[b] - pos[a], motion[f, J[b]] - motion[f, J[a]]
+            out.append(math.degrees(math.acos(np.clip(rt.normalize(v1) @ rt.normalize(v2), -1, 1))))
+    return np.array(out).reshape(clip.joints_3d.shape[0], -1)
+
+
+def _empty() -> None:
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def test_bake_default_armature_new_action_each_time() -> None:
+    _empty()
+    clip = synth_clip()
+    obj = bake.create_default_armature()
+    first = bake.bake_clip(clip, obj, frame_start=10)
+    second = bake.bake_clip(clip, obj, frame_start=10)
+    assert first.name != second.name and first.name in bpy.data.actions and obj.animation_data.action == second
+    scene = bpy.context.scene
+    assert (scene.frame_start, scene.frame_end, scene.render.fps) == (10, 10 + FRAMES - 1, 30)
+    curves = bake.action_fcurves(second, obj)
+    assert len(curves) == 4 * 14 + 3 and all(len(fc.keyframe_points) == FRAMES for fc in curves)
+    assert obj.pose.bones["LeftForeArm"].rotation_mode == "QUATERNION"
+    errors = pose_errors(obj, clip, rigs.resolve_mapping([b.name for b in obj.data.bones]), frame_start=10)
+    log.info("default armature: mean direction error %.3f deg", errors.mean())
+    assert errors.mean() < 1.0
+    bpy.context.scene.frame_set(10 + FRAMES - 1)  # root motion: walked ~1 m along -Y (same leg length ratio ~1)
+    moved = np.array(obj.pose.bones["Hips"].head) - np.array(obj.data.bones["Hips"].head_local)
+    assert moved[1] < -0.8
+
+
+@pytest.mark.parametrize("name", CHARACTERS)
+def test_bake_shared_character(name: str) -> None:
+    path = SHARED / "characters" / f"{name}.blend"
+    if not path.is_file():
+        pytest.skip(f"shared data absent: {path.parent}")
+    _empty()
+    obj = export.load_character(path)  # .blend saved by Blender 5.0, appended by this bpy
+    clip = synth_clip()
+    bake.bake_clip(clip, obj)
+    errors = pose_errors(obj, clip, rigs.resolve_mapping([b.name for b in obj.data.bones]))
+    log.info("%s: mean direction error %.3f deg (max %.3f)", name, errors.mean(), errors.max())
+    assert errors.mean() < 5.0
+
+
+def test_fbx_style_armature_scaled_and_rotated() -> None:
+    """An armature at 0.01 scale rotated 90 degrees about X (Y-up bone data), like a Mixamo FBX import."""
+    _empty()
+    obj = bake.create_default_armature()
+    fix = np.diag([100.0, 100.0, 100.0, 1.0]) @ np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1.0]])
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for eb in obj.data.edit_bones:
+        eb.transform(Matrix(fix.tolist()))  # bone data now Y-up, centimetres
+    bpy.ops.object.mode_set(mode="OBJECT")
+    obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    obj.scale = (0.01, 0.01, 0.01)
+    bpy.context.view_layer.update()
+    clip = synth_clip()
+    bake.bake_clip(clip, obj)
+    errors = pose_errors(obj, clip, rigs.resolve_mapping([b.name for b in obj.data.bones]))
+    assert errors.mean() < 1.0
+    bpy.context.scene.frame_set(FRAMES)
+    world = np.array(obj.matrix_world)
+    hips = (world @ np.r_[np.array(obj.pose.bones["Hips"].head), 1.0])[:3]
+    hips_rest = (world @ np.r_[np.array(obj.data.bones["Hips"].head_local), 1.0])[:3]
+    assert hips[1] - hips_rest[1] < -0.8 and abs(hips[0] - hips_rest[0]) < 0.1
+
+
+def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
+    _empty()
+    obj = bake.create_default_armature()
+    clip = synth_clip(frames=4)
+    keep = bake.bake_clip(clip, obj)
+    with pytest.raises(RigError, match="no bone"):
+        bake.bake_clip(clip, obj, mapping={**rigs.PRESETS["mixamo_plain"], "l_elbow": "Elbow_missing"})
+    calls = []
+
+    def broken(fc, frames, values) -> None:
+        calls.append(1)
+        if len(calls) > 5:
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bake, "_write_keys", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        bake.bake_clip(clip, obj, action_name="half")
+    assert [a.name for a in bpy.data.actions] == [keep.name] and obj.animation_data.action == keep
+
+
+def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:
+    clip = synth_clip()
+    for suffix in (".blend", ".bvh", ".glb", ".gltf", ".fbx"):
+        assert export.bake_to_file(clip, tmp_path / f"walk{suffix}").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["walk.blend", "walk.bvh", "walk.glb", "walk.gltf", "walk.bin", "walk.fbx"])
+    _empty()
+    bpy.ops.import_scene.fbx(filepath=str(tmp_path / "walk.fbx"))
+    arms = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
+    assert len(arms) == 1 and len(bpy.data.actions) == 1
+    action = bpy.data.actions[0]
+    assert round(action.frame_range[1] - action.frame_range[0]) + 1 == FRAMES
+    pb = arms[0].pose.bones["LeftForeArm"]
+    bpy.context.scene.frame_set(int(action.frame_range[0]))
+    a = np.array(pb.matrix)
+    bpy.context.scene.frame_set(int(action.frame_range[0]) + FRAMES // 3)
+    assert np.abs(np.array(pb.matrix) - a).max() > 1e-3
+
+
+def test_export_errors(tmp_path: Path) -> None:
+    clip = synth_clip(frames=3)
+    with pytest.raises(OutputError, match=r"\.blend, \.fbx"):
+        export.bake_to_file(clip, tmp_path / "walk.mp4")
+    with pytest.raises(OutputError, match="does not exist"):
+        export.bake_to_file(clip, tmp_path / "missing" / "walk.fbx")
+    _empty()
+    bpy.ops.mesh.primitive_cube_add()
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "cube.blend"))
+    with pytest.raises(RigError, match="no armature"):
+        export.bake_to_file(clip, tmp_path / "a.fbx", character=tmp_path / "cube.blend")
+    _empty()
+    for name in ("One", "Two"):
+        bake.create_default_armature(name)
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "two.blend"))
+    with pytest.raises(RigError, match="several armatures"):
+        export.bake_to_file(clip, tmp_path / "b.bvh", character=tmp_path / "two.blend")
+    assert export.bake_to_file(clip, tmp_path / "c.bvh", character=tmp_path / "two.blend", armature="Two").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

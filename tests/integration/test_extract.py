@@ -1,0 +1,54 @@
+"""Real MediaPipe on real clips from ../shared/data/video."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mediapipe")
+pytestmark = [pytest.mark.mediapipe, pytest.mark.data]
+
+from core.errors import NoPersonError  # noqa: E402
+from core.extract import extract_keypoints, fill_invalid  # noqa: E402
+from core.keypoints import blazepose_to_h36m  # noqa: E402
+
+MAX_MEAN_PX = 8.0
+"""The reference came from another BlazePose runtime (tfjs 'full'); we measured 4.0 px mean
+over all 33 landmarks on this 720x1280 clip, so 8 px leaves room for runtime differences
+while still catching a wrong mapping, scaling or orientation (those give 50+ px)."""
+
+
+def test_squats_match_reference_keypoints(shared_data):
+    video = shared_data / "video" / "pose_squats.mp4"
+    ref = np.array(json.loads((shared_data / "video" / "pose_squats.full.json").read_text()), np.float32)
+    kp = extract_keypoints(video)
+    assert kp.num_frames == len(ref) == 65
+    assert kp.image_size == (720, 1280)  # portrait kept
+    assert kp.valid.all()
+    lm = kp.extras["mp_landmarks"]
+    err = np.linalg.norm(lm[:, :, :2] - ref[:, :, :2], axis=-1)
+    assert err.mean() < MAX_MEAN_PX, f"mean landmark error {err.mean():.1f} px"
+    ref17, _ = blazepose_to_h36m(ref[:, :, :2])
+    err17 = np.linalg.norm(kp.joints_2d - ref17, axis=-1)
+    body = [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16]
+    assert err17[:, body].mean() < MAX_MEAN_PX
+    assert kp.extras["mp_world"].shape == (65, 33, 3)
+    assert ((kp.scores >= 0) & (kp.scores <= 1)).all()
+
+
+def test_no_person_raises(tmp_path):
+    import cv2
+
+    p = tmp_path / "empty_room.avi"
+    w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for i in range(8):
+        w.write(np.full((120, 160, 3), 40 + 10 * i, np.uint8))
+    w.release()
+    with pytest.raises(NoPersonError, match="no person"):
+        extract_keypoints(p)
+
+
+def test_fill_invalid_interpolates_and_holds_edges():
+    v = np.array([[np.nan], [1.0], [np.nan], [3.0], [np.nan]])
+    valid = np.array([False, True, False, True, False])
+    assert fill_invalid(v, valid)[:, 0].tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]

@@ -1,0 +1,69 @@
+"""BVH reading (plain and gzip), validation errors, and forward kinematics against hand-computed poses."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from core.bvh import forward_kinematics, parse_bvh, read_bvh
+from core.errors import InputFileError, InputNotFoundError
+
+BVH = """HIERARCHY
+ROOT hip
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT arm
+  {
+    OFFSET 10 0 0
+    CHANNELS 3 Zrotation Yrotation Xrotation
+    End Site
+    {
+      OFFSET 5 0 0
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.04
+1 2 3 0 0 0 0 0 0
+0 0 0 90 0 0 0 90 0
+"""
+
+
+def test_parse_and_fk_match_hand_computation(tmp_path):
+    bvh = parse_bvh(BVH, "t.bvh")
+    assert bvh.names == ["hip", "arm", "arm_end"] and bvh.motion.shape == (2, 9)
+    assert bvh.fps == pytest.approx(25.0)
+    pos, rot = forward_kinematics(bvh)
+    assert np.allclose(pos[0], [[1, 2, 3], [11, 2, 3], [16, 2, 3]])
+    # frame 1: root turns 90 deg about Z: x -> y; arm turns 90 deg about its Y: x -> -z (in the root's frame)
+    assert np.allclose(pos[1, 1], [0, 10, 0], atol=1e-9)
+    assert np.allclose(pos[1, 2], [0, 10, -5], atol=1e-9)
+    assert rot.shape == (2, 3, 3, 3)
+
+
+def test_gzip_and_plain_read_the_same(tmp_path):
+    plain, gz = tmp_path / "a.bvh", tmp_path / "a.bvh.gz"
+    plain.write_text(BVH)
+    with gzip.open(gz, "wt") as f:
+        f.write(BVH)
+    assert np.array_equal(read_bvh(plain).motion, read_bvh(gz).motion)
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("hello", "not a BVH"),
+    (BVH.replace("Frames: 2", "Frames: 3"), "expected 3 frames"),
+    (BVH.replace("CHANNELS 3 Zrotation", "CHANNELS 3 Wrotation"), "unknown channels"),
+    (BVH.replace("0 0 0 90 0 0 0 90 0", "0 0 0 90 0 0 0 nan 0"), "NaN"),
+    (BVH.replace("OFFSET 10 0 0", "OFFSET 10 0"), "malformed"),
+])  # fmt: skip
+def test_malformed_files_raise_input_file_error_naming_the_file(text, needle):
+    with pytest.raises(InputFileError, match=needle) as e:
+        parse_bvh(text, "bad.bvh")
+    assert "bad.bvh" in str(e.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputNotFoundError):
+        read_bvh(tmp_path / "nope.bvh")

@@ -1,0 +1,79 @@
+"""Bad input through the real CLI process: one stderr line, a distinct exit code, no traceback, no output."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.errors import ExitCode
+from posemoe_blender.cli import build_parser
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "posemoe_blender.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def assert_clean_failure(r, code, out):
+    assert r.returncode == code, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("posemoe: error: ") and "Traceback" not in r.stderr
+    assert not out.exists()
+
+
+def test_missing_video(tmp_path):
+    out = tmp_path / "m.npz"
+    r = run_cli("capture", tmp_path / "nope.mp4", "-o", out)
+    assert_clean_failure(r, ExitCode.NOT_FOUND, out)
+    assert "nope.mp4" in r.stderr
+
+
+def test_not_a_video(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video\n" * 50)
+    out = tmp_path / "m.npz"
+    r = run_cli("extract", bad, "-o", out)
+    assert_clean_failure(r, ExitCode.BAD_VIDEO, out)
+    assert "notes.mp4" in r.stderr
+
+
+@pytest.mark.parametrize("arrays,needle", [
+    ({"joints_2d": np.zeros((3, 17, 2))}, "missing keys"),
+    ({"joints_2d": np.zeros((3, 12, 2)), "scores": np.ones((3, 12)), "valid": np.ones(3, bool),
+      "fps": 30.0, "image_size": np.array([64, 64])}, "shape"),
+    ({"joints_2d": np.full((3, 17, 2), np.inf), "scores": np.ones((3, 17)), "valid": np.ones(3, bool),
+      "fps": 30.0, "image_size": np.array([64, 64])}, "NaN or inf"),
+])
+def test_bad_keypoints(tmp_path, arrays, needle):
+    kp = tmp_path / "kp.npz"
+    np.savez(kp, **arrays)
+    out = tmp_path / "m.npz"
+    r = run_cli("lift", kp, "-o", out)
+    assert_clean_failure(r, ExitCode.BAD_INPUT, out)
+    assert needle in r.stderr and "kp.npz" in r.stderr
+
+
+def test_unwritable_output(tmp_path):
+    kp = tmp_path / "kp.npz"
+    np.savez(kp, joints_2d=np.zeros((3, 17, 2)), scores=np.ones((3, 17)), valid=np.ones(3, bool), fps=30.0,
+             image_size=np.array([64, 64]))
+    out = tmp_path / "no_such_dir" / "m.npz"
+    r = run_cli("lift", kp, "-o", out)
+    assert_clean_failure(r, ExitCode.OUTPUT, out)
+
+
+def test_exit_codes_are_distinct():
+    codes = [c.value for c in ExitCode]
+    assert len(codes) == len(set(codes))
+
+
+def test_help_lists_every_command():
+    text = build_parser().format_help()
+    for cmd in ("extract", "lift", "capture", "bake", "demo", "train", "eval"):
+        assert cmd in text
+    for cmd in ("extract", "lift", "capture", "bake", "demo"):
+        with pytest.raises(SystemExit) as e:
+            build_parser().parse_args([cmd, "--help"])
+        assert e.value.code == 0

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from core.filters import smooth
+from core.frames import blender_to_camera, camera_to_blender
+from core.trajectory import default_focal, estimate_root
+
+
+def test_camera_to_blender_axes():
+    # camera: x right, y down, z forward -> Blender: x right, z up, subject in front is +Y... away from camera
+    assert camera_to_blender(np.array([1.0, 0, 0])).tolist() == [1, 0, 0]
+    assert camera_to_blender(np.array([0, -1.0, 0])).tolist() == [0, 0, 1]  # up in the image is +Z
+    assert camera_to_blender(np.array([0, 0, 1.0])).tolist() == [0, 1, 0]
+    p = np.random.default_rng(1).normal(size=(4, 17, 3))
+    assert np.allclose(blender_to_camera(camera_to_blender(p)), p)
+    assert np.linalg.det(np.stack([camera_to_blender(e) for e in np.eye(3)])) == pytest.approx(1.0)
+
+
+def test_root_from_projection_recovers_translation():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 17, 3)) * 0.4
+    x -= x[:, :1]
+    t = np.array([0.3, -0.2, 4.0]) + rng.normal(size=(6, 3)) * 0.1
+    f = default_focal((640, 480))
+    p = x + t[:, None]
+    uv = f * p[..., :2] / p[..., 2:] + np.array([320, 240])
+    est = estimate_root(x, uv, np.ones((6, 17)), (640, 480))
+    assert np.allclose(est, t, atol=1e-4)
+
+
+def test_smoothing_presets():
+    fps = 30.0
+    t = np.arange(300) / fps
+    clean = np.sin(2 * np.pi * 1.0 * t)[:, None]
+    noisy = clean + np.random.default_rng(0).normal(scale=0.05, size=clean.shape)
+    err = {p: np.abs(smooth(noisy, fps, p) - clean).mean() for p in ("none", "light", "medium", "strong")}
+    assert err["none"] > err["light"] > err["medium"] > err["strong"]
+    assert np.array_equal(smooth(noisy[:5], fps, "strong"), noisy[:5].astype(np.float32))  # too short: unchanged
+    with pytest.raises(ValueError):
+        smooth(noisy, fps, "extreme")

@@ -1,0 +1,89 @@
+"""Sliding-window inference: window placement, edge padding, overlap averaging, flip TTA."""
+
+import numpy as np
+import pytest
+import torch
+
+from core.config import InferenceConfig, ModelConfig
+from core.inference import _flip_2d, _flip_3d, lift_sequence, resolve_device, window_starts
+from core.keypoints import normalize_2d
+from core.model import build_model
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="posemoe", window=9, channels=32, heads=4, expert_layers=1, decoder_layers=1)
+    return build_model(cfg).eval(), cfg
+
+
+def _kp(t, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(100, 500, (t, 17, 2))).astype(np.float32)
+
+
+@pytest.mark.parametrize("n,w,s,expect", [(5, 9, 4, [0]), (9, 9, 4, [0]), (20, 9, 4, [0, 4, 8, 11]),
+                                          (17, 9, 8, [0, 8])])
+def test_window_starts_cover_the_clip(n, w, s, expect):
+    starts = window_starts(n, w, s)
+    assert starts == expect
+    covered = np.zeros(max(n, w), bool)
+    for st in starts:
+        covered[st:st + w] = True
+    assert covered[:n].all()
+
+
+def test_one_window_equals_direct_forward(tiny):
+    model, cfg = tiny
+    kp = _kp(cfg.window)
+    out = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(flip_tta=False, device="cpu"))
+    with torch.inference_mode():
+        direct = model(torch.from_numpy(normalize_2d(kp, 640, 480))[None])[0].numpy()
+    assert np.allclose(out, direct - direct[:, :1], atol=1e-5)
+
+
+def test_sliding_equals_whole_sequence_for_a_per_frame_model():
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="mlp", window=9, channels=32, heads=4)
+    model = build_model(cfg).eval()
+    kp = _kp(40, seed=1)
+    slid = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(flip_tta=False, stride=3, batch_size=2,
+                                                                           device="cpu"))
+    with torch.inference_mode():
+        whole = model(torch.from_numpy(normalize_2d(kp, 640, 480))[None])[0].numpy()
+    assert np.allclose(slid, whole - whole[:, :1], atol=1e-5)
+
+
+def test_short_clip_is_edge_padded_and_batching_does_not_matter(tiny):
+    model, cfg = tiny
+    short = lift_sequence(_kp(4), (640, 480), model, cfg.window, InferenceConfig(device="cpu"))
+    assert short.shape == (4, 17, 3) and np.isfinite(short).all()
+    kp = _kp(50, seed=2)
+    a = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(batch_size=1, device="cpu"))
+    b = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(batch_size=64, device="cpu"))
+    assert a.shape == (50, 17, 3) and np.allclose(a, b, atol=1e-5)
+    assert np.abs(a[:, 0]).max() == 0.0  # pelvis is the origin
+
+
+def test_flip_is_an_involution():
+    x = torch.randn(2, 5, 17, 2)
+    y = torch.randn(2, 5, 17, 3)
+    assert torch.equal(_flip_2d(_flip_2d(x)), x) and torch.equal(_flip_3d(_flip_3d(y)), y)
+
+
+def test_flip_tta_of_a_symmetric_model_is_unchanged(tiny):
+    model, cfg = tiny
+    kp = _kp(12, seed=3)
+    on = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(flip_tta=True, device="cpu"))
+    off = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(flip_tta=False, device="cpu"))
+    assert on.shape == off.shape and not np.allclose(on, off)  # TTA really averages a second pass
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    from core.errors import WorkerEnvError
+
+    with pytest.raises(WorkerEnvError, match="CUDA"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"

@@ -1,0 +1,103 @@
+import json
+
+import numpy as np
+import pytest
+
+from core.errors import ExitCode, InputFileError, InputNotFoundError, OutputError
+from core.motion_file import Keypoints2D, MotionClip, read_keypoints, read_motion, write_keypoints, write_motion
+
+
+def _clip(t=7):
+    rng = np.random.default_rng(0)
+    return MotionClip(
+        rng.uniform(0, 500, (t, 17, 2)).astype(np.float32), rng.uniform(0, 1, (t, 17)).astype(np.float32),
+        np.ones(t, bool), 30.0, (640, 480),
+        joints_3d=rng.normal(size=(t, 17, 3)).astype(np.float32), root=rng.normal(size=(t, 3)).astype(np.float32),
+        meta={"weights": "x"},
+    )
+
+
+def test_motion_round_trip(tmp_path):
+    c = _clip()
+    p = write_motion(tmp_path / "m.npz", c)
+    r = read_motion(p)
+    assert np.array_equal(r.joints_3d, c.joints_3d) and np.array_equal(r.root, c.root)
+    assert r.fps == 30.0 and r.image_size == (640, 480) and r.meta["weights"] == "x"
+    assert r.meta["format_version"] == 1
+    with np.load(p, allow_pickle=False) as z:  # the contract's keys and dtypes
+        assert z["joints_3d"].dtype == np.float32 and z["valid"].dtype == bool
+        assert z["joint_names"].shape == (17,) and json.loads(str(z["meta"]))
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_keypoints_with_only_required_keys(tmp_path):
+    p = tmp_path / "k.npz"
+    np.savez(p, joints_2d=np.zeros((3, 17, 2)), scores=np.ones((3, 17)), valid=np.array([1, 0, 1]),
+             fps=25, image_size=np.array([100, 50]))
+    k = read_keypoints(p)
+    assert k.num_frames == 3 and k.valid.tolist() == [True, False, True] and k.image_size == (100, 50)
+
+
+def _save(path, **over):
+    base = dict(joints_2d=np.zeros((3, 17, 2), np.float32), scores=np.ones((3, 17), np.float32),
+                valid=np.ones(3, bool), fps=np.float64(30), image_size=np.array([64, 48]))
+    base.update(over)
+    base = {k: v for k, v in base.items() if v is not None}
+    np.savez(path, **base)
+    return path
+
+
+@pytest.mark.parametrize("over,needle", [
+    (dict(scores=None), "missing keys"),
+    (dict(joints_2d=np.zeros((3, 16, 2))), "shape"),
+    (dict(joints_2d=np.full((3, 17, 2), np.nan)), "NaN"),
+    (dict(joints_2d=np.array([["a"] * 2] * 17 * 3).reshape(3, 17, 2)), "dtype"),
+    (dict(valid=np.zeros(3, bool)), "no frame"),
+    (dict(fps=np.float64(-1)), "fps"),
+    (dict(image_size=np.array([0, 5])), "image_size"),
+    (dict(scores=np.ones((4, 17))), "shape"),
+])
+def test_malformed_keypoints_rejected(tmp_path, over, needle):
+    p = _save(tmp_path / "bad.npz", **over)
+    with pytest.raises(InputFileError, match=needle) as e:
+        read_keypoints(p)
+    assert str(p) in str(e.value) and e.value.exit_code == ExitCode.BAD_INPUT
+
+
+def test_object_arrays_are_refused(tmp_path):
+    p = tmp_path / "obj.npz"
+    np.savez(p, joints_2d=np.array([{"a": 1}] * 3, dtype=object), scores=np.ones((3, 17)), valid=np.ones(3),
+             fps=30, image_size=np.array([1, 1]))
+    with pytest.raises(InputFileError):
+        read_keypoints(p)
+
+
+def test_not_an_npz_and_missing(tmp_path):
+    bad = tmp_path / "x.npz"
+    bad.write_text("hello")
+    with pytest.raises(InputFileError):
+        read_motion(bad)
+    with pytest.raises(InputNotFoundError):
+        read_motion(tmp_path / "nope.npz")
+
+
+def test_keypoints_file_is_not_a_motion_file(tmp_path):
+    p = write_keypoints(tmp_path / "k.npz", Keypoints2D(np.zeros((2, 17, 2)), np.ones((2, 17)), np.ones(2, bool),
+                                                          30.0, (10, 10)))
+    with pytest.raises(InputFileError, match="missing keys"):
+        read_motion(p)
+
+
+def test_newer_format_version_refused(tmp_path):
+    c = _clip()
+    c.meta["format_version"] = 99
+    p = write_motion(tmp_path / "m.npz", c)
+    with pytest.raises(InputFileError, match="newer"):
+        read_motion(p)
+
+
+def test_unwritable_output(tmp_path):
+    with pytest.raises(OutputError):
+        write_motion(tmp_path / "missing_dir" / "m.npz", _clip())
+    with pytest.raises(OutputError):
+        write_motion(tmp_path / "m.txt", _clip())

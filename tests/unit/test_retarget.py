@@ -1,0 +1,224 @@
+"""Retargeting round trips (pure numpy) and rig-preset detection / mapping files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import retarget as rt
+from core import rigs
+from core.errors import RigError
+from core.skeleton import JOINT_INDEX as J
+from core.skeleton import JOINT_NAMES, PARENTS
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+CHARACTERS = ("human_mixamo", "human_ue", "human_rigify", "human_cmu", "human_small")
+EXPECTED_PRESET = {"human_mixamo": "mixamo", "human_ue": "ue", "human_rigify": "rigify", "human_cmu": "cmu",
+                   "human_small": "mixamo"}
+EXACT = [(a, b) for a, b in [("l_hip", "l_knee"), ("l_knee", "l_ankle"), ("r_hip", "r_knee"), ("r_knee", "r_ankle"),
+                             ("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"), ("r_shoulder", "r_elbow"),
+                             ("r_elbow", "r_wrist"), ("r_hip", "l_hip"), ("r_shoulder", "l_shoulder"),
+                             ("pelvis", "thorax"), ("neck", "head")]]
+
+
+def _angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arccos(np.clip(np.sum(rt.normalize(a) * rt.normalize(b), -1), -1.0, 1.0)))
+
+
+def _default_rest(height: float = 1.75, arm_drop_deg: float = 0.0) -> rt.RestPose:
+    """Return the default armature's rest pose, arms optionally lowered into an A-pose."""
+    bones = rigs.default_armature_bones(height)
+    drop = rt.axis_angle_matrix(np.array([0.0, 1.0, 0.0]), np.radians(arm_drop_deg))
+    pivots = {b[0]: np.array(b[2]) for b in bones if b[0] in ("LeftArm", "RightArm")}
+    out = []
+    for name, parent, head, tail in bones:
+        head, tail = np.array(head), np.array(tail)
+        if name.endswith(("Arm", "Hand")):
+            side = "Left" if name.startswith("Left") else "Right"
+            rot = drop if side == "Left" else drop.T
+            pivot = pivots[side + "Arm"]
+            head, tail = pivot + rot @ (head - pivot), pivot + rot @ (tail - pivot)
+        out.append((name, parent, tuple(head), tuple(tail), 0.0))
+    return rt.make_rest_pose(out, rigs.resolve_mapping([b[0] for b in bones]))
+
+
+def _random_pose(rest: rt.RestPose, frames: int, seed: int, spine_deg: float = 15.0) -> np.ndarray:
+    """Return (T, B, 4) random local rotations on the bones retargeting drives (others at rest)."""
+    rng = np.random.default_rng(seed)
+    plan = rt.plan_bones(rest)
+    q = np.zeros((frames, len(rest.bone_names), 4))
+    q[..., 0] = 1.0
+    driven = {plan.pelvis, plan.head, *plan.spine, *plan.neck, *(x for limb in plan.limbs for x in limb[:2])}
+    for b in driven:
+        axis = rt.normalize(rng.normal(size=(frames, 3)))
+        angle = rng.uniform(0, np.radians(spine_deg if b in plan.spine or b in plan.neck else 70.0), frames)
+        q[:, b] = np.concatenate([np.cos(angle / 2)[:, None], np.sin(angle / 2)[:, None] * axis], -1)
+    return q
+
+
+def _round_trip(rest: rt.RestPose, frames: int = 64, seed: int = 0) -> dict[tuple[str, str], float]:
+    """Return {segment: max angle error in degrees} after FK(random) -> retarget -> FK."""
+    heads, deltas = rt.forward_kinematics(rest, _random_pose(rest, frames, seed))
+    joints = rt.joints_from_pose(rest, heads, deltas)
+    res = rt.retarget(joints, rest, root_motion=False, nose_neck=False)
+    heads2, deltas2 = rt.forward_kinematics(rest, res.rotations)
+    back = rt.joints_from_pose(rest, heads2, deltas2)
+    segs = EXACT + [(JOINT_NAMES[p], JOINT_NAMES[c]) for c, p in enumerate(PARENTS) if p >= 0]
+    return {(a, b): float(_angles(joints[:, J[b]] - joints[:, J[a]], back[:, J[b]] - back[:, J[a]]).max())
+            for a, b in segs}
+
+
+def _json_rest(name: str) -> rt.RestPose:
+    """Return a rig built from a shared character's JSON: bones at its rest H36M joints, H36M hierarchy."""
+    meta = json.loads((SHARED / "characters" / f"{name}.json").read_text())
+    heads, mapping = meta["rest_bone_heads_m"], meta["h36m_to_bone"]
+    bones: dict[str, tuple] = {}
+    for j, joint in enumerate(JOINT_NAMES):
+        bone = mapping[joint]
+        if bone in bones:
+            continue
+        children = [c for c, p in enumerate(PARENTS) if p == j and mapping[JOINT_NAMES[c]] != bone]
+        head = np.array(heads[joint])
+        tail = np.array(heads[JOINT_NAMES[children[0]]]) if children else head + [0.0, -0.05, 0.1]
+        if joint == "neck" and mapping["head"] == bone:
+            tail = head + [0.0, 0.0, 0.2]
+        parent = PARENTS[j]
+        while parent >= 0 and mapping[JOINT_NAMES[parent]] == bone:
+            parent = PARENTS[parent]
+        bones[bone] = (bone, None if parent < 0 else mapping[JOINT_NAMES[parent]], tuple(head), tuple(tail), 0.3)
+    return rt.make_rest_pose(list(bones.values()), mapping)
+
+
+@pytest.mark.parametrize("arm_drop", [0.0, 45.0], ids=["T-pose", "A-pose"])
+def test_round_trip_synthetic_rig(arm_drop: float) -> None:
+    errors = _round_trip(_default_rest(arm_drop_deg=arm_drop))
+    exact = {k: v for k, v in errors.items() if k in EXACT}
+    assert max(exact.values()) < 1.0, exact
+    assert max(errors.values()) < 45.0, errors  # spine joint / nose: spread evenly, not recoverable exactly
+
+
+@pytest.mark.parametrize("name", CHARACTERS)
+def test_round_trip_shared_character_rest(name: str) -> None:
+    if not (SHARED / "characters" / f"{name}.json").is_file():
+        pytest.skip(f"shared data absent: {SHARED / 'characters'}")
+    errors = _round_trip(_json_rest(name), seed=1)
+    assert max(v for k, v in errors.items() if k in EXACT) < 1.0, errors
+
+
+def test_multi_bone_spine_and_neck_chain() -> None:
+    bones = [("hips", None, (0, 0, 1.0), (0, 0, 1.1), 0.0)]
+    for i in range(5):
+        bones.append((f"spine{i}", "hips" if i == 0 else f"spine{i - 1}", (0, 0, 1.1 + 0.08 * i),
+                      (0, 0, 1.18 + 0.08 * i), 0.1 * i))
+    bones += [("neck0", "spine4", (0, 0, 1.5), (0, 0, 1.55), 0.0), ("neck1", "neck0", (0, 0, 1.55), (0, 0, 1.6), 0.0),
+              ("head", "neck1", (0, 0, 1.6), (0, 0, 1.8), 0.0)]
+    for s, x in (("l", 1), ("r", -1)):
+        bones += [(f"thigh_{s}", "hips", (0.1 * x, 0, 0.95), (0.1 * x, 0, 0.5), 0.0),
+                  (f"shin_{s}", f"thigh_{s}", (0.1 * x, 0, 0.5), (0.1 * x, 0, 0.07), 0.0),
+                  (f"foot_{s}", f"shin_{s}", (0.1 * x, 0, 0.07), (0.1 * x, -0.1, 0.0), 0.0),
+                  (f"clav_{s}", "spine4", (0.03 * x, 0, 1.45), (0.18 * x, 0, 1.45), 0.0),
+                  (f"arm_{s}", f"clav_{s}", (0.18 * x, 0, 1.45), (0.45 * x, 0, 1.45), 0.0),
+                  (f"fore_{s}", f"arm_{s}", (0.45 * x, 0, 1.45), (0.7 * x, 0, 1.45), 0.0),
+                  (f"hand_{s}", f"fore_{s}", (0.7 * x, 0, 1.45), (0.8 * x, 0, 1.45), 0.0)]
+    names = {"pelvis": "hips", "spine": "spine2", "thorax": "neck0", "neck": "head", "head": "head"}
+    for s in "lr":
+        names.update({f"{s}_hip": f"thigh_{s}", f"{s}_knee": f"shin_{s}", f"{s}_ankle": f"foot_{s}",
+                      f"{s}_shoulder": f"arm_{s}", f"{s}_elbow": f"fore_{s}", f"{s}_wrist": f"hand_{s}"})
+    rest = rt.make_rest_pose(bones, names)
+    plan = rt.plan_bones(rest)
+    assert [rest.bone_names[b] for b in plan.spine] == [f"spine{i}" for i in range(5)]
+    assert [rest.bone_names[b] for b in plan.neck] == ["neck0", "neck1"]
+    errors = _round_trip(rest, seed=2)
+    assert max(v for k, v in errors.items() if k in EXACT) < 1.0, errors
+    # A pure 50-degree chest twist is spread evenly: 10 degrees per spine bone.
+    joints = rest.joint_positions()[None].repeat(2, 0)
+    twist = rt.axis_angle_matrix(np.array([0.0, 0.0, 1.0]), np.radians(50.0))
+    upper = [J[n] for n in ("thorax", "neck", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder",
+                            "r_elbow", "r_wrist")]
+    joints[1, upper] = joints[1, upper] @ twist.T
+    res = rt.retarget(joints, rest, root_motion=False, nose_neck=False)
+    spine_angles = [np.degrees(2 * np.arccos(min(1.0, abs(res.rotations[1, b, 0])))) for b in plan.spine]
+    assert np.allclose(spine_angles, 10.0, atol=0.5), spine_angles
+
+
+def test_rest_pose_gives_identity_and_continuity() -> None:
+    rest = _default_rest()
+    frames = 400
+    joints = rest.joint_positions()[None].repeat(frames, 0)
+    res = rt.retarget(joints, rest, root_motion=False, nose_neck=False)
+    assert np.allclose(np.abs(res.rotations[..., 0]), 1.0, atol=1e-6)
+    # Spin the whole body 3 turns about Z: quaternions must never flip sign between frames.
+    spin = rt.axis_angle_matrix(np.array([0.0, 0.0, 1.0]), np.linspace(0, 6 * np.pi, frames))
+    res = rt.retarget(np.einsum("tij,tkj->tki", spin, joints), rest, root_motion=False)
+    dots = np.sum(res.rotations[1:] * res.rotations[:-1], -1)
+    assert dots.min() > 0.9
+
+
+def test_root_translation_scaling_nan_and_in_place() -> None:
+    rest = _default_rest(height=1.75)
+    small = _default_rest(height=0.875)  # source skeleton half the size: translation doubles
+    frames = 10
+    joints = small.joint_positions()[None].repeat(frames, 0)
+    root = np.zeros((frames, 3))
+    root[:, 1] = np.linspace(0, -0.9, frames)
+    root[3:6] = np.nan
+    res = rt.retarget(joints, rest, root=root, nose_neck=False)
+    assert np.allclose(res.translation[:, 1], np.linspace(0, -1.8, frames), atol=1e-6)
+    assert np.allclose(res.translation[:, 0], 0.0, atol=1e-6)
+    assert np.allclose(res.translation[:, 2], 0.0, atol=0.01)  # standing: hips about one leg length up
+    assert np.allclose(res.rotations[..., 0], 1.0)
+    assert np.allclose(rt.forward_kinematics(rest, res.rotations, res.root_location)[0][:, res.root_bone]
+                       - rest.heads[res.root_bone], res.translation, atol=1e-6)
+    assert np.allclose(rt.retarget(joints, rest, root=root, in_place=True).translation[:, :2], 0.0, atol=1e-6)
+    crouch = joints.copy()  # knees bent 80 degrees: the hips drop by (1 - cos 40) of the leg length
+    bend = np.radians(40.0)
+    for s in "lr":
+        hip, knee, ankle = J[s + "_hip"], J[s + "_knee"], J[s + "_ankle"]
+        thigh, shin = (np.linalg.norm(joints[0, b] - joints[0, a]) for a, b in ((hip, knee), (knee, ankle)))
+        crouch[:, knee] = crouch[:, hip] + thigh * np.array([0.0, -np.sin(bend), -np.cos(bend)])
+        crouch[:, ankle] = crouch[:, knee] + shin * np.array([0.0, np.sin(bend), -np.cos(bend)])
+    no_root = rt.retarget(crouch, rest, root=np.full((frames, 3), np.nan)).translation
+    drop = (1 - np.cos(bend)) * rt.leg_length(rest.joint_positions())
+    assert np.allclose(no_root[:, :2], 0.0) and np.allclose(no_root[:, 2], -drop, atol=0.01)
+
+
+@pytest.mark.parametrize("name", CHARACTERS)
+def test_detect_shared_characters(name: str) -> None:
+    path = SHARED / "characters" / f"{name}.json"
+    if not path.is_file():
+        pytest.skip(f"shared data absent: {path.parent}")
+    bones = json.loads(path.read_text())["bones"]
+    preset, missing = rigs.detect_rig(bones)
+    assert (preset, missing) == (EXPECTED_PRESET[name], [])
+    mapping = rigs.resolve_mapping(bones)
+    assert all(b in bones for b in mapping.values())
+
+
+def test_detect_variants_and_errors(tmp_path: Path) -> None:
+    plain = [b[0] for b in rigs.default_armature_bones()]
+    assert rigs.detect_rig(plain) == ("mixamo_plain", [])
+    prefixed = ["mixamorig1:" + b for b in plain]
+    assert rigs.resolve_mapping(prefixed, "mixamo")["l_wrist"] == "mixamorig1:LeftHand"
+    no_top = [b for b in plain if b != "HeadTop_End"]
+    assert rigs.resolve_mapping(no_top)["head"] == "Head"
+    with pytest.raises(RigError, match="LeftForeArm"):
+        rigs.resolve_mapping([b for b in plain if b != "LeftForeArm"], "mixamo_plain")
+    with pytest.raises(RigError, match="unknown rig preset"):
+        rigs.resolve_mapping(plain, "nope")
+    path = rigs.save_mapping(tmp_path / "map.json", rigs.PRESETS["ue"])
+    assert rigs.load_mapping(path) == rigs.PRESETS["ue"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({k: v for k, v in rigs.PRESETS["ue"].items() if k != "l_knee"}))
+    with pytest.raises(RigError, match=r"bad\.json.*l_knee"):
+        rigs.load_mapping(bad)
+
+
+def test_blender_safe_imports() -> None:
+    code = ("import sys\nfor m in ('torch', 'cv2', 'mediapipe', 'scipy', 'bpy', 'mathutils'): sys.modules[m] = None\n"
+            "import core.retarget, core.rigs\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from core.errors import InputNotFoundError, VideoError
+from core.video import iter_frames, probe
+
+
+def write_clip(path, frames=12, size=(64, 48), fps=25.0):
+    import cv2
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for i in range(frames):
+        img = np.full((size[1], size[0], 3), (i * 20) % 255, np.uint8)
+        w.write(img)
+    w.release()
+    return path
+
+
+def test_probe_and_stream(tmp_path):
+    p = write_clip(tmp_path / "c.avi")
+    info = probe(p)
+    assert (info.width, info.height, info.fps) == (64, 48, 25.0)
+    frames = list(iter_frames(p, prefetch=2))
+    assert len(frames) == 12 and frames[0].shape == (48, 64, 3) and frames[0].dtype == np.uint8
+
+
+def test_stopping_early_releases_decoder(tmp_path):
+    p = write_clip(tmp_path / "c.avi", frames=50)
+    it = iter_frames(p, prefetch=1)
+    next(it)
+    it.close()  # must not hang
+
+
+@pytest.mark.parametrize("content,name", [(b"", "empty.mp4"), (b"this is text" * 100, "text.mp4"),
+                                          (b"\x89PNG\r\n\x1a\n" + bytes(200), "image.mp4")])
+def test_not_a_video(tmp_path, content, name):
+    p = tmp_path / name
+    p.write_bytes(content)
+    with pytest.raises(VideoError) as e:
+        probe(p)
+    assert str(p) in str(e.value)
+
+
+def test_truncated_video(tmp_path):
+    p = write_clip(tmp_path / "c.avi", frames=5)
+    data = p.read_bytes()
+    t = tmp_path / "trunc.avi"
+    t.write_bytes(data[: len(data) // 10])
+    with pytest.raises(VideoError):
+        probe(t)
+
+
+def test_missing_and_folder(tmp_path):
+    with pytest.raises(InputNotFoundError):
+        probe(tmp_path / "nope.mp4")
+    with pytest.raises(VideoError):
+        probe(tmp_path)

@@ -1,0 +1,232 @@
+"""addon/worker_client.py (no bpy) against small fake worker scripts: events, failures, stall, cancel."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import textwrap
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from core.protocol import Failure, Message, Progress, Result
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load_addon_module(name: str):
+    """Import addon/<name>.py without running addon/__init__.py (which needs bpy)."""
+    pkg_name = "_posemoe_addon_nobpy"
+    if pkg_name not in sys.modules:
+        pkg = types.ModuleType(pkg_name)
+        pkg.__path__ = [str(REPO / "addon")]
+        sys.modules[pkg_name] = pkg
+    return importlib.import_module(f"{pkg_name}.{name}")
+
+
+wc = _load_addon_module("worker_client")
+
+
+def _script(tmp_path: Path, body: str, name: str = "fake_worker.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def _run(job, timeout: float = 15.0) -> list:
+    """Poll ``job`` until done (as the modal timer would) and return every event."""
+    events, deadline = [], time.monotonic() + timeout
+    while not job.done:
+        assert time.monotonic() < deadline, "worker job did not finish"
+        events += job.poll()
+        time.sleep(0.02)
+    return events + job.poll()
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # still in the table: a zombie is dead too (Popen.wait reaped it, so this should not happen)
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] == "Z"
+
+
+def test_progress_result_and_garbage(tmp_path):
+    out = tmp_path / "motion.npz"
+    script = _script(tmp_path, f"""
+        import json, sys
+        print("not json at all", flush=True)
+        print("[1, 2, 3]", flush=True)
+        for i in range(3):
+            print(json.dumps({{"stage": "extract", "done": i + 1, "total": 3}}), flush=True)
+        print(json.dumps({{"message": "using CPU", "level": "warning"}}), flush=True)
+        print("log line", file=sys.stderr)
+        open({str(out)!r}, "wb").write(b"x")
+        print(json.dumps({{"result": {str(out)!r}}}), flush=True)
+    """)
+    log_path = tmp_path / "worker.log"
+    job = wc.WorkerJob([sys.executable, str(script)], log_path=log_path).start()
+    events = _run(job)
+    assert [e for e in events if isinstance(e, Progress)] == [Progress("extract", i, 3) for i in (1, 2, 3)]
+    assert Message("using CPU", "warning") in events
+    assert job.result == Result(str(out)) and job.failure is None and job.returncode == 0
+    assert "log line" in log_path.read_text()
+
+
+def test_failure_line_and_exit_code(tmp_path):
+    script = _script(tmp_path, """
+        import json, sys
+        print(json.dumps({"error": "no person in clip.mp4", "kind": "no_person"}), flush=True)
+        sys.exit(4)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)]).start()
+    events = _run(job)
+    assert job.failure == Failure("no person in clip.mp4", "no_person")
+    assert job.result is None and events[-1] == job.failure
+
+
+def test_crash_without_protocol_reports_last_log_line(tmp_path):
+    script = _script(tmp_path, """
+        import sys
+        print("Traceback ...", file=sys.stderr)
+        print("ModuleNotFoundError: No module named 'torch'", file=sys.stderr)
+        sys.exit(6)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)], log_path=tmp_path / "w.log").start()
+    _run(job)
+    assert job.failure.kind == "environment"
+    assert "No module named 'torch'" in job.failure.message
+
+
+def test_clean_exit_without_result_is_a_failure_unless_not_expected(tmp_path):
+    script = _script(tmp_path, """
+        import json
+        print(json.dumps({"python": "3.11", "torch": "2.13.0", "cuda": False, "device": "cpu"}), flush=True)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)]).start()
+    _run(job)
+    assert job.failure is not None and job.failure.kind == "bug"
+    check = wc.WorkerJob([sys.executable, str(script)], expect_result=False).start()
+    _run(check)
+    assert check.failure is None and check.data[-1]["torch"] == "2.13.0"
+
+
+def test_stall_timeout_stops_the_worker(tmp_path):
+    script = _script(tmp_path, """
+        import json, time
+        print(json.dumps({"stage": "lift", "done": 0, "total": 1}), flush=True)
+        time.sleep(60)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)], stall_timeout=0.5).start()
+    events = _run(job)
+    assert job.failure.kind == "timeout" and events[-1] == job.failure
+    assert _pid_gone(job.pid)
+
+
+def test_cancel_kills_process_tree_and_removes_temp_files(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    partial = work / ".clip.123.tmp.npz"
+    script = _script(tmp_path, f"""
+        import json, signal, subprocess, sys, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stubborn: forces the kill path
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        open({str(work / "child.pid")!r}, "w").write(str(child.pid))
+        open({str(partial)!r}, "wb").write(b"partial")
+        print(json.dumps({{"stage": "extract", "done": 1, "total": 100}}), flush=True)
+        time.sleep(60)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)], cleanup_paths=[work])
+    job.kill_after = 0.5  # the real 5 s grace, shortened for the test
+    job.start()
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, Progress) for e in job.poll()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    child_pid = int((work / "child.pid").read_text())
+    started = time.monotonic()
+    job.cancel()
+    assert time.monotonic() - started < 8
+    assert job.done and job.failure.kind == "cancelled" and job.result is None
+    assert _pid_gone(job.pid)
+    deadline = time.monotonic() + 5
+    while not _pid_gone(child_pid):  # the grandchild was in the same process group
+        assert time.monotonic() < deadline, "worker's child survived cancel"
+        time.sleep(0.05)
+    assert not work.exists()
+
+
+def test_failure_removes_cleanup_paths(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "half.npz").write_bytes(b"x")
+    script = _script(tmp_path, "import sys; sys.exit(3)\n")
+    job = wc.WorkerJob([sys.executable, str(script)], cleanup_paths=[work]).start()
+    _run(job)
+    assert job.failure.kind == "bad_input" and not work.exists()
+
+
+def test_missing_python_is_a_clear_failure(tmp_path):
+    job = wc.WorkerJob([str(tmp_path / "no-venv" / "bin" / "python"), "-m", "posemoe_blender.worker"]).start()
+    assert job.done and job.failure.kind == "environment"
+    assert "worker Python not found" in job.failure.message
+    assert job.poll() == [job.failure]
+    bare = wc.WorkerJob(["posemoe-python-that-does-not-exist"]).start()
+    assert bare.done and bare.failure.kind == "environment"
+
+
+def test_poll_never_blocks(tmp_path):
+    script = _script(tmp_path, "import time; time.sleep(5)\n")
+    job = wc.WorkerJob([sys.executable, str(script)]).start()
+    try:
+        started = time.monotonic()
+        for _ in range(20):
+            assert job.poll() == []
+        assert time.monotonic() - started < 0.5
+    finally:
+        job.cancel()
+
+
+def test_commands_and_env(tmp_path):
+    argv = wc.capture_command(Path("/venv/bin/python"), Path("a b.mp4"), Path("o.npz"), device="cpu",
+                              smoothing="strong")
+    assert argv[:3] == ["/venv/bin/python", "-m", "posemoe_blender.worker"] and "a b.mp4" in argv
+    assert argv[argv.index("--device") + 1] == "cpu" and argv[argv.index("--smoothing") + 1] == "strong"
+    assert wc.check_command(Path("py"), device="cuda")[-3:] == ["--check", "--device", "cuda"]
+    env = wc.worker_env(tmp_path)
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path) and "PYTHONHOME" not in env
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout")
+def test_engine_setup_script_speaks_the_protocol(tmp_path):
+    """engine_setup.py emits lines core.protocol parses; a missing engine is a clean environment failure."""
+    setup = REPO / "addon" / "engine_setup.py"
+    job = wc.WorkerJob([sys.executable, str(setup), "--venv", str(tmp_path / "venv"), "--engine",
+                        str(tmp_path / "nowhere"), "--requirements", str(tmp_path / "req.txt")]).start()
+    _run(job)
+    assert job.failure.kind == "environment" and "engine source incomplete" in job.failure.message
+    assert not (tmp_path / "venv").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX venv layout and shebang scripts")
+def test_engine_setup_reports_pips_error(tmp_path):
+    """A failing pip (a fake venv Python here) ends the set-up with pip's own ERROR line."""
+    venv_python = tmp_path / "venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text(f"#!{sys.executable}\nimport sys\nprint('Collecting torch==9.9')\n"
+                           "print('ERROR: No matching distribution found for torch==9.9')\nsys.exit(1)\n")
+    venv_python.chmod(0o755)
+    engine = tmp_path / "engine"
+    (engine / "posemoe_blender").mkdir(parents=True)
+    (engine / "requirements.txt").write_text("# pins\ntorch==9.9\nnumpy==1.26.4\n")
+    job = wc.WorkerJob([sys.executable, str(REPO / "addon" / "engine_setup.py"), "--venv", str(tmp_path / "venv"),
+                        "--engine", str(engine), "--requirements", str(engine / "requirements.txt")]).start()
+    events = _run(job)
+    assert Progress("download", 1, 2) in events
+    assert job.failure.kind == "environment"
+    assert "No matching distribution found for torch==9.9" in job.failure.message
