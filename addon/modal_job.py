@@ -33,8 +33,10 @@ def apply_event(job, event) -> None:
             log.warning("worker: %s", event.message)
     elif isinstance(event, protocol.Result):
         job.progress, job.stage = 1.0, "finishing"
+    elif isinstance(event, protocol.Failure) and event.kind == "cancelled":
+        job.message, job.error = "Cancelled", ""
     elif isinstance(event, protocol.Failure):
-        job.error = "Cancelled" if event.kind == "cancelled" else first_line(event.message)
+        job.error = first_line(event.message)
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -203,5 +205,9 @@ class ModalJobMixin:
 def stop_all() -> None:
     """Cancel every running job (the add-on is being disabled): no orphan worker is left."""
     for runner in list(_ACTIVE.values()):
-        runner.worker.cancel()
+        try:
+            runner.end(bpy.context, cancelled=True)  # also removes its timer and status text
+        except (AttributeError, RuntimeError, ReferenceError) as e:  # restricted context while disabling
+            log.debug("stopping the %s job without a context: %s", runner.kind, e)
+            runner.worker.cancel()
     _ACTIVE.clear()

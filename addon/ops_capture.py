@@ -110,8 +110,10 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
     options = BakeOptions.from_settings(settings)
     work_dir = Path(tempfile.mkdtemp(prefix="posemoe-capture-"))
     safe = re.sub(r"[^\w.-]+", "_", clip_name(video))
-    argv = worker_client.capture_command(python, video, work_dir / f"{safe}.npz",
-                                         device=prefs.device if prefs else "auto", smoothing=settings.smoothing)
+    weights = Path(bpy.path.abspath(prefs.weights)) if prefs and prefs.weights else None
+    device = prefs.device if prefs else "auto"
+    argv = worker_client.capture_command(python, video, work_dir / f"{safe}.npz", device=device,
+                                         smoothing=settings.smoothing, weights=weights)
     worker = worker_client.WorkerJob(
         argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.log",
         env=worker_client.worker_env(_engine.engine_root()), stall_timeout=prefs.stall_timeout if prefs else 300,
@@ -123,7 +125,12 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
             ctx.scene.posemoe.armature = armature
         return _finish_message(action, armature, ctx.scene)
 
-    return modal_job.JobRunner(KIND, worker, lambda ctx: ctx.scene.posemoe.job, on_done, report, "PoseMoE capture")
+    scene_name = context.scene.name  # progress stays on this scene if the user switches scenes meanwhile
+
+    def job_props(ctx: bpy.types.Context):
+        return (bpy.data.scenes.get(scene_name) or ctx.scene).posemoe.job
+
+    return modal_job.JobRunner(KIND, worker, job_props, on_done, report, "PoseMoE capture")
 
 
 class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):

@@ -14,13 +14,16 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from . import _engine
 
-RIG_FAMILIES: dict[str, tuple[str, ...]] = {
-    "rigify": ("rigify_fk", "rigify", "rigify_org"),
-    "mixamo": ("mixamo", "mixamo_plain"),
-    "unreal": ("ue",),
-    "cmu": ("cmu",),
-}
-"""Panel rig choice -> core.rigs presets, best match picked by the armature's bones."""
+RIG_FAMILIES: dict[str, str] = {"rigify": "rigify", "mixamo": "mixamo", "unreal": "ue", "cmu": "cmu"}
+"""Panel rig choice -> name (or ``name_*`` prefix) of core.rigs presets; the best match is picked by bones."""
+
+
+def family_presets(family: str) -> list[str]:
+    """Return the core.rigs presets of a panel rig choice ([] for auto/custom)."""
+    prefix = RIG_FAMILIES.get(family)
+    if prefix is None:
+        return []
+    return [p for p in _engine.rigs().PRESETS if p == prefix or p.startswith(prefix + "_")]
 
 
 def bone_names(armature: bpy.types.Object | None) -> list[str]:
@@ -30,7 +33,7 @@ def bone_names(armature: bpy.types.Object | None) -> list[str]:
 
 def rig_preset_for(family: str, names: list[str]) -> str:
     """Return the core.rigs preset for a panel rig choice ('auto' stays 'auto')."""
-    presets = RIG_FAMILIES.get(family)
+    presets = family_presets(family)
     if not presets:
         return "auto"
     if len(presets) == 1 or not names:
@@ -97,8 +100,8 @@ class POSEMOE_OT_mapping_fill(bpy.types.Operator):
         names = bone_names(settings.armature)
         family = "auto" if settings.rig_preset == "custom" else settings.rig_preset
         preset = rig_preset_for(family, names)
-        if preset == "auto":
-            preset = rigs.detect_rig(names)[0] if names else "mixamo_plain"
+        if preset == "auto":  # no armature yet: the default armature's convention
+            preset = rigs.detect_rig(names or [b[0] for b in rigs.default_armature_bones()])[0]
         mapping = rigs.preset_mapping(preset, names or None)
         present = set(names)
         settings.set_mapping({j: (mapping.get(j, "") if not names or mapping.get(j) in present else "")

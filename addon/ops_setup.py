@@ -53,8 +53,8 @@ def make_setup_runner(context: bpy.types.Context, report) -> modal_job.JobRunner
 
     def on_done(ctx: bpy.types.Context, job: worker_client.WorkerJob) -> str:
         prefs = preferences.get_prefs(ctx)
-        if prefs is not None and prefs.worker_python and Path(prefs.worker_python) != Path(job.result.path):
-            log.info("worker Python preference %s kept; the new venv is %s", prefs.worker_python, job.result.path)
+        if prefs is not None and prefs.worker_python:  # an explicit choice wins over the new venv
+            return f"PoseMoE engine ready in {job.result.path}; clear Worker Python to use it"
         return f"PoseMoE engine ready: {job.result.path}"
 
     return modal_job.JobRunner(KIND, worker, _engine_job, on_done, report, "PoseMoE set-up")

@@ -34,7 +34,9 @@ class POSEMOE_AddonPreferences(bpy.types.AddonPreferences):
         name="Python for Set-up", subtype='FILE_PATH',
         description="Python 3.11 used to create the worker environment (empty: Blender's own Python)")
     device: EnumProperty(name="Device", items=DEVICES, default="auto")
-    stall_timeout: IntProperty(name="Stall Timeout", default=300, min=10, max=3600, subtype='TIME_ABSOLUTE',
+    weights: StringProperty(name="Weights", subtype='FILE_PATH',
+                            description="Custom PoseMoE weights (.safetensors); empty: the bundled ones")
+    stall_timeout: IntProperty(name="Stall Timeout (s)", default=300, min=10, max=3600,
                                description="Stop a worker that reports nothing for this many seconds")
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -56,6 +58,7 @@ class POSEMOE_AddonPreferences(bpy.types.AddonPreferences):
             for line in state.report.splitlines():
                 col.label(text=line)
         layout.prop(self, "device")
+        layout.prop(self, "weights")
         layout.prop(self, "stall_timeout")
 
 

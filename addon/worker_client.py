@@ -152,6 +152,7 @@ class WorkerJob:
 
     def _fail_early(self, message: str, protocol) -> WorkerJob:
         self.failure = protocol.Failure(message=message, kind="environment")
+        remove_paths(self.cleanup_paths)
         self._queue.put(self.failure)
         self._eof = True
         self.done = True

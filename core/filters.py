@@ -34,3 +34,32 @@ def smooth(values: np.ndarray, fps: float, preset: str = "light", order: int = 2
     out = flat.copy()
     out[:, finite] = filtfilt(b, a, flat[:, finite], axis=0, padtype="odd", padlen=padlen)
     return out.reshape(values.shape).astype(np.float32)
+
+
+def constant_bone_lengths(joints: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Return (T,17,3) joints re-posed so every bone keeps one length over the clip.
+
+    Each bone's length is the (weighted) median of its per-frame lengths, robust to the
+    odd bad frame; every frame keeps its bone directions, rebuilt from the pelvis outwards.
+    ``weights``: optional (T,) frame weights (e.g. the 2D detector's confidence).
+    """
+    from core.skeleton import PARENTS
+
+    joints = np.asarray(joints, dtype=np.float64)
+    out = np.empty_like(joints)
+    out[:, 0] = joints[:, 0]
+    w = np.ones(len(joints)) if weights is None else np.clip(np.asarray(weights, np.float64), 1e-6, None)
+    for child in range(1, len(PARENTS)):  # parents precede children in H36M order
+        parent = PARENTS[child]
+        vec = joints[:, child] - joints[:, parent]
+        length = np.linalg.norm(vec, axis=-1)
+        target = _weighted_median(length, w)
+        unit = vec / np.maximum(length, 1e-9)[:, None]
+        out[:, child] = out[:, parent] + target * unit
+    return out.astype(np.float32)
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cum, 0.5 * cum[-1])])

@@ -62,15 +62,40 @@ def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     if path.is_dir():
         raise InputFileError(f"{path}: is a folder, expected a {what} .npz file")
     try:
+        _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, KeyError) as e:
+    except InputFileError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, MemoryError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputFileError(
             f"{path}: not a readable {what} .npz ({first}); re-create it with posemoe, see docs/FORMATS.md"
         ) from None
     except Exception as e:  # zipfile.BadZipFile and friends from a corrupt archive
         raise InputFileError(f"{path}: corrupt {what} .npz ({type(e).__name__}); re-create it") from None
+
+
+def _check_declared_sizes(path: Path) -> None:
+    """Refuse an .npz whose arrays claim more bytes than the archive holds (before allocating them)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return  # np.load reports the real problem
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            declared = int(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 1)
+            if declared > info.file_size:
+                raise InputFileError(f"{path}: '{info.filename[:-4]}' declares {shape} ({declared} bytes) but holds "
+                                     f"{info.file_size} bytes; the file is corrupt, re-create it")
 
 
 def _check_array(path: Path, name: str, a: np.ndarray, shape: tuple, kinds: str) -> None:

@@ -45,3 +45,35 @@ def quiet_native_stderr() -> Iterator[None]:
         for fd in (saved, devnull):
             os.close(fd)
         py_err.close()
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(keep: bool = True) -> Iterator[None]:
+    """Send everything written to stdout (fd 1 and ``sys.stdout``) to stderr for the duration.
+
+    Blender's exporters print progress chatter on stdout, which belongs to the command's
+    result (or the JSON protocol); this keeps it in the log stream instead, or drops it
+    (``keep=False``) so an error stays the only line a user sees.
+    """
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    old = sys.stdout
+    sink = os.open(os.devnull, os.O_WRONLY) if not keep else 2
+    try:
+        os.dup2(sink, 1)
+        sys.stdout = sys.stderr if keep else open(os.devnull, "w")  # noqa: SIM115 - closed below
+        yield
+    finally:
+        if not keep:
+            sys.stdout.close()
+            os.close(sink)
+        sys.stdout = old
+        try:
+            sys.stderr.flush()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)

@@ -17,8 +17,8 @@ Method (swing + twist, directions only, the target keeps its own bone lengths):
   spread evenly from the chest;
 * limbs: the upper bone aims at the middle joint (minimal swing from its parent), then twists about
   itself so its rest hinge axis follows the bend plane (faded in from 5 to 20 degrees of bend); the
-  lower bone aims at the end joint. Feet, hands, clavicles and other unmapped bones keep their rest
-  relation to their parent.
+  lower bone aims at the end joint. Feet stay level (turning with the shin). Hands, clavicles and
+  other unmapped bones keep their rest relation to their parent.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ NOSE_TOP_TILT_DEG = 16.4
 (core.datasets: nose 4.5 cm up / 10.5 cm ahead of the skull base, top 18.4 cm up / 6.4 cm ahead)."""
 HINGE_FADE = (np.sin(np.radians(5.0)), np.sin(np.radians(20.0)))
 J = JOINT_INDEX
-
 
 
 def normalize(v: np.ndarray) -> np.ndarray:
@@ -129,7 +128,6 @@ def _inv(m: np.ndarray) -> np.ndarray:
     return np.swapaxes(m, -1, -2)
 
 
-
 def bone_matrix(head: np.ndarray, tail: np.ndarray, roll: float = 0.0) -> np.ndarray:
     """Return the (3, 3) rest orientation of a bone as Blender builds it: Y along head->tail, then roll (radians)."""
     y = normalize(np.asarray(tail, float) - np.asarray(head, float))
@@ -193,7 +191,6 @@ def make_rest_pose(bones: list[tuple[str, str | None, tuple, tuple, float]], map
     return RestPose(tuple(order), parents, heads, tails, mats, dict(mapping))
 
 
-
 def forward_kinematics(rest: RestPose, rotations: np.ndarray,
                        root_location: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return posed bone heads (T, B, 3) metres and world deltas G (T, B, 3, 3) (posed = G @ rest matrix).
@@ -225,7 +222,6 @@ def joints_from_pose(rest: RestPose, heads: np.ndarray, deltas: np.ndarray) -> n
         b = rest.index("head")
         out[:, J["head"]] = heads[:, b] + _mv(deltas[:, b], rest.tails[b] - rest.heads[b])
     return out
-
 
 
 @dataclass
@@ -267,7 +263,8 @@ def _path(rest: RestPose, top: int, bottom: int, what: str) -> list[int]:
 class BonePlan:
     """Which rest bones retargeting drives: pelvis, spine chain (pelvis, chest], neck chain, head, limbs.
 
-    limbs: (upper bone, lower bone, joint a, joint b, joint c); anchor: nearest driven ancestor (or -1).
+    limbs: (upper bone, lower bone, joint a, joint b, joint c); feet: the two ankle bones;
+    anchor: nearest driven ancestor (or -1) of each driven bone.
     """
 
     pelvis: int
@@ -276,6 +273,7 @@ class BonePlan:
     neck: list[int]
     head: int
     limbs: list[tuple[int, int, str, str, str]]
+    feet: list[int]
     anchor: dict[int, int]
 
 
@@ -289,14 +287,15 @@ def plan_bones(rest: RestPose) -> BonePlan:
     spine = _path(rest, pelvis, chest, "spine") if chest != pelvis else []
     neck = _path(rest, chest, head, "neck")[:-1]
     limbs = [(rest.index(a), rest.index(b), a, b, c) for a, b, c in LIMBS]
-    driven = {pelvis, head, *spine, *neck, *(x for lb in limbs for x in lb[:2])}
+    feet = [f for f in (rest.index("l_ankle"), rest.index("r_ankle")) if f not in (pelvis, head)]
+    driven = {pelvis, head, *spine, *neck, *(x for lb in limbs for x in lb[:2]), *feet}
     anchor = {}
     for b in driven:
         p = int(rest.parents[b])
         while p >= 0 and p not in driven:
             p = int(rest.parents[p])
         anchor[b] = p
-    return BonePlan(pelvis, chest, spine, neck, head, limbs, anchor)
+    return BonePlan(pelvis, chest, spine, neck, head, limbs, feet, anchor)
 
 
 def _torso_frames(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -371,7 +370,18 @@ def _limb(rest: RestPose, plan: BonePlan, g: dict, j: np.ndarray, j0: np.ndarray
     g[lower] = np.matmul(rotation_between(_mv(g_par, r2), v2), g_par)
 
 
-def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool) -> dict[int, np.ndarray]:
+def _level_foot(g_shin: np.ndarray, g_pelvis: np.ndarray, fwd: np.ndarray) -> np.ndarray:
+    """Return (T, 3, 3) foot world deltas: a turn about Z (up) only, towards where the shin (else pelvis) faces."""
+    flat = np.array([fwd[0], fwd[1], 0.0]) / max(float(np.hypot(fwd[0], fwd[1])), EPS)
+    shin, pelvis = _mv(g_shin, flat)[:, :2], _mv(g_pelvis, flat)[:, :2]
+    w = np.clip((np.linalg.norm(shin, axis=-1) - 0.2) / 0.3, 0.0, 1.0)[:, None]
+    f = w * normalize(shin) + (1 - w) * normalize(pelvis)
+    yaw = np.arctan2(flat[0] * f[:, 1] - flat[1] * f[:, 0], flat[0] * f[:, 0] + flat[1] * f[:, 1])
+    return axis_angle_matrix(np.broadcast_to([0.0, 0.0, 1.0], f.shape[:-1] + (3,)), yaw)
+
+
+def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool,
+                  level_feet: bool) -> dict[int, np.ndarray]:
     """Return {bone index: (T, 3, 3) world delta} for every driven bone."""
     j0 = rest.joint_positions()
     rest_p, rest_c = _torso_frames(j0)
@@ -391,6 +401,9 @@ def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool) -> 
     fwd = normalize(np.cross(j0[J["l_hip"]] - j0[J["r_hip"]], j0[J["thorax"]] - j0[J["pelvis"]]))
     for limb in plan.limbs:
         _limb(rest, plan, g, j, j0, fwd, limb)
+    for foot in plan.feet:
+        g_par = g.get(plan.anchor[foot], g[plan.pelvis])
+        g[foot] = _level_foot(g_par, g[plan.pelvis], fwd) if level_feet else g_par
     return g
 
 
@@ -434,21 +447,22 @@ def root_translation(joints: np.ndarray, root: np.ndarray | None, rest: RestPose
 
 
 def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None, root_motion: bool = True,
-             in_place: bool = False, nose_neck: bool = True) -> RetargetResult:
+             in_place: bool = False, nose_neck: bool = True, level_feet: bool = True) -> RetargetResult:
     """Return per-bone local rotations (and pelvis location) that pose ``rest`` like ``joints``.
 
     joints: (T, 17, 3) H36M positions, metres, character space (Blender world axes: Z up, the
     subject faces -Y), any origin; root: optional (T, 3) pelvis positions, same axes, NaN allowed.
     Only directions are matched; the rig keeps its bone lengths. Quaternions are sign-continuous in time.
     ``nose_neck``: the H36M neck joint is the nose (lifter output); False when it is the skull base
-    (joints made by FK of a rig, as in tests).
+    (joints made by FK of a rig, as in tests). ``level_feet``: H36M has no toes, so feet keep their
+    rest tilt (flat) and only turn with the shin; False makes them follow the shin rigidly.
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or joints.shape[0] < 1:
         raise ValueError(f"joints must be (T, 17, 3), got {joints.shape}")
     rel = joints - joints[:, J["pelvis"]][:, None]
     plan = plan_bones(rest)
-    g = _world_deltas(rest, plan, rel, nose_neck)
+    g = _world_deltas(rest, plan, rel, nose_neck, level_feet)
     t, nb = joints.shape[0], len(rest.bone_names)
     rotations = np.zeros((t, nb, 4))
     rotations[..., 0] = 1.0

@@ -4,7 +4,10 @@ Blender-safe: stdlib only. A mapping is ``{h36m joint name: bone name}`` (the bo
 that joint; for the ``head`` joint, a head-top leaf bone or else the skull-base bone again).
 Presets: ``mixamo`` (``mixamorig:`` or any ``<namespace>:`` prefix), ``mixamo_plain`` (no prefix; also
 the default armature), ``ue`` (Unreal UE4/UE5 mannequin), ``cmu`` (MakeHuman / CMU BVH), ``rigify``
-(DEF- deform bones), ``rigify_org`` (ORG- bones of a generated rig) and ``rigify_fk`` (its FK controls).
+(DEF- deform bones of a deform-only skeleton) and ``rigify_fk`` (the FK controls of a generated Rigify
+rig; its ORG-/DEF- bones follow constraints, so keys on them would be overridden). A generated rig
+needs effective parents (its controls hang off MCH helper bones) and FK mode: see PARENT_OVERRIDES and
+RIG_SETTINGS, applied by posemoe_blender.bake.
 """
 
 from __future__ import annotations
@@ -45,14 +48,14 @@ PRESETS: dict[str, dict[str, str]] = {
     "rigify": _sided("DEF-spine", "DEF-spine.002", "DEF-spine.004", "DEF-spine.006", "DEF-spine.006",
                      {"hip": "DEF-thigh.L", "knee": "DEF-shin.L", "ankle": "DEF-foot.L",
                       "shoulder": "DEF-upper_arm.L", "elbow": "DEF-forearm.L", "wrist": "DEF-hand.L"}, (".L", ".R")),
-    "rigify_org": _sided("ORG-spine", "ORG-spine.002", "ORG-spine.004", "ORG-spine.006", "ORG-spine.006",
-                         {"hip": "ORG-thigh.L", "knee": "ORG-shin.L", "ankle": "ORG-foot.L",
-                          "shoulder": "ORG-upper_arm.L", "elbow": "ORG-forearm.L", "wrist": "ORG-hand.L"},
-                         (".L", ".R")),
-    "rigify_fk": _sided("hips", "spine_fk.002", "neck", "head", "head",
+    "rigify_fk": _sided("torso", "spine_fk.002", "neck", "head", "head",
                         {"hip": "thigh_fk.L", "knee": "shin_fk.L", "ankle": "foot_fk.L",
                          "shoulder": "upper_arm_fk.L", "elbow": "forearm_fk.L", "wrist": "hand_fk.L"}, (".L", ".R")),
 }
+
+ALIASES: dict[str, str] = {"unreal": "ue", "ue4": "ue", "ue5": "ue", "mannequin": "ue", "makehuman": "cmu",
+                          "mixamorig": "mixamo", "rigify_def": "rigify", "default": "mixamo_plain"}
+"""Other names accepted for presets (the CLI documents ``unreal``)."""
 
 SIGNATURES: dict[str, tuple[str, ...]] = {
     "mixamo": ("mixamorig:Spine2", "mixamorig:HeadTop_End"),
@@ -60,10 +63,30 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "ue": ("root", "spine_01", "clavicle_l", "ball_l"),
     "cmu": ("LowerBack", "LHipJoint", "Neck1"),
     "rigify": ("DEF-spine.001", "DEF-shoulder.L"),
-    "rigify_org": ("ORG-spine.001", "ORG-shoulder.L"),
     "rigify_fk": ("torso", "chest", "root"),
 }
 """Bones that only a given convention has; they break ties between presets (Mixamo vs CMU names)."""
+
+
+def _both_sides(d: dict[str, str]) -> dict[str, str]:
+    """Return ``d`` plus its .L -> .R mirror (keys and values)."""
+    return {**d, **{k.replace(".L", ".R"): v.replace(".L", ".R") for k, v in d.items()}}
+
+
+PARENT_OVERRIDES: dict[str, dict[str, str]] = {
+    "rigify_fk": _both_sides({"hips": "torso", "chest": "torso", "neck": "chest", "head": "neck",
+                              "thigh_fk.L": "hips", "upper_arm_fk.L": "chest", "foot_fk.L": "shin_fk.L"}),
+}
+"""Per preset, bone -> the bone whose motion it effectively follows (through MCH helpers and constraints)."""
+
+RIG_SETTINGS: dict[str, dict[str, dict[str, float]]] = {
+    "rigify_fk": {"thigh_parent.L": {"IK_FK": 1.0, "FK_limb_follow": 0.0},
+                  "thigh_parent.R": {"IK_FK": 1.0, "FK_limb_follow": 0.0},
+                  "upper_arm_parent.L": {"IK_FK": 1.0, "FK_limb_follow": 0.0},
+                  "upper_arm_parent.R": {"IK_FK": 1.0, "FK_limb_follow": 0.0},
+                  "torso": {"neck_follow": 1.0, "head_follow": 1.0}},
+}
+"""Per preset, pose-bone custom properties the baked motion needs (Rigify: limbs in FK, head follows neck)."""
 
 
 def _mixamo_prefixes(bone_names: set[str]) -> list[str]:
@@ -128,16 +151,29 @@ def complete_mapping(mapping: dict[str, str], bone_names: list[str], source: str
     return out
 
 
-def resolve_mapping(bone_names: list[str], rig: str = "auto", mapping: dict[str, str] | None = None) -> dict[str, str]:
-    """Return the validated mapping for an armature: explicit ``mapping`` wins, else preset ``rig`` or auto-detect."""
+def resolve_rig(bone_names: list[str], rig: str = "auto",
+                mapping: dict[str, str] | None = None) -> tuple[str | None, dict[str, str]]:
+    """Return (preset name or None for a custom mapping, validated mapping) for an armature's ``bone_names``.
+
+    An explicit ``mapping`` wins; else ``rig``: a preset name or alias (``unreal``, ``makehuman``, ...),
+    a mapping JSON file (``*.json``), or ``"auto"`` for the auto-detected preset.
+    """
     if mapping is not None:
-        return complete_mapping(mapping, bone_names, "custom mapping")
+        return None, complete_mapping(mapping, bone_names, "custom mapping")
+    if rig.lower().endswith(".json"):
+        return None, complete_mapping(load_mapping(Path(rig)), bone_names, rig)
+    rig = ALIASES.get(rig.lower(), rig)
     if rig == "auto":
         rig, miss = detect_rig(bone_names)
         if miss:
             raise RigError(f"could not recognise the armature's rig: closest preset {rig!r} lacks bones {miss}; "
                            "pass rig=<preset> or a custom mapping JSON (see core.rigs.save_mapping)")
-    return complete_mapping(preset_mapping(rig, bone_names), bone_names, f"rig preset {rig!r}")
+    return rig, complete_mapping(preset_mapping(rig, bone_names), bone_names, f"rig preset {rig!r}")
+
+
+def resolve_mapping(bone_names: list[str], rig: str = "auto", mapping: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the validated mapping for an armature (see :func:`resolve_rig`)."""
+    return resolve_rig(bone_names, rig, mapping)[1]
 
 
 def load_mapping(path: Path) -> dict[str, str]:

@@ -102,3 +102,20 @@ def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Modul
         raise ModelError(f"{path}: weights do not fit the {cfg.arch} config ({first})") from e
     model.to(torch.device(device)).eval()
     return model, cfg, meta
+
+
+def publish_weights(src: Path, dst: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Return ``dst`` after copying weights ``src`` (+ JSON, checksum re-verified) and merging ``extra`` into
+    the JSON (for example evaluation metrics)."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    meta = read_meta(src)
+    if meta.get("sha256") != sha256_file(src):
+        raise ModelError(f"{src}: checksum does not match its JSON; not publishing it")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    write_json(json_path(dst), {**meta, **(extra or {}), "sha256": sha256_file(dst)})
+    return dst

@@ -19,7 +19,7 @@ from core.errors import RigError
 from core.frames import camera_to_blender
 from core.motion_file import MotionClip
 from core.retarget import RestPose, RetargetResult, retarget
-from core.rigs import default_armature_bones, resolve_mapping
+from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, resolve_rig
 
 log = logging.getLogger(__name__)
 
@@ -50,28 +50,31 @@ def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75
     return obj
 
 
-def _topological(bones: bpy.types.ArmatureBones) -> list:
-    """Return the armature's bones ordered parents before children."""
-    order, seen = [], set()
-
-    def visit(bone) -> None:
-        if bone.name in seen:
-            return
-        if bone.parent is not None:
-            visit(bone.parent)
-        seen.add(bone.name)
-        order.append(bone)
-
+def _topological(bones: bpy.types.ArmatureBones, overrides: dict[str, str]) -> tuple[list, dict[str, str | None]]:
+    """Return the bones ordered parents before children, and bone name -> (effective) parent name."""
+    names = {b.name for b in bones}
+    parent_of = {b.name: b.parent.name if b.parent else None for b in bones}
+    parent_of.update({k: v for k, v in overrides.items() if k in names and v in names})
+    order: list = []
+    placed: set[str] = set()
     for bone in bones:
-        visit(bone)
-    return order
+        chain = [bone.name]
+        while (p := parent_of[chain[-1]]) is not None and p not in placed and p not in chain:
+            chain.append(p)
+        for name in reversed(chain):
+            if name not in placed:
+                placed.add(name)
+                order.append(bones[name])
+    return order, parent_of
 
 
-def armature_rest_pose(armature_obj: bpy.types.Object, mapping: dict[str, str]) -> tuple[RestPose, float]:
+def armature_rest_pose(armature_obj: bpy.types.Object, mapping: dict[str, str],
+                       parent_overrides: dict[str, str] | None = None) -> tuple[RestPose, float]:
     """Return the armature's rest pose in world axes (metres) and its object scale factor.
 
     Bone data is armature space; the object's world matrix (e.g. an FBX import at 0.01 scale, rotated
     90 degrees about X) is applied so the rest pose lives in the same axes as the motion.
+    ``parent_overrides`` (bone -> bone) replace parents a bone follows only through constraints.
     """
     world = np.array(armature_obj.matrix_world, dtype=np.float64)
     lin = world[:3, :3]
@@ -79,14 +82,23 @@ def armature_rest_pose(armature_obj: bpy.types.Object, mapping: dict[str, str]) 
     if scale <= 0 or not np.allclose(lin.T @ lin, scale**2 * np.eye(3), atol=1e-4 * scale**2):
         raise RigError(f"armature {armature_obj.name!r} has a zero or non-uniform scale; apply scale "
                        "(Ctrl+A > Scale) and try again")
-    rot = lin / scale
-    bones = _topological(armature_obj.data.bones)
+    bones, parent_of = _topological(armature_obj.data.bones, parent_overrides or {})
     index = {b.name: i for i, b in enumerate(bones)}
-    parents = np.array([index[b.parent.name] if b.parent else -1 for b in bones])
+    parents = np.array([-1 if parent_of[b.name] is None else index[parent_of[b.name]] for b in bones])
     heads = np.array([b.head_local for b in bones], dtype=np.float64) @ lin.T + world[:3, 3]
     tails = np.array([b.tail_local for b in bones], dtype=np.float64) @ lin.T + world[:3, 3]
-    mats = rot @ np.array([np.array(b.matrix_local, dtype=np.float64)[:3, :3] for b in bones])
+    mats = (lin / scale) @ np.array([np.array(b.matrix_local, dtype=np.float64)[:3, :3] for b in bones])
     return RestPose(tuple(b.name for b in bones), parents, heads, tails, mats, dict(mapping)), scale
+
+
+def apply_rig_settings(armature_obj: bpy.types.Object, preset: str | None) -> None:
+    """Set the pose-bone custom properties that preset ``preset`` needs (e.g. Rigify limbs to FK)."""
+    for bone, props in RIG_SETTINGS.get(preset or "", {}).items():
+        pb = armature_obj.pose.bones.get(bone)
+        for key, value in props.items():
+            if pb is not None and key in pb:
+                pb[key] = value
+                log.info("%s: set %s[%r] = %s for the baked motion", armature_obj.name, bone, key, value)
 
 
 def clip_name(clip: MotionClip) -> str:
@@ -148,7 +160,6 @@ def _key_result(action: bpy.types.Action, obj: bpy.types.Object, res: RetargetRe
     count = 0
     for b in res.driven:
         name = res.bone_names[b]
-        obj.pose.bones[name].rotation_mode = "QUATERNION"
         path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
         for k in range(4):
             _write_keys(_new_fcurve(action, obj, path, k, name), frames, res.rotations[:, b, k])
@@ -185,23 +196,40 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         name = getattr(armature_obj, "name", None)
         raise RigError(f"object {name!r} is not an armature; select the character's armature")
     started = time.perf_counter()
+    if armature_obj.mode == "EDIT":  # edit-bone changes reach data.bones only after leaving edit mode
+        with bpy.context.temp_override(active_object=armature_obj, object=armature_obj):
+            bpy.ops.object.mode_set(mode="OBJECT")
     names = [b.name for b in armature_obj.data.bones]
-    rest, scale = armature_rest_pose(armature_obj, resolve_mapping(names, rig, mapping))
+    preset, mapping = resolve_rig(names, rig, mapping)
+    rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
     joints = camera_to_blender(clip.joints_3d)
     root = camera_to_blender(clip.root) if clip.root is not None and len(clip.root) else None
     res = retarget(joints, rest, root, root_motion=root_motion, in_place=in_place)
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
+    root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
+    if root_motion and root_bone.use_connect:
+        log.warning("%s: bone %r is connected to its parent, so its location keys (root motion) have no effect",
+                    armature_obj.name, root_bone.name)
+    had_anim = armature_obj.animation_data is not None
     anim = armature_obj.animation_data or armature_obj.animation_data_create()
     previous = anim.action
+    pose_bones = [armature_obj.pose.bones[res.bone_names[b]] for b in res.driven]
+    modes = [pb.rotation_mode for pb in pose_bones]
     action = bpy.data.actions.new(action_name or clip_name(clip))
     try:
         anim.action = action
-        action.use_fake_user = False
+        for pb in pose_bones:
+            pb.rotation_mode = "QUATERNION"
         count = _key_result(action, armature_obj, res, frames, res.root_location / scale if root_motion else None)
         _set_scene_range(clip, frame_start)
+        apply_rig_settings(armature_obj, preset)
     except BaseException:
         anim.action = previous
         bpy.data.actions.remove(action)
+        for pb, mode in zip(pose_bones, modes, strict=True):
+            pb.rotation_mode = mode
+        if not had_anim:
+            armature_obj.animation_data_clear()
         raise
     log.info("baked %d frames x %d F-Curves onto %s as action %r in %.2f s", len(frames), count,
              armature_obj.name, action.name, time.perf_counter() - started)

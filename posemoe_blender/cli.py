@@ -68,11 +68,13 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 def cmd_bake(args: argparse.Namespace) -> int:
     from core.motion_file import read_motion
+    from core.native_logs import stdout_to_stderr
     from posemoe_blender.export import bake_to_file
 
     clip = read_motion(args.motion)
-    out = bake_to_file(clip, args.output, character=args.character, armature=args.armature, rig=args.rig,
-                       root_motion=not args.no_root_motion, in_place=args.in_place)
+    with stdout_to_stderr(keep=log.getEffectiveLevel() <= logging.INFO):  # Blender's exporters chatter
+        out = bake_to_file(clip, args.output, character=args.character, armature=args.armature, rig=args.rig,
+                           root_motion=not args.no_root_motion, in_place=args.in_place)
     _print_result(args, out)
     return ExitCode.OK
 

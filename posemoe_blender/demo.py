@@ -16,6 +16,7 @@ from core.config import InferenceConfig
 from core.errors import InputFileError, InputNotFoundError
 from core.keypoints import blazepose_to_h36m
 from core.motion_file import read_keypoints, read_motion
+from core.native_logs import stdout_to_stderr
 from posemoe_blender.pipeline import Emit, _noop, capture
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,9 @@ def run_demo(out_dir: Path, cfg: InferenceConfig | None = None, emit: Emit = _no
     kp = read_keypoints(kp_path)
     truth = load_truth()
     figures = score(clip.joints_3d, truth["joints_3d"], kp.extras.get("mp_world"))
-    blend = bake_to_file(clip, out_dir / "demo.blend")
-    fbx = bake_to_file(clip, out_dir / "demo.fbx")
+    with stdout_to_stderr(keep=log.getEffectiveLevel() <= logging.INFO):  # Blender's exporters chatter
+        blend = bake_to_file(clip, out_dir / "demo.blend")
+        fbx = bake_to_file(clip, out_dir / "demo.fbx")
     summary = {"blend": str(blend), "fbx": str(fbx), "motion": str(motion_path), **figures}
     (out_dir / "demo_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     lines = [

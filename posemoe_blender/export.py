@@ -8,6 +8,7 @@ interrupted export never leaves a partial file behind.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -56,12 +57,17 @@ def _check_output(out_path: Path) -> str:
     suffix = out_path.suffix.lower()
     if suffix not in _WRITERS:
         raise OutputError(f"{out_path}: unknown output type {suffix or '(none)'!r}; use one of {', '.join(SUFFIXES)}")
+    _check_folder(out_path)
+    return suffix
+
+
+def _check_folder(out_path: Path) -> None:
+    """Raise OutputError unless the folder of ``out_path`` exists and is writable."""
     parent = out_path.parent
     if not parent.is_dir():
         raise OutputError(f"{out_path}: folder {parent} does not exist; create it or choose another output")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{out_path}: folder {parent} is not writable; choose a writable folder")
-    return suffix
 
 
 def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
@@ -97,8 +103,13 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
         raise InputNotFoundError(f"{character}: character file not found; check the path")
     suffix = character.suffix.lower()
     if suffix == ".blend":
-        with bpy.data.libraries.load(str(character), link=False) as (src, dst):
-            dst.objects = list(src.objects)
+        try:
+            with bpy.data.libraries.load(str(character), link=False) as (src, dst):
+                dst.objects = list(src.objects)
+        except (OSError, RuntimeError) as e:  # not a .blend, truncated, or from an unreadable version
+            first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise InputFileError(f"{character}: cannot read this .blend ({first}); "
+                                 "re-save it from Blender or export an .fbx") from None
         for obj in dst.objects:
             if obj is not None and obj.name not in bpy.context.scene.collection.objects:
                 bpy.context.scene.collection.objects.link(obj)
@@ -150,6 +161,51 @@ def add_stick_mesh(armature_obj: bpy.types.Object, radius: float = 0.035) -> bpy
     obj.parent = armature_obj
     obj.modifiers.new("Armature", "ARMATURE").object = armature_obj
     return obj
+
+
+def _front_camera(armature_obj: bpy.types.Object, distance: float) -> bpy.types.Object:
+    """Return a new scene camera at ``distance`` metres in front (-Y) of the armature, aimed at its middle."""
+    corners = [armature_obj.matrix_world @ b.head_local for b in armature_obj.data.bones]
+    zs = [c.z for c in corners]
+    cam = bpy.data.objects.new("PoseMoE_Camera", bpy.data.cameras.new("PoseMoE_Camera"))
+    bpy.context.scene.collection.objects.link(cam)
+    x0, y0 = armature_obj.matrix_world.translation.xy
+    cam.location = (x0, y0 - distance, 0.5 * (min(zs) + max(zs)))
+    cam.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    bpy.context.scene.camera = cam
+    return cam
+
+
+def render_frames(clip: MotionClip, out_dir: Path, character: Path | None = None, armature: str | None = None,
+                  frames: list[int] | None = None, resolution: tuple[int, int] = (512, 512),
+                  engine: str = "BLENDER_WORKBENCH", distance: float = 4.0, rig: str = "auto") -> list[Path]:
+    """Return the PNG paths of ``clip`` baked onto ``character`` (or the default armature) and rendered.
+
+    ``frames``: 0-based clip frames (default: all); a fixed camera ``distance`` metres in front (-Y)
+    of the character looks at its middle. Each PNG is written atomically as ``frame_00000.png``.
+    """
+    out_dir = Path(out_dir)
+    _check_folder(out_dir / "frame.png")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    obj = load_character(Path(character), armature) if character is not None else create_default_armature()
+    if character is None:
+        add_stick_mesh(obj)
+    bake_clip(clip, obj, rig=rig, root_motion=True)
+    scene = bpy.context.scene
+    scene.render.engine = engine
+    scene.render.resolution_x, scene.render.resolution_y = resolution
+    scene.render.image_settings.file_format = "PNG"
+    _front_camera(obj, distance)
+    paths = []
+    for f in range(clip.joints_3d.shape[0]) if frames is None else frames:
+        scene.frame_set(scene.frame_start + f)
+
+        def render(tmp: Path) -> None:
+            scene.render.filepath = str(tmp)
+            bpy.ops.render.render(write_still=True)
+
+        paths.append(write_atomic(out_dir / f"frame_{f:05d}.png", render))
+    return paths
 
 
 def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None, armature: str | None = None,

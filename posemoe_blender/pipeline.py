@@ -18,7 +18,7 @@ import numpy as np
 from core import __version__
 from core.config import InferenceConfig
 from core.errors import CancelledError
-from core.filters import smooth
+from core.filters import constant_bone_lengths, smooth
 from core.motion_file import Keypoints2D, MotionClip, write_keypoints, write_motion
 from core.protocol import Event, Progress
 
@@ -49,6 +49,7 @@ def lift(
     smoothing: str = "light",
     emit: Emit = _noop,
     source: str = "",
+    fixed_bones: bool = True,
 ) -> MotionClip:
     """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights."""
     from core.inference import lift_sequence, resolve_device
@@ -66,13 +67,16 @@ def lift(
     emit(Progress("filter", 0, 1))
     joints_3d = smooth(joints_3d, kp.fps, smoothing)
     joints_3d -= joints_3d[:, :1]
+    if fixed_bones:
+        joints_3d = constant_bone_lengths(joints_3d, weights=kp.scores.mean(axis=1) * kp.valid + 1e-3)
     root = estimate_root(joints_3d, kp.joints_2d, kp.scores, kp.image_size)
     root = smooth(root, kp.fps, smoothing)
     emit(Progress("filter", 1, 1))
     meta = {
         "tool": "posemoe", "version": __version__, "weights": weights.name,
         "weights_sha256": wmeta.get("sha256", ""), "source": source,
-        "inference": asdict(cfg), "smoothing": smoothing, "device": str(device),
+        "inference": asdict(cfg), "smoothing": smoothing, "constant_bone_lengths": fixed_bones,
+        "device": str(device),
         "lift_seconds": round(lift_s, 4),
     }
     extras = {k: v for k, v in kp.extras.items() if k not in ("mp_landmarks", "mp_world", "source")}

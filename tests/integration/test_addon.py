@@ -253,3 +253,58 @@ def test_setup_engine_job_creates_venv_offline(addon, scene, tmp_path, monkeypat
     pth = next(venv.glob("lib/python*/site-packages/posemoe_engine.pth"))
     assert Path(pth.read_text().strip()) == addon._engine.engine_root().resolve()
     assert "engine ready" in reports[-1][1] and ctx.window_manager.posemoe_engine.job.progress == 1.0
+
+
+def test_modal_routes_events(addon, scene, monkeypatch):
+    """modal(): other events pass through, TIMER polls the worker, Esc cancels it (mixin driven directly)."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("POSEMOE_FAKE_MODE", "slow")
+    reports, ctx = [], bpy.context
+    probe = type("Probe", (addon.modal_job.ModalJobMixin,), {})()
+    probe._runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                          addon.preferences.worker_python(ctx),
+                                                          lambda lv, msg: reports.append((lv, msg)))
+    assert probe._runner.start(ctx)
+    assert probe.modal(ctx, SimpleNamespace(type='MOUSEMOVE')) == {'PASS_THROUGH'}
+    deadline = time.monotonic() + 10
+    while scene.posemoe.job.done < 3:
+        assert probe.modal(ctx, SimpleNamespace(type='TIMER')) == {'PASS_THROUGH'}
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert probe.modal(ctx, SimpleNamespace(type='ESC')) == {'CANCELLED'}
+    assert reports[-1] == ({'WARNING'}, "PoseMoE capture: cancelled") and scene.posemoe.job.message == "Cancelled"
+    with pytest.raises(ProcessLookupError):
+        os.kill(probe._runner.worker.pid, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.mediapipe
+def test_real_capture_end_to_end(addon, scene, shared_data):
+    """The whole add-on path with the real worker: video -> motion file -> a new Action on a new armature."""
+    python, ctx, reports = _real_worker_or_skip(), bpy.context, []
+    weights = addon._engine.engine_root() / "core" / "assets" / "posemoe_v1.safetensors"
+    if not weights.is_file():
+        pytest.skip(f"no trained weights bundled yet ({weights})")
+    video = shared_data / "video" / "pose_1.mp4"
+    runner = addon.ops_capture.make_capture_runner(ctx, video, python, lambda lv, msg: reports.append((lv, msg)))
+    assert drive(runner, ctx, timeout=300) == {'FINISHED'}, reports
+    arm = scene.posemoe.armature
+    assert arm.animation_data.action.name == "pose_1" and scene.frame_end > scene.frame_start
+    assert not any(p.exists() for p in runner.worker.cleanup_paths)
+
+
+def test_disabling_the_addon_stops_a_running_job(addon, scene, monkeypatch):
+    monkeypatch.setenv("POSEMOE_FAKE_MODE", "slow")
+    ctx = bpy.context
+    runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                   addon.preferences.worker_python(ctx), lambda lv, msg: None)
+    assert runner.start(ctx)
+    addon_utils.disable(MODULE, default_set=True)
+    try:
+        assert runner.finished and runner.worker.failure.kind == "cancelled"
+        with pytest.raises(ProcessLookupError):
+            os.kill(runner.worker.pid, 0)
+        assert not any(p.exists() for p in runner.worker.cleanup_paths)
+    finally:
+        addon_utils.enable(MODULE, default_set=True)

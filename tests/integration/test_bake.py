@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +84,7 @@ def test_bake_default_armature_new_action_each_time() -> None:
     scene = bpy.context.scene
     assert (scene.frame_start, scene.frame_end, scene.render.fps) == (10, 10 + FRAMES - 1, 30)
     curves = bake.action_fcurves(second, obj)
-    assert len(curves) == 4 * 14 + 3 and all(len(fc.keyframe_points) == FRAMES for fc in curves)
+    assert len(curves) == 4 * 16 + 3 and all(len(fc.keyframe_points) == FRAMES for fc in curves)
     assert obj.pose.bones["LeftForeArm"].rotation_mode == "QUATERNION"
     errors = pose_errors(obj, clip, rigs.resolve_mapping([b.name for b in obj.data.bones]), frame_start=10)
     log.info("default armature: mean direction error %.3f deg", errors.mean())
@@ -148,6 +150,13 @@ def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match="disk on fire"):
         bake.bake_clip(clip, obj, action_name="half")
     assert [a.name for a in bpy.data.actions] == [keep.name] and obj.animation_data.action == keep
+    fresh = bake.create_default_armature("Fresh")
+    fresh.pose.bones["LeftArm"].rotation_mode = "XYZ"
+    calls.clear()
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        bake.bake_clip(clip, fresh)
+    assert fresh.animation_data is None and fresh.pose.bones["LeftArm"].rotation_mode == "XYZ"
+    assert [a.name for a in bpy.data.actions] == [keep.name]
 
 
 def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:
@@ -156,6 +165,10 @@ def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:
         assert export.bake_to_file(clip, tmp_path / f"walk{suffix}").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["walk.blend", "walk.bvh", "walk.glb", "walk.gltf", "walk.bin", "walk.fbx"])
+    assert f"Frames: {FRAMES}" in (tmp_path / "walk.bvh").read_text()
+    glb = (tmp_path / "walk.glb").read_bytes()
+    gltf = json.loads(glb[20:20 + struct.unpack("<I", glb[12:16])[0]])
+    assert len(gltf["animations"]) == 1 and gltf["animations"][0]["channels"]
     _empty()
     bpy.ops.import_scene.fbx(filepath=str(tmp_path / "walk.fbx"))
     arms = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
@@ -188,3 +201,9 @@ def test_export_errors(tmp_path: Path) -> None:
         export.bake_to_file(clip, tmp_path / "b.bvh", character=tmp_path / "two.blend")
     assert export.bake_to_file(clip, tmp_path / "c.bvh", character=tmp_path / "two.blend", armature="Two").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_render_frames(tmp_path: Path) -> None:
+    paths = export.render_frames(synth_clip(frames=6), tmp_path, frames=[0, 5], resolution=(64, 64))
+    assert [p.name for p in paths] == ["frame_00000.png", "frame_00005.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)

@@ -38,3 +38,22 @@ def test_smoothing_presets():
     assert np.array_equal(smooth(noisy[:5], fps, "strong"), noisy[:5].astype(np.float32))  # too short: unchanged
     with pytest.raises(ValueError):
         smooth(noisy, fps, "extreme")
+
+
+def test_constant_bone_lengths_keeps_directions_and_fixes_lengths():
+    from core.filters import constant_bone_lengths
+    from core.skeleton import bone_lengths
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(1, 17, 3)) * 0.3
+    j = np.repeat(base, 50, 0) + rng.normal(scale=0.01, size=(50, 17, 3))
+    j -= j[:, :1]
+    fixed = constant_bone_lengths(j)
+    lengths = bone_lengths(fixed)
+    assert np.allclose(lengths, lengths[:1], atol=1e-5)  # one length per bone
+    assert np.allclose(np.median(bone_lengths(j), 0), lengths[0], rtol=0.05)
+    d_in = j[:, 2] - j[:, 1]
+    d_out = fixed[:, 2] - fixed[:, 1]
+    cos = (d_in * d_out).sum(-1) / np.linalg.norm(d_in, axis=-1) / np.linalg.norm(d_out, axis=-1)
+    assert cos.min() > 0.9999
+    assert np.array_equal(fixed[:, 0], j[:, 0].astype(np.float32))

@@ -146,6 +146,42 @@ def test_multi_bone_spine_and_neck_chain() -> None:
     assert np.allclose(spine_angles, 10.0, atol=0.5), spine_angles
 
 
+def test_nose_convention_head_level_and_yaw() -> None:
+    """Lifter joints put the neck joint on the nose: a level head must stay level; head yaw is recovered."""
+    rest = _default_rest()
+    joints = rest.joint_positions()[None].repeat(2, 0)
+    skull, fwd, up = joints[0, J["neck"]].copy(), np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, 1.0])
+    joints[:, J["neck"]] = skull + 0.045 * up + 0.105 * fwd  # core.datasets virtual nose / head top
+    joints[:, J["head"]] = skull + 0.184 * up + 0.064 * fwd
+    yaw = rt.axis_angle_matrix(up, np.radians(30.0))
+    joints[1, [J["neck"], J["head"]]] = (joints[1, [J["neck"], J["head"]]] - skull) @ yaw.T + skull
+    res = rt.retarget(joints, rest, root_motion=False)
+    plan = rt.plan_bones(rest)
+    heads, deltas = rt.forward_kinematics(rest, res.rotations)
+    facing = rt._mv(deltas[:, plan.head], fwd)
+    assert _angles(facing[0], fwd) < 2.0
+    assert abs(_angles(facing[1], fwd) - 30.0) < 2.0 and _angles(facing[1], yaw @ fwd) < 2.0
+
+
+def test_feet_stay_level_in_a_squat() -> None:
+    rest = _default_rest()
+    joints = rest.joint_positions()[None].repeat(1, 0)
+    bend, turn = np.radians(50.0), rt.axis_angle_matrix(np.array([0.0, 0.0, 1.0]), np.radians(20.0))
+    for s in "lr":  # knees bent forward and turned 20 degrees about the vertical
+        hip, knee, ankle = J[s + "_hip"], J[s + "_knee"], J[s + "_ankle"]
+        thigh, shin = (np.linalg.norm(joints[0, b] - joints[0, a]) for a, b in ((hip, knee), (knee, ankle)))
+        joints[:, knee] = joints[:, hip] + turn @ (thigh * np.array([0.0, -np.sin(bend), -np.cos(bend)]))
+        joints[:, ankle] = joints[:, knee] + turn @ (shin * np.array([0.0, np.sin(bend), -np.cos(bend)]))
+    plan = rt.plan_bones(rest)
+    for level in (True, False):
+        res = rt.retarget(joints, rest, root_motion=False, nose_neck=False, level_feet=level)
+        foot = rt.forward_kinematics(rest, res.rotations)[1][0, plan.feet[0]]
+        tilt = _angles(foot @ np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0]))
+        assert (tilt < 0.5) if level else (tilt > 20.0)
+        if level:
+            assert abs(_angles(foot @ np.array([0.0, -1.0, 0.0]), np.array([0.0, -1.0, 0.0])) - 20.0) < 1.0
+
+
 def test_rest_pose_gives_identity_and_continuity() -> None:
     rest = _default_rest()
     frames = 400
@@ -204,6 +240,9 @@ def test_detect_variants_and_errors(tmp_path: Path) -> None:
     assert rigs.detect_rig(plain) == ("mixamo_plain", [])
     prefixed = ["mixamorig1:" + b for b in plain]
     assert rigs.resolve_mapping(prefixed, "mixamo")["l_wrist"] == "mixamorig1:LeftHand"
+    generated = [*rigs.PRESETS["rigify_fk"].values(), *rigs.PRESETS["rigify"].values(), "root", "chest", "hips",
+                 "DEF-spine.001", "DEF-shoulder.L", "ORG-spine"]
+    assert rigs.resolve_rig(generated) == ("rigify_fk", rigs.PRESETS["rigify_fk"])
     no_top = [b for b in plain if b != "HeadTop_End"]
     assert rigs.resolve_mapping(no_top)["head"] == "Head"
     with pytest.raises(RigError, match="LeftForeArm"):
@@ -212,6 +251,9 @@ def test_detect_variants_and_errors(tmp_path: Path) -> None:
         rigs.resolve_mapping(plain, "nope")
     path = rigs.save_mapping(tmp_path / "map.json", rigs.PRESETS["ue"])
     assert rigs.load_mapping(path) == rigs.PRESETS["ue"]
+    ue_bones = list(rigs.PRESETS["ue"].values())
+    assert rigs.resolve_rig(ue_bones, "unreal") == ("ue", rigs.PRESETS["ue"])
+    assert rigs.resolve_rig(ue_bones, str(path)) == (None, rigs.PRESETS["ue"])
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({k: v for k, v in rigs.PRESETS["ue"].items() if k != "l_knee"}))
     with pytest.raises(RigError, match=r"bad\.json.*l_knee"):

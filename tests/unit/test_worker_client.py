@@ -172,8 +172,11 @@ def test_failure_removes_cleanup_paths(tmp_path):
 
 
 def test_missing_python_is_a_clear_failure(tmp_path):
-    job = wc.WorkerJob([str(tmp_path / "no-venv" / "bin" / "python"), "-m", "posemoe_blender.worker"]).start()
-    assert job.done and job.failure.kind == "environment"
+    work = tmp_path / "work"
+    work.mkdir()
+    job = wc.WorkerJob([str(tmp_path / "no-venv" / "bin" / "python"), "-m", "posemoe_blender.worker"],
+                       cleanup_paths=[work]).start()
+    assert job.done and job.failure.kind == "environment" and not work.exists()
     assert "worker Python not found" in job.failure.message
     assert job.poll() == [job.failure]
     bare = wc.WorkerJob(["posemoe-python-that-does-not-exist"]).start()
