@@ -21,8 +21,9 @@ def motion(tmp_path_factory, shared_data):
     if not DEFAULT_WEIGHTS.exists():
         pytest.fail(f"bundled weights missing: {DEFAULT_WEIGHTS}")
     out = tmp_path_factory.mktemp("capture") / "pose_1_motion.npz"
-    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "capture", str(shared_data / "video" / "pose_1.mp4"),
-                        "-o", str(out), "--progress", "json"], capture_output=True, text=True, timeout=600)
+    video = shared_data / "video" / "pose_1.mp4"
+    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "capture", str(video), "-o", str(out),
+                        "--progress", "json"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     events = [parse_line(line) for line in r.stdout.splitlines()]
     assert isinstance(events[-1], Result) and events[-1].path == str(out)
