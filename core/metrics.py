@@ -72,3 +72,69 @@ def mean_pose_baseline(train_poses: np.ndarray) -> np.ndarray:
     """Return the (J, 3) mean root-relative pose of ``train_poses`` (..., J, 3): the "predict the average" lifter."""
     p = root_align(np.asarray(train_poses, np.float64))
     return p.reshape(-1, *p.shape[-2:]).mean(axis=0)
+
+
+# --- Motion-quality metrics (issue 7): jitter, foot skate, penetration, bone CV, root trajectory ---------------
+
+
+def jitter(positions: np.ndarray, fps: float | None = None) -> float:
+    """Return the mean |third difference| of ``positions`` (T, ..., 3) along time.
+
+    In the inputs' unit per frame^3, or per second^3 when ``fps`` is given (e.g. m/s^3).
+    """
+    d3 = np.linalg.norm(np.diff(np.asarray(positions, np.float64), n=3, axis=0), axis=-1)
+    return float(d3.mean() * (fps**3 if fps else 1.0)) if d3.size else 0.0
+
+
+def foot_skate(feet: np.ndarray, contacts: np.ndarray, fps: float, up_axis: int = 2) -> float:
+    """Return the mean horizontal foot speed during contact, cm/s (0.0 when there is no contact).
+
+    feet: (T, F, 3) foot (ankle) positions, metres, in a frame whose ``up_axis`` is vertical
+    (Z-up world: 2); contacts: (T, F) bool. A step counts when the foot is in contact at both ends.
+    """
+    feet = np.asarray(feet, np.float64)
+    horiz = np.delete(feet, up_axis, axis=-1)
+    speed = np.linalg.norm(np.diff(horiz, axis=0), axis=-1) * fps * 100.0  # (T-1, F) cm/s
+    both = np.asarray(contacts, bool)[1:] & np.asarray(contacts, bool)[:-1]
+    return float(speed[both].mean()) if both.any() else 0.0
+
+
+def ground_penetration(heights: np.ndarray, floor: float = 0.0) -> tuple[float, float]:
+    """Return (mean, max) depth below ``floor`` of ``heights`` (any shape), in their unit; 0 where above."""
+    depth = np.clip(floor - np.asarray(heights, np.float64), 0.0, None)
+    return (float(depth.mean()), float(depth.max())) if depth.size else (0.0, 0.0)
+
+
+def bone_length_cv(joints: np.ndarray) -> float:
+    """Return the mean over bones of the coefficient of variation (std / mean) of its length over time.
+
+    joints: (T, 17, 3), any unit; 0.0 means perfectly rigid bones (0.01 = 1 %).
+    """
+    from core.skeleton import bone_lengths
+
+    lengths = bone_lengths(np.asarray(joints, np.float64))  # (T, 16)
+    return float(np.mean(lengths.std(axis=0) / np.maximum(lengths.mean(axis=0), 1e-12)))
+
+
+def path_length(trajectory: np.ndarray) -> float:
+    """Return the length of the path ``trajectory`` (T, 3) (sum of step lengths), in its unit."""
+    return float(np.linalg.norm(np.diff(np.asarray(trajectory, np.float64), axis=0), axis=-1).sum())
+
+
+def root_trajectory_error(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """Return root-path errors of ``pred`` (T, 3) against ``gt`` (T, 3) after ONE global similarity alignment.
+
+    Keys: ``mean`` / ``final`` (mean and last-frame distance after alignment, inputs' unit),
+    ``drift`` (end-minus-start displacement error after alignment), ``distance`` (gt path length),
+    ``percent`` (100 * mean / distance; inf for a standing subject), ``scale`` (the alignment's scale).
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    ok = np.isfinite(pred).all(-1) & np.isfinite(gt).all(-1)
+    aligned = procrustes_align(pred[ok][None], gt[ok][None])[0]
+    err = np.linalg.norm(aligned - gt[ok], axis=-1)
+    dist = path_length(gt[ok])
+    drift = np.linalg.norm((aligned[-1] - aligned[0]) - (gt[ok][-1] - gt[ok][0]))
+    p0 = pred[ok] - pred[ok].mean(0)
+    scale = np.linalg.norm(aligned - aligned.mean(0)) / max(np.linalg.norm(p0), 1e-12)
+    return {"mean": float(err.mean()), "final": float(err[-1]), "drift": float(drift), "distance": dist,
+            "percent": float(100 * err.mean() / dist) if dist > 0 else float("inf"), "scale": float(scale)}

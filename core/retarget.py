@@ -407,6 +407,80 @@ def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool,
     return g
 
 
+def _ease(contact: np.ndarray, frames: int) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
+    """Return (weight (T,), contact runs [(first, last)], run index (T,)): 1 in contact, smoothstep to 0 outside."""
+    m = np.diff(np.concatenate([[0], contact.astype(np.int8), [0]]))
+    spans = list(zip(np.flatnonzero(m == 1), np.flatnonzero(m == -1) - 1, strict=True))
+    t = np.arange(len(contact))
+    weight, index = np.zeros(len(contact)), np.full(len(contact), -1)
+    for k, (s, e) in enumerate(spans):
+        x = np.clip(1.0 - np.maximum(np.maximum(s - t, t - e), 0) / (frames + 1.0), 0.0, 1.0)
+        w = x * x * (3.0 - 2.0 * x)
+        take = w > weight
+        weight[take], index[take] = w[take], k
+    return weight, spans, index
+
+
+def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, blend_frames: int = 4,
+                  on_rest_ground: bool = False) -> RetargetResult:
+    """Return ``res`` with the rig's planted ankles pinned (two-bone leg IK on the rig's own bones).
+
+    contacts: (T, 2) bool, left and right foot planted (motion meta ``contacts``). Directions-only
+    retargeting moves a planted foot a little wherever the rig's proportions differ from the motion's;
+    this pins each planted ankle at its mean position over the contact, eased in and out over
+    ``blend_frames``, by turning the thigh and shin bones (the foot keeps its world orientation).
+    ``on_rest_ground``: pin at the rest ankles' height (motions in a ground-aligned world), not the mean.
+    """
+    plan = plan_bones(rest)
+    heads, deltas = forward_kinematics(rest, res.rotations, res.root_location)
+    rotations = res.rotations.copy()
+    for (upper, lower, *_), ankle_name, f in zip(plan.limbs[:2], ("l_ankle", "r_ankle"), range(2), strict=True):
+        ankle = rest.index(ankle_name)
+        weight, spans, index = _ease(np.asarray(contacts[:, f], bool), blend_frames)
+        if not spans or plan.anchor[upper] < 0 or plan.anchor[lower] != upper or ankle not in plan.feet:
+            continue  # nothing planted, or a leg chain this simple IK does not cover
+        pins = np.array([heads[s: e + 1, ankle].mean(axis=0) for s, e in spans] + [[0.0, 0.0, 0.0]])[index]
+        if on_rest_ground:
+            pins[:, 2] = rest.heads[ankle, 2]
+        hip, knee, ank = heads[:, upper], heads[:, lower], heads[:, ankle]
+        target = weight[:, None] * pins + (1.0 - weight[:, None]) * ank
+        l1, l2 = np.linalg.norm(knee - hip, axis=-1), np.linalg.norm(ank - knee, axis=-1)
+        d_vec = target - hip
+        d = np.clip(np.linalg.norm(d_vec, axis=-1), np.abs(l1 - l2) + 1e-6, 0.9999 * (l1 + l2))
+        u = normalize(d_vec)
+        v = normalize((knee - hip) - np.sum((knee - hip) * u, -1, keepdims=True) * u)
+        cos_a = np.clip((l1**2 + d**2 - l2**2) / (2 * l1 * d), -1.0, 1.0)
+        new_knee = hip + l1[:, None] * (cos_a[:, None] * u + np.sqrt(1 - cos_a**2)[:, None] * v)
+        r1 = rotation_between(knee - hip, new_knee - hip)
+        r2 = rotation_between(_mv(r1, ank - knee), hip + d[:, None] * u - new_knee)
+        g_up, g_low = np.matmul(r1, deltas[:, upper]), np.matmul(r2, np.matmul(r1, deltas[:, lower]))
+        for b, g_b, g_par in ((upper, g_up, deltas[:, plan.anchor[upper]]), (lower, g_low, g_up),
+                              (ankle, deltas[:, ankle], g_low)):
+            r = rest.matrices[b]
+            rotations[:, b] = make_continuous(matrix_to_quat(r.T @ np.matmul(_inv(g_par), g_b) @ r))
+    return RetargetResult(res.bone_names, rotations, res.driven, res.root_bone, res.root_location, res.translation)
+
+
+def motion_to_world(points: np.ndarray, world_from_camera: np.ndarray | list | None = None,
+                    translate: bool = True) -> np.ndarray:
+    """Return camera-frame ``points`` (..., 3) metres in character space (Blender axes, Z up), metres.
+
+    With a motion file's ``meta["world_from_camera"]`` (4x4, docs/FORMATS.md) the points go to that Z-up
+    world, whose ground is z = 0, so a pitched or rolled camera does not tilt the character (``translate``
+    False for root-relative joints: rotation only); without it, the fixed camera -> Blender axes swap.
+    """
+    from core.frames import camera_to_blender
+
+    if world_from_camera is None:
+        return camera_to_blender(points)
+    m = np.asarray(world_from_camera, dtype=np.float64)
+    rot = m[:3, :3] if m.shape == (4, 4) else np.zeros((3, 3))
+    if not np.all(np.isfinite(m)) or not np.allclose(rot @ rot.T, np.eye(3), atol=1e-4):
+        raise ValueError(f"world_from_camera must be a finite rigid 4x4 matrix, got shape {m.shape}")
+    out = np.asarray(points, dtype=np.float64) @ rot.T
+    return out + m[:3, 3] if translate else out
+
+
 def leg_length(joints: np.ndarray) -> float:
     """Return the median hip-knee-ankle length, metres, of H36M ``joints`` (T, 17, 3) or (17, 3), both legs."""
     j = joints.reshape(-1, NUM_JOINTS, 3)
@@ -416,15 +490,17 @@ def leg_length(joints: np.ndarray) -> float:
 
 
 def root_translation(joints: np.ndarray, root: np.ndarray | None, rest: RestPose,
-                     in_place: bool = False) -> np.ndarray:
+                     in_place: bool = False, ankle_height: float | None = None) -> np.ndarray:
     """Return (T, 3) pelvis displacement, metres, character space, scaled by target / source leg length.
 
     joints: (T, 17, 3) root-relative joints, metres, character space (Z up); root: (T, 3) pelvis
     positions in the same axes (NaN where unknown) or None. With a finite root the displacement
     follows it (relative to its first known frame, NaN frames interpolated); the vertical start and,
     without a root, the whole vertical track come from the hip height above the lower ankle
-    compared with the leg length (0 when standing straight).
-    ``in_place`` zeroes the horizontal part.
+    compared with the leg length (0 when standing straight). ``ankle_height`` (metres, a planted
+    ankle's height in a world whose ground is z = 0, motion meta ``ground.ankle_height_m``) makes the
+    vertical track absolute instead: planted ankles land on the rig's rest ankle height even when the
+    clip starts in mid-air. ``in_place`` zeroes the horizontal part.
     """
     t = joints.shape[0]
     src_leg = leg_length(joints)
@@ -439,6 +515,11 @@ def root_translation(joints: np.ndarray, root: np.ndarray | None, rest: RestPose
         filled = np.stack([np.interp(frames, frames[ok], root[ok, k]) for k in range(3)], -1)
         out = scale * (filled - filled[np.argmax(ok)])
         out[:, 2] += vertical[0]
+        if ankle_height is not None:
+            rest_j = rest.joint_positions()
+            rest_ankle = 0.5 * (rest_j[J["l_ankle"], 2] + rest_j[J["r_ankle"], 2])
+            rest_hip = 0.5 * (rest_j[J["l_hip"], 2] + rest_j[J["r_hip"], 2])
+            out[:, 2] = rest_ankle + scale * (filled[:, 2] - ankle_height) - rest_hip
     else:
         out[:, 2] = vertical
     if in_place:
@@ -447,7 +528,8 @@ def root_translation(joints: np.ndarray, root: np.ndarray | None, rest: RestPose
 
 
 def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None, root_motion: bool = True,
-             in_place: bool = False, nose_neck: bool = True, level_feet: bool = True) -> RetargetResult:
+             in_place: bool = False, nose_neck: bool = True, level_feet: bool = True,
+             ankle_height: float | None = None) -> RetargetResult:
     """Return per-bone local rotations (and pelvis location) that pose ``rest`` like ``joints``.
 
     joints: (T, 17, 3) H36M positions, metres, character space (Blender world axes: Z up, the
@@ -456,6 +538,7 @@ def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None,
     ``nose_neck``: the H36M neck joint is the nose (lifter output); False when it is the skull base
     (joints made by FK of a rig, as in tests). ``level_feet``: H36M has no toes, so feet keep their
     rest tilt (flat) and only turn with the shin; False makes them follow the shin rigidly.
+    ``ankle_height``: see :func:`root_translation` (motions in a ground-aligned world).
     """
     joints = np.asarray(joints, dtype=np.float64)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3) or joints.shape[0] < 1:
@@ -474,7 +557,8 @@ def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None,
         rotations[:, b] = make_continuous(matrix_to_quat(local))
     translation = np.zeros((t, 3))
     if root_motion:
-        translation = root_translation(rel, None if root is None else np.asarray(root, float), rest, in_place)
+        translation = root_translation(rel, None if root is None else np.asarray(root, float), rest, in_place,
+                                       ankle_height)
     g_par = g.get(plan.anchor[plan.pelvis], eye)
     location = _mv(_inv(np.matmul(g_par, rest.matrices[plan.pelvis])), translation)
     return RetargetResult(rest.bone_names, rotations, tuple(sorted(g)), plan.pelvis, location, translation)

@@ -23,14 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.bodies import DEFAULT_BODIES, character_measures
 from core.config import TrainConfig, load_train_config
-from core.datasets import (
-    DEFAULT_BODIES,
-    VALIDATION_SUBJECTS,
-    MotionSet,
-    character_measures,
-    load_motion_set,  # fmt: skip
-)
+from core.datasets import VALIDATION_SUBJECTS, MotionSet, load_motion_set
 from core.errors import ModelError, PosemoeError
 from core.metrics import accel_error, mpjpe, mpjve, n_mpjpe, p_mpjpe
 from core.model import build_model, count_parameters

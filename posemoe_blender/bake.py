@@ -16,9 +16,8 @@ import bpy
 import numpy as np
 
 from core.errors import RigError
-from core.frames import camera_to_blender
 from core.motion_file import MotionClip
-from core.retarget import RestPose, RetargetResult, retarget
+from core.retarget import RestPose, RetargetResult, lock_rig_feet, motion_to_world, retarget
 from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, resolve_rig
 
 log = logging.getLogger(__name__)
@@ -182,6 +181,37 @@ def _set_scene_range(clip: MotionClip, frame_start: int) -> None:
     scene.render.fps, scene.render.fps_base = fps, fps / float(clip.fps)
 
 
+def _world_from_camera(clip: MotionClip) -> np.ndarray | None:
+    """Return the clip's meta ``world_from_camera`` (4, 4) (ground-aligned Z-up world), or None (level camera)."""
+    value = (clip.meta or {}).get("world_from_camera")
+    if value is None:
+        return None
+    try:
+        m = np.asarray(value, dtype=np.float64)
+        motion_to_world(np.zeros(3), m)  # validates: finite, rigid, 4x4
+    except (TypeError, ValueError) as e:
+        log.warning("ignoring the motion's meta world_from_camera (%s); the camera is assumed level", e)
+        return None
+    return m
+
+
+def _contacts(clip: MotionClip) -> np.ndarray | None:
+    """Return (T, 2) bool planted left/right feet from the clip's meta ``contacts`` ranges, or None."""
+    ranges = (clip.meta or {}).get("contacts")
+    if not isinstance(ranges, dict):
+        return None
+    t = clip.joints_3d.shape[0]
+    mask = np.zeros((t, 2), bool)
+    try:
+        for f, side in enumerate(("left", "right")):
+            for first, last in ranges.get(side, []):
+                mask[max(0, int(first)): min(t, int(last) + 1), f] = True
+    except (TypeError, ValueError):
+        log.warning("ignoring the motion's meta contacts: not lists of [first, last] frame ranges")
+        return None
+    return mask if mask.any() else None
+
+
 def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto", mapping: dict | None = None,
               action_name: str | None = None, frame_start: int = 1, root_motion: bool = True,
               in_place: bool = False) -> bpy.types.Action:
@@ -189,8 +219,12 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
 
     Keys ``rotation_quaternion`` of the driven bones (their rotation mode becomes QUATERNION) and the
     pelvis bone ``location`` (root motion, scaled to the rig's leg length; ``in_place`` keeps it over
-    the origin horizontally). Never reuses an existing action; on any failure the partly-made action
-    is removed and the previous assignment restored. Raises RigError for unusable armatures/mappings.
+    the origin horizontally). With ``clip.meta["world_from_camera"]`` (written by core.motion_cleanup) the
+    motion is baked in that ground-aligned world, so the character stands upright even when the camera was
+    pitched; without it the camera is taken as level. With ``meta["contacts"]`` (and root motion) planted
+    feet are pinned on the rig itself (core.retarget.lock_rig_feet), whose proportions differ from the
+    motion's. Never reuses an existing action; on any failure the
+    partly-made action is removed and the previous assignment restored. Raises RigError for unusable armatures/mappings.
     """
     if armature_obj is None or armature_obj.type != "ARMATURE":
         name = getattr(armature_obj, "name", None)
@@ -202,9 +236,16 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     names = [b.name for b in armature_obj.data.bones]
     preset, mapping = resolve_rig(names, rig, mapping)
     rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
-    joints = camera_to_blender(clip.joints_3d)
-    root = camera_to_blender(clip.root) if clip.root is not None and len(clip.root) else None
-    res = retarget(joints, rest, root, root_motion=root_motion, in_place=in_place)
+    world = _world_from_camera(clip)
+    joints = motion_to_world(clip.joints_3d, world, translate=False)
+    root = motion_to_world(clip.root, world) if clip.root is not None and len(clip.root) else None
+    ankle_h = (clip.meta or {}).get("ground", {}).get("ankle_height_m") if world is not None else None
+    res = retarget(joints, rest, root, root_motion=root_motion, in_place=in_place,
+                   ankle_height=float(ankle_h) if isinstance(ankle_h, int | float) else None)
+    contacts = _contacts(clip)
+    if contacts is not None and root_motion and not in_place:
+        res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(0.15 * float(clip.fps))),
+                            on_rest_ground=world is not None)
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
     if root_motion and root_bone.use_connect:

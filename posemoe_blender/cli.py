@@ -116,7 +116,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
                   "backend": args.backend}
         summary = batch.write_summary(args.out, jobs, record)
         args.reporter.close()
-        if args.progress != "json":
+        if args.progress == "json":
+            args.reporter(_result_event(summary))
+        else:
             print(batch.summary_table(jobs))
             print(f"summary: {summary}")
     return batch.exit_code(jobs)
@@ -134,21 +136,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from core.config import load_train_config
     from core.training import train
 
     cfg = load_train_config(args.config)
     if args.device != "auto":
-        cfg = cfg.replace(device=args.device) if hasattr(cfg, "replace") else cfg
+        cfg = replace(cfg, device=args.device)
+    elif cfg.device == "cpu":
+        import torch
+
+        cfg = replace(cfg, device="cuda" if torch.cuda.is_available() else "cpu")
+    if args.bvh is not None:
+        cfg = replace(cfg, data_dir=str(args.bvh))
+    if args.minutes is not None:
+        cfg = replace(cfg, minutes=args.minutes)
     out = train(cfg, args.out, resume=args.resume)
     _print_result(args, out)
     return ExitCode.OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from core.config import TrainConfig
     from core.training import evaluate
 
-    report = evaluate(args.weights, data_dir=args.data, device=args.device)
+    cfg = TrainConfig(data_dir=str(args.data)) if args.data else None
+    report = evaluate(args.weights, cfg=cfg, max_windows=args.max_windows, flip_tta=not args.no_flip)
     text = json.dumps(report, indent=2)
     if args.json_out:
         args.json_out.write_text(text + "\n")
@@ -272,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, required=True, help="training config (.toml)")
     p.add_argument("--out", type=Path, required=True, help="output folder for checkpoints and logs")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--bvh", type=Path, default=None,
+                   help="train on this BVH folder (.bvh or .bvh.gz, one skeleton) instead of the config's data")
+    p.add_argument("--minutes", type=float, default=None, help="override the config's wall-clock budget")
     _add_common(p)
 
     p = add("eval", cmd_eval, "evaluate lifter weights on the held-out CMU subjects",
@@ -279,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, required=True, help="weights .safetensors")
     p.add_argument("--data", type=Path, default=None, help="BVH folder (default: ../shared/data/mocap/cmu)")
     p.add_argument("--json-out", type=Path, default=None, help="also write the report here")
+    p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
+    p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation")
     _add_common(p)
     return parser
 

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from core.config import InferenceConfig
 from core.errors import CancelledError
 from core.filters import constant_bone_lengths, smooth
 from core.motion_file import Keypoints2D, MotionClip, write_keypoints, write_motion
-from core.protocol import Event, Progress
+from core.protocol import Event, Message, Progress
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ def lift(
     fixed_bones: bool = True,
 ) -> MotionClip:
     """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights."""
+    import torch
+
     from core.inference import lift_sequence, resolve_device
     from core.trajectory import estimate_root
     from core.weights import DEFAULT_WEIGHTS, load_lifter
@@ -61,8 +63,18 @@ def lift(
     device = resolve_device(cfg.device)
     model, model_cfg, wmeta = load_lifter(weights, device=str(device))
     t0 = time.perf_counter()
-    joints_3d = lift_sequence(kp.joints_2d, kp.image_size, model, model_cfg.window, cfg,
-                              on_progress=lambda d, t: emit(Progress("lift", d, t)))
+    progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
+    try:
+        joints_3d = lift_sequence(kp.joints_2d, kp.image_size, model, model_cfg.window, cfg, on_progress=progress)
+    except torch.cuda.OutOfMemoryError:
+        note = "CUDA ran out of memory while lifting; finishing on the CPU (slower, same result)"
+        log.warning(note)
+        emit(Message(note, "warning"))
+        torch.cuda.empty_cache()
+        cfg = replace(cfg, device="cpu")
+        device = torch.device("cpu")
+        joints_3d = lift_sequence(kp.joints_2d, kp.image_size, model.cpu(), model_cfg.window, cfg,
+                                  on_progress=progress)
     lift_s = time.perf_counter() - t0
     emit(Progress("filter", 0, 1))
     joints_3d = smooth(joints_3d, kp.fps, smoothing)

@@ -100,7 +100,8 @@ def test_batch_all_good_exits_zero(clips, tmp_path):
                "--progress", "json")
     assert r.returncode == 0, r.stderr
     lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()]
-    assert lines[-1]["stage"] == "batch" or any(ln.get("stage") == "batch" and ln["done"] == 2 for ln in lines)
+    assert any(ln.get("stage") == "batch" and ln.get("done") == 2 for ln in lines)
+    assert lines[-1] == {"result": str(out / "summary.json")}
 
 
 def test_missing_input_is_a_clean_error(tmp_path):

@@ -36,8 +36,8 @@ def test_capture_writes_a_valid_motion_file(motion):
     clip = read_motion(motion)
     assert clip.num_frames == 120 and clip.valid.mean() > 0.9
     assert np.abs(clip.joints_3d[:, 0]).max() == 0.0
-    bones = np.linalg.norm(clip.joints_3d[:, 2] - clip.joints_3d[:, 1], axis=-1)  # r thigh, metres
-    assert 0.25 < np.median(bones) < 0.6
+    legs = np.linalg.norm(clip.joints_3d[:, [2, 5, 3, 6]] - clip.joints_3d[:, [1, 4, 2, 5]], axis=-1)  # metres
+    assert 0.6 < legs.sum(axis=1).mean() / 2 < 1.2  # thigh + shin of a standing-height adult
     assert np.isfinite(clip.root).all() and (clip.root[:, 2] > 0).all()  # in front of the camera
     meta = clip.meta
     assert meta["weights"] == DEFAULT_WEIGHTS.name and len(meta["weights_sha256"]) == 64

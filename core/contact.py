@@ -1,0 +1,335 @@
+"""Foot contact, ground plane and foot locking for one-camera motion (numpy + scipy).
+
+* Contacts per foot from the ankle's height above the ground and its speed, with hysteresis
+  (separate enter/leave thresholds) and minimum contact / gap durations.
+* Ground plane in the camera frame: a robust (soft-L1) plane fit to the ankles while they are in
+  contact, pulled towards the body's average "up" where the contacts do not span the plane (a
+  subject dancing on one spot); it gives the camera's pitch, roll and height.
+* Foot locking in a Z-up world (core.world): one smooth pelvis correction that makes planted
+  ankles still (a sparse least-squares solve: planted ankles meet their lock points, the
+  correction's acceleration stays small), then a two-bone leg IK that pins each ankle at its lock
+  point, blended in and out over a few frames so nothing pops; no ankle ends below its height
+  above the ground.
+
+Feet are the ankle joints (H36M has no toes); heights are ankle heights above the sole plane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.skeleton import JOINT_INDEX as J
+
+FEET = ((J["l_hip"], J["l_knee"], J["l_ankle"]), (J["r_hip"], J["r_knee"], J["r_ankle"]))
+"""(hip, knee, ankle) joint indices of the left and right leg; foot axis 0 = left, 1 = right."""
+
+
+@dataclass(frozen=True)
+class ContactParams:
+    """Thresholds of contact detection and foot locking (metres, m/s, seconds, Hz)."""
+
+    height_on: float = 0.06
+    """A foot can land when its ankle is less than this above its standing height."""
+    height_off: float = 0.10
+    """A planted foot leaves when its ankle rises more than this above its standing height."""
+    speed_on: float = 0.35
+    speed_off: float = 0.70
+    speed_ratio_on: float = 0.5
+    """Added to ``speed_on`` per m/s of the body's horizontal speed."""
+    speed_ratio_off: float = 0.8
+    above_other_on: float = 0.03
+    """A foot can land only if it is less than this above the other foot (metres)."""
+    above_other_off: float = 0.08
+    min_contact_s: float = 0.10
+    min_gap_s: float = 0.10
+    blend_s: float = 0.15
+    """Foot locks fade in and out over this long outside each contact."""
+    target_hz: float | None = None
+    """Optional low-pass (Hz) of the ankle lock offset: softer lock edges, but planted feet slide (9 cm/s at 6 Hz)."""
+    root_hz: float = 3.0
+    """Bandwidth of the pelvis correction that keeps planted feet still."""
+    root_stiffness: float = 0.2
+    """Pull of the pelvis correction towards 0, per frame, against 1 per planted foot."""
+    detect_hz: float = 4.0
+    """Low-pass applied to ankle tracks before measuring speeds for detection."""
+
+
+DEFAULT_PARAMS = ContactParams()
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Return the [first, last] frame pairs (inclusive, 0-based) of the True runs of ``mask`` (T,)."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]]).astype(np.int8)
+    d = np.diff(m)
+    return [(int(a), int(b) - 1) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
+
+
+def clean_runs(mask: np.ndarray, min_on: int, min_off: int) -> np.ndarray:
+    """Return (T,) bool ``mask``: False gaps under ``min_off`` frames filled, True runs under ``min_on`` dropped."""
+    out = np.asarray(mask, bool).copy()
+    spans = runs(out)
+    for (_, e0), (s1, _) in zip(spans[:-1], spans[1:], strict=True):
+        if s1 - e0 - 1 < min_off:
+            out[e0 + 1: s1] = True
+    for s, e in runs(out):
+        if e - s + 1 < min_on:
+            out[s: e + 1] = False
+    return out
+
+
+def hysteresis(enter: np.ndarray, leave: np.ndarray) -> np.ndarray:
+    """Return (T,) bool: a state that switches on where ``enter`` (T,) and off where ``leave`` (T,) holds."""
+    state, out = False, np.zeros(len(enter), bool)
+    for t in range(len(enter)):
+        state = (not leave[t]) if state else bool(enter[t])
+        out[t] = state
+    return out
+
+
+def foot_speed(ankles: np.ndarray, fps: float, hz: float) -> np.ndarray:
+    """Return (T, F) speeds, m/s, of ankle tracks ``ankles`` (T, F, 3) metres, low-passed at ``hz`` first."""
+    from core.smoothing import smooth_series
+
+    if len(ankles) < 2:
+        return np.zeros(ankles.shape[:-1])
+    smooth = smooth_series(ankles, fps, hz if fps > 2 * hz else None)
+    vel = np.gradient(smooth, axis=0) * fps
+    return np.linalg.norm(vel, axis=-1)
+
+
+def detect_contacts(heights: np.ndarray, speeds: np.ndarray, fps: float, params: ContactParams = DEFAULT_PARAMS,
+                    body_speed: np.ndarray | None = None) -> np.ndarray:
+    """Return (T, F) bool contacts from ankle ``heights`` (T, F) m above standing height and ``speeds`` (T, F) m/s.
+
+    A foot lands when it is low, not clearly above the other foot, and slow; it leaves when it rises, rises
+    clearly above the other foot, or moves fast. Speed limits grow with ``body_speed`` (T,) m/s, the pelvis'
+    horizontal speed: monocular feet are never perfectly still, and a walker's planted foot is slow only
+    compared with the body (``speed_ratio_on``/``off``).
+    """
+    out = np.zeros(heights.shape, bool)
+    min_on = max(1, int(round(params.min_contact_s * fps)))
+    min_off = max(1, int(round(params.min_gap_s * fps)))
+    body = np.zeros(len(heights)) if body_speed is None else np.asarray(body_speed)
+    v_on = params.speed_on + params.speed_ratio_on * body
+    v_off = params.speed_off + params.speed_ratio_off * body
+    for f in range(heights.shape[1]):
+        other = np.delete(heights, f, axis=1).min(axis=1) if heights.shape[1] > 1 else heights[:, f]
+        h = heights[:, f]
+        enter = (h < params.height_on) & (h < other + params.above_other_on) & (speeds[:, f] < v_on)
+        leave = (h > params.height_off) | (h > other + params.above_other_off) | (speeds[:, f] > v_off)
+        out[:, f] = clean_runs(hysteresis(enter, leave), min_on, min_off)
+    return out
+
+
+def body_speed(joints: np.ndarray, up: np.ndarray, fps: float, hz: float = 1.0) -> np.ndarray:
+    """Return (T,) the pelvis' speed, m/s, across ``up`` (3,) (horizontal), low-passed at ``hz``: joints (T, 17, 3)."""
+    from core.smoothing import smooth_series
+
+    if len(joints) < 2:
+        return np.zeros(len(joints))
+    pelvis = smooth_series(joints[:, J["pelvis"]], fps, hz if fps > 2 * hz else None)
+    vel = np.gradient(pelvis, axis=0) * fps
+    vel -= np.outer(vel @ up, up)
+    return np.linalg.norm(vel, axis=-1)
+
+
+def body_up(joints: np.ndarray) -> np.ndarray:
+    """Return the (3,) unit average "up" of a clip of joints (T, 17, 3), camera frame: mid-ankle -> thorax.
+
+    Within 0.4-2 degrees of the vertical on the true walking and running poses, 2-7 degrees on the lifter's
+    (docs/motion_quality.md); a dance with one leg held out leans it by 10. Only a prior for :func:`fit_plane`.
+    """
+    mid_ankle = 0.5 * (joints[:, J["l_ankle"]] + joints[:, J["r_ankle"]])
+    d = joints[:, J["thorax"]] - mid_ankle
+    d /= np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-9)
+    up = np.median(d, axis=0)
+    return up / np.linalg.norm(up)
+
+
+def fit_plane(points: np.ndarray, up_prior: np.ndarray, weights: np.ndarray | None = None,
+              prior_span: float = 0.1, scale: float = 0.02) -> tuple[np.ndarray, float]:
+    """Return (normal (3,), offset) of the plane ``normal . p + offset = 0`` best fitting ``points`` (N, 3).
+
+    Robust (soft-L1 beyond ``scale`` metres); the normal is pulled towards ``up_prior`` (3,) as strongly
+    as points spread ``prior_span`` metres would hold it, so few or collinear points still give a plane.
+    """
+    from scipy.optimize import least_squares
+
+    p = np.asarray(points, np.float64)
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, np.float64)
+    up = up_prior / np.linalg.norm(up_prior)
+    e1 = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    sw, prior = np.sqrt(w), np.sqrt(w.sum()) * prior_span
+
+    def normal(x: np.ndarray) -> np.ndarray:
+        n = up + x[0] * e1 + x[1] * e2
+        return n / np.linalg.norm(n)
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([sw * (p @ normal(x) + x[2]), prior * x[:2]])
+
+    x0 = np.array([0.0, 0.0, -float(np.median(p @ up))])
+    sol = least_squares(resid, x0, loss="soft_l1", f_scale=scale)
+    return normal(sol.x), float(sol.x[2])
+
+
+def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params: ContactParams = DEFAULT_PARAMS,
+                    up_prior: np.ndarray | None = None, prior_span: float = 0.1,
+                    iterations: int = 3) -> tuple[np.ndarray, float, np.ndarray]:
+    """Return (normal (3,), offset, contacts (T, 2) bool): the ground plane in the camera frame and the contacts.
+
+    joints: (T, 17, 3) absolute camera-frame joints, metres. ``normal . p + offset`` is a point's height
+    above the ground (normal points up); ``ankle_height``: the ankle's height above the sole, metres.
+    ``up_prior``: the normal to lean on where contacts do not span the plane (default :func:`body_up`);
+    with a large ``prior_span`` (e.g. 100) it is kept and only the ground's height is fitted.
+    """
+    ankles = joints[:, [FEET[0][2], FEET[1][2]]]  # (T, 2, 3)
+    speeds = foot_speed(ankles, fps, params.detect_hz)
+    up = body_up(joints) if up_prior is None else np.asarray(up_prior, np.float64) / np.linalg.norm(up_prior)
+    h = ankles @ up
+    low = h < np.quantile(h, 0.25) + 0.03  # first guess: the lowest quarter, not moving
+    contacts = low & (speeds < params.speed_on) & (h <= h.min(axis=1, keepdims=True) + 0.02)
+    if not contacts.any():
+        contacts = h <= np.quantile(h, 0.1)
+    normal, offset, fit = up, 0.0, contacts
+    for _ in range(iterations):
+        normal, off_ankle = fit_plane(ankles[fit], up, prior_span=prior_span)
+        offset = off_ankle + ankle_height
+        heights = ankles @ normal + offset - ankle_height
+        contacts = detect_contacts(heights, speeds, fps, params, body_speed(joints, normal, fps))
+        # fit the lower foot only (a pointed foot resting on its toes is not the ground), and without a
+        # planted foot (a jump, a swim) the lowest ankle points
+        lowest = heights <= heights.min(axis=1, keepdims=True) + 0.02
+        fit = contacts & lowest if (contacts & lowest).sum() >= 3 else heights <= np.quantile(heights, 0.1)
+    return normal, offset, contacts
+
+
+def blend_weights(contact: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (weight (T,), segment (T,) int): lock weight 1 in contact, easing to 0 over ``frames`` outside it.
+
+    ``segment`` is the index (into :func:`runs`) of the contact each weighted frame locks to, -1 elsewhere.
+    """
+    t_len = len(contact)
+    weight, segment = np.zeros(t_len), np.full(t_len, -1)
+    for k, (s, e) in enumerate(runs(contact)):
+        lo, hi = max(0, s - frames), min(t_len, e + frames + 1)
+        idx = np.arange(lo, hi)
+        dist = np.maximum(np.maximum(s - idx, idx - e), 0)
+        x = np.clip(1.0 - dist / (frames + 1.0), 0.0, 1.0)
+        w = x * x * (3.0 - 2.0 * x)  # smoothstep: no velocity jump where the lock starts to act
+        take = w > weight[idx]
+        weight[idx[take]], segment[idx[take]] = w[take], k
+    return weight, segment
+
+
+def _contact_rows(contacts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Return (frame, foot, lock index) per planted-ankle sample of ``contacts`` (T, 2), and contacts per foot."""
+    frame, foot, lock, per_foot = [], [], [], []
+    k = 0
+    for f in range(contacts.shape[1]):
+        spans = runs(contacts[:, f])
+        per_foot.append(len(spans))
+        for s, e in spans:
+            frame.extend(range(s, e + 1))
+            foot.extend([f] * (e - s + 1))
+            lock.extend([k] * (e - s + 1))
+            k += 1
+    return np.array(frame, int), np.array(foot, int), np.array(lock, int), per_foot
+
+
+def pelvis_correction(ankles: np.ndarray, contacts: np.ndarray, fps: float, ankle_height: float,
+                      root_hz: float, stiffness: float = 0.1) -> tuple[np.ndarray, list[list[list[float]]]]:
+    """Return (delta (T, 3), locks): a smooth pelvis offset that keeps planted ankles still, and lock points.
+
+    ankles: (T, 2, 3) Z-up world metres; contacts: (T, 2) bool. Per axis, a sparse least-squares solve:
+    planted ankle + delta = its contact's lock point (horizontal lock points are unknowns, their height is
+    ``ankle_height``), with the acceleration of delta penalised for a bandwidth of about ``root_hz``
+    and a pull of delta towards 0 (``stiffness`` per frame against 1 per planted foot), so the correction
+    removes the root's fast wobble but does not drag the 2D-based trajectory along a mis-scaled stride;
+    the legs' IK takes up the rest. locks[f][k]: [x, y, z] of foot f's k-th contact (:func:`runs` order).
+    """
+    from scipy.sparse import csr_matrix, diags, hstack, identity, vstack  # noqa: F401
+    from scipy.sparse.linalg import spsolve
+
+    t_len = len(ankles)
+    frame, foot, lock, per_foot = _contact_rows(contacts)
+    n_locks, n_rows = sum(per_foot), len(frame)
+    omega = 2.0 * np.pi * root_hz / fps
+    acc = diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(max(t_len - 2, 0), t_len)) / omega**2
+    c_t = csr_matrix((np.ones(n_rows), (np.arange(n_rows), frame)), shape=(n_rows, t_len))
+    c_k = csr_matrix((np.ones(n_rows), (np.arange(n_rows), lock)), shape=(n_rows, n_locks))
+    prior = diags(np.r_[np.full(t_len, np.sqrt(stiffness)), np.full(n_locks, 1e-3)])
+    a_h = vstack([hstack([c_t, -c_k]), hstack([acc, csr_matrix((acc.shape[0], n_locks))]), prior]).tocsc()
+    a_v = vstack([c_t, acc, np.sqrt(stiffness) * identity(t_len)]).tocsc()
+    delta, lock_xyz = np.zeros((t_len, 3)), np.full((n_locks, 3), ankle_height)
+    for axis in range(3):
+        target = -ankles[frame, foot, axis] + (ankle_height if axis == 2 else 0.0)
+        a = a_v if axis == 2 else a_h
+        b = np.concatenate([target, np.zeros(a.shape[0] - n_rows)])
+        x = np.atleast_1d(spsolve((a.T @ a).tocsc(), a.T @ b))
+        delta[:, axis] = x[:t_len]
+        if axis < 2:
+            lock_xyz[:, axis] = x[t_len:]
+    splits = np.cumsum([0] + per_foot)
+    locks = [lock_xyz[splits[f]: splits[f + 1]].tolist() for f in range(len(per_foot))]
+    return delta, locks
+
+
+def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray,
+                target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (knee, ankle) (N, 3) moved so the ankle reaches ``target`` (N, 3) with the hip fixed.
+
+    Thigh and shin keep their lengths; the knee stays in the plane of hip, target and the old knee
+    (its pole); a target out of reach is approached along the hip -> target line.
+    """
+    l1 = np.linalg.norm(knee - hip, axis=-1)
+    l2 = np.linalg.norm(ankle - knee, axis=-1)
+    d_vec = target - hip
+    d = np.clip(np.linalg.norm(d_vec, axis=-1), np.abs(l1 - l2) + 1e-6, 0.9999 * (l1 + l2))
+    u = d_vec / np.maximum(np.linalg.norm(d_vec, axis=-1), 1e-9)[:, None]
+    pole = knee - hip
+    v = pole - np.sum(pole * u, -1, keepdims=True) * u
+    fallback = np.cross(u, [1.0, 0.0, 0.0])  # knee straight along the line: bend forward-ish
+    v = np.where((np.linalg.norm(v, axis=-1) < 1e-6)[:, None], fallback, v)
+    v /= np.maximum(np.linalg.norm(v, axis=-1), 1e-9)[:, None]
+    cos_a = np.clip((l1**2 + d**2 - l2**2) / (2 * l1 * d), -1.0, 1.0)
+    new_knee = hip + l1[:, None] * (cos_a[:, None] * u + np.sqrt(1 - cos_a**2)[:, None] * v)
+    new_ankle = hip + d[:, None] * u
+    return new_knee, new_ankle
+
+
+def lock_feet(joints: np.ndarray, contacts: np.ndarray, fps: float, ankle_height: float,
+              params: ContactParams = DEFAULT_PARAMS) -> tuple[np.ndarray, list[list[list[float]]]]:
+    """Return (joints (T, 17, 3), locks): absolute Z-up world joints with planted feet pinned, no ankle underground.
+
+    joints: (T, 17, 3) metres, world (ground z = 0); contacts: (T, 2) bool (left, right);
+    ankle_height: metres above the ground of a planted ankle. The whole body moves by a smooth
+    pelvis correction, then each leg's two-bone IK pins its ankle (eased in/out over ``blend_s``).
+    """
+    from core.smoothing import smooth_series
+
+    out = np.array(joints, np.float64, copy=True)
+    ankles = out[:, [FEET[0][2], FEET[1][2]]]
+    if contacts.any():
+        delta, locks = pelvis_correction(ankles, contacts, fps, ankle_height, params.root_hz,
+                                         params.root_stiffness)
+        out += delta[:, None, :]
+    else:
+        locks = [[], []]
+    frames = max(1, int(round(params.blend_s * fps)))
+    for f, (hip, knee, ankle) in enumerate(FEET):
+        weight, seg = blend_weights(contacts[:, f], frames)
+        cur = out[:, ankle]
+        pins = np.array(locks[f] + [[0.0, 0.0, 0.0]])[seg]  # seg -1 -> dummy row, weight 0 there
+        target = weight[:, None] * pins + (1.0 - weight[:, None]) * cur
+        if params.target_hz and fps > 2 * params.target_hz:
+            target = cur + smooth_series(target - cur, fps, params.target_hz)
+        target[:, 2] = np.maximum(target[:, 2], ankle_height)
+        move = np.linalg.norm(target - cur, axis=-1) > 1e-6
+        if move.any():
+            out[move, knee], out[move, ankle] = two_bone_ik(out[move, hip], out[move, knee], cur[move], target[move])
+    return out, locks

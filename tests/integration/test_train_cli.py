@@ -1,0 +1,38 @@
+"""`posemoe train --bvh DIR` on a user's own (tiny) BVH library, then `posemoe eval` on the result."""
+
+import json
+import shutil
+
+import pytest
+
+pytestmark = [pytest.mark.data]
+
+from core.weights import load_lifter  # noqa: E402
+from posemoe_blender.cli import main  # noqa: E402
+
+
+def test_train_and_eval_on_own_bvh(tmp_path, shared_data, capsys):
+    lib = tmp_path / "my library"
+    for clip in ("02/02_01", "02/02_02", "16/16_08"):  # two "subjects": folders 02 and 16
+        (lib / clip.split("/")[0]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_data / "mocap" / "cmu" / f"{clip}.bvh.gz", lib / f"{clip}.bvh.gz")
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(
+        'minutes = 0.0\nsteps = 3\nbatch_size = 4\nval_every = 2\nval_windows = 4\nwarmup_steps = 1\n'
+        'val_subjects = ["16"]\nthreads = 1\n'
+        f'cache_dir = "{(tmp_path / "cache").as_posix()}"\n'
+        '[model]\narch = "posemoe"\nwindow = 9\nchannels = 16\nheads = 2\nexpert_layers = 1\ndecoder_layers = 1\n'
+    )
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--bvh", str(lib), "--out", str(out), "--progress", "none",
+                 "--device", "cpu"]) == 0
+    weights = sorted(out.glob("*.safetensors"))
+    assert weights, list(out.iterdir())
+    model, mcfg, meta = load_lifter(weights[0])
+    assert mcfg.window == 9 and meta["sha256"]
+    capsys.readouterr()
+    report = tmp_path / "eval.json"
+    assert main(["eval", "--weights", str(weights[0]), "--data", str(lib), "--max-windows", "8",
+                 "--json-out", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["overall"]["mpjpe_mm"] > 0 and "p_mpjpe_mm" in r["overall"]

@@ -1,0 +1,92 @@
+"""Foot contacts, ground plane and foot locking (core.contact) on a procedural walk."""
+
+import numpy as np
+import pytest
+from walk_motion import ANKLE_H, FPS, camera, to_camera, walk_world
+
+from core.contact import (
+    clean_runs,
+    detect_contacts,
+    estimate_ground,
+    fit_plane,
+    foot_speed,
+    hysteresis,
+    lock_feet,
+    runs,
+    two_bone_ik,
+)
+from core.metrics import foot_skate
+from core.skeleton import bone_lengths
+
+
+def test_runs_clean_runs_and_hysteresis():
+    mask = np.array([0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0], bool)
+    assert runs(mask) == [(1, 2), (4, 6), (10, 10)]
+    assert runs(clean_runs(mask, min_on=2, min_off=2)) == [(1, 6)]  # 1-frame gap filled, lone frame dropped
+    enter = np.array([0, 1, 0, 0, 0, 0], bool)
+    leave = np.array([0, 0, 0, 1, 0, 0], bool)
+    assert hysteresis(enter, leave).tolist() == [False, True, True, False, False, False]
+
+
+def test_contacts_found_where_feet_are_still():
+    joints, stance = walk_world()
+    ankles = joints[:, [6, 3]]
+    contacts = detect_contacts(ankles[..., 2] - ANKLE_H, foot_speed(ankles, FPS, 4.0), FPS)
+    hit = (contacts & stance).sum()
+    assert hit / contacts.sum() > 0.9  # precision
+    assert hit / stance.sum() > 0.8  # recall
+    assert len(runs(contacts[:, 0])) == len(runs(stance[:, 0]))
+
+
+def test_fit_plane_is_robust_to_outliers_and_falls_back_to_the_prior():
+    rng = np.random.default_rng(0)
+    normal = np.array([0.1, -0.98, -0.2])
+    normal /= np.linalg.norm(normal)
+    pts = rng.uniform(-2, 2, (200, 3))
+    pts -= np.outer(pts @ normal + 1.5, normal)  # on the plane n.p + 1.5 = 0
+    pts[:20] += 0.3 * normal  # raised feet
+    n, off = fit_plane(pts, np.array([0.0, -1.0, 0.0]))
+    assert np.degrees(np.arccos(n @ normal)) < 0.5 and off == pytest.approx(1.5, abs=0.01)
+    n1, _ = fit_plane(pts[:1], np.array([0.0, -1.0, 0.0]))  # one point: the prior decides
+    assert np.degrees(np.arccos(-n1[1])) < 1.0
+
+
+def test_ground_of_a_pitched_rolled_camera():
+    joints, _ = walk_world()
+    world = camera(pitch_deg=20, roll_deg=5, height=1.6)
+    cam, _ = to_camera(joints, world)
+    normal, offset, contacts = estimate_ground(cam, FPS, ANKLE_H)
+    assert np.degrees(np.arccos(np.clip(normal @ world[2, :3], -1, 1))) < 1.0
+    assert offset == pytest.approx(1.6, abs=0.03)
+    assert contacts.mean() > 0.4
+
+
+def test_two_bone_ik_reaches_and_keeps_lengths():
+    hip = np.zeros((3, 3))
+    knee = np.array([[0, 0, -0.45]] * 3) + [0.05, 0, 0]
+    ankle = knee + [0, 0, -0.45]
+    target = np.array([[0.2, 0.0, -0.8], [0.0, 0.1, -0.6], [0.0, 0.0, -2.0]])
+    k2, a2 = two_bone_ik(hip, knee, ankle, target)
+    assert np.allclose(a2[:2], target[:2], atol=1e-6)
+    assert np.allclose(np.linalg.norm(k2 - hip, axis=-1), np.linalg.norm(knee - hip, axis=-1))
+    assert np.allclose(np.linalg.norm(a2 - k2, axis=-1), np.linalg.norm(ankle - knee, axis=-1))
+    reach = np.linalg.norm(knee[2] - hip[2]) + 0.45
+    assert reach - 1e-3 < np.linalg.norm(a2[2]) < reach and a2[2, 2] < -0.89  # out of reach: straight at it
+
+
+def test_locked_feet_do_not_slide_or_sink_and_legs_keep_their_lengths():
+    joints, stance = walk_world()
+    rng = np.random.default_rng(1)
+    wobble = np.cumsum(rng.normal(0, 0.004, (len(joints), 3)), axis=0)  # a drifting, jittery root
+    noisy = joints + wobble[:, None]
+    noisy[:, [3, 6], 2] -= 0.03  # and feet 3 cm too low
+    before = foot_skate(noisy[:, [6, 3]], stance, FPS)
+    locked, locks = lock_feet(noisy, stance, FPS, ANKLE_H)
+    assert before > 5.0
+    assert foot_skate(locked[:, [6, 3]], stance, FPS) < 2.0
+    assert locked[:, [3, 6], 2].min() >= ANKLE_H - 1e-6
+    assert np.allclose(bone_lengths(locked), bone_lengths(noisy), atol=1e-6)
+    assert len(locks[0]) == len(runs(stance[:, 0])) and len(locks[1][0]) == 3
+    step = np.linalg.norm(np.diff(locked[:, [3, 6]], axis=0), axis=-1)
+    true_step = np.linalg.norm(np.diff(joints[:, [3, 6]], axis=0), axis=-1)
+    assert step.max() < 1.25 * true_step.max()  # no pops: feet never much faster than the true swing

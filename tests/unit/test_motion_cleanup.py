@@ -1,0 +1,164 @@
+"""clean_motion (core.motion_cleanup): upright world, locked feet, rigid bones, presets; demo truth; baking axes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from walk_motion import FOCAL, FPS, IMAGE_SIZE, camera, to_camera, walk_world
+
+from core.metrics import bone_length_cv, foot_skate, ground_penetration, jitter, mpjpe
+from core.motion_cleanup import PRESETS, clean_motion
+from core.retarget import motion_to_world
+from core.smoothing import METHODS, smooth_series
+from core.world import camera_pose, stature, transform_points
+
+DEMO_TRUTH = Path(__file__).resolve().parents[2] / "posemoe_blender" / "demo_data" / "demo_clip_truth.npz"
+
+
+@pytest.fixture(scope="module")
+def noisy_walk():
+    """A procedural walk seen by a camera pitched 20 degrees and rolled 5, with 1 cm 3D and 1.5 px 2D noise."""
+    joints, stance = walk_world()
+    world = camera(pitch_deg=20, roll_deg=5, height=1.6)
+    cam, uv = to_camera(joints, world)
+    rng = np.random.default_rng(0)
+    rel = cam - cam[:, :1] + rng.normal(0, 0.01, cam.shape)
+    uv = uv + rng.normal(0, 1.5, uv.shape)
+    height = stature(joints - joints[:, :1])
+    out = clean_motion(rel, uv, np.full(cam.shape[:2], 0.9), np.ones(len(cam), bool), FPS, IMAGE_SIZE, "medium",
+                       subject_height=height, focal=FOCAL)
+    return {"cam": cam, "world": world, "stance": stance, "height": height, "out": out}
+
+
+def _contact_mask(info: dict, frames: int) -> np.ndarray:
+    mask = np.zeros((frames, 2), bool)
+    for f, side in enumerate(("left", "right")):
+        for first, last in info["contacts"][side]:
+            mask[first: last + 1, f] = True
+    return mask
+
+
+def test_outputs_and_info_follow_the_motion_file_contract(noisy_walk):
+    rel, root, info = noisy_walk["out"]
+    assert rel.shape == noisy_walk["cam"].shape and rel.dtype == np.float32 and root.shape == (len(rel), 3)
+    assert np.abs(rel[:, 0]).max() == 0.0
+    assert json.loads(json.dumps(info)) == info  # JSON-serialisable for the motion file's meta
+    assert np.array(info["world_from_camera"]).shape == (4, 4)
+    assert info["cleanup"]["preset"] == "medium" and info["cleanup"]["filter"] in METHODS
+
+
+def test_pitched_camera_gives_an_upright_world_with_the_ground_at_zero(noisy_walk):
+    rel, root, info = noisy_walk["out"]
+    pose = camera_pose(np.array(info["world_from_camera"]))
+    assert pose["pitch_deg"] == pytest.approx(20, abs=2) and pose["roll_deg"] == pytest.approx(5, abs=2)
+    assert pose["height_m"] == pytest.approx(1.6, abs=0.15)  # 1 degree of pitch is 7 cm at 4 m
+    body = motion_to_world(rel, info["world_from_camera"], translate=False)
+    torso = body[:, 8] - body[:, 0]
+    tilt = np.degrees(np.arccos(torso[:, 2] / np.linalg.norm(torso, axis=-1)))
+    assert np.median(tilt) < 3.0  # the procedural walker is perfectly upright
+    feet = motion_to_world(rel + root[:, None], info["world_from_camera"])[:, [3, 6], 2]
+    assert np.median(feet.min(axis=1)) == pytest.approx(info["ground"]["ankle_height_m"], abs=0.02)
+
+
+def test_contacts_found_feet_locked_not_underground_bones_rigid(noisy_walk):
+    rel, root, info = noisy_walk["out"]
+    own = _contact_mask(info, len(rel))
+    stance = noisy_walk["stance"]
+    assert (own & stance).sum() / own.sum() > 0.8 and (own & stance).sum() / stance.sum() > 0.8
+    world = transform_points(rel + root[:, None], np.array(info["world_from_camera"]))
+    assert foot_skate(world[:, [6, 3]], own, FPS) < 2.0
+    assert ground_penetration(world[:, [6, 3], 2] - info["ground"]["ankle_height_m"])[1] < 0.005
+    assert bone_length_cv(rel) < 0.01
+
+
+def test_root_follows_the_true_path(noisy_walk):
+    from core.metrics import root_trajectory_error
+
+    _, root, _ = noisy_walk["out"]
+    err = root_trajectory_error(root, noisy_walk["cam"][:, 0])
+    assert err["percent"] < 10.0
+
+
+def test_presets_trade_jitter_and_reject_unknown_names():
+    joints, _ = walk_world(seconds=3)
+    cam, uv = to_camera(joints, camera())
+    rel = cam - cam[:, :1] + np.random.default_rng(2).normal(0, 0.01, cam.shape)
+    args = (uv, np.ones(cam.shape[:2]), np.ones(len(cam), bool), FPS, IMAGE_SIZE)
+    jit = {p: jitter(clean_motion(rel, *args, preset=p, focal=FOCAL, foot_lock=False)[0]) for p in PRESETS}
+    assert jit["none"] > jit["light"] > jit["medium"] > jit["strong"]
+    with pytest.raises(ValueError, match="preset"):
+        clean_motion(rel, *args, preset="extreme")
+
+
+def test_subject_height_sets_the_scale():
+    joints, _ = walk_world(seconds=2)
+    cam, uv = to_camera(joints, camera())
+    args = (uv, np.ones(cam.shape[:2]), np.ones(len(cam), bool), FPS, IMAGE_SIZE)
+    for height in (1.5, 1.9):
+        rel, _, info = clean_motion(cam, *args, subject_height=height, focal=FOCAL, foot_lock=False)
+        assert stature(rel) == pytest.approx(height, rel=1e-3)
+        assert info["cleanup"]["subject_height_m"] == height
+
+
+def test_low_confidence_samples_are_refilled_before_filtering():
+    t = np.arange(60) / 30.0
+    x = np.sin(2 * np.pi * 0.5 * t)[:, None] * np.ones((1, 3))
+    spiky = x.copy()
+    spiky[30] += 1.0
+    w = np.ones(60)
+    w[30] = 0.05
+    assert np.abs(smooth_series(spiky, 30.0, 5.0, "butterworth", w) - x).max() < 0.01
+    assert np.abs(smooth_series(spiky, 30.0, 5.0, "butterworth") - x).max() > 0.1
+
+
+def test_demo_truth_filters_add_little_error():
+    z = np.load(DEMO_TRUTH)
+    cam = z["joints_3d"].astype(np.float64)
+    gt = cam - cam[:, :1]
+    args = (z["joints_2d"], np.ones(cam.shape[:2]), np.ones(len(cam), bool), float(z["fps"]),
+            tuple(z["image_size"]))
+    height = stature(gt)
+    base, _, _ = clean_motion(cam, *args, preset="none", subject_height=height, foot_lock=False)
+    medium, root, info = clean_motion(cam, *args, preset="medium", subject_height=height, level_camera=True)
+    assert mpjpe(base, gt) < 0.006  # constant bone lengths: the true virtual joints vary by 1 %
+    assert mpjpe(medium, gt) - mpjpe(base, gt) < 0.003  # smoothing + foot locking on a fast dance
+    assert abs(camera_pose(np.array(info["world_from_camera"]))["pitch_deg"]) < 0.01  # the level camera kept
+    assert len(info["contacts"]["right"]) >= 1  # the dancer stands on the right foot
+
+
+@pytest.mark.parametrize("frames", [1, 2, 5])
+def test_very_short_clips_do_not_fail(frames):
+    rng = np.random.default_rng(frames)
+    rel, root, info = clean_motion(rng.normal(0, 0.3, (frames, 17, 3)), rng.uniform(100, 400, (frames, 17, 2)),
+                                   rng.uniform(0, 1, (frames, 17)), np.ones(frames, bool), 30.0, (640, 480))
+    assert np.isfinite(rel).all() and np.isfinite(root).all() and json.dumps(info)
+
+
+def test_planted_feet_stay_planted_on_a_rig_with_other_proportions():
+    from core import retarget as rt
+    from core import rigs
+
+    joints, stance = walk_world(seconds=3)
+    bones = []
+    for name, parent, head, tail in rigs.default_armature_bones(1.6):  # knees 6 cm higher, hips 40 % wider
+        head, tail = np.array(head), np.array(tail)
+        if name.endswith("UpLeg"):
+            head[0], tail[2] = 1.4 * head[0], tail[2] + 0.06
+        elif name.endswith("Leg"):
+            head[2] += 0.06
+        bones.append((name, parent, tuple(head), tuple(tail), 0.0))
+    rest = rt.make_rest_pose(bones, rigs.resolve_mapping([b[0] for b in bones]))
+    res = rt.retarget(joints, rest, joints[:, 0], nose_neck=False)
+    feet = [rest.index("l_ankle"), rest.index("r_ankle")]
+
+    def ankles(r: rt.RetargetResult) -> np.ndarray:
+        return rt.forward_kinematics(rest, r.rotations, r.root_location)[0][:, feet]
+
+    assert foot_skate(ankles(res), stance, FPS) > 2.0
+    locked = rt.lock_rig_feet(rest, res, stance)
+    assert foot_skate(ankles(locked), stance, FPS) < 0.5
+    assert np.allclose(np.linalg.norm(locked.rotations, axis=-1), 1.0)
+    swing = ~stance[:, 0]
+    moved = np.linalg.norm(ankles(locked)[:, 0] - ankles(res)[:, 0], axis=-1)
+    assert moved[swing].max() < 0.1  # the lock eases out; swinging feet stay close to the retargeted motion

@@ -1,0 +1,54 @@
+"""Pipeline glue: lifting a keypoints file with a tiny model, CUDA out-of-memory fallback."""
+
+import numpy as np
+import torch
+
+import core.inference
+import core.weights
+from core.config import InferenceConfig, ModelConfig
+from core.model import build_model
+from core.motion_file import Keypoints2D
+from core.protocol import Message, Progress
+from posemoe_blender import pipeline
+
+
+def _tiny(monkeypatch):
+    cfg = ModelConfig(arch="posemoe", window=9, channels=32, heads=4, expert_layers=1, decoder_layers=1)
+    model = build_model(cfg).eval()
+    monkeypatch.setattr(core.weights, "load_lifter", lambda path, device="cpu": (model, cfg, {"sha256": "x" * 64}))
+    return model
+
+
+def _kp(t=30):
+    rng = np.random.default_rng(0)
+    return Keypoints2D(rng.uniform(100, 400, (t, 17, 2)).astype(np.float32), np.ones((t, 17), np.float32),
+                       np.ones(t, bool), 30.0, (640, 480))
+
+
+def test_lift_produces_a_contract_clip(monkeypatch):
+    _tiny(monkeypatch)
+    events = []
+    clip = pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu"), emit=events.append, source="k.npz")
+    assert clip.joints_3d.shape == (30, 17, 3) and clip.root.shape == (30, 3)
+    assert np.abs(clip.joints_3d[:, 0]).max() == 0
+    assert clip.meta["source"] == "k.npz" and clip.meta["smoothing"] == "light"
+    assert {e.stage for e in events if isinstance(e, Progress)} == {"lift", "filter"}
+
+
+def test_cuda_out_of_memory_falls_back_to_cpu(monkeypatch):
+    _tiny(monkeypatch)
+    real = core.inference.lift_sequence
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(args[4].device if len(args) > 4 else kwargs["cfg"].device)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core.inference, "lift_sequence", flaky)
+    events = []
+    clip = pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu"), emit=events.append)
+    assert len(calls) == 2 and calls[1] == "cpu"
+    assert any(isinstance(e, Message) and e.level == "warning" for e in events)
+    assert clip.meta["device"] == "cpu" and np.isfinite(clip.joints_3d).all()
