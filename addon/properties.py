@@ -88,7 +88,7 @@ class PosemoeSettings(bpy.types.PropertyGroup):
     mapping: CollectionProperty(type=PosemoeBoneMap, name="Custom Mapping")
     mapping_index: IntProperty(name="Active Mapping Row", default=0)
     frame_start: IntProperty(name="Frame Start", default=1, description="Frame of the clip's first key")
-    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING, default="light")
+    smoothing: EnumProperty(name="Smoothing", items=SMOOTHING, default="medium")
     root_motion: BoolProperty(name="Root Motion", default=True,
                               description="Move the hips bone with the estimated root translation")
     in_place: BoolProperty(name="In Place", default=False,

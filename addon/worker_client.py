@@ -54,7 +54,7 @@ def worker_env(engine_root: Path | None = None) -> dict[str, str]:
     return env
 
 
-def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto", smoothing: str = "light",
+def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto", smoothing: str = "medium",
                     weights: Path | None = None) -> list[str]:
     """Return the argument list of ``python -m posemoe_blender.worker`` for one capture."""
     argv = [str(python), "-m", "posemoe_blender.worker", str(video), "--out", str(out),

@@ -26,6 +26,15 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
     pass
 
 
+def _cleanup_options(args: argparse.Namespace) -> dict:
+    if not 0.5 <= args.subject_height <= 2.6:
+        from core.errors import ConfigError
+
+        raise ConfigError(f"--subject-height {args.subject_height} m is not a human height (0.5-2.6 m)")
+    return {"subject_height": args.subject_height, "focal": args.focal, "foot_lock": not args.no_foot_lock,
+            "level_camera": args.level_camera}
+
+
 def _inference_config(args: argparse.Namespace):
     from core.config import InferenceConfig
 
@@ -51,7 +60,7 @@ def cmd_lift(args: argparse.Namespace) -> int:
     _check_output(args.output)
     kp = read_keypoints(args.keypoints)
     clip = lift(kp, args.weights, _inference_config(args), args.smoothing, args.reporter,
-                source=str(args.keypoints.name))
+                source=str(args.keypoints.name), **_cleanup_options(args))
     write_motion(args.output, clip)
     _print_result(args, args.output)
     return ExitCode.OK
@@ -61,7 +70,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
     from posemoe_blender.pipeline import capture
 
     out = capture(args.video, args.output, args.weights, _inference_config(args), args.smoothing,
-                  args.reporter, keypoints_out=args.keypoints_out)
+                  args.reporter, keypoints_out=args.keypoints_out, **_cleanup_options(args))
     _print_result(args, out)
     return ExitCode.OK
 
@@ -196,7 +205,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_lift_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=Path, default=None,
                    help="lifter weights (.safetensors with its .json beside it); default: the bundled model")
-    p.add_argument("--smoothing", choices=SMOOTHING, default="light", help="temporal smoothing preset")
+    p.add_argument("--smoothing", choices=SMOOTHING, default="medium",
+                   help="temporal smoothing preset (zero-phase low-pass at 8/5/3 Hz for light/medium/strong)")
+    p.add_argument("--subject-height", type=float, default=1.75, help="the person's height in metres (sets scale)")
+    p.add_argument("--focal", type=float, default=None,
+                   help="camera focal length in pixels (default: from a 60 degree field of view)")
+    p.add_argument("--no-foot-lock", action="store_true", help="do not pin feet to the ground during contacts")
+    p.add_argument("--level-camera", action="store_true",
+                   help="the camera was level (tripod): fit only the ground's height, not its tilt")
     p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation (faster)")
     p.add_argument("--batch-size", type=int, default=64, help="windows per lifter batch")
 

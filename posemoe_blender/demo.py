@@ -59,7 +59,7 @@ def run_demo(out_dir: Path, cfg: InferenceConfig | None = None, emit: Emit = _no
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     motion_path, kp_path = out_dir / "demo_motion.npz", out_dir / "demo_keypoints.npz"
-    capture(DEMO_VIDEO, motion_path, weights, cfg, "light", emit, keypoints_out=kp_path)
+    capture(DEMO_VIDEO, motion_path, weights, cfg, emit=emit, keypoints_out=kp_path)
     clip = read_motion(motion_path)
     kp = read_keypoints(kp_path)
     truth = load_truth()

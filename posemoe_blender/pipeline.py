@@ -18,7 +18,7 @@ import numpy as np
 from core import __version__
 from core.config import InferenceConfig
 from core.errors import CancelledError
-from core.filters import constant_bone_lengths, smooth
+from core.motion_cleanup import DEFAULT_PRESET, DEFAULT_SUBJECT_HEIGHT
 from core.motion_file import Keypoints2D, MotionClip, write_keypoints, write_motion
 from core.protocol import Event, Message, Progress
 
@@ -46,16 +46,26 @@ def lift(
     kp: Keypoints2D,
     weights: Path | None = None,
     cfg: InferenceConfig | None = None,
-    smoothing: str = "light",
+    smoothing: str = DEFAULT_PRESET,
     emit: Emit = _noop,
     source: str = "",
+    *,
+    subject_height: float = DEFAULT_SUBJECT_HEIGHT,
+    focal: float | None = None,
+    foot_lock: bool = True,
     fixed_bones: bool = True,
+    level_camera: bool = False,
 ) -> MotionClip:
-    """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights."""
+    """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights.
+
+    After lifting, core.motion_cleanup.clean_motion applies the smoothing preset, constant bone
+    lengths, a metric scale from ``subject_height`` (metres), the root trajectory (``focal`` in
+    pixels, default from a 60 degree field of view), the ground plane and foot locking.
+    """
     import torch
 
     from core.inference import lift_sequence, resolve_device
-    from core.trajectory import estimate_root
+    from core.motion_cleanup import clean_motion
     from core.weights import DEFAULT_WEIGHTS, load_lifter
 
     cfg = cfg or InferenceConfig()
@@ -77,19 +87,17 @@ def lift(
                                   on_progress=progress)
     lift_s = time.perf_counter() - t0
     emit(Progress("filter", 0, 1))
-    joints_3d = smooth(joints_3d, kp.fps, smoothing)
-    joints_3d -= joints_3d[:, :1]
-    if fixed_bones:
-        joints_3d = constant_bone_lengths(joints_3d, weights=kp.scores.mean(axis=1) * kp.valid + 1e-3)
-    root = estimate_root(joints_3d, kp.joints_2d, kp.scores, kp.image_size)
-    root = smooth(root, kp.fps, smoothing)
+    joints_3d, root, info = clean_motion(
+        joints_3d, kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, preset=smoothing,
+        subject_height=subject_height, focal=focal, foot_lock=foot_lock, fixed_bones=fixed_bones,
+        level_camera=level_camera,
+    )
     emit(Progress("filter", 1, 1))
     meta = {
         "tool": "posemoe", "version": __version__, "weights": weights.name,
         "weights_sha256": wmeta.get("sha256", ""), "source": source,
         "inference": asdict(cfg), "smoothing": smoothing, "constant_bone_lengths": fixed_bones,
-        "device": str(device),
-        "lift_seconds": round(lift_s, 4),
+        "device": str(device), "lift_seconds": round(lift_s, 4), **info,
     }
     extras = {k: v for k, v in kp.extras.items() if k not in ("mp_landmarks", "mp_world", "source")}
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
@@ -101,19 +109,23 @@ def capture(
     out: Path,
     weights: Path | None = None,
     cfg: InferenceConfig | None = None,
-    smoothing: str = "light",
+    smoothing: str = DEFAULT_PRESET,
     emit: Emit = _noop,
     should_cancel: CancelFn | None = None,
     keypoints_out: Path | None = None,
+    **cleanup,
 ) -> Path:
-    """Run extract + lift on ``video`` and atomically write the motion file ``out``."""
+    """Run extract + lift on ``video`` and atomically write the motion file ``out``.
+
+    ``cleanup``: the keyword options of :func:`lift` (subject_height, focal, foot_lock, ...).
+    """
     _check_output(out)  # fail before minutes of work, not after
     kp = extract(video, emit, should_cancel)
     if should_cancel is not None and should_cancel():
         raise CancelledError(f"{video}: cancelled before lifting")
     if keypoints_out is not None:
         write_keypoints(keypoints_out, kp)
-    clip = lift(kp, weights, cfg, smoothing, emit, source=str(Path(video).name))
+    clip = lift(kp, weights, cfg, smoothing, emit, source=str(Path(video).name), **cleanup)
     return write_motion(out, clip)
 
 

@@ -30,7 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", type=Path, nargs="?", help="input video")
     p.add_argument("--out", type=Path, help="motion .npz to write")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--smoothing", choices=("none", "light", "medium", "strong"), default="light")
+    p.add_argument("--smoothing", choices=("none", "light", "medium", "strong"), default="medium")
+    p.add_argument("--subject-height", type=float, default=1.75, help="metres")
+    p.add_argument("--focal", type=float, default=None, help="pixels")
+    p.add_argument("--no-foot-lock", action="store_true")
     p.add_argument("--weights", type=Path, default=None)
     p.add_argument("--check", action="store_true", help="print the environment as one JSON line and exit")
     return p
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace, channel) -> int:
         if args.video is None or args.out is None:
             raise PosemoeError("worker needs VIDEO and --out MOTION.npz (or --check)")
         cfg = InferenceConfig(device=args.device)
-        out = capture(args.video, args.out, args.weights, cfg, args.smoothing, reporter)
+        out = capture(args.video, args.out, args.weights, cfg, args.smoothing, reporter,
+                      subject_height=args.subject_height, focal=args.focal, foot_lock=not args.no_foot_lock)
         reporter(Result(path=str(out)))
         return ExitCode.OK
     except PosemoeError as e:

@@ -31,7 +31,8 @@ def test_lift_produces_a_contract_clip(monkeypatch):
     clip = pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu"), emit=events.append, source="k.npz")
     assert clip.joints_3d.shape == (30, 17, 3) and clip.root.shape == (30, 3)
     assert np.abs(clip.joints_3d[:, 0]).max() == 0
-    assert clip.meta["source"] == "k.npz" and clip.meta["smoothing"] == "light"
+    assert clip.meta["source"] == "k.npz" and clip.meta["smoothing"] == "medium"
+    assert len(clip.meta["world_from_camera"]) == 4 and "contacts" in clip.meta
     assert {e.stage for e in events if isinstance(e, Progress)} == {"lift", "filter"}
 
 
