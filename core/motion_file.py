@@ -179,8 +179,8 @@ def read_motion(path: Path) -> MotionClip:
                       joints_3d=a["joints_3d"].astype(np.float32), root=a["root"].astype(np.float32), meta=meta)
 
 
-def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` to ``path`` via a temp file + rename; never leaves a partial file."""
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """Return (fd, name) of a new temp file beside ``path``; OutputError names what is wrong."""
     path = Path(path)
     if path.suffix != ".npz":
         raise OutputError(f"{path}: output must end in .npz")
@@ -188,9 +188,22 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     if not parent.is_dir():
         raise OutputError(f"{path}: folder {parent} does not exist; create it or choose another output")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=parent)
+        return tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=parent)
     except OSError as e:
         raise OutputError(f"{path}: cannot write in {parent} ({e.strerror}); choose a writable folder") from None
+
+
+def check_writable(path: Path) -> None:
+    """Raise OutputError now (before minutes of work) when ``path`` could not be written."""
+    fd, tmp = _temp_beside(path)
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` via a temp file + rename; never leaves a partial file."""
+    path = Path(path)
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)

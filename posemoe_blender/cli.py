@@ -42,10 +42,10 @@ def _inference_config(args: argparse.Namespace):
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from core.motion_file import write_keypoints
-    from posemoe_blender.pipeline import _check_output, extract
+    from core.motion_file import check_writable, write_keypoints
+    from posemoe_blender.pipeline import extract
 
-    _check_output(args.output)
+    check_writable(args.output)
     kp = extract(args.video, args.reporter)
     write_keypoints(args.output, kp)
     log.info("%d frames (%d with a person) -> %s", kp.num_frames, int(kp.valid.sum()), args.output)
@@ -54,10 +54,10 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
-    from core.motion_file import read_keypoints, write_motion
-    from posemoe_blender.pipeline import _check_output, lift
+    from core.motion_file import check_writable, read_keypoints, write_motion
+    from posemoe_blender.pipeline import lift
 
-    _check_output(args.output)
+    check_writable(args.output)
     kp = read_keypoints(args.keypoints)
     clip = lift(kp, args.weights, _inference_config(args), args.smoothing, args.reporter,
                 source=str(args.keypoints.name), **_cleanup_options(args))

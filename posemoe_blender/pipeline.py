@@ -6,7 +6,6 @@ Each stage reports :class:`core.protocol.Progress` events through ``emit`` so th
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from core import __version__
 from core.config import InferenceConfig
 from core.errors import CancelledError
 from core.motion_cleanup import DEFAULT_PRESET, DEFAULT_SUBJECT_HEIGHT
-from core.motion_file import Keypoints2D, MotionClip, write_keypoints, write_motion
+from core.motion_file import Keypoints2D, MotionClip, check_writable, write_keypoints, write_motion
 from core.protocol import Event, Message, Progress
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ def capture(
 
     ``cleanup``: the keyword options of :func:`lift` (subject_height, focal, foot_lock, ...).
     """
-    _check_output(out)  # fail before minutes of work, not after
+    check_writable(out)  # fail before minutes of work, not after
     kp = extract(video, emit, should_cancel)
     if should_cancel is not None and should_cancel():
         raise CancelledError(f"{video}: cancelled before lifting")
@@ -127,30 +126,3 @@ def capture(
         write_keypoints(keypoints_out, kp)
     clip = lift(kp, weights, cfg, smoothing, emit, source=str(Path(video).name), **cleanup)
     return write_motion(out, clip)
-
-
-def _check_output(out: Path) -> None:
-    """Fail fast (before any work) when ``out`` cannot be written."""
-    import os
-    import tempfile
-
-    from core.errors import OutputError
-
-    out = Path(out)
-    if out.suffix != ".npz":
-        raise OutputError(f"{out}: output must end in .npz")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{out}: folder {parent} does not exist; create it or choose another output")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".posemoe-check.", dir=parent)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise OutputError(f"{out}: cannot write in {parent} ({e.strerror}); choose a writable folder") from None
-
-
-def describe(clip: MotionClip) -> str:
-    """Return a one-line JSON summary of ``clip`` for logs and ``--json`` output."""
-    return json.dumps({"frames": clip.num_frames, "fps": clip.fps, "valid": float(clip.valid.mean()),
-                       "image_size": list(clip.image_size)})
