@@ -21,3 +21,25 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without running native exit handlers once bpy is loaded.
+
+    With bpy and torch (OpenMP) loaded in one process, Blender's exit handlers can deadlock
+    after every test has passed (seen: tests/unit + tests/integration/test_bake.py). The
+    summary is printed by now; exit with pytest's own status.
+    """
+    import os
+    import sys
+
+    if "bpy" in sys.modules:
+        session = getattr(config, "_posemoe_session", None)
+        status = int(session.exitstatus) if session is not None else 0
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config._posemoe_session = session
