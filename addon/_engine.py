@@ -23,6 +23,7 @@ BLENDER_SAFE_MODULES: tuple[str, ...] = (
     "core.skeleton",
     "core.frames",
     "core.motion_file",
+    "core.rotations",
     "core.retarget",
     "core.rigs",
     "posemoe_blender.bake",
