@@ -19,8 +19,8 @@ from core.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS: Path = Path(__file__).resolve().parent / "assets" / "posemoe_v1.safetensors"
-"""The bundled PoseMoE weights (core/assets/posemoe_v1.safetensors), resolved from this file, not the cwd."""
+DEFAULT_WEIGHTS: Path = Path(__file__).resolve().parent / "assets" / "posemoe_v2.safetensors"
+"""The bundled PoseMoE weights (core/assets/posemoe_v2.safetensors), resolved from this file, not the cwd."""
 
 FORMAT = "posemoe-weights/1"
 

@@ -303,7 +303,7 @@ def test_real_capture_end_to_end(addon, scene, shared_data, tmp_path):
     """
     python, ctx, reports = _real_worker_or_skip(), bpy.context, []
     prefs = addon.preferences.get_prefs()
-    if not (addon._engine.engine_root() / "core" / "assets" / "posemoe_v1.safetensors").is_file():
+    if not (addon._engine.engine_root() / "core" / "assets" / "posemoe_v2.safetensors").is_file():
         weights = tmp_path / "untrained.safetensors"
         subprocess.run([sys.executable, "-c", UNTRAINED_WEIGHTS, str(weights)], check=True, cwd=REPO, timeout=120)
         prefs.weights = str(weights)
