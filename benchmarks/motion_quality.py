@@ -200,13 +200,16 @@ def filter_comparison(sources: dict[str, tuple[np.ndarray, np.ndarray]], truth: 
 
 def baseline_rows(joints_3d: np.ndarray, kp, truth: dict, aligned: np.ndarray | None = None) -> dict:
     """Return metrics of the raw source and of the previous pipeline (light Butterworth, fixed bones, pinhole root)."""
-    from core.filters import constant_bone_lengths, smooth
+    from core.filters import constant_bone_lengths
+    from core.motion_cleanup import PRESETS
+    from core.smoothing import smooth_series
     from core.trajectory import estimate_root
 
     rel = joints_3d - joints_3d[:, :1]
     raw = evaluate(aligned if aligned is not None else rel, None, None, truth)
-    prev = constant_bone_lengths(smooth(rel, truth["fps"], "light")).astype(np.float64)
-    root = smooth(estimate_root(prev, kp.joints_2d, kp.scores, truth["image_size"]), truth["fps"], "light")
+    prev = constant_bone_lengths(smooth_series(rel, truth["fps"], PRESETS["light"])).astype(np.float64)
+    root = estimate_root(prev, kp.joints_2d, kp.scores, truth["image_size"])
+    root = smooth_series(root, truth["fps"], PRESETS["light"])
     return {"raw": raw, "previous_pipeline": evaluate(prev, root.astype(np.float64), None, truth)}
 
 

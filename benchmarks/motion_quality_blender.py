@@ -62,9 +62,10 @@ def measure(clip, contacts: np.ndarray, truth: dict) -> dict:
 
 def clips_for(name: str, truth: dict, kp, lift: np.ndarray) -> tuple:
     """Return (cleaned clip, previous-pipeline clip, contacts (T, 2)) of one ground-truth clip."""
-    from core.filters import constant_bone_lengths, smooth
-    from core.motion_cleanup import clean_motion
+    from core.filters import constant_bone_lengths
+    from core.motion_cleanup import PRESETS, clean_motion
     from core.motion_file import MotionClip, read_motion, write_motion
+    from core.smoothing import smooth_series
     from core.trajectory import estimate_root
 
     rel, root, info = clean_motion(lift, kp.joints_2d, kp.scores, kp.valid, truth["fps"], truth["image_size"],
@@ -78,8 +79,8 @@ def clips_for(name: str, truth: dict, kp, lift: np.ndarray) -> tuple:
         path = write_motion(Path(tmp) / "m.npz", MotionClip(*args, joints_3d=rel, root=root,
                                                              meta={"source": name} | info))
         cleaned = read_motion(path)
-    prev = constant_bone_lengths(smooth(lift - lift[:, :1], truth["fps"], "light"))
-    proot = smooth(estimate_root(prev, kp.joints_2d, kp.scores, kp.image_size), truth["fps"], "light")
+    prev = constant_bone_lengths(smooth_series(lift - lift[:, :1], truth["fps"], PRESETS["light"]))
+    proot = smooth_series(estimate_root(prev, kp.joints_2d, kp.scores, kp.image_size), truth["fps"], PRESETS["light"])
     return cleaned, MotionClip(*args, joints_3d=prev, root=proot, meta={"source": name}), contacts
 
 

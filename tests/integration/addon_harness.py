@@ -119,7 +119,11 @@ def prepared_scene(addon, tmp_path, monkeypatch):
     settings = bpy.context.scene.posemoe
     settings.video_path, settings.create_armature = str(video), True
     yield bpy.context.scene
-    prefs.worker_python, prefs.base_python = "", ""
+    # Look the preferences up again: a test that re-registers the add-on frees the old struct, and
+    # writing through a stale pointer crashes Blender (seen as a rare segfault here).
+    prefs = addon.preferences.get_prefs()
+    if prefs is not None:
+        prefs.worker_python, prefs.base_python = "", ""
 
 
 def registered_classes(addon) -> list:
