@@ -53,15 +53,14 @@ def _resize_for_detection(frame: np.ndarray) -> np.ndarray:
 
 def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Return (T, ...) ``values`` with invalid frames linearly interpolated (edges held)."""
-    values = np.array(values, dtype=np.float32, copy=True)
-    t = np.arange(len(values))
-    good = np.flatnonzero(valid)
-    if len(good) == 0 or len(good) == len(values):
-        return values
+    from core.smoothing import fill_gaps
+
+    values = np.asarray(values, dtype=np.float32)
+    if not np.any(valid):
+        return values.copy()
     flat = values.reshape(len(values), -1)
-    for c in range(flat.shape[1]):
-        flat[:, c] = np.interp(t, good, flat[good, c])
-    return flat.reshape(values.shape)
+    frame_ok = np.asarray(valid, np.float64)[:, None] * np.ones(flat.shape[1])
+    return fill_gaps(flat, frame_ok, min_weight=0.5).reshape(values.shape).astype(np.float32)
 
 
 def extract_keypoints(
