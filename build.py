@@ -36,7 +36,7 @@ MANIFEST = "blender_manifest.toml"
 ENGINE_DIR = "engine"
 ENGINE_PACKAGES = ("core", "posemoe_blender")
 ENGINE_FILES = ("requirements.txt", "requirements-worker.txt", "pyproject.toml")
-DEV_ONLY_REQUIREMENTS = ("bpy", "pytest", "ruff", "mypy")
+DEV_ONLY_REQUIREMENTS = ("bpy", "pytest", "hypothesis", "ruff", "mypy")
 """Dropped from requirements.txt to make requirements-worker.txt (the worker needs none of them)."""
 SKIP_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
 SKIP_SUFFIXES = (".pyc", ".pyo", ".tmp", ".log")
@@ -175,7 +175,7 @@ def package_files(root: Path = ROOT) -> dict[str, Path]:
 
 
 def worker_requirements(requirements: str) -> str:
-    """Return ``requirements`` without the dev/test-only pins (bpy, pytest, ruff)."""
+    """Return ``requirements`` without the dev/test-only pins (bpy, pytest, hypothesis, ruff)."""
     keep = []
     for line in requirements.splitlines():
         name = re.split(r"[\s=<>!~\[;]", line.strip(), maxsplit=1)[0].lower()

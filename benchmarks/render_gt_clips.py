@@ -1,16 +1,23 @@
-"""Render the ground-truth clips of benchmarks/motion_quality.py (outside the repository; never commit them).
+"""Render the ground-truth video set (issue 8) into a cache outside the repository; never commit it.
 
-Each clip is scripts/make_demo_clip.py (CMU motion of a validation subject on the CC0 human_mixamo
-character, Workbench, 640x480 at 30 fps, true camera-frame joints) with the camera optionally raised
-by ``raise_m`` metres and re-aimed at the subject, so the ground is seen from a pitched camera.
-About 2 s per frame on 2 cores.
+Each clip is scripts/make_demo_clip.py: CMU motion of a VALIDATION subject (core.datasets, never a
+training one) on the CC0 human_mixamo character, Workbench, 30 fps, with its true camera-frame
+H36M-17 joints, true 2D, intrinsics and camera-to-world (per frame for the moving camera), and a
+``meta`` JSON with the motion category and camera view. The set covers walk, run, dance, sports,
+sit/stand, jump, everyday; front, 45 degree, side, high, low and moving cameras; landscape and
+portrait; plain and cluttered backgrounds under different studio lights. A clip already rendered
+is kept (delete it to re-render). About 1-2 s per frame on 2 cores.
 
-    python benchmarks/render_gt_clips.py [--out ~/.cache/posemoe/gt] [--only walk_02_01]
+    python benchmarks/render_gt_clips.py [--out ~/.cache/posemoe/gt] [--only walk_02_01] [--quick]
+
+``--quick`` renders only QUICK (what ``posemoe bench --quick`` uses besides the bundled demo clip).
+The first three clips are also the motion-quality clips of benchmarks/motion_quality.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import subprocess
 import sys
@@ -18,48 +25,49 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
-CLIPS = {  # name: (bvh, start s, seconds, camera yaw degrees, camera raised by metres)
-    "walk_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 60.0, 1.5),
-    "run_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 80.0, 0.0),
-    "wander_15_01": ("15/15_01.bvh.gz", 2.0, 5.0, 20.0, 0.8),
+# name: (bvh, start s, seconds, yaw deg, camera raised m, orbit deg, size, look, category, view)
+CLIPS: dict[str, tuple] = {
+    "walk_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 60.0, 1.5, 0.0, "640x480", 0, "walk", "high"),
+    "run_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 80.0, 0.0, 0.0, "640x480", 0, "run", "side"),
+    "wander_15_01": ("15/15_01.bvh.gz", 2.0, 5.0, 20.0, 0.8, 0.0, "640x480", 0, "everyday", "front"),
+    "jump_16_05": ("16/16_05.bvh.gz", 0.0, 2.4, 0.0, 0.0, 0.0, "480x640", 1, "jump", "front"),
+    "sit_113_15": ("113/113_15.bvh.gz", 1.0, 4.0, 45.0, -0.6, 0.0, "640x480", 2, "sit_stand", "low"),
+    "punch_02_05": ("02/02_05.bvh.gz", 2.0, 3.0, -45.0, 0.0, 40.0, "640x480", 3, "sports", "moving"),
+    "kick_113_13": ("113/113_13.bvh.gz", 2.0, 3.0, 0.0, 0.3, 0.0, "640x480", 4, "sports", "front"),
+    "dance_113_04": ("113/113_04.bvh.gz", 1.0, 3.0, 45.0, 0.0, 0.0, "480x640", 5, "dance", "45deg"),
+    "walk_26_01": ("26/26_01.bvh.gz", 1.0, 3.0, 90.0, 0.0, 0.0, "640x480", 6, "walk", "side"),
+    "run_113_07": ("113/113_07.bvh.gz", 0.5, 3.0, 45.0, 1.2, 0.0, "640x480", 7, "run", "high"),
 }
-_CHILD = """
-import sys
-sys.path[:0] = [{scripts!r}, {repo!r}]
-import bpy  # before mathutils, which the bpy module provides
-from mathutils import Vector
-import make_demo_clip as m
-_orig = m.setup_scene
-def setup_scene(world_joints, yaw_deg, ankle_height):
-    cam = _orig(world_joints, yaw_deg, ankle_height)
-    lo, hi = world_joints.reshape(-1, 3).min(0), world_joints.reshape(-1, 3).max(0)
-    cam.location = cam.location + Vector((0, 0, {raise_m}))
-    cam.rotation_euler = (Vector(0.5 * (lo + hi)) - cam.location).to_track_quat("-Z", "Y").to_euler()
-    bpy.context.view_layer.update()
-    return cam
-m.setup_scene = setup_scene
-sys.argv = ["make_demo_clip"] + {argv!r}
-sys.exit(m.main())
-"""
+QUICK = ("jump_16_05", "punch_02_05")
 
 
 def render(name: str, out: Path) -> None:
     """Render clip ``name`` of CLIPS into ``out`` as <name>.mp4 + <name>_truth.npz."""
-    bvh, start, seconds, yaw, raise_m = CLIPS[name]
+    bvh, start, seconds, yaw, raise_m, orbit, size, look, category, view = CLIPS[name]
+    meta = json.dumps({"category": category, "view": view, "size": size, "look": look})
     argv = ["--bvh", str(DATA / "mocap" / "cmu" / bvh), "--character", str(DATA / "characters" / "human_mixamo.blend"),
-            "--start", str(start), "--seconds", str(seconds), "--yaw", str(yaw), "--out", str(out), "--name", name]
-    code = _CHILD.format(scripts=str(REPO / "scripts"), repo=str(REPO), raise_m=raise_m, argv=argv)
-    subprocess.run([sys.executable, "-c", code], check=True)
+            "--start", str(start), "--seconds", str(seconds), "--yaw", str(yaw), "--raise", str(raise_m),
+            "--orbit", str(orbit), "--size", size, "--look", str(look), "--meta", meta, "--out", str(out),
+            "--name", name]
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), *argv], check=True, cwd=REPO)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
     ap.add_argument("--only", choices=sorted(CLIPS), action="append")
+    ap.add_argument("--quick", action="store_true", help="only the clips of posemoe bench --quick")
+    ap.add_argument("--force", action="store_true", help="re-render clips already in --out")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    if not (DATA / "mocap" / "cmu").is_dir():
+        print(f"error: {DATA / 'mocap' / 'cmu'} not found; put the shared data beside the repository", file=sys.stderr)
+        return 3
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in args.only or CLIPS:
+    for name in args.only or (QUICK if args.quick else CLIPS):
+        if not args.force and (args.out / f"{name}_truth.npz").exists() and (args.out / f"{name}.mp4").exists():
+            logging.info("%s: already rendered", name)
+            continue
         logging.info("rendering %s into %s", name, args.out)
         render(name, args.out)
     return 0

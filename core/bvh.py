@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def _read_text(path: Path) -> str:
             with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
                 return f.read()
         return path.read_text(encoding="utf-8", errors="replace")
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:  # zlib.error: a corrupt .gz stream
         raise InputFileError(f"{path}: cannot read BVH ({e})") from e
 
 
@@ -106,12 +107,18 @@ def _parse_hierarchy(tokens: list[str], src: str) -> tuple[list[BvhJoint], int]:
                 if not stack:
                     return joints, i
             elif tok == "OFFSET":
-                joints[stack[-1]].offset = np.array(tokens[i + 1 : i + 4], dtype=np.float64)
+                offset = np.array(tokens[i + 1 : i + 4], dtype=np.float64)
+                if offset.shape != (3,) or not np.isfinite(offset).all():
+                    raise ValueError(f"OFFSET needs 3 finite numbers, got {tokens[i + 1 : i + 4]}")
+                joints[stack[-1]].offset = offset
                 i += 4
             elif tok == "CHANNELS":
                 n = int(tokens[i + 1])
                 joint = joints[stack[-1]]
-                joint.channels = [c.lower() for c in tokens[i + 2 : i + 2 + n]]
+                names = [c.lower() for c in tokens[i + 2 : i + 2 + n]] if 0 <= n <= 6 else []
+                if len(names) != n or len(set(names)) != n or joint.channels:
+                    raise ValueError(f"joint {joint.name!r}: CHANNELS must list 0-6 distinct channels, once")
+                joint.channels = names
                 joint.channel_start = n_channels
                 n_channels += n
                 i += 2 + n
@@ -143,8 +150,9 @@ def parse_bvh(text: str, source: str = "<string>") -> BvhMotion:
         values = np.array(tokens[5].split(), dtype=np.float64) if len(tokens) > 5 else np.zeros(0)
     except (IndexError, ValueError) as e:
         raise InputFileError(f"{source}: malformed BVH MOTION header or values ({e})") from e
-    if frame_time <= 0 or n_frames <= 0:
-        raise InputFileError(f"{source}: BVH has {n_frames} frames and frame time {frame_time}; both must be > 0")
+    if not (np.isfinite(frame_time) and frame_time > 0 and np.isfinite(1.0 / frame_time)) or n_frames <= 0:
+        raise InputFileError(f"{source}: BVH has {n_frames} frames and frame time {frame_time}; "
+                             "both must be positive (and the frame time finite)")
     if values.size != n_frames * n_ch:
         raise InputFileError(
             f"{source}: BVH MOTION has {values.size} values, expected {n_frames} frames x {n_ch} channels"

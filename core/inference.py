@@ -3,12 +3,13 @@
 The model maps (B, T, 17, 2) normalised 2D windows to (B, T, 17, 3) root-relative 3D in
 metres (camera frame). Clips of any length are cut into windows of the model's length
 with the given stride; every frame's output is the mean over the windows covering it.
+:func:`lift_many` does the same for several clips at once, their windows sharing batches.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -77,30 +78,55 @@ def lift_sequence(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Return (T,17,3) float32 root-relative 3D joints (metres, camera frame) for (T,17,2) pixels."""
+    x = normalize_2d(joints_2d, *image_size)
+    return lift_many(model, [x], window, cfg, on_progress)[0]
+
+
+def _pad_to_window(x: np.ndarray, window: int) -> tuple[np.ndarray, int]:
+    """Return ``x`` edge-padded (first/last frame repeated) to at least ``window`` frames, and the left pad."""
+    t = len(x)
+    if t >= window:
+        return x, 0
+    left = (window - t) // 2
+    return np.concatenate([np.repeat(x[:1], left, 0), x, np.repeat(x[-1:], window - t - left, 0)]), left
+
+
+def lift_many(
+    model: torch.nn.Module,
+    sequences: Sequence[np.ndarray],
+    window: int,
+    cfg: InferenceConfig | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[np.ndarray]:
+    """Lift several clips together; return, per clip, what :func:`lift_sequence` returns for it.
+
+    ``sequences`` are (T_i,17,2) *normalised* 2D (core.keypoints.normalize_2d). The windows of
+    all clips go through the same forward batches, so many short clips fill a batch (what keeps a
+    GPU busy in ``posemoe batch``); in eval mode a window's output does not depend on its batch
+    mates, so the numbers equal per-clip lifting. ``on_progress(done, total)`` counts windows.
+    """
     cfg = cfg or InferenceConfig()
     device = resolve_device(cfg.device)
     model = model.to(device).eval()
-    t = len(joints_2d)
-    x = normalize_2d(joints_2d, *image_size)
-    if t < window:  # edge padding: repeat the first/last frame
-        left = (window - t) // 2
-        x = np.concatenate([np.repeat(x[:1], left, 0), x, np.repeat(x[-1:], window - t - left, 0)])
-    else:
-        left = 0
     stride = cfg.stride or max(1, window // 2)
-    starts = window_starts(len(x), window, stride)
-    xs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    out = torch.zeros((len(x), x.shape[1], 3))
-    count = torch.zeros((len(x), 1, 1))
+    xs, lefts, outs, counts, work = [], [], [], [], []
+    for i, seq in enumerate(sequences):
+        if len(seq) == 0:
+            raise ValueError(f"lift_many: sequence {i} has no frames")
+        x, left = _pad_to_window(np.asarray(seq, np.float32), window)
+        xs.append(torch.from_numpy(np.ascontiguousarray(x)))
+        lefts.append(left)
+        outs.append(torch.zeros((len(x), x.shape[1], 3)))
+        counts.append(torch.zeros((len(x), 1, 1)))
+        work += [(i, s) for s in window_starts(len(x), window, stride)]
     with torch.inference_mode():
-        for b in range(0, len(starts), cfg.batch_size):
-            chunk = starts[b:b + cfg.batch_size]
-            batch = torch.stack([xs[s:s + window] for s in chunk])
-            y = _run_batch(model, batch, cfg.flip_tta, device)
-            for s, ys in zip(chunk, y, strict=False):
-                out[s:s + window] += ys
-                count[s:s + window] += 1
+        for b in range(0, len(work), cfg.batch_size):
+            chunk = work[b:b + cfg.batch_size]
+            y = _run_batch(model, torch.stack([xs[i][s:s + window] for i, s in chunk]), cfg.flip_tta, device)
+            for (i, s), ys in zip(chunk, y, strict=True):
+                outs[i][s:s + window] += ys
+                counts[i][s:s + window] += 1
             if on_progress is not None:
-                on_progress(min(len(starts), b + len(chunk)), len(starts))
-    out = (out / count)[left:left + t]
-    return out.numpy().astype(np.float32)
+                on_progress(b + len(chunk), len(work))
+    return [(o / c)[left:left + len(seq)].numpy().astype(np.float32)
+            for o, c, left, seq in zip(outs, counts, lefts, sequences, strict=True)]

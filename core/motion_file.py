@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,9 @@ def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
         raise InputNotFoundError(f"{path}: {what} file not found; check the path")
     if path.is_dir():
         raise InputFileError(f"{path}: is a folder, expected a {what} .npz file")
+    if not zipfile.is_zipfile(path):  # np.load would take other bytes for a pickle and say so, which misleads
+        raise InputFileError(f"{path}: not a {what} .npz (not a zip archive); re-create it with posemoe, "
+                             "see docs/FORMATS.md")
     try:
         _check_declared_sizes(path)
         with np.load(path, allow_pickle=False) as z:
@@ -78,8 +82,6 @@ def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
 
 def _check_declared_sizes(path: Path) -> None:
     """Refuse an .npz whose arrays claim more bytes than the archive holds (before allocating them)."""
-    import zipfile
-
     if not zipfile.is_zipfile(path):
         return  # np.load reports the real problem
     with zipfile.ZipFile(path) as zf:
@@ -128,7 +130,8 @@ def _parse_keypoints(path: Path, a: dict[str, np.ndarray]) -> Keypoints2D:
         raise InputFileError(f"{path}: fps={fps} is not a frame rate in (0, 1000]")
     size = a["image_size"]
     if size.dtype.kind not in "fiu" or size.shape != (2,) or not np.all(np.isfinite(size)) or np.any(size < 1):
-        raise InputFileError(f"{path}: 'image_size' must be (width, height) > 0, got {size!r}")
+        got = size.tolist() if size.size <= 4 else f"{size.dtype} {size.shape}"  # one line, whatever it holds
+        raise InputFileError(f"{path}: 'image_size' must be (width, height) > 0, got {got}")
     valid = a["valid"].astype(bool)
     joints_2d = j2.astype(np.float32)
     scores = a["scores"].astype(np.float32)
@@ -158,14 +161,15 @@ def read_motion(path: Path) -> MotionClip:
     t = kp.num_frames
     _check_array(path, "joints_3d", a["joints_3d"], (t, NUM_JOINTS, 3), "f")
     _check_array(path, "root", a["root"], (t, 3), "f")
-    if not np.all(np.isfinite(a["joints_3d"])):
-        raise InputFileError(f"{path}: 'joints_3d' contains NaN or inf; re-run posemoe lift")
+    joints_3d, root = a["joints_3d"].astype(np.float32), a["root"].astype(np.float32)  # checked as float32
+    if not np.all(np.isfinite(joints_3d)) or np.any(np.isinf(root)):
+        raise InputFileError(f"{path}: 'joints_3d' holds NaN or inf, or 'root' inf; re-run posemoe lift")
     names = a["joint_names"]
     if names.dtype.kind != "U" or tuple(names.tolist()) != JOINT_NAMES:
         raise InputFileError(f"{path}: 'joint_names' is not the H36M-17 list this version reads")
     try:
         meta = json.loads(str(a["meta"].reshape(())))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise InputFileError(f"{path}: 'meta' is not a JSON string") from None
     if not isinstance(meta, dict):
         raise InputFileError(f"{path}: 'meta' must be a JSON object")
@@ -176,7 +180,7 @@ def read_motion(path: Path) -> MotionClip:
         )
     kp.extras.pop("meta", None)
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, kp.extras,
-                      joints_3d=a["joints_3d"].astype(np.float32), root=a["root"].astype(np.float32), meta=meta)
+                      joints_3d=joints_3d, root=root, meta=meta)
 
 
 def _temp_beside(path: Path) -> tuple[int, str]:
@@ -193,6 +197,15 @@ def _temp_beside(path: Path) -> tuple[int, str]:
         raise OutputError(f"{path}: cannot write in {parent} ({e.strerror}); choose a writable folder") from None
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it is to set it and put it back; done once at import,
+    os.umask(mask)  # before any thread could create a file in the window
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 def check_writable(path: Path) -> None:
     """Raise OutputError now (before minutes of work) when ``path`` could not be written."""
     fd, tmp = _temp_beside(path)
@@ -205,8 +218,13 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     path = Path(path)
     fd, tmp = _temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        # np.savez's layout (stored, zip64), written here so that a failed write (disk full) closes the
+        # archive at once instead of its finaliser raising on a closed file at exit; and never pickles
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", allowZip64=True) as zf:
+            for name, value in arrays.items():
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; a normal file follows the user's umask
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)

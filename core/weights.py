@@ -65,11 +65,39 @@ def read_meta(path: Path) -> dict[str, Any]:
     """Return the JSON sidecar of weights ``path`` (ModelError if missing or unreadable)."""
     jp = json_path(path)
     try:
-        return json.loads(jp.read_text())
+        meta = json.loads(jp.read_bytes())
     except FileNotFoundError as e:
         raise ModelError(f"{jp}: weights config JSON missing; keep it beside {Path(path).name}") from e
-    except (OSError, json.JSONDecodeError) as e:
-        raise ModelError(f"{jp}: unreadable weights JSON ({e}); re-download or retrain the weights") from e
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: bad JSON or not UTF-8
+        raise ModelError(f"{jp}: unreadable weights JSON ({e}); re-download or retrain the weights") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{jp}: weights JSON is not an object; re-download or retrain the weights")
+    return meta
+
+
+_CONFIG_LIMITS = {"window": 10_000, "channels": 65_536, "expert_layers": 256, "decoder_layers": 256, "heads": 4096}
+"""Largest config values load_lifter builds (far above any trained model; a larger one is a corrupt JSON)."""
+
+
+def _expected_shapes(cfg: ModelConfig, jp: Path) -> dict[str, tuple[int, ...]]:
+    """Return the state-dict shapes the ``cfg`` model has, built on the meta device (nothing allocated).
+
+    ModelError when the config (read from a file) cannot build a model, so a bad JSON can neither crash
+    the loader nor make it allocate a model far larger than the weights file.
+    """
+    from core.model import build_model
+
+    bad = {k: getattr(cfg, k) for k, hi in _CONFIG_LIMITS.items()
+           if not isinstance(getattr(cfg, k), int) or not 0 <= getattr(cfg, k) <= hi}
+    if bad:
+        raise ModelError(f"{jp}: 'model' config has unusable values {bad}; re-download or retrain the weights")
+    try:
+        with torch.device("meta"):
+            return {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
+    except Exception as e:  # the config is file input: any failure to build a model from it is a bad config
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ModelError(f"{jp}: 'model' config cannot build a {cfg.arch} lifter ({type(e).__name__}: {first}); "
+                         "re-download or retrain the weights") from None
 
 
 def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Module, ModelConfig, dict]:
@@ -93,9 +121,14 @@ def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Modul
         cfg = ModelConfig.from_dict(meta["model"])
     except (KeyError, ConfigError) as e:
         raise ModelError(f"{json_path(path)}: bad or missing 'model' config ({e})") from e
-    model = build_model(cfg)
+    expected = _expected_shapes(cfg, json_path(path))
     try:
         state = load_file(str(path), device="cpu")
+        got = {k: tuple(v.shape) for k, v in state.items()}
+        if got != expected:  # checked before the real model is allocated
+            diff = sorted(set(got.items()) ^ set(expected.items()))[0]
+            raise RuntimeError(f"tensor {diff[0]!r}: file {got.get(diff[0])}, config {expected.get(diff[0])}")
+        model = build_model(cfg)
         model.load_state_dict(state, strict=True)
     except (SafetensorError, RuntimeError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

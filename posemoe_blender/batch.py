@@ -1,33 +1,55 @@
 """``posemoe batch``: convert many clips, isolated per clip, resumable, with a summary.
 
-Each clip runs as its own ``posemoe capture`` then ``posemoe bake`` subprocess, so a crash,
-an out-of-memory or a bad file in one clip never stops the others and memory stays bounded
-whatever the clip count. ``--jobs`` clips run at once (a thread per slot only waits on its
-subprocess). Outputs are written atomically by the subcommands, so an interrupted batch
-leaves no partial files and the next run skips what is complete and newer than its input.
+Local backend: per clip, 2D extraction runs as its own ``posemoe extract`` subprocess (``--jobs``
+at once); ONE long-lived lifter process (posemoe_blender/batch_lifter.py) loads the model once
+and lifts the clips whose 2D is ready together, their windows sharing forward batches, with
+capture's clean-up; then ``posemoe bake`` runs per clip in its own subprocess (same slots, ahead
+of further extractions so that clips finish early).
+
+One bad clip never stops the others: a failing subprocess fails its clip only, and a lifter
+crash fails only the clips it had in flight (a group that crashes it is retried one clip at a
+time in a fresh lifter, so only the culprit fails). Memory is bounded whatever the clip count:
+subprocesses are per clip, the lifter takes bounded groups as they come (MAX_GROUP_CLIPS,
+MAX_GROUP_FRAMES), and the 2D keypoints wait on disk in ``OUT/.posemoe-batch.tmp``, removed at
+the end. Outputs are written atomically and a killed run's temp files are swept by the next
+run, which skips clips whose outputs are complete and newer than the input (and only bakes a
+clip that has its motion file but not its baked output).
+
+Ray backend (posemoe_blender/batch_ray.py): each clip is one task running ``posemoe capture``
++ ``bake`` on its node (:meth:`BatchRunner.run_one`); there the lifter is per clip.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import logging
 import os
+import queue
+import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from core.errors import ExitCode, InputNotFoundError, OutputError
 from core.protocol import Failure, Progress, parse_line
+from posemoe_blender.batch_lifter import LifterClient, stderr_tail
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
 FORMATS = ("fbx", "blend", "bvh", "glb", "npz")
+WORK_DIR = ".posemoe-batch.tmp"  # under --out: same file system as the outputs
+MAX_GROUP_CLIPS = 32  # clips lifted together at most (bounds the lifter's memory)
+MAX_GROUP_FRAMES = 100_000  # frames lifted together at most (a longer clip goes alone)
 
 
 @dataclass
@@ -87,39 +109,118 @@ def _is_fresh(out: Path, video: Path) -> bool:
     return out.exists() and out.stat().st_mtime >= video.stat().st_mtime
 
 
-def _run_step(argv: list[str], on_event, cancel: threading.Event) -> tuple[int, str, int]:
-    """Run a posemoe subcommand; return (exit code, error line, frames seen)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    err_lines: list[str] = []
-    reader = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
-    reader.start()
-    frames, error = 0, ""
+def sweep_temps(out_dir: Path, jobs: list[ClipJob]) -> None:
+    """Remove the temp files a killed run left beside the jobs' outputs (atomic writers' ``.NAME.*.tmp*``)."""
+    out_dir = Path(out_dir)
+    stale = [out_dir / ".summary.json.tmp"]
+    for job in jobs:
+        folder = out_dir / job.rel.parent
+        if folder.is_dir():
+            stale += folder.glob(f".{glob.escape(job.rel.name)}.*tmp*")
+    for p in stale:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+class _Children:
+    """The subprocesses running now, so that a cancel reaches every one of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: dict[subprocess.Popen, int] = {}
+        self.cancelled = False
+
+    def start(self, argv: list[str], stop_signal: int = signal.SIGINT, **kwargs) -> subprocess.Popen | None:
+        """Start ``argv`` (stdout/stderr piped); None once cancelled. ``stop_signal`` asks it to stop cleanly."""
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        with self._lock:
+            if self.cancelled:
+                return None
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"}, **kwargs)
+            self._procs[proc] = stop_signal
+            return proc
+
+    def finish(self, proc: subprocess.Popen, timeout: float = 30.0) -> int:
+        """Return ``proc``'s exit code (killed if it does not exit within ``timeout``) and forget it."""
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        with self._lock:
+            self._procs.pop(proc, None)
+        return code
+
+    def cancel(self, grace: float = 10.0) -> None:
+        """Ask every child to stop (the CLI children clean up on SIGINT), then kill those still running."""
+        with self._lock:
+            self.cancelled = True
+            procs = list(self._procs.items())
+        for proc, sig in procs:
+            if proc.poll() is None:
+                proc.send_signal(sig)
+        deadline = time.monotonic() + grace
+        for proc, _ in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@dataclass
+class _Step:
+    code: int
+    error: str = ""
+    frames: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+_STAGES = {"extract": "extract", "lift": "lift", "filter": "lift", "bake": "bake"}
+
+
+def _last_line(tail: deque, code: int) -> str:
+    lines = [ln.strip() for ln in tail if ln.strip()]
+    return lines[-1] if lines else f"exited with code {code}"
+
+
+def _run_step(argv: list[str], on_event, children: _Children, stage: str) -> _Step:
+    """Run a posemoe subcommand (``--progress json``); return its exit code, error, frames and seconds per stage.
+
+    Seconds are split at the first progress event of each stage (``capture`` reports extract then
+    lift), time before the first event counting for ``stage``.
+    """
+    t0 = time.perf_counter()
+    proc = children.start(argv)
+    if proc is None:
+        return _Step(int(ExitCode.CANCELLED), "cancelled")
+    reader, tail = stderr_tail(proc)
+    step, marks = _Step(0), [(stage, t0)]
     for line in proc.stdout:
         ev = parse_line(line)
         if isinstance(ev, Progress):
+            name = _STAGES.get(ev.stage)
+            if name and name != marks[-1][0]:
+                marks.append((name, time.perf_counter()))
             if ev.stage == "extract":
-                frames = ev.total
+                step.frames = ev.total
             on_event(ev)
         elif isinstance(ev, Failure):
-            error = ev.message
-        if cancel.is_set():
-            proc.terminate()
-            break
-    try:
-        code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        code = proc.wait()
+            step.error = ev.message
+    step.code = children.finish(proc)
     reader.join(timeout=5)
-    if code != 0 and not error:
-        tail = [ln.strip() for ln in err_lines if ln.strip()]
-        error = tail[-1] if tail else f"exited with code {code}"
-    return code, error, frames
+    marks.append(("", time.perf_counter()))
+    for (name, t), (_, t_next) in zip(marks, marks[1:], strict=False):
+        step.seconds[name] = round(step.seconds.get(name, 0.0) + t_next - t, 3)
+    if step.code != 0 and not step.error:
+        step.error = _last_line(tail, step.code)
+    return step
 
 
 class BatchRunner:
-    """Runs the jobs with ``jobs`` parallel slots and records results."""
+    """Runs the jobs: ``jobs`` slots for extraction and baking subprocesses, one lifter process for all clips."""
 
     def __init__(self, out_dir: Path, fmt: str, character: Path | None = None, rig: str = "auto",
                  device: str = "auto", jobs: int = 1, force: bool = False, on_update=None) -> None:
@@ -129,57 +230,236 @@ class BatchRunner:
         self.device, self.jobs, self.force = device, max(1, jobs), force
         self.on_update = on_update or (lambda job, event: None)
         self.cancel = threading.Event()
+        self.children = _Children()
+        self.lift_groups: list[int] = []  # clips per group sent to the lifter (cross-clip batching at work)
+        self._cli = [sys.executable, "-m", "posemoe_blender.cli"]
+        self._common = ["--progress", "json", "--device", self.device]
+        self.lifter_argv = [sys.executable, "-m", "posemoe_blender.batch_lifter", "--device", self.device]
 
     def _paths(self, job: ClipJob) -> tuple[Path, Path]:
         motion = self.out_dir / job.rel.parent / f"{job.rel.name}.motion.npz"
         final = motion if self.fmt == "npz" else self.out_dir / job.rel.parent / f"{job.rel.name}.{self.fmt}"
         return motion, final
 
-    def run_one(self, job: ClipJob) -> ClipJob:
-        """Capture (and bake) one clip; never raises."""
+    def _todo(self, job: ClipJob) -> str:
+        """Return what ``job`` still needs: "none" (complete and newer than its input), "bake" or "all"."""
+        if self.force:
+            return "all"
         motion, final = self._paths(job)
-        if not self.force and _is_fresh(final, job.video) and (self.fmt == "npz" or _is_fresh(motion, job.video)):
+        if not _is_fresh(motion, job.video):
+            return "all"
+        return "none" if _is_fresh(final, job.video) else "bake"
+
+    def _bake_argv(self, job: ClipJob) -> list[str]:
+        motion, final = self._paths(job)
+        argv = self._cli + ["bake", str(motion), "-o", str(final), "--rig", self.rig] + self._common
+        return argv + (["--character", str(self.character)] if self.character else [])
+
+    # -- one clip, two subprocesses: the Ray task body -------------------------------------------
+
+    def run_one(self, job: ClipJob) -> ClipJob:
+        """Capture (and bake) one clip in ``posemoe capture`` / ``bake`` subprocesses; never raises."""
+        todo = self._todo(job)
+        motion, final = self._paths(job)
+        if todo == "none":
             job.status, job.output = "skipped", str(final)
             self.on_update(job, None)
             return job
         final.parent.mkdir(parents=True, exist_ok=True)
-        cli = [sys.executable, "-m", "posemoe_blender.cli"]
-        common = ["--progress", "json", "--device", self.device]
-        steps = [("capture", cli + ["capture", str(job.video), "-o", str(motion)] + common)]
+        steps = []
+        if todo == "all":
+            steps.append(("extract", self._cli + ["capture", str(job.video), "-o", str(motion)] + self._common))
         if self.fmt != "npz":
-            bake = cli + ["bake", str(motion), "-o", str(final), "--rig", self.rig] + common
-            if self.character:
-                bake += ["--character", str(self.character)]
-            steps.append(("bake", bake))
-        for name, argv in steps:
+            steps.append(("bake", self._bake_argv(job)))
+        for stage, argv in steps:
             if self.cancel.is_set():
                 job.status = "cancelled"
                 return job
-            t0 = time.perf_counter()
-            code, error, frames = _run_step(argv, lambda ev: self.on_update(job, ev), self.cancel)
-            job.seconds[name] = round(time.perf_counter() - t0, 3)
-            job.frames = frames or job.frames
-            if code != 0:
-                job.status, job.error, job.exit_code = "failed", error, code
+            step = _run_step(argv, lambda ev: self.on_update(job, ev), self.children, stage)
+            job.seconds.update(step.seconds)
+            job.frames = step.frames or job.frames
+            if step.code != 0:
+                job.status, job.error, job.exit_code = _failed(step.code), step.error, step.code
                 self.on_update(job, None)
                 return job
         job.status, job.output = "done", str(final)
         self.on_update(job, None)
         return job
 
+    # -- the local pipeline: extract slots -> one lifter -> bake slots ---------------------------
+
     def run(self, jobs: list[ClipJob]) -> list[ClipJob]:
-        """Run every job; Ctrl-C stops the running subprocesses and marks the rest cancelled."""
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures = [pool.submit(self.run_one, j) for j in jobs]
-            try:
-                for _ in as_completed(futures):
-                    pass
-            except KeyboardInterrupt:
-                self.cancel.set()
-                for f in futures:
-                    f.cancel()
-                raise
+        """Run every job; Ctrl-C stops the subprocesses, marks unfinished clips cancelled and re-raises."""
+        self._work = self.out_dir / WORK_DIR
+        self._ids = {id(j): i for i, j in enumerate(jobs)}
+        self._lock, self._all_done = threading.Lock(), threading.Event()
+        self._tasks: queue.PriorityQueue = queue.PriorityQueue()
+        self._lift_q: queue.Queue = queue.Queue()
+        self._seq = itertools.count()
+        shutil.rmtree(self._work, ignore_errors=True)  # left by a killed run
+        sweep_temps(self.out_dir, jobs)
+        self._work.mkdir(parents=True)
+        todo = [(j, self._todo(j)) for j in jobs]
+        self._left = sum(t != "none" for _, t in todo)
+        for job, t in todo:
+            if t == "none":
+                job.status, job.output = "skipped", str(self._paths(job)[1])
+                self.on_update(job, None)
+            else:
+                self._paths(job)[1].parent.mkdir(parents=True, exist_ok=True)
+                self._submit(1 if t == "all" else 0, self._bake if t == "bake" else self._extract, job)
+        if self._left == 0:
+            self._all_done.set()
+        client = LifterClient(self.lifter_argv, self.children)
+        threads = [threading.Thread(target=self._slot, daemon=True) for _ in range(self.jobs)]
+        if any(t == "all" for _, t in todo):
+            threads.append(threading.Thread(target=self._lift_loop, args=(client,), daemon=True))
+        for t in threads:
+            t.start()
+        crashed = False
+        try:
+            while not self._all_done.wait(0.5):
+                if not all(t.is_alive() for t in threads):  # they only end when told: a bug here
+                    crashed = True
+                    self.cancel.set()
+                    break
+        except KeyboardInterrupt:
+            self.cancel.set()
+            self.children.cancel()
+            raise
+        finally:
+            for _ in range(self.jobs):
+                self._tasks.put((99, next(self._seq), None, None))
+            self._lift_q.put(None)
+            for t in threads:
+                t.join()
+            for job in jobs:
+                if crashed and job.status in ("pending", "cancelled"):
+                    job.status, job.exit_code = "failed", int(ExitCode.BUG)
+                    job.error = "internal error: the batch runner stopped early (see the log); rerun to finish"
+                elif job.status == "pending":
+                    job.status = "cancelled"
+            sweep_temps(self.out_dir, jobs)
+            shutil.rmtree(self._work, ignore_errors=True)
         return jobs
+
+    def _submit(self, priority: int, fn, job: ClipJob) -> None:
+        """Queue a subprocess task; bakes (0) go ahead of extractions (1) so that clips finish early."""
+        self._tasks.put((priority, next(self._seq), fn, job))
+
+    def _end(self, job: ClipJob, status: str, error: str = "", code: int = 0, output: str = "") -> None:
+        job.status, job.error, job.exit_code = status, error, code
+        job.output = output or job.output
+        self.on_update(job, None)
+        with self._lock:
+            self._left -= 1
+            if self._left == 0:
+                self._all_done.set()
+
+    def _fail(self, job: ClipJob, code: int, error: str) -> None:
+        status = "cancelled" if self.cancel.is_set() else _failed(code)
+        self._end(job, status, "" if status == "cancelled" else error, code)
+
+    def _slot(self) -> None:
+        while True:
+            _, _, fn, job = self._tasks.get()
+            if fn is None:
+                return
+            if self.cancel.is_set():
+                self._end(job, "cancelled")
+                continue
+            try:
+                fn(job)
+            except Exception as e:  # a bug here must not hang the batch: this clip fails, the rest go on
+                log.exception("batch task failed for %s", job.video)
+                self._fail(job, int(ExitCode.BUG), f"internal error: {type(e).__name__}: {e}")
+
+    def _keypoints(self, job: ClipJob) -> Path:
+        return self._work / f"{self._ids[id(job)]}.kp.npz"
+
+    def _extract(self, job: ClipJob) -> None:
+        argv = self._cli + ["extract", str(job.video), "-o", str(self._keypoints(job))] + self._common
+        step = _run_step(argv, lambda ev: self.on_update(job, ev), self.children, "extract")
+        job.seconds.update(step.seconds)
+        job.frames = step.frames
+        if step.code != 0:
+            self._fail(job, step.code, step.error)
+        else:
+            self._lift_q.put(job)
+
+    def _bake(self, job: ClipJob) -> None:
+        step = _run_step(self._bake_argv(job), lambda ev: self.on_update(job, ev), self.children, "bake")
+        job.seconds.update(step.seconds)
+        if not job.frames and step.code == 0:  # only baked this run: count the motion file's frames
+            with np.load(self._paths(job)[0]) as motion:
+                job.frames = len(motion["joints_3d"])
+        if step.code != 0:
+            self._fail(job, step.code, step.error)
+        else:
+            self._end(job, "done", output=str(self._paths(job)[1]))
+
+    def _lift_loop(self, client: LifterClient) -> None:
+        """Take the clips whose 2D is ready, as they come, in bounded groups; lift each group in one go."""
+        client.start()  # load the model while the first clips are extracted
+        try:
+            while (job := self._lift_q.get()) is not None:
+                group, frames = [job], job.frames
+                while len(group) < MAX_GROUP_CLIPS and frames < MAX_GROUP_FRAMES:
+                    try:
+                        nxt = self._lift_q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        self._lift_q.put(None)
+                        break
+                    group.append(nxt)
+                    frames += nxt.frames
+                self._lift_group(client, group, retry_alone=True)
+        finally:
+            client.close()
+
+    def _lift_group(self, client: LifterClient, group: list[ClipJob], retry_alone: bool) -> None:
+        if self.cancel.is_set():
+            for job in group:
+                self._end(job, "cancelled")
+            return
+        self.lift_groups.append(len(group))
+        requests = [{"id": self._ids[id(j)], "keypoints": str(self._keypoints(j)),
+                     "output": str(self._paths(j)[0]), "source": j.video.name} for j in group]
+        try:
+            answers, stopped = client.lift(requests, lambda ev: [self.on_update(j, ev) for j in group])
+        except Exception as e:  # e.g. the lifter cannot be started at all
+            log.exception("lifter failed")
+            answers, stopped = {}, f"lifter process failed: {type(e).__name__}: {e}"
+        left = []
+        for job, req in zip(group, requests, strict=True):
+            answer = answers.get(req["id"])
+            if answer is None:
+                left.append(job)
+                continue
+            Path(req["keypoints"]).unlink(missing_ok=True)
+            job.seconds["lift"] = round(float(answer.get("seconds", 0.0)), 3)
+            if "error" in answer:
+                self._fail(job, int(answer.get("exit_code", ExitCode.BUG)), str(answer["error"]))
+            elif self.fmt == "npz":
+                job.frames = int(answer.get("frames", job.frames))
+                self._end(job, "done", output=str(self._paths(job)[0]))
+            else:
+                job.frames = int(answer.get("frames", job.frames))
+                self._submit(0, self._bake, job)
+        if len(left) > 1 and retry_alone and not client.fatal and not self.cancel.is_set():
+            for job in left:  # the lifter died on one of them: alone, only that clip fails
+                self._lift_group(client, [job], retry_alone=False)
+            return
+        for job in left:
+            Path(self._keypoints(job)).unlink(missing_ok=True)
+            code = client.fatal[1] if client.fatal else int(ExitCode.BUG)
+            self._fail(job, code, stopped)
+
+
+def _failed(code: int) -> str:
+    """Return the status of a clip whose subprocess exited with ``code`` (Ctrl-C reaches children too)."""
+    return "cancelled" if code in (ExitCode.CANCELLED, -signal.SIGINT) else "failed"
 
 
 def write_summary(out_dir: Path, jobs: list[ClipJob], settings: dict) -> Path:
@@ -209,49 +489,3 @@ def exit_code(jobs: list[ClipJob]) -> int:
     if any(j.status in ("cancelled", "pending") for j in jobs):
         return int(ExitCode.CANCELLED)
     return int(ExitCode.PARTIAL) if any(j.status == "failed" for j in jobs) else int(ExitCode.OK)
-
-
-def _ray_run_one(job: ClipJob, settings: dict) -> ClipJob:
-    """Ray task body: the same per-clip work as the local runner, on whichever node Ray picks."""
-    return BatchRunner(**settings).run_one(job)
-
-
-def run_on_ray(jobs: list[ClipJob], settings: dict, address: str | None = None, on_done=None) -> list[ClipJob]:
-    """Run the jobs as Ray tasks (local instance, or the cluster at ``address``); return them updated.
-
-    Each clip asks for a quarter GPU when the cluster has GPUs, so lifting is scheduled on GPU
-    nodes there (the worker then picks CUDA); otherwise one CPU. Outputs must be on storage
-    every node sees (the same ``--out`` path).
-    """
-    try:
-        import ray
-    except ImportError:
-        from core.errors import WorkerEnvError
-
-        raise WorkerEnvError("--backend ray needs the ray package; run `make setup` (ray is pinned)") from None
-    started = not ray.is_initialized()
-    if started:
-        local = address is None
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 num_cpus=settings.get("jobs") if local else None,
-                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}} if local else None)
-    try:
-        gpus = 0.25 if ray.cluster_resources().get("GPU", 0) > 0 else 0
-        task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(_ray_run_one)
-        refs = {task.remote(j, settings): i for i, j in enumerate(jobs)}
-        pending = list(refs)
-        try:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                i = refs[done[0]]
-                jobs[i] = ray.get(done[0])
-                if on_done is not None:
-                    on_done(jobs[i], None)
-        except KeyboardInterrupt:
-            for r in pending:
-                ray.cancel(r, force=True)
-            raise
-    finally:
-        if started:
-            ray.shutdown()
-    return jobs

@@ -115,14 +115,20 @@ def cmd_batch(args: argparse.Namespace) -> int:
     settings = {"out_dir": args.out, "fmt": args.format, "character": args.character, "rig": args.rig,
                 "device": args.device, "jobs": args.jobs or os.cpu_count() or 1, "force": args.force}
     args.reporter(Progress("batch", 0, len(jobs)))
+    runner = None
     try:
         if args.backend == "ray":
-            batch.run_on_ray(jobs, settings, args.address, on_update)
+            from posemoe_blender.batch_ray import run_on_ray
+
+            run_on_ray(jobs, settings, args.address, on_update)
         else:
-            batch.BatchRunner(**settings, on_update=on_update).run(jobs)
+            runner = batch.BatchRunner(**settings, on_update=on_update)
+            runner.run(jobs)
     finally:
         record = {**settings, "out_dir": str(args.out), "character": str(args.character or ""),
                   "backend": args.backend}
+        if runner is not None:
+            record["lift_groups"] = runner.lift_groups  # clips per lifter group: cross-clip batching
         summary = batch.write_summary(args.out, jobs, record)
         args.reporter.close()
         if args.progress == "json":
@@ -142,6 +148,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         print(summary["text"])
     return ExitCode.OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run benchmarks/bench.py (part of a source checkout, not of the installed engine)."""
+    import subprocess
+
+    from core.errors import InputNotFoundError
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+    if not script.exists():
+        raise InputNotFoundError(f"{script}: benchmarks are part of the source checkout; run posemoe bench from a "
+                                 "clone of the repository")
+    argv = [sys.executable, str(script)] + (["--gt-dir", str(args.gt_dir)] if args.gt_dir else [])
+    argv += ["--quick"] * args.quick + ["--no-render"] * args.no_render
+    if args.skip:
+        argv += ["--skip", args.skip]
+    if args.json_out:
+        argv += ["--out", str(args.json_out)]
+    return subprocess.run(argv).returncode
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -282,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("fbx", "blend", "bvh", "glb", "npz"), default="fbx", help="output format")
     p.add_argument("--character", type=Path, default=None, help=".blend/.fbx with the target armature")
     p.add_argument("--rig", default="auto", help="bone-name preset or JSON mapping (see bake)")
-    p.add_argument("--jobs", type=int, default=0, help="clips processed at once (0 = number of CPU cores)")
+    p.add_argument("--jobs", type=int, default=0,
+                   help="2D extractions and bakes run at once (0 = number of CPU cores); locally one lifter "
+                        "process lifts the clips as their 2D is ready, batched together")
     p.add_argument("--force", action="store_true", help="redo clips whose outputs are already complete")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local = subprocesses on this machine; ray = tasks on a Ray instance or cluster")
@@ -294,6 +321,19 @@ def build_parser() -> argparse.ArgumentParser:
             "  posemoe demo\n  posemoe demo --out-dir /tmp/demo")
     p.add_argument("--out-dir", type=Path, default=Path("demo_out"), help="folder for the demo outputs")
     _add_lift_options(p)
+    _add_common(p)
+
+    p = add("bench", cmd_bench, "measure accuracy (rendered ground truth), speed per stage and memory; "
+            "writes benchmarks/results/bench.json and docs/images/bench_*.png",
+            "  posemoe bench --quick\n  posemoe bench --skip scale")
+    p.add_argument("--quick", action="store_true", help="demo clip + 2 rendered clips, short memory runs (minutes)")
+    p.add_argument("--gt-dir", type=Path, default=None,
+                   help="cache of the rendered ground-truth clips, rendered on first use from ../shared/data "
+                        "(default: ~/.cache/posemoe/gt)")
+    p.add_argument("--no-render", action="store_true", help="use only ground-truth clips already rendered")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: accuracy, speed, scale")
+    p.add_argument("--json-out", type=Path, default=None,
+                   help="write the JSON here, with the tables and plots beside it (default: benchmarks/results)")
     _add_common(p)
 
     p = add("train", cmd_train, "train a lifter on BVH motion capture (TOML config)",

@@ -7,10 +7,13 @@ interrupted export never leaves a partial file behind.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +31,13 @@ SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
 
 def _write_blend(path: Path, obj: bpy.types.Object) -> None:
     bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, compress=True)
+    # Blender's compressed writer ignores write errors: on a full disk it leaves a truncated .blend and
+    # reports success. Reading the file back (its block index, nothing appended) proves it is whole.
+    try:
+        with bpy.data.libraries.load(str(path)) as (_src, _dst):
+            pass
+    except OSError:
+        raise RuntimeError("Blender saved a truncated .blend (a write failed)") from None
 
 
 def _write_fbx(path: Path, obj: bpy.types.Object) -> None:
@@ -70,6 +80,12 @@ def _check_folder(out_path: Path) -> None:
         raise OutputError(f"{out_path}: folder {parent} is not writable; choose a writable folder")
 
 
+def _operator_error(e: RuntimeError) -> str:
+    """Return the line of a bpy operator's RuntimeError that says what failed (not its traceback or Location)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith("Location:")]
+    return lines[-1] if lines else type(e).__name__
+
+
 def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
     """Return ``out_path`` after ``writer(tmp_path)`` wrote it in a temp folder beside it (moved in last)."""
     out_path = Path(out_path)
@@ -80,10 +96,15 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
                           "choose a writable folder") from None
     try:
         tmp = tmp_dir / out_path.name
+        chatter = io.StringIO()  # Python exporters print their traceback on sys.stderr when they fail
         try:
-            writer(tmp)
+            with contextlib.redirect_stderr(chatter):
+                writer(tmp)
         except RuntimeError as e:  # bpy operators report failures as RuntimeError
-            raise OutputError(f"{out_path}: export failed ({str(e).strip().splitlines()[-1]})") from None
+            log.debug("%s: exporter output:\n%s%s", out_path, chatter.getvalue(), e)
+            raise OutputError(f"{out_path}: export failed ({_operator_error(e)}); check free space and "
+                              "permissions, --log-level DEBUG shows Blender's messages") from None
+        sys.stderr.write(chatter.getvalue())
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise OutputError(f"{out_path}: exporter wrote nothing; see the log for Blender's messages")
         extras = [p for p in tmp_dir.iterdir() if p != tmp]  # e.g. the .bin of a .gltf: moved before the main file
@@ -226,7 +247,10 @@ def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None
         obj = create_default_armature()
         if mesh:
             add_stick_mesh(obj)
-    bake_clip(clip, obj, rig=rig, root_motion=root_motion, in_place=in_place)
+    try:
+        bake_clip(clip, obj, rig=rig, root_motion=root_motion, in_place=in_place)
+    except RigError as e:  # name the character file the armature came from
+        raise RigError(f"{character}: {e}" if character is not None else str(e)) from None
     write_atomic(out_path, lambda tmp: _WRITERS[suffix](tmp, obj))
     log.info("wrote %s (%d frames, armature %s)", out_path, clip.joints_3d.shape[0], obj.name)
     return out_path

@@ -1,5 +1,8 @@
 """Video -> motion file: 2D extraction, PoseMoE lifting, root trajectory, smoothing.
 
+capture = extract + lift (load_model, lift_sequence, to_motion); ``posemoe batch`` composes
+the same pieces with one :class:`Lifter` for many clips (lift_clips) in its lifter process.
+
 Each stage reports :class:`core.protocol.Progress` events through ``emit`` so the CLI
 (bar or JSON) and the worker (protocol lines) show the same progress.
 """
@@ -9,8 +12,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,13 +45,64 @@ def extract(video: Path, emit: Emit = _noop, should_cancel: CancelFn | None = No
     return kp
 
 
-def lift(
+@dataclass(frozen=True)
+class Lifter:
+    """Lifter weights loaded once, to lift many clips (``posemoe batch``'s lifter process)."""
+
+    model: Any
+    window: int
+    weights: Path
+    sha256: str
+
+
+def load_model(weights: Path | None = None, cfg: InferenceConfig | None = None) -> Lifter:
+    """Return the lifter for ``weights`` (default: the bundled model) on ``cfg.device``."""
+    from core.inference import resolve_device
+    from core.weights import DEFAULT_WEIGHTS, load_lifter
+
+    weights = Path(weights) if weights else DEFAULT_WEIGHTS
+    device = resolve_device((cfg or InferenceConfig()).device)
+    model, model_cfg, wmeta = load_lifter(weights, device=str(device))
+    return Lifter(model, model_cfg.window, weights, wmeta.get("sha256", ""))
+
+
+def _cpu_fallback(run: Callable[[Any, InferenceConfig], Any], model: Any, cfg: InferenceConfig,
+                  emit: Emit) -> tuple[Any, InferenceConfig]:
+    """Return (``run(model, cfg)``, cfg used); on CUDA out-of-memory, warn and redo it on the CPU."""
+    import torch
+
+    try:
+        return run(model, cfg), cfg
+    except torch.cuda.OutOfMemoryError:
+        note = "CUDA ran out of memory while lifting; finishing on the CPU (slower, same result)"
+        log.warning(note)
+        emit(Message(note, "warning"))
+        torch.cuda.empty_cache()
+        cfg = replace(cfg, device="cpu")
+        return run(model.cpu(), cfg), cfg
+
+
+def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | None = None,
+               emit: Emit = _noop) -> tuple[list[np.ndarray], InferenceConfig]:
+    """Return the raw 3D joints of several clips lifted together (windows share batches), and the cfg used."""
+    from core.inference import lift_many
+    from core.keypoints import normalize_2d
+
+    seqs = [normalize_2d(kp.joints_2d, *kp.image_size) for kp in kps]
+    progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
+    return _cpu_fallback(lambda m, c: lift_many(m, seqs, lifter.window, c, on_progress=progress),
+                         lifter.model, cfg or InferenceConfig(), emit)
+
+
+def to_motion(
     kp: Keypoints2D,
-    weights: Path | None = None,
-    cfg: InferenceConfig | None = None,
+    joints_3d: np.ndarray,
+    lifter: Lifter,
+    cfg: InferenceConfig,
     smoothing: str = DEFAULT_PRESET,
     emit: Emit = _noop,
     source: str = "",
+    lift_seconds: float = 0.0,
     *,
     subject_height: float = DEFAULT_SUBJECT_HEIGHT,
     focal: float | None = None,
@@ -55,36 +110,10 @@ def lift(
     fixed_bones: bool = True,
     level_camera: bool = False,
 ) -> MotionClip:
-    """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights.
-
-    After lifting, core.motion_cleanup.clean_motion applies the smoothing preset, constant bone
-    lengths, a metric scale from ``subject_height`` (metres), the root trajectory (``focal`` in
-    pixels, default from a 60 degree field of view), the ground plane and foot locking.
-    """
-    import torch
-
-    from core.inference import lift_sequence, resolve_device
+    """Return the motion clip for lifted ``joints_3d``: clean-up (see :func:`lift`) and provenance."""
+    from core.inference import resolve_device
     from core.motion_cleanup import clean_motion
-    from core.weights import DEFAULT_WEIGHTS, load_lifter
 
-    cfg = cfg or InferenceConfig()
-    weights = Path(weights) if weights else DEFAULT_WEIGHTS
-    device = resolve_device(cfg.device)
-    model, model_cfg, wmeta = load_lifter(weights, device=str(device))
-    t0 = time.perf_counter()
-    progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
-    try:
-        joints_3d = lift_sequence(kp.joints_2d, kp.image_size, model, model_cfg.window, cfg, on_progress=progress)
-    except torch.cuda.OutOfMemoryError:
-        note = "CUDA ran out of memory while lifting; finishing on the CPU (slower, same result)"
-        log.warning(note)
-        emit(Message(note, "warning"))
-        torch.cuda.empty_cache()
-        cfg = replace(cfg, device="cpu")
-        device = torch.device("cpu")
-        joints_3d = lift_sequence(kp.joints_2d, kp.image_size, model.cpu(), model_cfg.window, cfg,
-                                  on_progress=progress)
-    lift_s = time.perf_counter() - t0
     emit(Progress("filter", 0, 1))
     joints_3d, root, info = clean_motion(
         joints_3d, kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, preset=smoothing,
@@ -93,14 +122,42 @@ def lift(
     )
     emit(Progress("filter", 1, 1))
     meta = {
-        "tool": "posemoe", "version": __version__, "weights": weights.name,
-        "weights_sha256": wmeta.get("sha256", ""), "source": source,
+        "tool": "posemoe", "version": __version__, "weights": lifter.weights.name,
+        "weights_sha256": lifter.sha256, "source": source,
         "inference": asdict(cfg), "smoothing": smoothing, "constant_bone_lengths": fixed_bones,
-        "device": str(device), "lift_seconds": round(lift_s, 4), **info,
+        "device": str(resolve_device(cfg.device)), "lift_seconds": round(lift_seconds, 4), **info,
     }
     extras = {k: v for k, v in kp.extras.items() if k not in ("mp_landmarks", "mp_world", "source")}
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
                       joints_3d=joints_3d.astype(np.float32), root=root.astype(np.float32), meta=meta)
+
+
+def lift(
+    kp: Keypoints2D,
+    weights: Path | None = None,
+    cfg: InferenceConfig | None = None,
+    smoothing: str = DEFAULT_PRESET,
+    emit: Emit = _noop,
+    source: str = "",
+    **cleanup: Any,
+) -> MotionClip:
+    """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights.
+
+    After lifting, core.motion_cleanup.clean_motion applies the smoothing preset, constant bone
+    lengths, a metric scale from ``subject_height`` (metres), the root trajectory (``focal`` in
+    pixels, default from a 60 degree field of view), the ground plane and foot locking.
+    ``cleanup``: the keyword options of :func:`to_motion`.
+    """
+    from core import inference
+
+    cfg = cfg or InferenceConfig()
+    lifter = load_model(weights, cfg)
+    t0 = time.perf_counter()
+    progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
+    joints_3d, cfg = _cpu_fallback(
+        lambda m, c: inference.lift_sequence(kp.joints_2d, kp.image_size, m, lifter.window, c, on_progress=progress),
+        lifter.model, cfg, emit)
+    return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
 
 
 def capture(

@@ -87,48 +87,96 @@ def posed_joints(arm, bone_map: dict[str, str], nose_local, top_local) -> np.nda
     return j
 
 
-def setup_scene(world_joints: np.ndarray, yaw_deg: float, ankle_height: float):
-    """Add a floor under the soles, light and a camera framing every joint of every frame; return the camera."""
+def setup_scene(world_joints: np.ndarray, yaw_deg: float, ankle_height: float, size: tuple[int, int] = SIZE,
+                raise_m: float = 0.0, look: int = 0):
+    """Add a floor under the soles, light and a camera framing every joint of every frame; return the camera.
+
+    raise_m lifts the camera above its default height (0.2 m above the subject's centre) and aims it
+    back at the centre (positive: high, looking down; negative: low, looking up). look > 0 picks a
+    seeded variation of background clutter, colours and studio light (0 = the demo clip's plain look).
+    """
     import bpy
     from mathutils import Vector
 
     scene = bpy.context.scene
+    rng = np.random.default_rng(look)
     floor_z = float(world_joints[:, [3, 6], 2].min()) - ankle_height
     bpy.ops.mesh.primitive_plane_add(size=40, location=(0, 0, floor_z))
     floor = bpy.context.active_object
     mat = bpy.data.materials.new("floor")
-    mat.diffuse_color = (0.45, 0.5, 0.42, 1.0)
+    mat.diffuse_color = (0.45, 0.5, 0.42, 1.0) if look == 0 else (*rng.uniform(0.15, 0.8, 3), 1.0)
     floor.data.materials.append(mat)
     lo, hi = world_joints.reshape(-1, 3).min(0), world_joints.reshape(-1, 3).max(0)
     centre = 0.5 * (lo + hi)
     extent = float(np.max(hi - lo)) + 0.6
     cam_data = bpy.data.cameras.new("cam")
     cam_data.lens, cam_data.sensor_width = 35.0, 36.0
+    cam_data.sensor_fit = "HORIZONTAL"
     cam = bpy.data.objects.new("cam", cam_data)
     scene.collection.objects.link(cam)
-    fov = 2 * np.arctan(cam_data.sensor_width / 2 / cam_data.lens) * SIZE[1] / SIZE[0]
+    fov = 2 * np.arctan(cam_data.sensor_width / 2 / cam_data.lens) * min(size) / size[0]
     dist = max(3.5, extent / (2 * np.tan(fov / 2)) * 1.15)
     yaw = np.radians(yaw_deg)
-    cam.location = Vector(centre + np.array([np.sin(yaw) * dist, -np.cos(yaw) * dist, 0.2]))
+    cam.location = Vector(centre + np.array([np.sin(yaw) * dist, -np.cos(yaw) * dist, 0.2 + raise_m]))
     cam.rotation_euler = (Vector(centre) - cam.location).to_track_quat("-Z", "Y").to_euler()
     scene.camera = cam
+    if look:
+        _clutter(rng, centre, floor_z, yaw, dist)
     bpy.context.view_layer.update()  # matrix_world is stale until the depsgraph updates
     scene.render.engine = "BLENDER_WORKBENCH"
     shading = scene.display.shading
     shading.light, shading.color_type = "STUDIO", "MATERIAL"
+    if look:
+        shading.studio_light = str(rng.choice(["basic.sl", "outdoor.sl", "rim.sl", "studio.sl"]))
     shading.show_shadows, shading.show_cavity = True, True
     scene.world = bpy.data.worlds.new("w") if scene.world is None else scene.world
-    scene.world.color = (0.55, 0.62, 0.7)
-    scene.render.resolution_x, scene.render.resolution_y = SIZE
+    scene.world.color = (0.55, 0.62, 0.7) if look == 0 else tuple(rng.uniform(0.1, 0.9, 3))
+    scene.render.resolution_x, scene.render.resolution_y = size
     scene.render.resolution_percentage = 100
     scene.render.fps = int(FPS)
     return cam
 
 
-def camera_intrinsics(cam) -> np.ndarray:
-    """Return the 3x3 pinhole matrix of ``cam`` at the render size (square pixels, centred)."""
-    f = cam.data.lens / cam.data.sensor_width * SIZE[0]
-    return np.array([[f, 0, SIZE[0] / 2], [0, f, SIZE[1] / 2], [0, 0, 1.0]])
+def _clutter(rng: np.random.Generator, centre: np.ndarray, floor_z: float, yaw: float, dist: float) -> None:
+    """Add boxes and pillars of random colours behind and beside the subject (a non-trivial background)."""
+    import bpy
+
+    back = np.array([-np.sin(yaw), np.cos(yaw), 0.0])  # away from the camera
+    side = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+    for i in range(int(rng.integers(5, 10))):
+        h = float(rng.uniform(0.3, 2.5))
+        pos = centre + back * rng.uniform(1.5, 6.0) + side * rng.uniform(-0.9, 0.9) * dist
+        pos[2] = floor_z + h / 2
+        if rng.random() < 0.5:
+            bpy.ops.mesh.primitive_cube_add(size=1.0, location=tuple(pos))
+        else:
+            bpy.ops.mesh.primitive_cylinder_add(radius=0.3, depth=1.0, location=tuple(pos))
+        ob = bpy.context.active_object
+        ob.scale = (float(rng.uniform(0.3, 1.5)), float(rng.uniform(0.3, 1.5)), h)
+        m = bpy.data.materials.new(f"clutter{i}")
+        m.diffuse_color = (*rng.uniform(0.05, 0.95, 3), 1.0)
+        ob.data.materials.append(m)
+
+
+def orbit_camera(cam, centre: np.ndarray, degrees: float, frames: int) -> None:
+    """Key the camera to circle ``degrees`` around ``centre`` over the clip (a moving camera)."""
+    import bpy
+    from mathutils import Matrix, Vector
+
+    start = cam.matrix_world.copy()
+    for f in range(1, frames + 1):
+        a = np.radians(degrees) * (f - 1) / max(frames - 1, 1)
+        rot = Matrix.Rotation(a, 4, "Z")
+        cam.matrix_world = Matrix.Translation(Vector(centre)) @ rot @ Matrix.Translation(-Vector(centre)) @ start
+        cam.keyframe_insert("location", frame=f)
+        cam.keyframe_insert("rotation_euler", frame=f)
+    bpy.context.scene.frame_set(1)
+
+
+def camera_intrinsics(cam, size: tuple[int, int] = SIZE) -> np.ndarray:
+    """Return the 3x3 pinhole matrix of ``cam`` at the render size (square pixels, centred, horizontal fit)."""
+    f = cam.data.lens / cam.data.sensor_width * size[0]
+    return np.array([[f, 0, size[0] / 2], [0, f, size[1] / 2], [0, 0, 1.0]])
 
 
 def to_camera(cam, world: np.ndarray) -> np.ndarray:
@@ -147,7 +195,14 @@ def main() -> int:
     ap.add_argument("--yaw", type=float, default=30.0, help="camera yaw around the subject, degrees")
     ap.add_argument("--out", type=Path, default=Path("posemoe_blender/demo_data"))
     ap.add_argument("--name", default="demo_clip")
+    ap.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="WIDTHxHEIGHT, e.g. 480x640 for portrait")
+    ap.add_argument("--raise", dest="raise_m", type=float, default=0.0,
+                    help="camera height above the default, metres (negative: a low camera looking up)")
+    ap.add_argument("--orbit", type=float, default=0.0, help="camera circles this many degrees over the clip")
+    ap.add_argument("--look", type=int, default=0, help="background/light variation seed (0 = plain)")
+    ap.add_argument("--meta", default="{}", help="JSON stored in the truth file as meta (category, view)")
     args = ap.parse_args()
+    size = tuple(int(v) for v in args.size.lower().split("x"))
 
     import bpy
     import cv2
@@ -161,7 +216,7 @@ def main() -> int:
     root[:, :2] -= root[0, :2]
     t = len(j_world)
     clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), FPS,
-                      SIZE, joints_3d=blender_to_camera(j_world - j_world[:, :1]).astype(np.float32),
+                      size, joints_3d=blender_to_camera(j_world - j_world[:, :1]).astype(np.float32),
                       root=blender_to_camera(root).astype(np.float32), meta={"source": args.bvh.name})
 
     bpy.ops.wm.open_mainfile(filepath=str(args.character))
@@ -178,9 +233,18 @@ def main() -> int:
         scene.frame_set(f)
         truth_world.append(posed_joints(arm, bone_map, nose_l, top_l))
     truth_world = np.array(truth_world)
-    cam = setup_scene(truth_world, args.yaw, float(info["rest_bone_heads_m"]["l_ankle"][2]))
-    k = camera_intrinsics(cam)
-    joints_cam = to_camera(cam, truth_world)
+    cam = setup_scene(truth_world, args.yaw, float(info["rest_bone_heads_m"]["l_ankle"][2]), size, args.raise_m,
+                      args.look)
+    k = camera_intrinsics(cam, size)
+    if args.orbit:
+        lo, hi = truth_world.reshape(-1, 3).min(0), truth_world.reshape(-1, 3).max(0)
+        orbit_camera(cam, 0.5 * (lo + hi), args.orbit, t)
+    cams, joints_cam = [], []
+    for f in range(1, t + 1):  # per frame: the camera may move
+        scene.frame_set(f)
+        cams.append(np.array(cam.matrix_world))
+        joints_cam.append(to_camera(cam, truth_world[f - 1]))
+    joints_cam = np.array(joints_cam)
     uv = joints_cam[..., :2] / joints_cam[..., 2:] * k[0, 0] + k[:2, 2]
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -189,13 +253,15 @@ def main() -> int:
         scene.render.image_settings.file_format = "PNG"
         bpy.ops.render.render(animation=True)
         video = args.out / f"{args.name}.mp4"
-        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
         for f in range(1, t + 1):
             writer.write(cv2.imread(str(Path(tmp) / f"f_{f:04d}.png")))
         writer.release()
     np.savez(args.out / f"{args.name}_truth.npz", joints_3d=joints_cam.astype(np.float32),
-             joints_2d=uv.astype(np.float32), intrinsics=k, camera_to_world=np.array(cam.matrix_world),
-             fps=np.float64(FPS), image_size=np.array(SIZE), joint_names=np.array(JOINT_NAMES),
+             joints_2d=uv.astype(np.float32), intrinsics=k,
+             camera_to_world=np.array(cams) if args.orbit else cams[0],  # (T,4,4) for a moving camera
+             fps=np.float64(FPS), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
+             meta=np.array(args.meta),
              source=np.array(f"{args.bvh.name} from {args.start:.2f}s, {args.seconds:.2f}s; {args.character.name}"))
     print(f"wrote {video} ({t} frames) and its ground truth")
     return 0

@@ -2,6 +2,9 @@
 exit code, no traceback, no partial output, and leaves earlier outputs untouched."""
 
 import io
+import resource
+import signal
+import struct
 import subprocess
 import sys
 import zipfile
@@ -16,10 +19,13 @@ pytestmark = [pytest.mark.mediapipe]
 from core.errors import ExitCode  # noqa: E402
 from core.motion_file import MotionClip, write_motion  # noqa: E402
 
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CLIP = REPO / "posemoe_blender" / "demo_data" / "demo_clip.mp4"
 
-def run(*args, cwd=None):
+
+def run(*args, cwd=None, preexec_fn=None):
     return subprocess.run([sys.executable, "-m", "posemoe_blender.cli", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, cwd=cwd)
+                          text=True, timeout=300, cwd=cwd, preexec_fn=preexec_fn)
 
 
 def _write_video(path: Path, frames: int, size=(160, 120), fourcc="MJPG", person=False):
@@ -49,6 +55,113 @@ def _huge_header(path: Path):
     return path
 
 
+def _demo_frames(n: int, start: int = 0) -> list[np.ndarray]:
+    """Return ``n`` BGR frames (640x480, one person) of the bundled demo clip from frame ``start``."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(DEMO_CLIP))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+    frames = [cap.read()[1] for _ in range(n)]
+    cap.release()
+    return frames
+
+
+def _mp4(path: Path, frames: list[np.ndarray], fps: float = 10) -> Path:
+    """Write ``frames`` as MPEG-4 part 2 .mp4 (OpenCV puts 'moov' after 'mdat') and return its path."""
+    import cv2
+
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, frames[0].shape[1::-1])
+    for f in frames:
+        w.write(f)
+    w.release()
+    return path
+
+
+def _moov(data: bytes) -> int:
+    """Return the offset of the top-level 'moov' box (walking the boxes: the video data could hold the bytes)."""
+    i = 0
+    while data[i + 4:i + 8] != b"moov":
+        i += int.from_bytes(data[i:i + 4], "big")
+    return i
+
+
+def _av1(path: Path) -> Path:
+    """An .mp4 whose video track says AV1 ('av01' sample entry, no MPEG-4 'esds'): no AV1 encoder is needed.
+
+    This OpenCV build has no AV1 decoder either, so probing must give the AV1 message, not a generic one.
+    """
+    src = _mp4(path.with_suffix(".src.mp4"), [np.full((120, 160, 3), 90, np.uint8)] * 5)
+    data = src.read_bytes()
+    src.unlink()
+    moov = _moov(data)
+    path.write_bytes(data[:moov] + data[moov:].replace(b"mp4v", b"av01", 1).replace(b"esds", b"free", 1))
+    return path
+
+
+def _rotated(path: Path, upright: list[np.ndarray]) -> Path:
+    """A phone-style clip: frames stored turned 90 degrees, with a 90 degree display matrix in 'tkhd'."""
+    data = _mp4(path, [np.ascontiguousarray(np.rot90(f)) for f in upright]).read_bytes()
+    i = data.index(b"tkhd", _moov(data)) - 4
+    m = i + 8 + 4 + (32 if data[i + 8] == 1 else 20) + 16  # version/flags, times + track id, reserved, layer..
+    fixed = [struct.pack(">i", v << 16) for v in (0, 1, 0, -1, 0, 0, 0, 0)] + [struct.pack(">i", 1 << 30)]
+    assert data[m:m + 4] == struct.pack(">i", 1 << 16), "identity matrix expected"
+    path.write_bytes(data[:m] + b"".join(fixed) + data[m + 36:])
+    return path
+
+
+def _variable_rate(path: Path, frames: list[np.ndarray]) -> Path:
+    """An .mp4 whose frames last alternately 50 and 150 ms (mean 10 fps): a rewritten 'stts' box."""
+    data = _mp4(path, frames, fps=10).read_bytes()
+    moov = _moov(data)
+    i = data.index(b"stts", moov) - 4
+    old = int.from_bytes(data[i:i + 4], "big")
+    deltas = [512, 1536] * (len(frames) // 2)  # time scale 10240 per second
+    new = struct.pack(">I4sII", 16 + 8 * len(deltas), b"stts", 0, len(deltas))
+    new += b"".join(struct.pack(">II", 1, d) for d in deltas)
+    out = bytearray(data[:i] + new + data[i + old:])
+    for box in (b"moov", b"trak", b"mdia", b"minf", b"stbl"):  # the boxes around 'stts' grow with it
+        j = data.index(box, moov) - 4
+        out[j:j + 4] = (int.from_bytes(data[j:j + 4], "big") + len(new) - old).to_bytes(4, "big")
+    path.write_bytes(bytes(out))
+    return path
+
+
+_CHARACTERS = """
+import sys
+import bpy
+from core.rigs import default_armature_bones
+
+def armature(name, bones):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for bone, parent, head, tail in bones:
+        eb = obj.data.edit_bones.new(bone)
+        eb.head, eb.tail = head, tail
+        eb.parent = obj.data.edit_bones[parent] if parent else None
+    bpy.ops.object.mode_set(mode="OBJECT")
+
+out = sys.argv[1]
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.mesh.primitive_cube_add()
+bpy.ops.wm.save_as_mainfile(filepath=out + "/no armature.blend")
+armature("Fish", [("spine", None, (0, 0, 0), (0, 1, 0)), ("tail", "spine", (0, 1, 0), (0, 2, 0)),
+                  ("fin", "spine", (0, 0.5, 0), (0.5, 0.5, 0))])
+bpy.ops.wm.save_as_mainfile(filepath=out + "/fish.blend")
+armature("Armature", [b for b in default_armature_bones() if b[0] not in ("LeftForeArm", "LeftHand")])
+bpy.ops.wm.save_as_mainfile(filepath=out + "/no forearm.blend")
+"""
+
+
+def _characters(d: Path) -> None:
+    """Write three tiny .blend characters into ``d`` with bpy in a subprocess (a cube; a fish; a one-armed human)."""
+    r = subprocess.run([sys.executable, "-c", _CHARACTERS, str(d)], capture_output=True, text=True, timeout=120,
+                       cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
 def _motion(path: Path):
     t = 5
     clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), 30.0,
@@ -57,7 +170,7 @@ def _motion(path: Path):
 
 
 def _cases(d: Path) -> dict:
-    """name -> (argv, expected exit code, text the message must contain)."""
+    """name -> (argv, expected exit code, text or texts the message must contain)."""
     (d / "empty.mp4").write_bytes(b"")
     (d / "text.mp4").write_text("this is not a video\n" * 40)
     (d / "image.mp4").write_bytes(b"\xff\xd8\xff\xe0" + bytes(500))
@@ -71,6 +184,8 @@ def _cases(d: Path) -> dict:
     (d / "bad.blend").write_text("not a blend file")
     (d / "bad.fbx").write_bytes(b"Kaydara FBX Binary  \x00" + bytes(100))
     mo = _motion(d / "motion.npz")
+    (d / "read-only").mkdir(mode=0o500)
+    _characters(d)
     out = d / "out.npz"
     return {
         "missing video": (["capture", d / "nope.mp4", "-o", out], ExitCode.NOT_FOUND, "nope.mp4"),
@@ -114,6 +229,19 @@ def _cases(d: Path) -> dict:
                                ExitCode.BAD_INPUT, "bad.blend"),
         "bake corrupt fbx": (["bake", mo, "-o", d / "o.glb", "--character", d / "bad.fbx"],
                              ExitCode.BAD_INPUT, "bad.fbx"),
+        "AV1 video": (["capture", _av1(d / "av1.mp4"), "-o", out], ExitCode.BAD_VIDEO, ("av1.mp4", "AV1 video")),
+        "keypoints inf": (["lift", _keypoints(d / "k11.npz", scores=np.full((4, 17), np.inf, np.float32)), "-o",
+                           out], ExitCode.BAD_INPUT, ("k11.npz", "inf")),
+        "keypoints bool dtype": (["lift", _keypoints(d / "k12.npz", joints_2d=np.ones((4, 17, 2), bool)), "-o", out],
+                                 ExitCode.BAD_INPUT, ("k12.npz", "dtype bool")),
+        "output folder not writable": (["extract", good, "-o", d / "read-only" / "k.npz"], ExitCode.OUTPUT,
+                                       ("read-only", "choose a writable folder")),
+        "character without armature": (["bake", mo, "-o", d / "o.fbx", "--character", d / "no armature.blend"],
+                                       ExitCode.BAD_INPUT, ("no armature.blend", "contains no armature")),
+        "non-humanoid armature": (["bake", mo, "-o", d / "o.fbx", "--character", d / "fish.blend"],
+                                  ExitCode.BAD_INPUT, ("fish.blend", "could not recognise the armature's rig")),
+        "missing mapped bones": (["bake", mo, "-o", d / "o.blend", "--character", d / "no forearm.blend", "--rig",
+                                  "mixamo_plain"], ExitCode.BAD_INPUT, ("no forearm.blend", "'LeftForeArm'")),
     }
 
 
@@ -125,6 +253,17 @@ def corpus(tmp_path_factory):
 
 
 
+def _chmod_is_ignored(folder: Path) -> bool:
+    """True when a 0o500 folder still takes files (running as root): the permission case cannot be made."""
+    probe = folder / ".probe"
+    try:
+        probe.touch()
+    except PermissionError:
+        return False
+    probe.unlink()
+    return True
+
+
 @pytest.mark.parametrize("name", [
     "missing video", "empty file", "text as mp4", "jpeg bytes as mp4", "truncated mp4", "zero-frame video",
     "folder as video", "no person", "output folder missing", "output under a file", "output wrong suffix",
@@ -132,10 +271,14 @@ def corpus(tmp_path_factory):
     "keypoints object array", "keypoints huge header", "keypoints not npz", "keypoints missing", "corrupt weights",
     "missing weights", "cuda without cuda", "motion file is keypoints", "bake unknown suffix",
     "bake character missing", "bake character wrong type", "bake corrupt blend", "bake corrupt fbx",
+    "AV1 video", "keypoints inf", "keypoints bool dtype", "output folder not writable",
+    "character without armature", "non-humanoid armature", "missing mapped bones",
 ])
 def test_bad_input(corpus, name):
     d, cases = corpus
-    argv, code, needle = cases[name]
+    argv, code, needles = cases[name]
+    if name == "output folder not writable" and _chmod_is_ignored(d / "read-only"):
+        pytest.skip("running as root: a 0o500 folder is still writable, so 'no write permission' cannot be made")
     out = Path(argv[argv.index("-o") + 1])
     before = {p: p.stat().st_mtime for p in d.rglob("*") if p.is_file()}
     r = run(*argv)
@@ -143,7 +286,116 @@ def test_bad_input(corpus, name):
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, (name, r.stderr)
     assert lines[0].startswith("posemoe: error: ") and "Traceback" not in r.stderr
-    assert needle.lower() in lines[0].lower(), (name, lines[0])
+    for needle in (needles,) if isinstance(needles, str) else needles:
+        assert needle.lower() in lines[0].lower(), (name, needle, lines[0])
     assert not out.exists()
     after = {p: p.stat().st_mtime for p in d.rglob("*") if p.is_file()}
     assert after == before, "inputs or earlier outputs changed, or stray files were left"
+
+
+def _file_size_limit(limit: int):
+    """preexec_fn: the child may write files of at most ``limit`` bytes (a full disk: writes fail with EFBIG)."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of killing the process
+    return apply
+
+
+@pytest.mark.parametrize("command", ["lift", "bake .fbx", "bake .blend"])
+def test_full_disk_keeps_earlier_output(tmp_path, command):
+    """Writing on a full disk: one-line OUTPUT error, the earlier output with that name untouched, no temp files.
+
+    (Blender's compressed .blend writer used to report success with a truncated file; FBX/BVH/glTF exporters
+    printed their traceback.)"""
+    if command == "lift":
+        argv, out = ["lift", _keypoints(tmp_path / "k.npz")], tmp_path / "motion.npz"
+    else:
+        argv, out = ["bake", _motion(tmp_path / "m.npz")], tmp_path / f"baked{command[-6:].strip()}"
+    out.write_bytes(b"earlier run's output")
+    before = {p: (p.stat().st_mtime, p.stat().st_size) for p in tmp_path.iterdir()}
+    r = run(*argv, "-o", out, preexec_fn=_file_size_limit(4096))
+    assert r.returncode == ExitCode.OUTPUT, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("posemoe: error: ") and "Traceback" not in r.stderr, r.stderr
+    assert out.name in lines[0] and "free space" in lines[0], lines[0]
+    assert out.read_bytes() == b"earlier run's output"
+    assert {p: (p.stat().st_mtime, p.stat().st_size) for p in tmp_path.iterdir()} == before, "temp files left"
+
+
+@pytest.fixture(scope="module")
+def odd_inputs(tmp_path_factory):
+    """Inputs that are unusual but valid: name -> (argv, check(output path))."""
+    d = tmp_path_factory.mktemp("odd inputs ü")
+    frames = _demo_frames(40)
+    import cv2
+
+    w = cv2.VideoWriter(str(d / "one frame.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    w.write(frames[0])
+    w.release()
+    portrait = [f[:, 160:520] for f in frames[:8]]  # 360x480, the person in the middle
+    empty = cv2.resize(frames[0][:, :240], (640, 480))  # the set without the person (wall and floor)
+    two = []
+    for i, f in enumerate(frames):
+        right = empty.copy()
+        right[150:462, 100:516] = cv2.resize(frames[(i + 25) % 40], (416, 312))  # a second, smaller person
+        two.append(np.concatenate([f, right], 1))
+    leaving = [empty if 12 <= i < 24 else f for i, f in enumerate(frames)]
+
+    def read(path):
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+
+    def one_frame(out):
+        m = read(out)
+        assert m["joints_3d"].shape == (1, 17, 3) and np.isfinite(m["joints_3d"]).all()
+
+    def upright_portrait(out):
+        k = read(out)
+        assert tuple(k["image_size"]) == (360, 480) and k["valid"].all()  # size after the display rotation
+        head_y, pelvis_y, ankle_y = k["joints_2d"][:, [10, 0, 3], 1].mean(0)
+        assert head_y < pelvis_y - 60 < ankle_y - 120, (head_y, pelvis_y, ankle_y)  # upright, not on its side
+
+    def variable_rate(out):
+        k = read(out)  # every frame kept, one row each; timing taken as the mean rate
+        assert k["joints_2d"].shape[0] == 8 and k["valid"].all() and float(k["fps"]) == pytest.approx(10)
+
+    def most_prominent(out):
+        k = read(out)  # the bigger person (left half) every frame: no switching to the smaller one
+        assert k["valid"].all() and (k["joints_2d"][:, :, 0] < 640).all()
+
+    def leaves_and_returns(out):
+        k = read(out)  # absent frames are marked (and filled), the person is found again on return
+        assert not k["valid"][13:23].any() and k["valid"][:11].all() and k["valid"][25:].all(), k["valid"]
+        assert np.isfinite(k["joints_2d"]).all()
+
+    def lifted(out):
+        assert read(out)["joints_3d"].shape == (4, 17, 3)
+
+    return d, {
+        "one-frame video": (["capture", d / "one frame.avi"], one_frame),
+        "portrait phone video (rotation metadata)": (["extract", _rotated(d / "portrait.mp4", portrait)],
+                                                     upright_portrait),
+        "variable frame rate": (["extract", _variable_rate(d / "vfr.mp4", frames[:8])], variable_rate),
+        "two people": (["extract", _mp4(d / "two.mp4", two, fps=30)], most_prominent),
+        "person leaves and re-enters": (["extract", _mp4(d / "leaving.mp4", leaving, fps=30)], leaves_and_returns),
+        "keypoints int16 and float16": (["lift", _keypoints(d / "k.npz", joints_2d=np.full((4, 17, 2), 50, np.int16),
+                                                            scores=np.ones((4, 17), np.float16))], lifted),
+    }
+
+
+@pytest.mark.parametrize("name", [
+    "one-frame video", "portrait phone video (rotation metadata)", "variable frame rate", "two people",
+    "person leaves and re-enters", "keypoints int16 and float16",
+])
+def test_odd_but_valid_input(odd_inputs, name):
+    """Unusual inputs that must work: exit 0, no error line, the output complete, the inputs untouched."""
+    d, cases = odd_inputs
+    argv, check = cases[name]
+    out = d / (name.split(" ")[0] + "_out.npz")
+    before = {p: p.stat().st_mtime for p in d.rglob("*") if p.is_file()}
+    r = run(*argv, "-o", out, "--progress", "none")
+    assert r.returncode == 0, (name, r.returncode, r.stderr)
+    assert "error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+    check(out)
+    out.unlink()
+    assert {p: p.stat().st_mtime for p in d.rglob("*") if p.is_file()} == before

@@ -1,8 +1,11 @@
-"""``posemoe batch`` end to end on a folder with good, broken, personless and nested clips."""
+"""``posemoe batch`` end to end on a folder with good, broken, personless and nested clips; interrupt + resume."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +124,119 @@ def test_ray_backend_local_instance(clips, tmp_path):
     r2 = _batch(clips / "a.mp4", "--out", out, "--format", "npz", "--backend", "ray", "--jobs", "1")
     assert r2.returncode == 0
     assert json.loads((out / "summary.json").read_text())["clips"][0]["status"] == "skipped"
+
+
+def _temporaries(out: Path) -> list[Path]:
+    return [p for p in out.rglob("*") if p.name.startswith(".") or "tmp" in p.name]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-group"])
+def test_interrupt_then_resume(clips, tmp_path, sig):
+    """Ctrl-C (SIGINT to the process group) or SIGKILL of every process once the first clip is out."""
+    out = tmp_path / "out"
+    inputs = [clips / "a.mp4", clips / "b.mp4", clips / "nested" / "deeper" / "c.mp4"]
+    argv = [sys.executable, "-m", "posemoe_blender.cli", "batch", *map(str, inputs), "--out", str(out),
+            "--format", "npz", "--device", "cpu"]
+    proc = subprocess.Popen(argv + ["--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, as a terminal gives it
+    try:
+        deadline = time.monotonic() + 120
+        while not (first := sorted(out.rglob("*.motion.npz"))):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+            time.sleep(0.05)
+        os.killpg(proc.pid, sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    finished = {p.relative_to(out) for p in out.rglob("*.motion.npz")}
+    assert first[0].relative_to(out) in finished and len(finished) < len(inputs)
+    for rel in finished:  # whatever has an output name is complete
+        assert read_motion(out / rel).num_frames == 16
+    if sig == signal.SIGINT:
+        assert proc.returncode == ExitCode.CANCELLED, err
+        assert not _temporaries(out), _temporaries(out)
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["counts"]["cancelled"] >= 1 and summary["counts"]["failed"] == 0
+    else:  # nothing could clean up: the work folder is left, and a kill mid-write leaves a temp file
+        assert _temporaries(out)
+        (out / ".b.motion.k2lq0x.tmp.npz").write_bytes(b"half a file")
+    r = subprocess.run(argv + ["--jobs", "2"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    status = {c["rel"]: c["status"] for c in json.loads((out / "summary.json").read_text())["clips"]}
+    assert status == {v.stem: "skipped" if Path(f"{v.stem}.motion.npz") in finished else "done" for v in inputs}
+    outputs = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert outputs == ["a.motion.npz", "b.motion.npz", "c.motion.npz", "summary.json"]  # each exactly once
+    assert not _temporaries(out)
+
+
+CRASHING_LIFTER = """
+import os, signal, sys
+from posemoe_blender import batch_lifter
+real = batch_lifter.lift_group
+def lift_group(clips, *args, **kwargs):
+    if any(c["source"] == "b.mp4" for c in clips):
+        os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
+    yield from real(clips, *args, **kwargs)
+batch_lifter.lift_group = lift_group
+sys.exit(batch_lifter.main(sys.argv[1:]))
+"""
+
+
+def _runner_without_mediapipe(tmp_path, lifter_argv):
+    """A BatchRunner whose 2D "extraction" writes synthetic keypoints at once (the lifter is real)."""
+    from core.motion_file import Keypoints2D, write_keypoints
+    from posemoe_blender.batch import BatchRunner
+
+    videos = tmp_path / "v"
+    videos.mkdir()
+    for name in ("a", "b", "c"):
+        (videos / f"{name}.mp4").write_bytes(b"0")
+    runner = BatchRunner(tmp_path / "out", "npz", device="cpu", jobs=3)
+    runner.lifter_argv = lifter_argv
+
+    def extract(job):
+        rng = np.random.default_rng(len(job.rel.name))
+        kp = Keypoints2D(rng.uniform(200, 400, (30, 17, 2)).astype(np.float32), np.ones((30, 17), np.float32),
+                         np.ones(30, bool), 30.0, (640, 480))
+        write_keypoints(runner._keypoints(job), kp)
+        job.frames = 30
+        runner._lift_q.put(job)
+
+    runner._extract = extract
+    return runner, plan_jobs(find_videos([str(videos)]))
+
+
+def test_lifter_crash_fails_only_its_clip(tmp_path):
+    runner, jobs = _runner_without_mediapipe(tmp_path, [sys.executable, "-c", CRASHING_LIFTER, "--device", "cpu"])
+    runner.run(jobs)
+    status = {str(j.rel): (j.status, j.error) for j in jobs}
+    assert status["a"] == status["c"] == ("done", "")
+    assert status["b"][0] == "failed" and "lifter process killed by signal 9" in status["b"][1]
+    assert read_motion(tmp_path / "out" / "c.motion.npz").num_frames == 30
+    assert runner.lift_groups[-1] == 1 and sum(runner.lift_groups) >= 3  # restarted for the clips after it
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.motion.npz", "c.motion.npz"]
+
+
+HANGING_LIFTER = CRASHING_LIFTER.replace("os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would",
+                                         "import time; time.sleep(3600)  # a deadlock")
+
+
+def test_hanging_lifter_is_stopped_and_fails_only_its_clip(tmp_path, monkeypatch):
+    from posemoe_blender.batch_lifter import LifterClient
+
+    monkeypatch.setattr(LifterClient, "stall_s", 3.0)
+    runner, jobs = _runner_without_mediapipe(tmp_path, [sys.executable, "-c", HANGING_LIFTER, "--device", "cpu"])
+    runner.run(jobs)
+    status = {str(j.rel): (j.status, j.error) for j in jobs}
+    assert status["a"] == status["c"] == ("done", "")
+    assert status["b"][0] == "failed" and "stalled (no progress for 3 s)" in status["b"][1]
+
+
+def test_unusable_weights_fail_every_clip_once(tmp_path):
+    argv = [sys.executable, "-m", "posemoe_blender.batch_lifter", "--weights", str(tmp_path / "none.safetensors")]
+    runner, jobs = _runner_without_mediapipe(tmp_path, argv)
+    runner.run(jobs)
+    assert {j.status for j in jobs} == {"failed"} and {j.exit_code for j in jobs} == {ExitCode.MODEL}
+    assert all("none.safetensors" in j.error for j in jobs)
+    assert len(runner.lift_groups) <= 3 and not list((tmp_path / "out").iterdir())

@@ -87,3 +87,24 @@ def test_cuda_request_without_cuda_is_a_clear_error():
     with pytest.raises(WorkerEnvError, match="CUDA"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+def test_lift_many_equals_lift_sequence_per_clip(tiny):
+    from core.inference import lift_many
+
+    model, cfg = tiny
+    clips = [(_kp(t, seed=t), size) for t, size in ((4, (640, 480)), (9, (320, 240)), (26, (1920, 1080)),
+                                                     (1, (100, 100)))]
+    calls = []
+    for icfg in (InferenceConfig(device="cpu", batch_size=3), InferenceConfig(device="cpu", flip_tta=False,
+                                                                              stride=3, batch_size=64)):
+        ref = [lift_sequence(kp, size, model, cfg.window, icfg) for kp, size in clips]
+        calls.clear()
+        many = lift_many(model, [normalize_2d(kp, *size) for kp, size in clips], cfg.window, icfg,
+                         on_progress=lambda d, t: calls.append((d, t)))
+        assert [m.shape for m in many] == [r.shape for r in ref]
+        assert all(m.dtype == np.float32 and np.allclose(m, r, atol=1e-5) for m, r in zip(many, ref, strict=True))
+        total = calls[-1][1]
+        assert calls[-1][0] == total and len(calls) == -(-total // icfg.batch_size)  # clips share batches
+    with pytest.raises(ValueError, match="no frames"):
+        lift_many(model, [np.zeros((0, 17, 2), np.float32)], cfg.window)

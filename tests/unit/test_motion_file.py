@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -28,6 +29,9 @@ def test_motion_round_trip(tmp_path):
         assert z["joints_3d"].dtype == np.float32 and z["valid"].dtype == bool
         assert z["joint_names"].shape == (17,) and json.loads(str(z["meta"]))
     assert not list(tmp_path.glob(".*tmp*"))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask  # like any file the user makes, not the temp file's 0600
 
 
 def test_keypoints_with_only_required_keys(tmp_path):
