@@ -73,7 +73,7 @@ def rendered_p_mpjpe(weights: Path | None, gt_dir: Path) -> tuple[float, float, 
     for c in bench.gt_clips(gt_dir, quick=False, render=False):
         truth = np.load(c["truth"])
         gt = truth["joints_3d"].astype(np.float64)
-        kp = bench._keypoints(c["video"], gt_dir)
+        kp = bench.keypoints(c["video"], gt_dir)
         if model is None:
             y, _ = blazepose_to_h36m(np.asarray(kp.extras["mp_world"], np.float64))
         else:
@@ -113,8 +113,8 @@ def collect(runs: Path, gt_dir: Path | None = None) -> list[dict]:
 def table(rows: list[dict]) -> str:
     """Return the markdown table of docs/model.md."""
     head = ("| model | parameters | training minutes | MPJPE | P-MPJPE | N-MPJPE | MPJVE | accel "
-            "| frames/s (1 thread) | rendered clips P-MPJPE / MPJPE |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+            "| rendered clips P-MPJPE / MPJPE |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
 
     def cell(r: dict, key: str, fmt: str) -> str:
         return format(r[key], fmt) if key in r else "-"
@@ -122,7 +122,7 @@ def table(rows: list[dict]) -> str:
     body = "".join(
         f"| {r['label']} | {cell(r, 'parameters', ',')} | {cell(r, 'train_minutes', '.1f')} | "
         f"{cell(r, 'mpjpe_mm', '.1f')} | {cell(r, 'p_mpjpe_mm', '.1f')} | {cell(r, 'n_mpjpe_mm', '.1f')} | "
-        f"{cell(r, 'mpjve_mm', '.2f')} | {cell(r, 'accel_mm', '.2f')} | {cell(r, 'frames_per_s_1_thread', ',.0f')} | "
+        f"{cell(r, 'mpjve_mm', '.2f')} | {cell(r, 'accel_mm', '.2f')} | "
         f"{cell(r, 'rendered_p_mpjpe_mm', '.1f')} / {cell(r, 'rendered_mpjpe_mm', '.1f')} |\n"
         for r in rows)
     return head + body

@@ -26,35 +26,16 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import bench  # noqa: E402
+
 from core.skeleton import JOINT_NAMES  # noqa: E402
 
-DEMO = REPO / "posemoe_blender" / "demo_data" / "demo_clip.mp4"
 # joint -> (reference joint, what the training model assumes, in cm towards the reference)
 TOWARDS = {3: (2, "1.5-4.5"), 6: (5, "1.5-4.5"), 2: (1, "0.5-3.5"), 5: (4, "0.5-3.5"),
            1: (0, "0-3.5"), 4: (0, "0-3.5"), 11: (8, "0-3.5"), 14: (8, "0-3.5")}
 LIMBS = {"legs": ((2, 3), (5, 6)), "arms": ((12, 13), (15, 16))}  # (right joints), (left joints)
-
-
-def clip_pairs(gt_dir: Path) -> list[tuple[str, Path, Path]]:
-    """Return (name, video, truth) for the demo clip and every rendered clip in ``gt_dir``."""
-    pairs = [("demo_05_02", DEMO, DEMO.with_name("demo_clip_truth.npz"))]
-    for truth in sorted(gt_dir.glob("*_truth.npz")):
-        video = truth.with_name(truth.name.replace("_truth.npz", ".mp4"))
-        if video.exists():
-            pairs.append((video.stem, video, truth))
-    return pairs
-
-
-def keypoints(video: Path, cache: Path):
-    """Return the extractor's keypoints for ``video`` (cached beside the clips, never in the repo)."""
-    from core.motion_file import read_keypoints, write_keypoints
-
-    out = cache / f"{'demo_clip' if video == DEMO else video.stem}_kp.npz"
-    if not out.exists():
-        from core.extract import extract_keypoints
-
-        write_keypoints(out, extract_keypoints(video))
-    return read_keypoints(out)
 
 
 def clip_errors(kp, truth: np.lib.npyio.NpzFile) -> dict:
@@ -137,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     a.gt_dir.mkdir(parents=True, exist_ok=True)
     clips, names = [], []
-    for name, video, truth in clip_pairs(a.gt_dir):
-        clips.append(clip_errors(keypoints(video, a.gt_dir), np.load(truth)))
-        names.append(name)
+    for c in bench.gt_clips(a.gt_dir, quick=False, render=False):
+        clips.append(clip_errors(bench.keypoints(c["video"], a.gt_dir), np.load(c["truth"])))
+        names.append(c["name"])
     rows = joint_stats(clips)
     swaps = swap_share(clips)
     result = {"clips": names, "frames": sum(c["frames"] for c in clips), "valid_frames": sum(c["valid"] for c in clips),

@@ -1,6 +1,6 @@
 """Motion quality on rendered ground-truth clips (issue 7): filters, contacts, foot locking, root, ground.
 
-For each clip (the bundled demo clip, plus every ``*_truth.npz`` + ``.mp4`` pair in --gt-dir rendered
+For each clip (the bundled demo clip, plus the MOTION_CLIPS ``*_truth.npz`` + ``.mp4`` pairs in --gt-dir rendered
 with scripts/make_demo_clip.py from validation-subject CMU motion), real MediaPipe 2D (core.extract,
 cached) feeds three 3D sources:
   lifter     the PoseMoE lifter (bundled weights, or --weights), the real pipeline;
@@ -66,15 +66,11 @@ def load_truth(path: Path) -> dict:
 
 
 def keypoints(video: Path, cache: Path):
-    """Return the MediaPipe keypoints of ``video`` (cached as an .npz in ``cache``)."""
-    from core.motion_file import read_keypoints, write_keypoints
+    """Return the MediaPipe keypoints of ``video`` (cached as an .npz in ``cache``, shared with bench.py)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench
 
-    out = cache / f"{video.stem}_kp.npz"
-    if not out.exists():
-        from core.extract import extract_keypoints
-
-        write_keypoints(out, extract_keypoints(video))
-    return read_keypoints(out)
+    return bench.keypoints(video, cache)
 
 
 def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
@@ -247,14 +243,18 @@ def plot_joint(path: Path, fps: float, panels: list[tuple[str, dict[str, np.ndar
     cv2.imwrite(str(path), img)
 
 
+MOTION_CLIPS = ("run_16_08", "walk_02_01", "wander_15_01")
+"""The rendered clips of this study (benchmarks/render_gt_clips.py); bench.py covers the whole set."""
+
+
 def clips(gt_dir: Path) -> list[tuple[str, Path, Path]]:
-    """Return (name, video, truth) of the demo clip and every rendered clip in ``gt_dir``."""
+    """Return (name, video, truth) of the demo clip and the MOTION_CLIPS rendered in ``gt_dir``."""
     demo = REPO / "posemoe_blender" / "demo_data"
     out = [("demo_05_02_dance", demo / "demo_clip.mp4", demo / "demo_clip_truth.npz")]
-    for t in sorted(gt_dir.glob("*_truth.npz")):
-        video = t.with_name(t.name.replace("_truth.npz", ".mp4"))
-        if video.exists():
-            out.append((t.name.replace("_truth.npz", ""), video, t))
+    for name in MOTION_CLIPS:
+        video, t = gt_dir / f"{name}.mp4", gt_dir / f"{name}_truth.npz"
+        if video.exists() and t.exists():
+            out.append((name, video, t))
     return out
 
 
