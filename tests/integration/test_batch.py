@@ -72,6 +72,23 @@ def test_plan_mirrors_folders_and_disambiguates(tmp_path):
     assert rels == ["x/a", "x/a_2", "x/sub/b", "y/a"]
 
 
+def test_output_names_never_leave_the_out_folder(tmp_path):
+    """Symlinks out of the input folder, '..' in globs and odd names still map to paths under --out."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.mp4").write_bytes(b"0")
+    shoot = tmp_path / "shoot" / "day1"
+    shoot.mkdir(parents=True)
+    (shoot / "take.mp4").write_bytes(b"0")
+    (shoot / "link.mp4").symlink_to(outside / "secret.mp4")
+    (shoot / "..weird..mp4").write_bytes(b"0")
+    inputs = [str(tmp_path / "shoot"), str(shoot / ".." / ".." / "outside" / "*.mp4")]
+    for job in plan_jobs(find_videos(inputs)):
+        assert not job.rel.is_absolute() and ".." not in job.rel.parts, job.rel
+        out = (tmp_path / "out" / job.rel).resolve()
+        assert out.is_relative_to((tmp_path / "out").resolve()), (job.video, job.rel)
+
+
 def test_batch_good_bad_and_resume(clips, tmp_path):
     out = tmp_path / "out"
     r = _batch(clips, "--out", out, "--format", "npz", "--jobs", "2", "--device", "cpu")
