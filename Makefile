@@ -5,6 +5,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Blender 5.0 (bpy 5.0.1) runs the Blender-side tests a second time: the add-on supports 4.2+ and 5.x
+VENV5 := .venv-bpy5
+STAMP5 := $(VENV5)/.installed
+BPY_TESTS := tests/integration/test_bake.py tests/integration/test_bake_world.py tests/unit/test_retarget.py \
+	tests/unit/test_build.py tests/integration/test_addon.py tests/integration/test_addon_ui.py
 
 .PHONY: setup demo test lint bench clean
 
@@ -17,14 +22,23 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+$(STAMP5): requirements-bpy5.txt
+	test -x $(VENV5)/bin/python || $(PYTHON) -m venv $(VENV5)
+	$(VENV5)/bin/python -m pip install -q --disable-pip-version-check -r requirements-bpy5.txt
+	touch $(STAMP5)
+
 demo: setup
 	$(BIN)/posemoe demo
 
-test: setup
+test: setup $(STAMP5)
 	$(BIN)/python -m pytest -q
+	PYTHONPATH=. $(VENV5)/bin/python -m pytest -q -p no:cacheprovider $(BPY_TESTS)
+
+bench: setup
+	$(BIN)/posemoe bench --quick
 
 lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) dist demo_out .pytest_cache
+	rm -rf $(VENV) $(VENV5) dist demo_out .pytest_cache
