@@ -1,7 +1,10 @@
-"""Make docs/images/demo.png: input frames with 2D keypoints | lifted 3D (side view) | baked character.
+"""Make docs/images/demo.png: input frames with 2D keypoints | lifted 3D (side view) | baked character(s).
 
 Run after `posemoe demo` (reads demo_out/demo_motion.npz):
     python scripts/make_readme_image.py [--motion demo_out/demo_motion.npz] [--character FILE.blend]
+Any clip (one column per character):
+    posemoe capture V.mp4 -o m.npz && python scripts/make_readme_image.py --video V.mp4 --motion m.npz \
+        --character a.blend --character b.blend --frames 30 90 --out docs/images/x.png
 """
 
 from __future__ import annotations
@@ -58,18 +61,29 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--motion", type=Path, default=REPO / "demo_out" / "demo_motion.npz")
-    ap.add_argument("--character", type=Path, default=None)
+    ap.add_argument("--video", type=Path, default=DEMO_VIDEO, help="the clip the motion file was captured from")
+    ap.add_argument("--character", type=Path, action="append", help="character .blend (repeat for more columns); "
+                    "default: the generated armature")
     ap.add_argument("--frames", type=int, nargs="+", default=[40, 130])
+    ap.add_argument("--keypoints-only", action="store_true",
+                    help="draw the 2D keypoints on a blank frame instead of the video (for clips that may not be "
+                         "redistributed, such as ../shared/data's)")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "demo.png")
     args = ap.parse_args()
     clip = read_motion(args.motion)
-    frames = [f for i, f in enumerate(iter_frames(DEMO_VIDEO, rgb=False)) if i in args.frames]
-    with tempfile.TemporaryDirectory() as tmp:
-        renders = render_frames(clip, Path(tmp), character=args.character, frames=args.frames, resolution=(TILE, TILE))
-        baked = [cv2.imread(str(p)) for p in renders]
+    frames = [f for i, f in enumerate(iter_frames(args.video, rgb=False)) if i in args.frames]
+    if args.keypoints_only:
+        frames = [np.full_like(f, 235) for f in frames]
+    columns = []  # per character: one render per frame
+    for character in args.character or [None]:
+        with tempfile.TemporaryDirectory() as tmp:
+            renders = render_frames(clip, Path(tmp), character=character, frames=args.frames,
+                                    resolution=(TILE, TILE))
+            columns.append([cv2.imread(str(p)) for p in renders])
     rows = []
-    for f, frame, render in zip(args.frames, frames, baked, strict=False):
-        rows.append(np.concatenate([draw_2d(frame, clip.joints_2d[f]), draw_3d_side(clip.joints_3d[f]), render], 1))
+    for i, (f, frame) in enumerate(zip(args.frames, frames, strict=False)):
+        rows.append(np.concatenate([draw_2d(frame, clip.joints_2d[f]), draw_3d_side(clip.joints_3d[f]),
+                                    *(col[i] for col in columns)], 1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), np.concatenate(rows, 0))
     print(args.out)
