@@ -219,27 +219,8 @@ def test_valid_motion_still_reads(tmp_path):
 
 # ---------------------------------------------------------------- BVH
 
-VALID_BVH = """HIERARCHY
-ROOT hip
-{
-  OFFSET 0 0 0
-  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
-  JOINT arm
-  {
-    OFFSET 10 0 0
-    CHANNELS 3 Zrotation Yrotation Xrotation
-    End Site
-    {
-      OFFSET 5 0 0
-    }
-  }
-}
-MOTION
-Frames: 2
-Frame Time: 0.04
-1 2 3 0 0 0 0 0 0
-0 0 0 90 0 0 0 90 0
-"""
+from test_bvh import BVH as VALID_BVH  # noqa: E402  (the reader tests' sample, a valid two-joint file)
+
 _NUMBERS = ["-3", "-2", "-1", "0", "1", "2", "3", "4", "7", "99999999999", "2.5", "nan", "inf", "-inf", "1e400",
             "1e-320", "-0.04", "1e308"]
 _CHANNELS = ["Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation", "Wrotation"]
