@@ -1,6 +1,6 @@
 """Throughput of ``posemoe batch`` (issue 6) and its behaviour under load (issue 9).
 
-Makes N short clips (default 20 x 3 s) by cutting the bundled demo clip and, when present,
+Makes N short clips (default 20 x 3 s) by cutting the demo clip and, when present,
 ../shared/data/video clips into a temp folder (optionally a fraction of broken files: garbage
 bytes or truncated MP4s), then runs ``posemoe batch`` on them as a user would (a subprocess,
 each configuration into a fresh output folder) and reports, per configuration, clips/min,
@@ -34,8 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_VIDEO = REPO.parent / "shared" / "data" / "video"
-SOURCES = [REPO / "posemoe_blender" / "demo_data" / "demo_clip.mp4", SHARED_VIDEO / "pose_1.mp4",
-           SHARED_VIDEO / "sports2d_demo.mp4"]  # 30 fps clips with one person throughout
+SOURCES = ["demo", SHARED_VIDEO / "pose_1.mp4", SHARED_VIDEO / "sports2d_demo.mp4"]  # 30 fps, one person throughout
 CONFIGS = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"], "ray": ["--backend", "ray", "--jobs", "2"]}
 
 
@@ -44,7 +43,10 @@ def make_clips(folder: Path, count: int, seconds: float, broken_fraction: float)
     import cv2
 
     sources = []
-    for src in (s for s in SOURCES if s.exists()):
+    from posemoe_blender.demo import ensure_demo_clip
+
+    sources = [ensure_demo_clip()[0] if s == "demo" else s for s in SOURCES]
+    for src in (s for s in sources if s.exists()):
         cap = cv2.VideoCapture(str(src))
         frames = []
         while True:

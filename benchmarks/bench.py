@@ -4,7 +4,7 @@
 in benchmarks/results/bench.md and plots in docs/images/bench_*.png (docs/benchmarks.md quotes them).
 
 Accuracy: every clip of the ground-truth set (benchmarks/render_gt_clips.py, cached outside the
-repository; --quick: the bundled demo clip plus the QUICK clips, rendered on first use when
+repository; --quick: the demo clip plus the QUICK clips, rendered on first use when
 ../shared/data is present) with real MediaPipe 2D, three 3D sources against the truth:
   ours       the shipped pipeline: PoseMoE lifter + clean-up preset medium (what `capture` writes);
   mp_world   MediaPipe's own world landmarks as given (what add-ons built on MediaPipe key);
@@ -43,7 +43,6 @@ from core.metrics import accel_error, foot_skate, mpjpe, mpjve, p_mpjpe  # noqa:
 log = logging.getLogger("bench")
 RESULTS = REPO / "benchmarks" / "results"
 IMAGES = REPO / "docs" / "images"
-DEMO = REPO / "posemoe_blender" / "demo_data" / "demo_clip.mp4"
 MLP_WEIGHTS = REPO / "core" / "assets" / "mlp_baseline.safetensors"
 TRUTH_HEIGHT = 1.799  # the CC0 character of every render
 SOURCES = ("ours", "mp_world", "mlp")
@@ -53,7 +52,7 @@ METRICS = ("mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "accel_mm", "skate_cm_s")
 # ---------------------------------------------------------------- accuracy
 
 def gt_clips(gt_dir: Path, quick: bool, render: bool = True) -> list[dict]:
-    """Return the clips to measure: the bundled demo clip, then the rendered set (or its QUICK part)."""
+    """Return the clips to measure: the demo clip, then the rendered set (or its QUICK part)."""
     import render_gt_clips as rg
 
     names = rg.QUICK if quick else tuple(rg.CLIPS)
@@ -61,7 +60,10 @@ def gt_clips(gt_dir: Path, quick: bool, render: bool = True) -> list[dict]:
     if missing and render and (rg.DATA / "mocap").is_dir():
         log.info("rendering %d ground-truth clip(s) into %s (once)", len(missing), gt_dir)
         rg.main(["--out", str(gt_dir), *sum((["--only", n] for n in missing), [])])
-    clips = [{"name": "demo_05_02", "video": DEMO, "truth": DEMO.with_name("demo_clip_truth.npz"),
+    from posemoe_blender.demo import ensure_demo_clip
+
+    video, truth = ensure_demo_clip()
+    clips = [{"name": "demo_05_02", "video": video, "truth": truth,
               "category": "dance", "view": "45deg"}]
     for n in names:
         truth = gt_dir / f"{n}_truth.npz"
@@ -78,7 +80,7 @@ def keypoints(video: Path, cache: Path):
     """Return the extractor's keypoints for ``video``, cached in ``cache`` (never in the repository)."""
     from core.motion_file import read_keypoints, write_keypoints
 
-    out = cache / f"{'demo_clip' if video == DEMO else video.stem}_kp.npz"
+    out = cache / f"{video.stem}_kp.npz"
     if not out.exists():
         from core.extract import extract_keypoints
 
@@ -181,9 +183,11 @@ def _video_1080p(cache: Path) -> Path:
     """Return a 1920x1080 copy of the demo clip (upscaled; the detector sees the same content)."""
     import cv2
 
+    from posemoe_blender.demo import ensure_demo_clip
+
     out = cache / "demo_clip_1080p.mp4"
     if not out.exists():
-        cap = cv2.VideoCapture(str(DEMO))
+        cap = cv2.VideoCapture(str(ensure_demo_clip()[0]))
         w = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), cap.get(cv2.CAP_PROP_FPS), (1920, 1080))
         ok, frame = cap.read()
         while ok:
@@ -198,7 +202,10 @@ def _video_1080p(cache: Path) -> Path:
 def speed(cache: Path, quick: bool) -> dict:
     """Return per-stage speed at 640x480 and 1080p, and retarget + keyframing in bpy."""
     rep = ["--repeat", "1" if quick else "3"]
-    out = {"640x480": _run_json(["benchmarks/pipeline_speed.py", str(DEMO), *rep], cache / "speed_480.json"),
+    from posemoe_blender.demo import ensure_demo_clip
+
+    out = {"640x480": _run_json(["benchmarks/pipeline_speed.py", str(ensure_demo_clip()[0]), *rep],
+                                cache / "speed_480.json"),
            "1920x1080": _run_json(["benchmarks/pipeline_speed.py", str(_video_1080p(cache)), *rep],
                                   cache / "speed_1080.json")}
     out["bake"] = _run_json(["benchmarks/bake_keyframes.py", "--frames", "2000" if quick else "10000"],
@@ -213,7 +220,9 @@ def _looped(cache: Path, seconds: int) -> Path:
     out = cache / f"demo_loop_{seconds}s.mp4"
     if out.exists():
         return out
-    cap = cv2.VideoCapture(str(DEMO))
+    from posemoe_blender.demo import ensure_demo_clip
+
+    cap = cv2.VideoCapture(str(ensure_demo_clip()[0]))
     frames = []
     ok, f = cap.read()
     while ok:

@@ -1,6 +1,6 @@
 """Measure the detector gap (issue 4): real MediaPipe 2D keypoints against the projected true joints.
 
-On clips rendered from validation-subject CMU motion (the bundled demo clip, plus every
+On clips rendered from validation-subject CMU motion (the demo clip, plus every
 ``*_truth.npz`` + ``.mp4`` pair in --gt-dir, see benchmarks/render_gt_clips.py), the extractor's
 H36M-17 keypoints are compared with the true joints projected by the true camera. Pixel errors are
 converted to centimetres at each joint's true depth (error_px * z / f) so they compare directly with

@@ -1,6 +1,6 @@
 """Motion quality on rendered ground-truth clips (issue 7): filters, contacts, foot locking, root, ground.
 
-For each clip (the bundled demo clip, plus the MOTION_CLIPS ``*_truth.npz`` + ``.mp4`` pairs in --gt-dir rendered
+For each clip (the demo clip, plus the MOTION_CLIPS ``*_truth.npz`` + ``.mp4`` pairs in --gt-dir rendered
 with scripts/make_demo_clip.py from validation-subject CMU motion), real MediaPipe 2D (core.extract,
 cached) feeds three 3D sources:
   lifter     the PoseMoE lifter (bundled weights, or --weights), the real pipeline;
@@ -249,8 +249,9 @@ MOTION_CLIPS = ("run_16_08", "walk_02_01", "wander_15_01")
 
 def clips(gt_dir: Path) -> list[tuple[str, Path, Path]]:
     """Return (name, video, truth) of the demo clip and the MOTION_CLIPS rendered in ``gt_dir``."""
-    demo = REPO / "posemoe_blender" / "demo_data"
-    out = [("demo_05_02_dance", demo / "demo_clip.mp4", demo / "demo_clip_truth.npz")]
+    from posemoe_blender.demo import ensure_demo_clip
+
+    out = [("demo_05_02_dance", *ensure_demo_clip())]
     for name in MOTION_CLIPS:
         video, t = gt_dir / f"{name}.mp4", gt_dir / f"{name}_truth.npz"
         if video.exists() and t.exists():

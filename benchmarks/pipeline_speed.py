@@ -39,14 +39,15 @@ def main() -> int:
     from core.motion_cleanup import clean_motion
     from core.video import iter_frames, probe
     from core.weights import DEFAULT_WEIGHTS, load_lifter
-    from posemoe_blender.demo import DEMO_VIDEO
+    from posemoe_blender.demo import ensure_demo_clip
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("video", nargs="?", type=Path, default=DEMO_VIDEO)
+    ap.add_argument("video", nargs="?", type=Path, default=None, help="clip to time (default: the demo clip)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--lift-frames", type=int, default=20_000, help="synthetic frames for the lifter figure")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "pipeline_speed.json")
     args = ap.parse_args()
+    args.video = args.video or ensure_demo_clip()[0]
 
     info = probe(args.video)
     n = sum(1 for _ in iter_frames(args.video))

@@ -10,7 +10,7 @@ is kept (delete it to re-render). About 1-2 s per frame on 2 cores.
 
     python benchmarks/render_gt_clips.py [--out ~/.cache/posemoe/gt] [--only walk_02_01] [--quick]
 
-``--quick`` renders only QUICK (what ``posemoe bench --quick`` uses besides the bundled demo clip).
+``--quick`` renders only QUICK (what ``posemoe bench --quick`` uses besides the demo clip).
 The first three clips are also the motion-quality clips of benchmarks/motion_quality.py.
 """
 

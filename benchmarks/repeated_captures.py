@@ -2,7 +2,7 @@
 
 The add-on is built and installed from its zip into a temporary extensions repository exactly as
 tests/integration/addon_harness.py does (real ``bpy``), and each capture runs the real worker
-subprocess on a clip (default: the bundled demo clip, whole: the worker has no frame-range option)
+subprocess on a clip (default: the demo clip, whole: the worker has no frame-range option)
 and bakes it as a new Action, driven as the modal timer drives it. After each capture this process's
 resident memory, open file descriptors, threads, child processes (zombies included) and leftover
 capture temp folders are recorded, and the slopes over captures 2..N are fitted (the first capture
@@ -98,10 +98,14 @@ def _slope(rows: list[dict], key: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--captures", type=int, default=20)
-    parser.add_argument("--video", type=Path, default=REPO / "posemoe_blender" / "demo_data" / "demo_clip.mp4")
+    parser.add_argument("--video", type=Path, default=None, help="clip to capture (default: the demo clip)")
     parser.add_argument("--keep-actions", action="store_true", help="keep each capture's Action (as a user would)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "repeated_captures.json")
     args = parser.parse_args()
+    if args.video is None:
+        from posemoe_blender.demo import ensure_demo_clip
+
+        args.video = ensure_demo_clip()[0]
 
     import bpy  # first: it makes Blender's addon_utils importable for the harness
 

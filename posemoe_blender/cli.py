@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local instance")
     _add_common(p)
 
-    p = add("demo", cmd_demo, "run the whole pipeline on the bundled clip; writes demo.blend and demo.fbx",
+    p = add("demo", cmd_demo, "run the whole pipeline on the demo clip; writes demo.blend and demo.fbx",
             "  posemoe demo\n  posemoe demo --out-dir /tmp/demo")
     p.add_argument("--out-dir", type=Path, default=Path("demo_out"), help="folder for the demo outputs")
     _add_lift_options(p)

@@ -1,8 +1,8 @@
-"""Render the bundled demo clip: a CC0 character driven by held-out CMU motion, with its true 3D.
+"""Render the demo clip: a CC0 character driven by held-out CMU motion, with its true 3D.
 
 Usage (from the repository root, with ../shared/data present):
     python scripts/make_demo_clip.py --bvh ../shared/data/mocap/cmu/<S>/<S>_<TT>.bvh.gz \
-        --character ../shared/data/characters/human_mixamo.blend --seconds 4 --out posemoe_blender/demo_data
+        --character ../shared/data/characters/human_mixamo.blend --seconds 4 --out ~/.cache/posemoe/demo
 
 Steps: BVH -> H36M-17 joints (core.datasets) -> resampled to 30 fps -> retargeted onto the
 character's armature (posemoe_blender.bake) -> Workbench render at 640x480 -> MP4 (OpenCV,
@@ -193,7 +193,7 @@ def main() -> int:
     ap.add_argument("--start", type=float, default=0.0, help="start time in the BVH, seconds")
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--yaw", type=float, default=30.0, help="camera yaw around the subject, degrees")
-    ap.add_argument("--out", type=Path, default=Path("posemoe_blender/demo_data"))
+    ap.add_argument("--out", type=Path, required=True, help="folder for <name>.mp4 and <name>_truth.npz")
     ap.add_argument("--name", default="demo_clip")
     ap.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="WIDTHxHEIGHT, e.g. 480x640 for portrait")
     ap.add_argument("--raise", dest="raise_m", type=float, default=0.0,

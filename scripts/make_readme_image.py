@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO))
 from core.motion_file import read_motion  # noqa: E402
 from core.skeleton import BONES, LEFT, RIGHT  # noqa: E402
 from core.video import iter_frames  # noqa: E402
-from posemoe_blender.demo import DEMO_VIDEO  # noqa: E402
+from posemoe_blender.demo import ensure_demo_clip  # noqa: E402
 
 TILE = 360
 
@@ -61,7 +61,8 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--motion", type=Path, default=REPO / "demo_out" / "demo_motion.npz")
-    ap.add_argument("--video", type=Path, default=DEMO_VIDEO, help="the clip the motion file was captured from")
+    ap.add_argument("--video", type=Path, default=None, help="the clip the motion file was captured from "
+                    "(default: the demo clip)")
     ap.add_argument("--character", type=Path, action="append", help="character .blend (repeat for more columns); "
                     "default: the generated armature")
     ap.add_argument("--frames", type=int, nargs="+", default=[40, 130])
@@ -71,6 +72,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "demo.png")
     args = ap.parse_args()
     clip = read_motion(args.motion)
+    args.video = args.video or ensure_demo_clip()[0]
     frames = [f for i, f in enumerate(iter_frames(args.video, rgb=False)) if i in args.frames]
     if args.keypoints_only:
         frames = [np.full_like(f, 235) for f in frames]

@@ -19,6 +19,14 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_clip(shared_data: Path) -> tuple[Path, Path]:
+    """Return (video, truth) of the demo clip, rendered once from ../shared/data into the user cache."""
+    from posemoe_blender.demo import ensure_demo_clip
+
+    return ensure_demo_clip()
+
+
+@pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO
 

@@ -20,7 +20,6 @@ from core.errors import ExitCode  # noqa: E402
 from core.motion_file import MotionClip, write_motion  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CLIP = REPO / "posemoe_blender" / "demo_data" / "demo_clip.mp4"
 
 
 def run(*args, cwd=None, preexec_fn=None):
@@ -55,11 +54,11 @@ def _huge_header(path: Path):
     return path
 
 
-def _demo_frames(n: int, start: int = 0) -> list[np.ndarray]:
-    """Return ``n`` BGR frames (640x480, one person) of the bundled demo clip from frame ``start``."""
+def _demo_frames(video: Path, n: int, start: int = 0) -> list[np.ndarray]:
+    """Return ``n`` BGR frames (640x480, one person) of the demo clip ``video`` from frame ``start``."""
     import cv2
 
-    cap = cv2.VideoCapture(str(DEMO_CLIP))
+    cap = cv2.VideoCapture(str(video))
     cap.set(cv2.CAP_PROP_POS_FRAMES, start)
     frames = [cap.read()[1] for _ in range(n)]
     cap.release()
@@ -323,10 +322,10 @@ def test_full_disk_keeps_earlier_output(tmp_path, command):
 
 
 @pytest.fixture(scope="module")
-def odd_inputs(tmp_path_factory):
+def odd_inputs(tmp_path_factory, demo_clip):
     """Inputs that are unusual but valid: name -> (argv, check(output path))."""
     d = tmp_path_factory.mktemp("odd inputs ü")
-    frames = _demo_frames(40)
+    frames = _demo_frames(demo_clip[0], 40)
     import cv2
 
     w = cv2.VideoWriter(str(d / "one frame.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))

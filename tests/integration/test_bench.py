@@ -59,6 +59,6 @@ def test_bench_accuracy_on_the_demo_clip(tmp_path):
     res = json.loads(out.read_text())
     demo = res["accuracy"]["clips"]["demo_05_02"]
     assert demo["frames"] == 180 and np.isfinite(demo["ours"]["p_mpjpe_mm"])
-    # the shipped pipeline must beat MediaPipe's own 3D on the bundled clip (72 vs 78 mm when measured)
+    # the shipped pipeline must beat MediaPipe's own 3D on the demo clip (72 vs 78 mm when measured)
     assert demo["ours"]["p_mpjpe_mm"] < demo["mp_world"]["p_mpjpe_mm"]
     assert (tmp_path / "bench.md").exists() and (tmp_path / "bench_accuracy.png").exists()

@@ -1,7 +1,6 @@
 """clean_motion (core.motion_cleanup): upright world, locked feet, rigid bones, presets; demo truth; baking axes."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,6 @@ from core.motion_cleanup import PRESETS, clean_motion
 from core.retarget import motion_to_world
 from core.smoothing import METHODS, smooth_series
 from core.world import camera_pose, stature, transform_points
-
-DEMO_TRUTH = Path(__file__).resolve().parents[2] / "posemoe_blender" / "demo_data" / "demo_clip_truth.npz"
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +109,8 @@ def test_low_confidence_samples_are_refilled_before_filtering():
     assert np.abs(smooth_series(spiky, 30.0, 5.0, "butterworth") - x).max() > 0.1
 
 
-def test_demo_truth_filters_add_little_error():
-    z = np.load(DEMO_TRUTH)
+def test_demo_truth_filters_add_little_error(demo_clip):
+    z = np.load(demo_clip[1])
     cam = z["joints_3d"].astype(np.float64)
     gt = cam - cam[:, :1]
     args = (z["joints_2d"], np.ones(cam.shape[:2]), np.ones(len(cam), bool), float(z["fps"]),
