@@ -153,8 +153,20 @@ def blender_safe_modules(engine_gate: Path = ADDON_DIR / "_engine.py") -> tuple[
     raise BuildError(f"{engine_gate}: no BLENDER_SAFE_MODULES tuple")
 
 
-def _wanted(path: Path, base: Path) -> bool:
+def default_weights_name(root: Path = ROOT) -> str:
+    """Return core.config.DEFAULT_WEIGHTS_NAME, read from the source (build.py imports nothing of the engine)."""
+    for node in ast.parse((root / "core" / "config.py").read_text()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "DEFAULT_WEIGHTS_NAME":
+            return ast.literal_eval(node.value)
+    raise BuildError(f"{root / 'core' / 'config.py'}: no DEFAULT_WEIGHTS_NAME")
+
+
+def _wanted(path: Path, base: Path, weights: str = "") -> bool:
+    """Whether ``path`` goes into the zip: source and data files, and of core/assets' weights only the default
+    (the comparison lifters stay in the repository: they are for benchmarks, not for the worker)."""
     rel = path.relative_to(base)
+    if path.parent.name == "assets" and path.suffix in (".safetensors", ".json"):
+        return path.stem == Path(weights).stem
     return (path.is_file() and not any(p in SKIP_DIRS or p.startswith(".") for p in rel.parts)
             and not path.name.endswith(SKIP_SUFFIXES))
 
@@ -164,10 +176,11 @@ def package_files(root: Path = ROOT) -> dict[str, Path]:
     files = {MANIFEST: root / MANIFEST}
     addon = root / "addon"
     files.update({p.relative_to(addon).as_posix(): p for p in sorted(addon.rglob("*")) if _wanted(p, addon)})
+    weights = default_weights_name(root)
     for package in ENGINE_PACKAGES:
         base = root / package
         files.update({f"{ENGINE_DIR}/{p.relative_to(root).as_posix()}": p
-                      for p in sorted(base.rglob("*")) if _wanted(p, base)})
+                      for p in sorted(base.rglob("*")) if _wanted(p, base, weights)})
     for name in ENGINE_FILES:
         if (root / name).is_file():
             files[f"{ENGINE_DIR}/{name}"] = root / name
@@ -191,8 +204,8 @@ def check_contents(files: dict[str, Path], root: Path = ROOT) -> None:
     missing = [n for n in needed if n not in files]
     if missing:
         raise BuildError("the package would lack " + ", ".join(missing) + "; the add-on needs them")
-    if not any(n.startswith(f"{ENGINE_DIR}/core/assets/") for n in files):
-        log.warning("no weights under core/assets/: the worker will need --weights")
+    if f"{ENGINE_DIR}/core/assets/{default_weights_name(root)}" not in files:
+        log.warning("no default weights under core/assets/: the worker will need --weights")
 
 
 def build(out_dir: Path = ROOT / "dist", root: Path = ROOT) -> Path:

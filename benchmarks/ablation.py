@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "ablation"
-ORDER = ("posemoe", "no_depth_prior", "no_router", "no_cross_attention", "entangled", "mlp")
+ORDER = ("posemoe", "no_depth_prior", "no_router", "no_cross_attention", "entangled", "mlp", "temporal_mlp")
 LABELS = {
     "posemoe": "PoseMoE (full)",
     "no_depth_prior": "PoseMoE without depth prior",
@@ -28,6 +28,7 @@ LABELS = {
     "no_cross_attention": "PoseMoE without decoder cross-attention",
     "entangled": "Entangled transformer (matched size)",
     "mlp": "Single-frame MLP (matched size)",
+    "temporal_mlp": "Temporal MLP (matched size; the shipped design)",
 }
 
 
@@ -57,6 +58,14 @@ def rendered_p_mpjpe(weights: Path | None, gt_dir: Path) -> tuple[float, float, 
     The lifter's raw root-relative output (no clean-up, so only the network is compared); weights None
     = MediaPipe's own world landmarks on the same frames.
     """
+    m = rendered_metrics(weights, gt_dir)
+    return m["p_mpjpe_mm"], m["mpjpe_mm"], m["frames"]
+
+
+def rendered_metrics(weights: Path | None, gt_dir: Path, infer: dict | None = None) -> dict:
+    """Return frame-weighted P-MPJPE, MPJPE and acceleration error (mm, mm/frame²) and frames of the raw
+    lifter output (or, weights None, MediaPipe's world landmarks) on the rendered clips; ``infer``:
+    InferenceConfig fields (device is always cpu)."""
     import numpy as np
 
     sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
@@ -65,11 +74,12 @@ def rendered_p_mpjpe(weights: Path | None, gt_dir: Path) -> tuple[float, float, 
     from core.config import InferenceConfig
     from core.inference import lift_sequence
     from core.keypoints import blazepose_to_h36m
-    from core.metrics import mpjpe, p_mpjpe
+    from core.metrics import accel_error, mpjpe, p_mpjpe
     from core.weights import load_lifter
 
     model = load_lifter(weights, device="cpu") if weights is not None else None
-    errs = []
+    cfg = InferenceConfig(**{**(infer or {}), "device": "cpu"})
+    rows = []
     for c in bench.gt_clips(gt_dir, quick=False, render=False):
         truth = np.load(c["truth"])
         gt = truth["joints_3d"].astype(np.float64)
@@ -77,12 +87,14 @@ def rendered_p_mpjpe(weights: Path | None, gt_dir: Path) -> tuple[float, float, 
         if model is None:
             y, _ = blazepose_to_h36m(np.asarray(kp.extras["mp_world"], np.float64))
         else:
-            y = lift_sequence(kp.joints_2d, kp.image_size, model[0], model[1].window, InferenceConfig(device="cpu"))
-        y = np.asarray(y, np.float64)
-        errs.append((len(gt), 1000 * p_mpjpe(y - y[:, :1], gt - gt[:, :1]), 1000 * mpjpe(y - y[:, :1], gt - gt[:, :1])))
-    n = np.array([e[0] for e in errs], np.float64)
-    return (float(np.dot(n, [e[1] for e in errs]) / n.sum()), float(np.dot(n, [e[2] for e in errs]) / n.sum()),
-            int(n.sum()))
+            y = lift_sequence(kp.joints_2d, kp.image_size, model[0], model[1].window, cfg)
+        y, g = np.asarray(y, np.float64), gt - gt[:, :1]
+        y = y - y[:, :1]
+        rows.append((len(gt), 1000 * p_mpjpe(y, g), 1000 * mpjpe(y, g), 1000 * accel_error(y, g)))
+    a = np.array(rows, np.float64)
+    w = a[:, 0] / a[:, 0].sum()
+    return {"p_mpjpe_mm": float(w @ a[:, 1]), "mpjpe_mm": float(w @ a[:, 2]), "accel_mm": float(w @ a[:, 3]),
+            "frames": int(a[:, 0].sum())}
 
 
 def collect(runs: Path, gt_dir: Path | None = None) -> list[dict]:

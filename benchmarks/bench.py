@@ -43,9 +43,13 @@ from core.metrics import accel_error, foot_skate, mpjpe, mpjve, p_mpjpe  # noqa:
 log = logging.getLogger("bench")
 RESULTS = REPO / "benchmarks" / "results"
 IMAGES = REPO / "docs" / "images"
-MLP_WEIGHTS = REPO / "core" / "assets" / "mlp_baseline.safetensors"
+COMPARISONS = {"posemoe": REPO / "core" / "assets" / "posemoe_v2.safetensors",
+               "mlp": REPO / "core" / "assets" / "mlp_baseline.safetensors"}
+"""Other bundled lifters run through the same pipeline for comparison (skipped when one is the default)."""
+LABELS = {"ours": "shipped pipeline", "mp_world": "MediaPipe world", "posemoe": "PoseMoE v2 transformer",
+          "mlp": "single-frame MLP"}
 TRUTH_HEIGHT = 1.799  # the CC0 character of every render
-SOURCES = ("ours", "mp_world", "mlp")
+SOURCES = ("ours", "mp_world", "posemoe", "mlp")
 METRICS = ("mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "accel_mm", "skate_cm_s")
 
 
@@ -121,9 +125,11 @@ def accuracy(gt_dir: Path, quick: bool, render: bool = True, weights: Path | Non
     from core.weights import DEFAULT_WEIGHTS, load_lifter
 
     torch.set_num_threads(2)
-    lifters = {"ours": load_lifter(weights or DEFAULT_WEIGHTS, device="cpu")}
-    if MLP_WEIGHTS.exists():
-        lifters["mlp"] = load_lifter(MLP_WEIGHTS, device="cpu")
+    main = Path(weights or DEFAULT_WEIGHTS)
+    lifters = {"ours": load_lifter(main, device="cpu")}
+    for name, path in COMPARISONS.items():
+        if path.exists() and path.resolve() != main.resolve():
+            lifters[name] = load_lifter(path, device="cpu")
     clips = {}
     for c in gt_clips(gt_dir, quick, render):
         truth = np.load(c["truth"])
@@ -275,7 +281,7 @@ def tables(res: dict) -> str:
         lines += ["### Accuracy per clip (mm; skate cm/s)", "",
                   "| clip | category | view | size | frames | 2D err px | " + " | ".join(
                       f"P-MPJPE {s}" for s in SOURCES) + " | MPJPE ours | MPJPE mp_world | accel ours | "
-                  "accel mp_world | skate ours |", "|" + "---|" * 14]
+                  "accel mp_world | skate ours |", "|" + "---|" * (11 + len(SOURCES))]
         for name, r in acc["clips"].items():
             def g(s, m, r=r):
                 v = r.get(s, {}).get(m)
@@ -288,7 +294,7 @@ def tables(res: dict) -> str:
             lines += ["", f"### Per {title} (frame-weighted, mm)", "",
                       f"| {title} | clips | frames | " + " | ".join(f"P-MPJPE {s}" for s in SOURCES) +
                       " | " + " | ".join(f"MPJPE {s}" for s in SOURCES) + " | MPJVE ours | MPJVE mp_world |",
-                      "|" + "---|" * 11]
+                      "|" + "---|" * (5 + 2 * len(SOURCES))]
             for gname, e in acc[key].items():
                 def g(s, m, e=e):
                     v = e.get(s, {}).get(m)
@@ -353,10 +359,10 @@ def plots(res: dict, images: Path = IMAGES) -> list[Path]:
         for ax, key in zip(axes, ("by_category", "by_view"), strict=True):
             groups = list(acc[key])
             x = np.arange(len(groups))
+            width = 0.8 / len(SOURCES)
             for i, s in enumerate(SOURCES):
                 vals = [acc[key][g].get(s, {}).get("p_mpjpe_mm", np.nan) for g in groups]
-                ax.bar(x + (i - 1) * 0.27, vals, 0.27, label={"ours": "PoseMoE pipeline", "mp_world":
-                                                               "MediaPipe world", "mlp": "single-frame MLP"}[s])
+                ax.bar(x + (i - (len(SOURCES) - 1) / 2) * width, vals, width, label=LABELS[s])
             ax.set_xticks(x, groups, rotation=30)
             ax.set_ylabel("P-MPJPE mm (lower is better)")
             ax.set_title(f"per {key[3:]}")

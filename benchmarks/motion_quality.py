@@ -74,10 +74,13 @@ def keypoints(video: Path, cache: Path):
 
 
 def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
-    """Return (T,17,3) lifter output for keypoints ``kp`` (cached per weights file)."""
+    """Return (T,17,3) lifter output for keypoints ``kp`` (cached per weights file and inference settings)."""
     import hashlib
 
-    tag = hashlib.sha256(weights.read_bytes()).hexdigest()[:10]
+    from core.config import InferenceConfig
+
+    settings = json.dumps(InferenceConfig(device="cpu").to_dict(), sort_keys=True).encode()
+    tag = hashlib.sha256(weights.read_bytes() + settings).hexdigest()[:10]
     out = cache / f"lift_{tag}_{len(kp.joints_2d)}_{abs(hash(kp.joints_2d.tobytes())) % 10**8}.npy"
     if out.exists():
         return np.load(out)
@@ -85,7 +88,7 @@ def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
     from core.weights import load_lifter
 
     model, cfg, _ = load_lifter(weights)
-    j = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window)
+    j = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"))
     np.save(out, j)
     return j
 

@@ -18,7 +18,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ARCHS = ("posemoe", "entangled", "mlp")
+ARCHS = ("posemoe", "entangled", "mlp", "temporal_mlp")
+
+DEFAULT_WEIGHTS_NAME = "temporal_mlp_v1.safetensors"
+"""File name of the default lifter in core/assets (here, torch-free, so Blender-side code can name it)."""
 
 
 def _check_keys(cls: type, d: dict[str, Any]) -> None:
@@ -56,10 +59,13 @@ class ModelConfig:
     router: bool = True
     cross_attention: bool = True
     num_joints: int = 17
+    temporal_layers: int = 3  # temporal_mlp only: dilated convolution blocks (receptive field 3 ** n frames)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ConfigError(f"ModelConfig.arch must be one of {ARCHS}, got {self.arch!r}")
+        if not 0 <= self.temporal_layers <= 8:
+            raise ConfigError(f"ModelConfig.temporal_layers must be 0..8, got {self.temporal_layers}")
         if self.window < 1 or self.channels < 1 or self.heads < 1 or self.channels % self.heads:
             raise ConfigError(f"ModelConfig: window/channels/heads must be positive, channels divisible by heads "
                               f"(got {self.window}/{self.channels}/{self.heads})")  # fmt: skip
@@ -82,8 +88,11 @@ class InferenceConfig:
     flip_tta: bool = True
     device: str = "auto"
     batch_size: int = 64
+    blend: str = "hann"  # how overlapping windows are averaged: "hann" (centre-weighted) or "mean"
 
     def __post_init__(self) -> None:
+        if self.blend not in ("hann", "mean"):
+            raise ConfigError(f"InferenceConfig.blend must be hann or mean, got {self.blend!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"InferenceConfig.device must be auto, cpu or cuda, got {self.device!r}")
         if (self.stride is not None and self.stride < 1) or self.batch_size < 1:
@@ -165,6 +174,7 @@ class TrainConfig:
     val_every: int = 500
     val_windows: int = 256  # windows for periodic validation (final evaluation uses all)
     checkpoint_every: int = 1000
+    init_weights: str = ""  # start from these weights (tensors whose name and shape match; --resume wins)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -43,6 +43,20 @@ def window_starts(num_frames: int, window: int, stride: int) -> list[int]:
     return starts
 
 
+def window_weights(window: int, blend: str = "hann") -> np.ndarray:
+    """Return (window,) weights of each window position when overlapping outputs are averaged.
+
+    "hann" favours a window's centre, where the model sees context on both sides, and fades the edges,
+    so no window boundary makes a step in the stitched output (uniform "mean" leaves one wherever a
+    window starts or ends: docs/model.md, "Stitching windows"). Never exactly zero, so a frame covered
+    by one window only (a clip's first and last frames) still gets it.
+    """
+    if blend == "mean" or window < 3:
+        return np.ones(window, np.float32)
+    k = np.arange(window, dtype=np.float64)
+    return (np.sin(np.pi * (k + 0.5) / window) ** 2 + 1e-3).astype(np.float32)
+
+
 def _flip_2d(x: torch.Tensor) -> torch.Tensor:
     """Mirror normalised 2D (B,T,17,2) about the image's vertical centre line, swapping sides."""
     x = x[..., FLIP_PERM, :].clone()
@@ -109,6 +123,7 @@ def lift_many(
     device = resolve_device(cfg.device)
     model = model.to(device).eval()
     stride = cfg.stride or max(1, window // 2)
+    weights = torch.from_numpy(window_weights(window, cfg.blend))[:, None, None]
     xs, lefts, outs, counts, work = [], [], [], [], []
     for i, seq in enumerate(sequences):
         if len(seq) == 0:
@@ -124,8 +139,8 @@ def lift_many(
             chunk = work[b:b + cfg.batch_size]
             y = _run_batch(model, torch.stack([xs[i][s:s + window] for i, s in chunk]), cfg.flip_tta, device)
             for (i, s), ys in zip(chunk, y, strict=True):
-                outs[i][s:s + window] += ys
-                counts[i][s:s + window] += 1
+                outs[i][s:s + window] += ys * weights
+                counts[i][s:s + window] += weights
             if on_progress is not None:
                 on_progress(b + len(chunk), len(work))
     return [(o / c)[left:left + len(seq)].numpy().astype(np.float32)

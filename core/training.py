@@ -147,6 +147,19 @@ def _load_checkpoint(out: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
     return json.loads((out / "last.state.json").read_text())["train_state"]
 
 
+def _init_from(model: torch.nn.Module, path: Path) -> None:
+    """Copy into ``model`` every tensor of the weights file ``path`` whose name and shape match (ModelError if none)."""
+    from core.weights import load_lifter
+
+    src = load_lifter(path)[0].state_dict()
+    own = model.state_dict()
+    same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}
+    if not same:
+        raise ModelError(f"{path}: no tensor matches the model being trained; check init_weights in the config")
+    model.load_state_dict(same, strict=False)
+    log.info("initialised %d of %d tensors from %s", len(same), len(own), path)
+
+
 def _validate(model: torch.nn.Module, val: Batch) -> dict[str, float]:
     return quick_metrics(predict(model, val.x, flip_tta=False), val.y)
 
@@ -170,6 +183,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     if resume:
         state = _load_checkpoint(out, model, opt)
         train_s.rng = np.random.default_rng([cfg.seed, state["step"]])
+    elif cfg.init_weights:
+        _init_from(model, Path(cfg.init_weights))
     meta = {"data_id": motion.data_id, "val_subjects": list(val_subjects), "train_config": cfg.to_dict(),
             "parameters": count_parameters(model)}  # fmt: skip
     log.info("training %s (%d parameters) into %s", cfg.model.arch, meta["parameters"], out)
@@ -227,18 +242,23 @@ def _all_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0, flip_tta: bool = True,
-             threads: int | None = None) -> dict[str, Any]:  # fmt: skip
+             threads: int | None = None, window: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Return validation metrics of a weights file (mm; MPJVE mm/frame, accel mm/frame^2) overall and per
     category, the mean-pose baseline's, and lifting speed (frames/s, flip TTA as set, non-overlapping windows).
 
-    Validation: the weights' own validation subjects (JSON), fixed seeded bodies, cameras and 2D noise at 30 fps.
+    Validation: the weights' own validation subjects (JSON), fixed seeded bodies, cameras and 2D noise at 30 fps,
+    in non-overlapping windows of ``window`` frames (default the model's own; the per-frame and convolutional
+    lifters accept any length, the transformers at most their own).
     """
     from core.weights import load_lifter
 
     if threads:
         torch.set_num_threads(threads)
     model, mcfg, meta = load_lifter(Path(weights))
-    cfg = replace(cfg or TrainConfig(), model=mcfg)
+    window = window or mcfg.window
+    if window < 1 or (mcfg.arch in ("posemoe", "entangled") and window > mcfg.window):
+        raise PosemoeError(f"--window {window}: the {mcfg.arch} model accepts 1..{mcfg.window} frames")
+    cfg = replace(cfg or TrainConfig(), model=replace(mcfg, window=window))
     val_subjects = tuple(meta.get("val_subjects") or VALIDATION_SUBJECTS)
     motion = _motion(cfg)
     train_s, val_s = _samplers(cfg, motion, val_subjects)
@@ -251,7 +271,7 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
     cats = motion.categories[val.clip]
     result: dict[str, Any] = {
         "weights": str(weights), "arch": mcfg.arch, "parameters": count_parameters(model),
-        "val_subjects": list(val_subjects), "windows": int(len(val.x)), "window": mcfg.window, "fps": VAL_FPS,
+        "val_subjects": list(val_subjects), "windows": int(len(val.x)), "window": window, "fps": VAL_FPS,
         "flip_tta": flip_tta, "threads": torch.get_num_threads(),
         "frames_per_s": round(val.x.shape[0] * val.x.shape[1] / seconds, 1),
         "lift_sequence_frames_per_s_2_threads": round(lift_speed(model, mcfg.window), 1),
@@ -293,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
     p.add_argument("--no-flip", action="store_true", help="evaluate without flip test-time augmentation")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (eval)")
+    p.add_argument("--window", type=int, default=None, help="evaluation window in frames (eval; default the model's)")
     p.add_argument("--log-level", default="INFO", help="logging level")
     return p
 
@@ -306,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "eval":
             if not args.weights:
                 raise PosemoeError("eval needs --weights FILE")
-            report = evaluate(args.weights, cfg, args.max_windows, not args.no_flip, args.threads)
+            report = evaluate(args.weights, cfg, args.max_windows, not args.no_flip, args.threads, args.window)
             text = json.dumps(report, indent=2)
             if args.out:
                 args.out.write_text(text + "\n")

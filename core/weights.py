@@ -14,13 +14,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.config import ModelConfig
+from core.config import DEFAULT_WEIGHTS_NAME, ModelConfig
 from core.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS: Path = Path(__file__).resolve().parent / "assets" / "posemoe_v2.safetensors"
-"""The bundled PoseMoE weights (core/assets/posemoe_v2.safetensors), resolved from this file, not the cwd."""
+DEFAULT_WEIGHTS: Path = Path(__file__).resolve().parent / "assets" / DEFAULT_WEIGHTS_NAME
+"""The bundled default lifter weights (core/assets/), resolved from this file, not the cwd."""
 
 FORMAT = "posemoe-weights/1"
 
@@ -75,7 +75,8 @@ def read_meta(path: Path) -> dict[str, Any]:
     return meta
 
 
-_CONFIG_LIMITS = {"window": 10_000, "channels": 65_536, "expert_layers": 256, "decoder_layers": 256, "heads": 4096}
+_CONFIG_LIMITS = {"window": 10_000, "channels": 65_536, "expert_layers": 256, "decoder_layers": 256, "heads": 4096,
+                  "temporal_layers": 8}
 """Largest config values load_lifter builds (far above any trained model; a larger one is a corrupt JSON)."""
 
 

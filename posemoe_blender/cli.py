@@ -196,7 +196,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from core.training import evaluate
 
     cfg = TrainConfig(data_dir=str(args.data)) if args.data else None
-    report = evaluate(args.weights, cfg=cfg, max_windows=args.max_windows, flip_tta=not args.no_flip)
+    report = evaluate(args.weights, cfg=cfg, max_windows=args.max_windows, flip_tta=not args.no_flip,
+                      window=args.window)
     text = json.dumps(report, indent=2)
     if args.json_out:
         args.json_out.write_text(text + "\n")
@@ -348,12 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = add("eval", cmd_eval, "evaluate lifter weights on the held-out CMU subjects",
-            "  posemoe eval --weights core/assets/posemoe_v2.safetensors --json-out eval.json")
+            "  posemoe eval --weights core/assets/temporal_mlp_v1.safetensors --json-out eval.json")
     p.add_argument("--weights", type=Path, required=True, help="weights .safetensors")
     p.add_argument("--data", type=Path, default=None, help="BVH folder (default: ../shared/data/mocap/cmu)")
     p.add_argument("--json-out", type=Path, default=None, help="also write the report here")
     p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
     p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation")
+    p.add_argument("--window", type=int, default=None,
+                   help="evaluate on windows of this many frames (default: the model's own; compares models of "
+                        "different windows on the same frames; a transformer accepts at most its own)")
     _add_common(p)
     return parser
 

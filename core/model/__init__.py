@@ -11,11 +11,13 @@ from core.config import ModelConfig
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
-    """Return an untrained lifter for ``cfg.arch`` ("posemoe" | "entangled" | "mlp")."""
+    """Return an untrained lifter for ``cfg.arch`` ("posemoe" | "entangled" | "mlp" | "temporal_mlp")."""
     from core.model.baseline import EntangledLifter, MlpLifter
     from core.model.posemoe import PoseMoE
+    from core.model.temporal_mlp import TemporalMlpLifter
 
-    return {"posemoe": PoseMoE, "entangled": EntangledLifter, "mlp": MlpLifter}[cfg.arch](cfg)
+    archs = {"posemoe": PoseMoE, "entangled": EntangledLifter, "mlp": MlpLifter, "temporal_mlp": TemporalMlpLifter}
+    return archs[cfg.arch](cfg)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -28,6 +28,8 @@ addon_utils = pytest.importorskip("addon_utils")
 import addon_harness as harness  # noqa: E402
 from addon_harness import MODULE, REPO, drive, registered_classes, write_motion_npz  # noqa: E402
 
+from core.config import DEFAULT_WEIGHTS_NAME  # noqa: E402
+
 pytestmark = pytest.mark.bpy
 
 
@@ -303,7 +305,7 @@ def test_real_capture_end_to_end(addon, scene, shared_data, tmp_path):
     """
     python, ctx, reports = _real_worker_or_skip(), bpy.context, []
     prefs = addon.preferences.get_prefs()
-    if not (addon._engine.engine_root() / "core" / "assets" / "posemoe_v2.safetensors").is_file():
+    if not (addon._engine.engine_root() / "core" / "assets" / DEFAULT_WEIGHTS_NAME).is_file():
         weights = tmp_path / "untrained.safetensors"
         subprocess.run([sys.executable, "-c", UNTRAINED_WEIGHTS, str(weights)], check=True, cwd=REPO, timeout=120)
         prefs.weights = str(weights)

@@ -36,3 +36,8 @@ def test_train_and_eval_on_own_bvh(tmp_path, shared_data, capsys):
                  "--json-out", str(report)]) == 0
     r = json.loads(report.read_text())
     assert r["overall"]["mpjpe_mm"] > 0 and "p_mpjpe_mm" in r["overall"]
+    capsys.readouterr()
+    # a transformer cannot be evaluated on windows longer than its own: a one-line error, not a traceback
+    assert main(["eval", "--weights", str(weights[0]), "--data", str(lib), "--max-windows", "8",
+                 "--window", "12"]) != 0
+    assert "accepts 1..9 frames" in capsys.readouterr().err

@@ -44,6 +44,10 @@ def test_zip_layout(built_zip):
     assert {"engine/posemoe_blender/worker.py", "engine/requirements.txt", "engine/pyproject.toml"} <= names
     assert not any("__pycache__" in n or n.endswith(".pyc") or n.startswith("addon/") for n in names)
     assert "torch==" in worker_reqs and "bpy==" not in worker_reqs and "pytest" not in worker_reqs
+    weights = build.default_weights_name()
+    assets = {n for n in names if n.startswith("engine/core/assets/")}
+    assert {f"engine/core/assets/{weights}", f"engine/core/assets/{weights[:-12]}.json"} <= assets
+    assert not any(n.endswith(".safetensors") and not n.endswith(weights) for n in assets)  # no comparison lifters
 
 
 def test_blender_safe_list_is_read_from_the_gate():

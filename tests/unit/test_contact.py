@@ -5,6 +5,7 @@ import pytest
 from walk_motion import ANKLE_H, FPS, camera, to_camera, walk_world
 
 from core.contact import (
+    FEET,
     clean_runs,
     detect_contacts,
     estimate_ground,
@@ -12,6 +13,7 @@ from core.contact import (
     foot_speed,
     hysteresis,
     lock_feet,
+    reach_shift,
     runs,
     two_bone_ik,
 )
@@ -90,3 +92,27 @@ def test_locked_feet_do_not_slide_or_sink_and_legs_keep_their_lengths():
     step = np.linalg.norm(np.diff(locked[:, [3, 6]], axis=0), axis=-1)
     true_step = np.linalg.norm(np.diff(joints[:, [3, 6]], axis=0), axis=-1)
     assert step.max() < 1.25 * true_step.max()  # no pops: feet never much faster than the true swing
+
+
+
+def test_reach_shift_moves_the_body_just_enough_and_smoothly():
+    """A pin far beyond a straight leg over frames 30-60: IK alone would leave the foot short (and dragging);
+    the body offset brings the hip within reach there, stays ~0 far from it, and has no pop."""
+    t_len = 90
+    body = np.zeros((t_len, 17, 3))
+    for hip, knee, ankle in FEET:
+        body[:, hip] = [0.0, 0.0, 0.9]
+        body[:, knee] = [0.1, 0.0, 0.475]
+        body[:, ankle] = [0.0, 0.0, 0.05]  # a slightly bent leg: its own ankle is within reach
+    reach = 0.995 * 2 * np.linalg.norm([0.1, 0.0, 0.425])
+    pin = np.zeros((t_len, 3))
+    ease = np.clip(np.minimum(np.arange(t_len) - 20, 70 - np.arange(t_len)) / 10, 0, 1)
+    pin[:, 0] = 0.5 * ease * ease * (3 - 2 * ease)  # eased in over 20-30, out over 60-70, as locks are
+    hip = body[:, FEET[0][0]]
+    need = np.linalg.norm(pin - hip, axis=-1) - reach
+    assert need[30:60].min() > 0.05
+    shift = reach_shift(body, lambda b: [np.where(pin[:, :1] > 0, pin, b[:, a]) for _, _, a in FEET], FPS, 3.0)
+    dist = np.linalg.norm(pin - (hip + shift), axis=-1)
+    assert (dist[30:61] - reach).max() < 0.005  # within reach (to 5 mm) inside the pinned span
+    assert np.abs(shift[:10]).max() < 0.005 and np.abs(shift[-10:]).max() < 0.005
+    assert np.linalg.norm(np.diff(shift, 2, axis=0), axis=-1).max() < 0.02

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.config import InferenceConfig, ModelConfig
-from core.inference import _flip_2d, _flip_3d, lift_sequence, resolve_device, window_starts
+from core.inference import _flip_2d, _flip_3d, lift_sequence, resolve_device, window_starts, window_weights
 from core.keypoints import normalize_2d
 from core.model import build_model
 
@@ -108,3 +108,29 @@ def test_lift_many_equals_lift_sequence_per_clip(tiny):
         assert calls[-1][0] == total and len(calls) == -(-total // icfg.batch_size)  # clips share batches
     with pytest.raises(ValueError, match="no frames"):
         lift_many(model, [np.zeros((0, 17, 2), np.float32)], cfg.window)
+
+
+def test_window_weights_favour_the_centre_and_never_vanish():
+    w = window_weights(27)
+    assert w.shape == (27,) and np.all(w > 0) and np.allclose(w, w[::-1])
+    assert w.argmax() == 13 and w[0] < 0.01 * w[13]
+    assert np.all(window_weights(27, "mean") == 1) and np.all(window_weights(2) == 1)
+
+
+class _WindowMean(torch.nn.Module):
+    """Every frame of a window gets the window's mean input: the stitched output shows the window seams."""
+
+    def forward(self, x):
+        y = torch.cat([x, x[..., :1]], dim=-1).mean(dim=1, keepdim=True).expand(-1, x.shape[1], -1, -1)
+        return y * torch.arange(17.0).view(1, 1, 17, 1)  # joints differ, so pelvis-relative output is not 0
+
+
+def test_hann_blending_removes_window_seams():
+    """A ramp lifted by a window-global model: uniform averaging steps at every window edge, Hann does not."""
+    kp = np.repeat(np.linspace(100, 500, 120, dtype=np.float32)[:, None, None], 17, 1).repeat(2, 2)
+    steps = {}
+    for blend in ("mean", "hann"):
+        cfg = InferenceConfig(flip_tta=False, stride=4, device="cpu", blend=blend)
+        y = lift_sequence(kp, (640, 480), _WindowMean(), 9, cfg)
+        steps[blend] = np.abs(np.diff(y[:, 16, 0], 2)).max()
+    assert steps["hann"] < 0.5 * steps["mean"]

@@ -6,6 +6,7 @@ import torch
 from core.config import LossConfig, ModelConfig, load_train_config
 from core.model import build_model, count_parameters
 from core.model.losses import lifter_loss
+from core.weights import save_weights
 
 TINY = dict(window=9, channels=32, heads=4, expert_layers=1, decoder_layers=1)
 
@@ -19,7 +20,7 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-@pytest.mark.parametrize("arch", ["posemoe", "entangled", "mlp"])
+@pytest.mark.parametrize("arch", ["posemoe", "entangled", "mlp", "temporal_mlp"])
 @pytest.mark.parametrize("t", [1, 5, 9])
 def test_forward_contract(arch, t):
     torch.manual_seed(0)
@@ -64,3 +65,34 @@ def test_loss_terms_and_backward():
     assert set(terms) == {"mpjpe", "velocity", "temporal", "aux_2d", "aux_depth", "prior"}
     assert torch.isfinite(loss)
     assert model.head_z.weight.grad is not None and model.depth_prior.mu.grad is not None
+
+
+def test_temporal_mlp_starts_as_its_mlp_and_loads_its_weights(tmp_path):
+    """The temporal blocks' zero-initialised projections make a fresh temporal MLP initialised from a trained
+    MLP compute exactly that MLP, so fine-tuning starts from it (TrainConfig.init_weights)."""
+    from core.training import _init_from
+
+    torch.manual_seed(0)
+    mlp = build_model(ModelConfig(arch="mlp", **TINY)).eval()
+    path = save_weights(mlp, ModelConfig(arch="mlp", **TINY), tmp_path / "mlp.safetensors")
+    temporal = build_model(ModelConfig(arch="temporal_mlp", **TINY)).eval()
+    _init_from(temporal, path)
+    x = torch.randn(2, 9, 17, 2)
+    with torch.inference_mode():
+        assert torch.allclose(temporal(x), mlp(x), atol=1e-6)
+    with pytest.raises(Exception, match="no tensor matches"):
+        _init_from(build_model(ModelConfig(**TINY)), path)
+
+
+def test_temporal_mlp_receptive_field():
+    """Three blocks (dilations 1, 3, 9) see 13 frames each side: a change at frame 0 moves frame 13, not 14."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch="temporal_mlp", **{**TINY, "window": 27}, temporal_layers=3)).eval()
+    for block in model.temporal:
+        torch.nn.init.normal_(block.proj.weight, std=0.1)
+    x = torch.randn(1, 27, 17, 2)
+    x2 = x.clone()
+    x2[:, 0] += 0.5
+    with torch.inference_mode():
+        d = (model(x) - model(x2)).abs().amax(dim=(0, 2, 3))
+    assert d[13] > 1e-6 and torch.all(d[14:] == 0)

@@ -67,7 +67,7 @@ def test_strict_load_rejects_config_mismatch(saved):
 
 
 def test_default_weights_path_is_in_the_package():
-    assert DEFAULT_WEIGHTS.name == "posemoe_v2.safetensors" and DEFAULT_WEIGHTS.parent.name == "assets"
+    assert DEFAULT_WEIGHTS.name == "temporal_mlp_v1.safetensors" and DEFAULT_WEIGHTS.parent.name == "assets"
     assert DEFAULT_WEIGHTS.is_absolute()
 
 
@@ -75,7 +75,7 @@ def test_shipped_weights_load_and_keep_the_contract():
     if not DEFAULT_WEIGHTS.exists():
         pytest.skip(f"{DEFAULT_WEIGHTS} not shipped in this checkout")
     model, cfg, meta = load_lifter()
-    assert cfg.arch == "posemoe" and meta["val_subjects"] and "evaluation" in meta
+    assert cfg.arch == "temporal_mlp" and meta["val_subjects"] and "evaluation" in meta
     with torch.inference_mode():
         y = model(torch.zeros(1, cfg.window, 17, 2))
     assert y.shape == (1, cfg.window, 17, 3) and torch.all(y[:, :, 0] == 0)
