@@ -16,6 +16,7 @@ Feet are the ankle joints (H36M has no toes); heights are ankle heights above th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -302,7 +303,8 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray,
     return new_knee, new_ankle
 
 
-def reach_shift(body: np.ndarray, targets, fps: float, root_hz: float, iterations: int = 4) -> np.ndarray:
+def reach_shift(body: np.ndarray, targets: Callable[[np.ndarray], list[np.ndarray]], fps: float, root_hz: float,
+                iterations: int = 4) -> np.ndarray:
     """Return a smooth (T, 3) body offset that brings every leg's ankle target within the leg's reach.
 
     Without it a pin beyond a straight leg is only approached (two_bone_ik), and the foot drags along
@@ -313,16 +315,15 @@ def reach_shift(body: np.ndarray, targets, fps: float, root_hz: float, iteration
     """
     from core.smoothing import smooth_series
 
+    reach = [0.995 * (np.linalg.norm(body[:, knee] - body[:, hip], axis=-1)
+                      + np.linalg.norm(body[:, ankle] - body[:, knee], axis=-1)) for hip, knee, ankle in FEET]
     total = np.zeros((len(body), 3))
     for _ in range(iterations):
         need = np.zeros_like(total)
-        for (hip, knee, ankle), target in zip(FEET, targets(body + total[:, None]), strict=True):
-            reach = 0.995 * (np.linalg.norm(body[:, knee] - body[:, hip], axis=-1)
-                             + np.linalg.norm(body[:, ankle] - body[:, knee], axis=-1))
+        for (hip, _, _), leg_reach, target in zip(FEET, reach, targets(body + total[:, None]), strict=True):
             d = target - (body[:, hip] + total)
             dist = np.linalg.norm(d, axis=-1)
-            excess = np.maximum(dist - reach, 0.0)
-            need += (excess / np.maximum(dist, 1e-9))[:, None] * d
+            need += (np.maximum(dist - leg_reach, 0.0) / np.maximum(dist, 1e-9))[:, None] * d
         if np.abs(need).max() < 1e-4:
             break
         total += smooth_series(need, fps, 2.0 * root_hz) if len(need) > 12 else need
