@@ -148,10 +148,15 @@ def _temporaries(out: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-group"])
-def test_interrupt_then_resume(clips, tmp_path, sig):
-    """Ctrl-C (SIGINT to the process group) or SIGKILL of every process once the first clip is out."""
+def test_interrupt_then_resume(clips, tmp_path, shared_data, sig):
+    """Ctrl-C (SIGINT to the process group) or SIGKILL of every process once the first clip is out.
+
+    The last input is the whole 4 s source clip, extracted last (--jobs 1), so work is certainly left
+    when the first output appears: three 16-frame clips alone can all be lifted in one group and
+    written within milliseconds of each other, faster than the signal arrives."""
     out = tmp_path / "out"
-    inputs = [clips / "a.mp4", clips / "b.mp4", clips / "nested" / "deeper" / "c.mp4"]
+    long_clip = _trim(shared_data / "video" / "pose_1.mp4", clips / "whole.mp4", 0, 120)
+    inputs = [clips / "a.mp4", clips / "b.mp4", clips / "nested" / "deeper" / "c.mp4", long_clip]
     argv = [sys.executable, "-m", "posemoe_blender.cli", "batch", *map(str, inputs), "--out", str(out),
             "--format", "npz", "--device", "cpu"]
     proc = subprocess.Popen(argv + ["--jobs", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -169,7 +174,7 @@ def test_interrupt_then_resume(clips, tmp_path, sig):
     finished = {p.relative_to(out) for p in out.rglob("*.motion.npz")}
     assert first[0].relative_to(out) in finished and len(finished) < len(inputs)
     for rel in finished:  # whatever has an output name is complete
-        assert read_motion(out / rel).num_frames == 16
+        assert read_motion(out / rel).num_frames == (120 if rel.name.startswith("whole") else 16)
     if sig == signal.SIGINT:
         assert proc.returncode == ExitCode.CANCELLED, err
         assert not _temporaries(out), _temporaries(out)
@@ -183,7 +188,8 @@ def test_interrupt_then_resume(clips, tmp_path, sig):
     status = {c["rel"]: c["status"] for c in json.loads((out / "summary.json").read_text())["clips"]}
     assert status == {v.stem: "skipped" if Path(f"{v.stem}.motion.npz") in finished else "done" for v in inputs}
     outputs = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert outputs == ["a.motion.npz", "b.motion.npz", "c.motion.npz", "summary.json"]  # each exactly once
+    assert outputs == ["a.motion.npz", "b.motion.npz", "c.motion.npz", "summary.json",
+                       "whole.motion.npz"]  # each exactly once
     assert not _temporaries(out)
 
 
