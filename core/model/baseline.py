@@ -64,7 +64,11 @@ class MlpLifter(nn.Module):
         h = self.inp(x.reshape(b, t, j * 2))
         for block in self.blocks:
             h = h + block(h)
-        return {"pose": root_relative(self.out(h).view(b, t, j, 3))}
+        return {"pose": root_relative(self.out(self.mix_frames(h)).view(b, t, j, 3))}
+
+    def mix_frames(self, h: torch.Tensor) -> torch.Tensor:
+        """Return the (B, T, C) per-frame features unchanged: frames stay independent (the temporal MLP overrides)."""
+        return h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return (B, T, J, 3) root-relative camera-frame joints in metres."""

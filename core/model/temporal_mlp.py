@@ -3,7 +3,8 @@ per-frame features (VideoPose3D-like receptive field, 3 ** temporal_layers frame
 
 Why this exists: on two CPU cores the single-frame MLP sees ~7x more frames per minute than the
 transformers and reaches the better P-MPJPE (docs/model.md, "A longer MLP"), but it cannot use
-neighbouring frames and jitters. The convolutions add that context for a few percent of the compute.
+neighbouring frames and jitters. The convolutions add that context (about 3x the MLP's training step, still
+many more frames per minute than the transformers).
 The temporal blocks' output projections start at zero, so a trained MLP's weights (same tensor names)
 are an exact starting point (TrainConfig.init_weights).
 Same contract as the other lifters: (B, T, 17, 2) normalised 2D -> (B, T, 17, 3) metres, pelvis = 0.
@@ -18,7 +19,6 @@ from torch import nn
 
 from core.config import ModelConfig
 from core.model.baseline import MlpLifter
-from core.model.blocks import root_relative
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,8 @@ class TemporalMlpLifter(MlpLifter):
         hidden = cfg.channels * 8
         self.temporal = nn.ModuleList(TemporalBlock(hidden, 3**i, cfg.dropout) for i in range(cfg.temporal_layers))
 
-    def forward_train(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Return {"pose": (B, T, J, 3)}."""
-        b, t, j, _ = x.shape
-        h = self.inp(x.reshape(b, t, j * 2))
-        for block in self.blocks:
-            h = h + block(h)
+    def mix_frames(self, h: torch.Tensor) -> torch.Tensor:
+        """Return (B, T, C) per-frame features after the temporal blocks."""
         for block in self.temporal:
             h = block(h)
-        return {"pose": root_relative(self.out(h).view(b, t, j, 3))}
+        return h
