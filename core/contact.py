@@ -45,8 +45,9 @@ class ContactParams:
     above_other_off: float = 0.08
     min_contact_s: float = 0.10
     min_gap_s: float = 0.10
-    blend_s: float = 0.15
-    """Foot locks fade in and out over this long outside each contact."""
+    blend_s: float = 0.3
+    """Foot locks fade in before the first contact and out after the last over this long (between contacts the
+    lock's offset eases across the whole swing: :func:`lock_offsets`)."""
     target_hz: float | None = None
     """Optional low-pass (Hz) of the ankle lock offset: softer lock edges, but planted feet slide (9 cm/s at 6 Hz)."""
     root_hz: float = 3.0
@@ -209,22 +210,40 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     return normal, offset, contacts
 
 
-def blend_weights(contact: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (weight (T,), segment (T,) int): lock weight 1 in contact, easing to 0 over ``frames`` outside it.
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    """Return 3x^2 - 2x^3 of ``x`` clipped to [0, 1]: an ease with zero slope at both ends."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
 
-    ``segment`` is the index (into :func:`runs`) of the contact each weighted frame locks to, -1 elsewhere.
+
+def lock_offsets(ankle: np.ndarray, contact: np.ndarray, pins: list, ease: int) -> np.ndarray:
+    """Return (T, 3): what to add to one ankle track (T, 3) so it rests on its pins while in contact.
+
+    In each contact the offset is exactly pin - ankle. Between two contacts it eases (smoothstep) from
+    the offset where the foot lifts to the one where it lands, over the whole swing; before the first
+    and after the last contact it eases to 0 within ``ease`` frames. Why not fade each lock out within
+    a few frames: the leftover offset at lift-off is often 5-15 cm (the lifter's stride does not match
+    the 2D-based root), and taking it out in 0.15 s jerked knees and ankles (up to 10 cm/frame^2 on
+    a walk); spread over the swing it costs a fraction of that (measured in docs/motion_quality.md).
+    ``pins``: one (3,) point per contact, in :func:`runs` order.
     """
-    t_len = len(contact)
-    weight, segment = np.zeros(t_len), np.full(t_len, -1)
-    for k, (s, e) in enumerate(runs(contact)):
-        lo, hi = max(0, s - frames), min(t_len, e + frames + 1)
-        idx = np.arange(lo, hi)
-        dist = np.maximum(np.maximum(s - idx, idx - e), 0)
-        x = np.clip(1.0 - dist / (frames + 1.0), 0.0, 1.0)
-        w = x * x * (3.0 - 2.0 * x)  # smoothstep: no velocity jump where the lock starts to act
-        take = w > weight[idx]
-        weight[idx[take]], segment[idx[take]] = w[take], k
-    return weight, segment
+    t_len = len(ankle)
+    out = np.zeros((t_len, 3))
+    spans = runs(contact)
+    for (s, e), pin in zip(spans, pins, strict=True):
+        out[s: e + 1] = np.asarray(pin, np.float64) - ankle[s: e + 1]
+    if not spans:
+        return out
+    zero = np.zeros(3)
+    first, last = spans[0][0], spans[-1][1]
+    eases = [(first - ease, zero, first, out[first].copy()),  # these two may reach past the clip's ends
+             (last, out[last].copy(), last + ease, zero)]
+    swings = [(e, out[e].copy(), s_next, out[s_next].copy())
+              for (_, e), (s_next, _) in zip(spans[:-1], spans[1:], strict=True)]
+    for a, o_a, b, o_b in swings + eases:
+        t = np.arange(max(a + 1, 0), min(b, t_len))
+        out[t] = o_a + _smoothstep((t - a) / (b - a))[:, None] * (o_b - o_a)
+    return out
 
 
 def _contact_rows(contacts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
@@ -336,7 +355,7 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, fps: float, ankle_height
 
     joints: (T, 17, 3) metres, world (ground z = 0); contacts: (T, 2) bool (left, right);
     ankle_height: metres above the ground of a planted ankle. The whole body moves by a smooth
-    pelvis correction, then each leg's two-bone IK pins its ankle (eased in/out over ``blend_s``).
+    pelvis correction, then each leg's two-bone IK pins its ankle (:func:`lock_offsets`).
     """
     from core.smoothing import smooth_series
 
@@ -348,19 +367,17 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, fps: float, ankle_height
         out += delta[:, None, :]
     else:
         locks = [[], []]
-    frames = max(1, int(round(params.blend_s * fps)))
-    blends = [blend_weights(contacts[:, f], frames) for f in range(len(FEET))]
+    ease = max(1, int(round(params.blend_s * fps)))
 
     def targets(body: np.ndarray) -> list[np.ndarray]:
-        """Per leg, where its ankle should be: the pin in contact, easing back to the motion's own ankle."""
+        """Per leg, where its ankle should be: the pin in contact, the motion's own ankle plus a smooth offset else."""
         out_t = []
         for f, (_, _, ankle) in enumerate(FEET):
-            weight, seg = blends[f]
             cur = body[:, ankle]
-            pins = np.array(locks[f] + [[0.0, 0.0, 0.0]])[seg]  # seg -1 -> dummy row, weight 0 there
-            target = weight[:, None] * pins + (1.0 - weight[:, None]) * cur
+            offset = lock_offsets(cur, contacts[:, f], locks[f], ease)
             if params.target_hz and fps > 2 * params.target_hz:
-                target = cur + smooth_series(target - cur, fps, params.target_hz)
+                offset = smooth_series(offset, fps, params.target_hz)
+            target = cur + offset
             target[:, 2] = np.maximum(target[:, 2], ankle_height)
             out_t.append(target)
         return out_t

@@ -116,3 +116,28 @@ def test_reach_shift_moves_the_body_just_enough_and_smoothly():
     assert (dist[30:61] - reach).max() < 0.005  # within reach (to 5 mm) inside the pinned span
     assert np.abs(shift[:10]).max() < 0.005 and np.abs(shift[-10:]).max() < 0.005
     assert np.linalg.norm(np.diff(shift, 2, axis=0), axis=-1).max() < 0.02
+
+
+def test_lock_offsets_pin_in_contact_and_ease_across_the_swing():
+    from core.contact import lock_offsets
+
+    t = np.arange(40, dtype=float)
+    ankle = np.stack([0.05 * t, np.zeros(40), np.full(40, 0.08)], axis=1)  # a foot drifting forward 5 cm/frame
+    contact = np.zeros(40, bool)
+    contact[3:10] = contact[25:32] = True
+    pins = [[0.3, 0.0, 0.08], [1.4, 0.0, 0.08]]
+    off = lock_offsets(ankle, contact, pins, ease=5)
+    target = ankle + off
+    np.testing.assert_allclose(target[3:10], np.tile(pins[0], (7, 1)), atol=1e-12)  # exactly on the pins
+    np.testing.assert_allclose(target[25:32], np.tile(pins[1], (7, 1)), atol=1e-12)
+    # across the swing (frames 9 -> 25) the offset moves from one end value to the other, halfway at mid-swing,
+    # never overshooting, with accelerations no larger than a smoothstep over the whole swing gives
+    o_a, o_b = off[9, 0], off[25, 0]
+    assert abs(off[17, 0] - (o_a + o_b) / 2) < 1e-12
+    assert np.all(np.diff(off[9:26, 0]) * np.sign(o_b - o_a) >= -1e-12)
+    assert np.abs(np.diff(off[9:26, 0], 2)).max() <= 6 * abs(o_b - o_a) / 16**2 + 1e-12
+    # after the last contact it fades to nothing within `ease` frames; before the first, the clip's start
+    # (2 frames before a 5-frame ease would begin) holds a partial offset rather than a jump at frame 3
+    assert np.all(off[36:] == 0) and np.all(np.abs(off[32:36, 0]) > 0)
+    assert 0 < abs(off[0, 0]) < abs(off[2, 0]) < abs(off[3, 0])
+    assert not lock_offsets(ankle, np.zeros(40, bool), [], ease=5).any()
