@@ -219,12 +219,13 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 def lock_offsets(ankle: np.ndarray, contact: np.ndarray, pins: list, ease: int) -> np.ndarray:
     """Return (T, 3): what to add to one ankle track (T, 3) so it rests on its pins while in contact.
 
-    In each contact the offset is exactly pin - ankle. Between two contacts it eases (smoothstep) from
-    the offset where the foot lifts to the one where it lands, over the whole swing; before the first
-    and after the last contact it eases to 0 within ``ease`` frames. Why not fade each lock out within
-    a few frames: the leftover offset at lift-off is often 5-15 cm (the lifter's stride does not match
-    the 2D-based root), and taking it out in 0.15 s jerked knees and ankles (up to 10 cm/frame^2 on
-    a walk); spread over the swing it costs a fraction of that (measured in docs/motion_quality.md).
+    In each contact the offset is pin - ankle, except that the ankle may rise above its pin (heel-off).
+    Between two contacts it eases (smoothstep) from the offset where the foot lifts to the one where it
+    lands, over the whole swing; before the first and after the last contact it eases to 0 within
+    ``ease`` frames. Why not fade each lock out within a few frames: the leftover offset at lift-off is
+    often 5-15 cm (the lifter's stride does not match the 2D-based root), and taking it out in 0.15 s
+    jerked knees and ankles (up to 10 cm/frame^2 on a walk); spread over the swing it costs a fraction
+    of that (measured in docs/motion_quality.md).
     ``pins``: one (3,) point per contact, in :func:`runs` order.
     """
     t_len = len(ankle)
@@ -232,6 +233,9 @@ def lock_offsets(ankle: np.ndarray, contact: np.ndarray, pins: list, ease: int) 
     spans = runs(contact)
     for (s, e), pin in zip(spans, pins, strict=True):
         out[s: e + 1] = np.asarray(pin, np.float64) - ankle[s: e + 1]
+    # the pin holds the ankle still and never lets it sink, but lets it rise: a heel lifts before the
+    # toe leaves the ground (held down, the leg stretched and the knee snapped at lift-off)
+    out[:, 2] = np.maximum(out[:, 2], 0.0)
     if not spans:
         return out
     zero = np.zeros(3)

@@ -58,6 +58,22 @@ def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     return mpjpe(pred * num / den, gt)
 
 
+def h_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Return MPJPE with the subject's height known (H-MPJPE): each sequence (N, T, 17, 3) or (T, 17, 3) of
+    root-relative ``pred`` scaled so its stature (core.world.stature) is the truth's, inputs' unit.
+
+    One view cannot tell a child near the camera from an adult further away; the pipeline takes the
+    subject's height from the user (core.motion_cleanup) instead. This is MPJPE as the pipeline then
+    sees it: one scale per sequence from the body's size alone, unlike N-MPJPE's per-pose best fit.
+    """
+    from core.world import stature
+
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    seqs_p, seqs_g = pred.reshape(-1, *pred.shape[-3:]), gt.reshape(-1, *gt.shape[-3:])
+    scale = np.array([stature(g) / max(stature(p), 1e-9) for p, g in zip(seqs_p, seqs_g, strict=True)])
+    return mpjpe(seqs_p * scale[:, None, None, None], seqs_g)
+
+
 def mpjve(pred: np.ndarray, gt: np.ndarray, axis: int = 0) -> float:
     """Return the mean per-joint velocity error (first differences along ``axis``), unit per frame."""
     return mpjpe(np.diff(pred, axis=axis), np.diff(gt, axis=axis))

@@ -2,8 +2,8 @@
 
 ``train(cfg, out_dir, resume=False) -> Path`` runs AdamW with warm-up + cosine decay over a time and/or step
 budget, validates on held-out subjects with fixed seeded cameras/noise, and checkpoints (safetensors + JSON).
-``evaluate(weights, ...) -> dict`` reports MPJPE, P-MPJPE, N-MPJPE, MPJVE, acceleration error (mm) overall and
-per motion category, the mean-pose baseline, and frames/s.
+``evaluate(weights, ...) -> dict`` reports MPJPE, P-MPJPE, N-MPJPE, H-MPJPE (subject's height known), MPJVE,
+acceleration error (mm) overall and per motion category, the mean-pose baseline, and frames/s.
 CLI: ``python -m core.training --config configs/posemoe_cpu.toml --out runs/x [--resume]`` and
 ``python -m core.training eval --weights FILE``.
 """
@@ -27,7 +27,7 @@ from core.bodies import DEFAULT_BODIES, character_measures
 from core.config import TrainConfig, load_train_config
 from core.datasets import VALIDATION_SUBJECTS, MotionSet, load_motion_set
 from core.errors import ModelError, PosemoeError
-from core.metrics import accel_error, mpjpe, mpjve, n_mpjpe, p_mpjpe
+from core.metrics import accel_error, h_mpjpe, mpjpe, mpjve, n_mpjpe, p_mpjpe
 from core.model import build_model, count_parameters
 from core.model.losses import lifter_loss
 from core.synthetic import Batch, WindowSampler
@@ -237,7 +237,8 @@ def _all_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """Return all metrics in mm (velocities per frame) for (N, T, 17, 3) metre windows."""
     fp, fg = pred.reshape(-1, 17, 3), gt.reshape(-1, 17, 3)
     return {"mpjpe_mm": 1000 * mpjpe(fp, fg), "p_mpjpe_mm": 1000 * p_mpjpe(fp, fg),
-            "n_mpjpe_mm": 1000 * n_mpjpe(fp, fg), "mpjve_mm": 1000 * mpjve(pred, gt, axis=1),
+            "n_mpjpe_mm": 1000 * n_mpjpe(fp, fg), "h_mpjpe_mm": 1000 * h_mpjpe(pred, gt),
+            "mpjve_mm": 1000 * mpjve(pred, gt, axis=1),
             "accel_mm": 1000 * accel_error(pred, gt, axis=1), "frames": int(len(fp))}  # fmt: skip
 
 

@@ -141,3 +141,9 @@ def test_lock_offsets_pin_in_contact_and_ease_across_the_swing():
     assert np.all(off[36:] == 0) and np.all(np.abs(off[32:36, 0]) > 0)
     assert 0 < abs(off[0, 0]) < abs(off[2, 0]) < abs(off[3, 0])
     assert not lock_offsets(ankle, np.zeros(40, bool), [], ease=5).any()
+    # heel-off: a planted ankle that rises above its pin is let up (held down, the leg would stretch);
+    # one that sinks below it is held at the pin's height
+    ankle[3:10, 2] = [0.06, 0.07, 0.08, 0.08, 0.09, 0.11, 0.13]
+    target = ankle + lock_offsets(ankle, contact, pins, ease=5)
+    np.testing.assert_allclose(target[3:10, 2], [0.08, 0.08, 0.08, 0.08, 0.09, 0.11, 0.13], atol=1e-12)
+    np.testing.assert_allclose(target[3:10, :2], np.tile(pins[0][:2], (7, 1)), atol=1e-12)

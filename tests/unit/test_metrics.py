@@ -3,7 +3,7 @@
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from core.metrics import accel_error, mean_pose_baseline, mpjpe, mpjve, n_mpjpe, p_mpjpe, root_align
+from core.metrics import accel_error, h_mpjpe, mean_pose_baseline, mpjpe, mpjve, n_mpjpe, p_mpjpe, root_align
 
 
 def _poses(n=5, seed=0):
@@ -36,6 +36,17 @@ def test_n_mpjpe_removes_scale_only():
     gt = root_align(_poses())
     assert n_mpjpe(2.5 * gt, gt) < 1e-9
     assert n_mpjpe(gt + 0.1, gt) > 0.0
+
+
+def test_h_mpjpe_takes_one_scale_per_sequence_from_body_size():
+    gt = root_align(_poses(12)).reshape(3, 4, 17, 3)  # three sequences of four poses
+    pred = gt * np.array([0.7, 1.0, 1.6])[:, None, None, None]  # each sequence at its own wrong size
+    assert h_mpjpe(pred, gt) < 1e-9 < mpjpe(pred, gt)
+    # unlike N-MPJPE, the scale comes from the body's size, not a per-pose best fit: a pose squashed
+    # along one axis is not rescaled towards the truth frame by frame
+    squashed = gt * np.array([1.0, 1.0, 0.5])
+    assert h_mpjpe(squashed, gt) > 0.05
+    assert h_mpjpe(gt[0], gt[0]) < 1e-12  # a single (T, 17, 3) sequence
 
 
 def test_velocity_and_acceleration_errors():
