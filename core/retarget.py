@@ -331,43 +331,34 @@ def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool,
     return g
 
 
-def _ease(contact: np.ndarray, frames: int) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
-    """Return (weight (T,), contact runs [(first, last)], run index (T,)): 1 in contact, smoothstep to 0 outside."""
-    m = np.diff(np.concatenate([[0], contact.astype(np.int8), [0]]))
-    spans = list(zip(np.flatnonzero(m == 1), np.flatnonzero(m == -1) - 1, strict=True))
-    t = np.arange(len(contact))
-    weight, index = np.zeros(len(contact)), np.full(len(contact), -1)
-    for k, (s, e) in enumerate(spans):
-        x = np.clip(1.0 - np.maximum(np.maximum(s - t, t - e), 0) / (frames + 1.0), 0.0, 1.0)
-        w = x * x * (3.0 - 2.0 * x)
-        take = w > weight
-        weight[take], index[take] = w[take], k
-    return weight, spans, index
-
-
-def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, blend_frames: int = 4,
+def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, blend_frames: int = 9,
                   on_rest_ground: bool = False) -> RetargetResult:
     """Return ``res`` with the rig's planted ankles pinned (two-bone leg IK on the rig's own bones).
 
     contacts: (T, 2) bool, left and right foot planted (motion meta ``contacts``). Directions-only
     retargeting moves a planted foot a little wherever the rig's proportions differ from the motion's;
-    this pins each planted ankle at its mean position over the contact, eased in and out over
-    ``blend_frames``, by turning the thigh and shin bones (the foot keeps its world orientation).
-    ``on_rest_ground``: pin at the rest ankles' height (motions in a ground-aligned world), not the mean.
+    this pins each planted ankle at its mean position over the contact by turning the thigh and shin
+    bones (the foot keeps its world orientation), with the motion's own lock rules
+    (core.contact.lock_offsets: heel-off allowed, offsets eased across the swing, ``blend_frames``
+    before the first and after the last contact).
+    ``on_rest_ground``: pin at the rest ankles' height (motions in a ground-aligned world), else the
+    contact's lowest ankle height (the ankle then keeps its own vertical motion above it).
     """
+    from core.contact import lock_offsets, runs
+
     plan = plan_bones(rest)
     heads, deltas = forward_kinematics(rest, res.rotations, res.root_location)
     rotations = res.rotations.copy()
     for (upper, lower, *_), ankle_name, f in zip(plan.limbs[:2], ("l_ankle", "r_ankle"), range(2), strict=True):
         ankle = rest.index(ankle_name)
-        weight, spans, index = _ease(np.asarray(contacts[:, f], bool), blend_frames)
+        contact = np.asarray(contacts[:, f], bool)
+        spans = runs(contact)
         if not spans or plan.anchor[upper] < 0 or plan.anchor[lower] != upper or ankle not in plan.feet:
             continue  # nothing planted, or a leg chain this simple IK does not cover
-        pins = np.array([heads[s: e + 1, ankle].mean(axis=0) for s, e in spans] + [[0.0, 0.0, 0.0]])[index]
-        if on_rest_ground:
-            pins[:, 2] = rest.heads[ankle, 2]
+        pins = [np.r_[heads[s: e + 1, ankle, :2].mean(axis=0),
+                      rest.heads[ankle, 2] if on_rest_ground else heads[s: e + 1, ankle, 2].min()] for s, e in spans]
         hip, knee, ank = heads[:, upper], heads[:, lower], heads[:, ankle]
-        target = weight[:, None] * pins + (1.0 - weight[:, None]) * ank
+        target = ank + lock_offsets(ank, contact, pins, blend_frames)
         l1, l2 = np.linalg.norm(knee - hip, axis=-1), np.linalg.norm(ank - knee, axis=-1)
         d_vec = target - hip
         d = np.clip(np.linalg.norm(d_vec, axis=-1), np.abs(l1 - l2) + 1e-6, 0.9999 * (l1 + l2))

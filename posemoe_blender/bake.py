@@ -244,7 +244,7 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
                    ankle_height=float(ankle_h) if isinstance(ankle_h, int | float) else None)
     contacts = _contacts(clip)
     if contacts is not None and root_motion and not in_place:
-        res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(0.15 * float(clip.fps))),
+        res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(0.3 * float(clip.fps))),
                             on_rest_ground=world is not None)
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
