@@ -16,7 +16,7 @@ Feet are the ankle joints (H36M has no toes); heights are ankle heights above th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,9 @@ class ContactParams:
     blend_s: float = 0.3
     """Foot locks fade in before the first contact and out after the last over this long (between contacts the
     lock's offset eases across the whole swing: :func:`lock_offsets`)."""
+    max_swing_s: float = 1.5
+    """Gaps between contacts longer than this are not swings (a jump, a kneel, lost detections): the lock fades
+    out and back in over ``blend_s`` instead of carrying its offset across."""
     target_hz: float | None = None
     """Optional low-pass (Hz) of the ankle lock offset: softer lock edges, but planted feet slide (9 cm/s at 6 Hz)."""
     root_hz: float = 3.0
@@ -216,35 +219,46 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def lock_offsets(ankle: np.ndarray, contact: np.ndarray, pins: list, ease: int) -> np.ndarray:
-    """Return (T, 3): what to add to one ankle track (T, 3) so it rests on its pins while in contact.
+def lock_offsets(ankle: np.ndarray, contact: np.ndarray, pins: Sequence[np.ndarray | list[float]], ease: int,
+                 max_swing: int | None = None, rise_from: Sequence[float] | None = None) -> np.ndarray:
+    """Return (T, 3): what to add to one ankle track (T, 3) so it rests on its pins while in contact (T,).
 
-    In each contact the offset is pin - ankle, except that the ankle may rise above its pin (heel-off).
-    Between two contacts it eases (smoothstep) from the offset where the foot lifts to the one where it
-    lands, over the whole swing; before the first and after the last contact it eases to 0 within
-    ``ease`` frames. Why not fade each lock out within a few frames: the leftover offset at lift-off is
-    often 5-15 cm (the lifter's stride does not match the 2D-based root), and taking it out in 0.15 s
-    jerked knees and ankles (up to 10 cm/frame^2 on a walk); spread over the swing it costs a fraction
-    of that (measured in docs/motion_quality.md).
-    ``pins``: one (3,) point per contact, in :func:`runs` order.
+    In each contact the ankle is held at its pin, except that it may rise (heel-off): by what it is
+    above ``rise_from`` (one height per contact; default the pin's own, so it never sinks below it).
+    Between two contacts the offset eases (smoothstep) from its value where the foot lifts to its value
+    where it lands, over the whole swing; before the first and after the last contact, and across
+    gaps longer than ``max_swing`` frames (a jump, a kneel, missed detections), it fades to 0 and back
+    over ``ease`` frames. Why not fade every lock out within a few frames: the leftover offset at
+    lift-off is often 5-15 cm (the lifter's stride does not match the 2D-based root), and taking it out
+    in 0.15 s jerked knees and ankles (up to 12 cm/frame^2 on a walk); spread over the swing it costs a
+    fraction of that (measured in docs/motion_quality.md). ``pins``: one (3,) point per contact, in
+    :func:`runs` order.
     """
+    ankle = np.asarray(ankle, np.float64)
+    contact = np.asarray(contact, bool)
+    if len(contact) != len(ankle):
+        raise ValueError(f"contact has {len(contact)} frames, ankle {len(ankle)}")
     t_len = len(ankle)
     out = np.zeros((t_len, 3))
     spans = runs(contact)
-    for (s, e), pin in zip(spans, pins, strict=True):
+    floors = [p[2] for p in pins] if rise_from is None else rise_from
+    for (s, e), pin, floor in zip(spans, pins, floors, strict=True):
         out[s: e + 1] = np.asarray(pin, np.float64) - ankle[s: e + 1]
-    # the pin holds the ankle still and never lets it sink, but lets it rise: a heel lifts before the
-    # toe leaves the ground (held down, the leg stretched and the knee snapped at lift-off)
-    out[:, 2] = np.maximum(out[:, 2], 0.0)
+        # held down, a rising heel stretched the leg and the knee snapped at lift-off
+        out[s: e + 1, 2] += np.maximum(ankle[s: e + 1, 2] - floor, 0.0)
     if not spans:
         return out
     zero = np.zeros(3)
+    ease = max(int(ease), 1)
     first, last = spans[0][0], spans[-1][1]
-    eases = [(first - ease, zero, first, out[first].copy()),  # these two may reach past the clip's ends
-             (last, out[last].copy(), last + ease, zero)]
-    swings = [(e, out[e].copy(), s_next, out[s_next].copy())
-              for (_, e), (s_next, _) in zip(spans[:-1], spans[1:], strict=True)]
-    for a, o_a, b, o_b in swings + eases:
+    # (a, offset at a, b, offset at b): frames a+1..b-1 get the eased value; `ease` frames of fade
+    segments = [(first - ease - 1, zero, first, out[first].copy()), (last, out[last].copy(), last + ease + 1, zero)]
+    for (_, e), (s_next, _) in zip(spans[:-1], spans[1:], strict=True):
+        if max_swing is not None and s_next - e > max(max_swing, 2 * ease + 2):
+            segments += [(e, out[e].copy(), e + ease + 1, zero), (s_next - ease - 1, zero, s_next, out[s_next].copy())]
+        else:
+            segments.append((e, out[e].copy(), s_next, out[s_next].copy()))
+    for a, o_a, b, o_b in segments:
         t = np.arange(max(a + 1, 0), min(b, t_len))
         out[t] = o_a + _smoothstep((t - a) / (b - a))[:, None] * (o_b - o_a)
     return out
@@ -372,13 +386,14 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, fps: float, ankle_height
     else:
         locks = [[], []]
     ease = max(1, int(round(params.blend_s * fps)))
+    max_swing = max(1, int(round(params.max_swing_s * fps)))
 
     def targets(body: np.ndarray) -> list[np.ndarray]:
         """Per leg, where its ankle should be: the pin in contact, the motion's own ankle plus a smooth offset else."""
         out_t = []
         for f, (_, _, ankle) in enumerate(FEET):
             cur = body[:, ankle]
-            offset = lock_offsets(cur, contacts[:, f], locks[f], ease)
+            offset = lock_offsets(cur, contacts[:, f], locks[f], ease, max_swing)
             if params.target_hz and fps > 2 * params.target_hz:
                 offset = smooth_series(offset, fps, params.target_hz)
             target = cur + offset

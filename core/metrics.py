@@ -64,7 +64,8 @@ def h_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
 
     One view cannot tell a child near the camera from an adult further away; the pipeline takes the
     subject's height from the user (core.motion_cleanup) instead. This is MPJPE as the pipeline then
-    sees it: one scale per sequence from the body's size alone, unlike N-MPJPE's per-pose best fit.
+    sees it: one scale per sequence from the body's size alone, unlike N-MPJPE's per-pose best fit
+    (``evaluate`` passes its validation windows, so with one-frame windows the two come close).
     """
     from core.world import stature
 

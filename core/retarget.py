@@ -332,17 +332,18 @@ def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool,
 
 
 def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, blend_frames: int = 9,
-                  on_rest_ground: bool = False) -> RetargetResult:
+                  on_rest_ground: bool = False, max_swing: int = 45) -> RetargetResult:
     """Return ``res`` with the rig's planted ankles pinned (two-bone leg IK on the rig's own bones).
 
     contacts: (T, 2) bool, left and right foot planted (motion meta ``contacts``). Directions-only
     retargeting moves a planted foot a little wherever the rig's proportions differ from the motion's;
-    this pins each planted ankle at its mean position over the contact by turning the thigh and shin
-    bones (the foot keeps its world orientation), with the motion's own lock rules
-    (core.contact.lock_offsets: heel-off allowed, offsets eased across the swing, ``blend_frames``
-    before the first and after the last contact).
-    ``on_rest_ground``: pin at the rest ankles' height (motions in a ground-aligned world), else the
-    contact's lowest ankle height (the ankle then keeps its own vertical motion above it).
+    this holds each planted ankle at its mean horizontal position over the contact by turning the thigh
+    and shin bones (the foot keeps its world orientation), with the motion's own lock rules
+    (core.contact.lock_offsets: the heel may rise, offsets ease across swings up to ``max_swing``
+    frames, ``blend_frames`` of fade elsewhere).
+    ``on_rest_ground``: hold the ankle at the rest ankles' height (motions in a ground-aligned world),
+    rising only by what the retargeted ankle rises above its median height in that contact; else its
+    height is left as retargeted.
     """
     from core.contact import lock_offsets, runs
 
@@ -355,10 +356,12 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
         spans = runs(contact)
         if not spans or plan.anchor[upper] < 0 or plan.anchor[lower] != upper or ankle not in plan.feet:
             continue  # nothing planted, or a leg chain this simple IK does not cover
-        pins = [np.r_[heads[s: e + 1, ankle, :2].mean(axis=0),
-                      rest.heads[ankle, 2] if on_rest_ground else heads[s: e + 1, ankle, 2].min()] for s, e in spans]
+        z = heads[:, ankle, 2]
+        floors = [float(np.median(z[s: e + 1])) if on_rest_ground else float(z[s: e + 1].min()) for s, e in spans]
+        pins = [np.r_[heads[s: e + 1, ankle, :2].mean(axis=0), rest.heads[ankle, 2] if on_rest_ground else floor]
+                for (s, e), floor in zip(spans, floors, strict=True)]
         hip, knee, ank = heads[:, upper], heads[:, lower], heads[:, ankle]
-        target = ank + lock_offsets(ank, contact, pins, blend_frames)
+        target = ank + lock_offsets(ank, contact, pins, blend_frames, max_swing, rise_from=floors)
         l1, l2 = np.linalg.norm(knee - hip, axis=-1), np.linalg.norm(ank - knee, axis=-1)
         d_vec = target - hip
         d = np.clip(np.linalg.norm(d_vec, axis=-1), np.abs(l1 - l2) + 1e-6, 0.9999 * (l1 + l2))

@@ -15,6 +15,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from core.contact import DEFAULT_PARAMS
 from core.errors import RigError
 from core.motion_file import MotionClip
 from core.retarget import RestPose, RetargetResult, lock_rig_feet, motion_to_world, retarget
@@ -244,8 +245,10 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
                    ankle_height=float(ankle_h) if isinstance(ankle_h, int | float) else None)
     contacts = _contacts(clip)
     if contacts is not None and root_motion and not in_place:
-        res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(0.3 * float(clip.fps))),
-                            on_rest_ground=world is not None)
+        fps = float(clip.fps)
+        res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(DEFAULT_PARAMS.blend_s * fps)),
+                            on_rest_ground=world is not None,
+                            max_swing=max(1, round(DEFAULT_PARAMS.max_swing_s * fps)))
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
     if root_motion and root_bone.use_connect:

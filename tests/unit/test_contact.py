@@ -136,14 +136,27 @@ def test_lock_offsets_pin_in_contact_and_ease_across_the_swing():
     assert abs(off[17, 0] - (o_a + o_b) / 2) < 1e-12
     assert np.all(np.diff(off[9:26, 0]) * np.sign(o_b - o_a) >= -1e-12)
     assert np.abs(np.diff(off[9:26, 0], 2)).max() <= 6 * abs(o_b - o_a) / 16**2 + 1e-12
-    # after the last contact it fades to nothing within `ease` frames; before the first, the clip's start
-    # (2 frames before a 5-frame ease would begin) holds a partial offset rather than a jump at frame 3
-    assert np.all(off[36:] == 0) and np.all(np.abs(off[32:36, 0]) > 0)
+    # after the last contact it fades to nothing over `ease` frames; before the first, the fade would start
+    # before the clip does, so frame 0 holds a partial offset rather than the lock jumping in at frame 3
+    assert np.all(off[37:] == 0) and np.all(np.abs(off[32:37, 0]) > 0)
     assert 0 < abs(off[0, 0]) < abs(off[2, 0]) < abs(off[3, 0])
     assert not lock_offsets(ankle, np.zeros(40, bool), [], ease=5).any()
+    # a gap longer than max_swing is no swing: the lock fades out and back in, and is off in between
+    long = lock_offsets(ankle, contact, pins, ease=5, max_swing=10)
+    assert np.all(long[15:20] == 0) and np.all(np.abs(long[10:15, 0]) > 0) and np.all(np.abs(long[20:25, 0]) > 0)
+    # contacts touching both ends of the clip, and a one-frame contact, are pinned with nothing to fade
+    edge = np.zeros(40, bool)
+    edge[:4] = edge[20] = edge[36:] = True
+    pins3 = [[0.0, 0.0, 0.08], [1.0, 0.0, 0.08], [2.0, 0.0, 0.08]]
+    target = ankle + lock_offsets(ankle, edge, pins3, ease=5)
+    np.testing.assert_allclose(target[edge], np.array(pins3)[[0] * 4 + [1] + [2] * 4], atol=1e-12)
     # heel-off: a planted ankle that rises above its pin is let up (held down, the leg would stretch);
-    # one that sinks below it is held at the pin's height
+    # one that sinks below it is held at the pin's height; with rise_from, the rise counts from there
     ankle[3:10, 2] = [0.06, 0.07, 0.08, 0.08, 0.09, 0.11, 0.13]
     target = ankle + lock_offsets(ankle, contact, pins, ease=5)
     np.testing.assert_allclose(target[3:10, 2], [0.08, 0.08, 0.08, 0.08, 0.09, 0.11, 0.13], atol=1e-12)
     np.testing.assert_allclose(target[3:10, :2], np.tile(pins[0][:2], (7, 1)), atol=1e-12)
+    target = ankle + lock_offsets(ankle, contact, pins, ease=5, rise_from=[0.09, 0.08])
+    np.testing.assert_allclose(target[3:10, 2], [0.08, 0.08, 0.08, 0.08, 0.08, 0.10, 0.12], atol=1e-12)
+    with pytest.raises(ValueError, match="frames"):
+        lock_offsets(ankle, contact[:30], pins, ease=5)

@@ -46,6 +46,8 @@ def test_h_mpjpe_takes_one_scale_per_sequence_from_body_size():
     # along one axis is not rescaled towards the truth frame by frame
     squashed = gt * np.array([1.0, 1.0, 0.5])
     assert h_mpjpe(squashed, gt) > 0.05
+    breathing = gt * np.linspace(0.9, 1.1, 4)[None, :, None, None]  # a size that changes frame to frame
+    assert n_mpjpe(breathing, gt) < 1e-9 < 0.01 < h_mpjpe(breathing, gt)
     assert h_mpjpe(gt[0], gt[0]) < 1e-12  # a single (T, 17, 3) sequence
 
 

@@ -158,4 +158,27 @@ def test_planted_feet_stay_planted_on_a_rig_with_other_proportions():
     assert np.allclose(np.linalg.norm(locked.rotations, axis=-1), 1.0)
     swing = ~stance[:, 0]
     moved = np.linalg.norm(ankles(locked)[:, 0] - ankles(res)[:, 0], axis=-1)
-    assert moved[swing].max() < 0.1  # the lock eases out; swinging feet stay close to the retargeted motion
+    assert moved[swing].max() < 0.1  # the lock's offset eases across the swing; the foot stays near the motion
+    # in a ground-aligned world the flat-footed part of each contact sits at the rig's rest ankle height
+    # (not left floating where other proportions put it); only a rising heel lifts it
+    from core.contact import runs
+
+    def raised(by: float) -> rt.RetargetResult:  # the retargeted body 'by' metres higher (root bone axes differ)
+        for axis in range(3):
+            loc = res.root_location.copy()
+            loc[:, axis] += by
+            r = rt.RetargetResult(res.bone_names, res.rotations, res.driven, res.root_bone, loc, res.translation)
+            if np.allclose(ankles(r)[:, :, 2] - ankles(res)[:, :, 2], by, atol=1e-6):
+                return r
+        raise AssertionError("no root axis raises the body")
+
+    floating = raised(0.04)  # proportions that leave planted feet 4 cm in the air
+    grounded = rt.lock_rig_feet(rest, floating, stance, on_rest_ground=True)
+    assert foot_skate(ankles(grounded), stance, FPS) < 0.5
+    rest_z = rest.heads[feet, 2]
+    for f in range(2):
+        z_before, z_after = ankles(floating)[:, f, 2], ankles(grounded)[:, f, 2]
+        for s, e in runs(stance[:, f]):
+            flat = s + int(np.argmin(z_before[s: e + 1]))
+            assert abs(z_after[flat] - rest_z[f]) < 0.01
+            assert z_after[s: e + 1].min() > rest_z[f] - 0.01
