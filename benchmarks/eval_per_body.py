@@ -39,14 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no shared characters in {folder}; nothing to compare", file=sys.stderr)
         return 1
     rows = {}
-    everyone = training.body_set
-    try:
-        for (name, meta), body in zip(chars, bodies, strict=True):
-            training.body_set = lambda body=body: [body]  # the validation sampler re-poses on this body only
-            r = training.evaluate(a.weights, max_windows=a.max_windows, threads=2, window=a.window)["overall"]
-            rows[name] = {"height_m": meta.get("height_m"), **{k: round(r[k], 2) for k in KEYS}}
-    finally:
-        training.body_set = everyone
+    for (name, meta), body in zip(chars, bodies, strict=True):
+        r = training.evaluate(a.weights, max_windows=a.max_windows, threads=2, window=a.window, bodies=[body])
+        rows[name] = {"height_m": meta.get("height_m"), **{k: round(r["overall"][k], 2) for k in KEYS}}
     out = {"weights": a.weights.name, "windows": a.max_windows, "window": a.window, "bodies": rows}
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(out, indent=1) + "\n")

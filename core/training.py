@@ -55,9 +55,10 @@ def _motion(cfg: TrainConfig) -> MotionSet:
     return load_motion_set(Path(cfg.data_dir) if cfg.data_dir else None, Path(cfg.cache_dir) if cfg.cache_dir else None)
 
 
-def _samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...]) -> tuple[WindowSampler, ...]:
-    """Return (train sampler, validation sampler) split by subject."""
-    bodies = body_set()
+def _samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...],
+              bodies: list[dict[str, float]] | None = None) -> tuple[WindowSampler, ...]:
+    """Return (train sampler, validation sampler) split by subject, re-posed on ``bodies`` (default body_set())."""
+    bodies = bodies or body_set()
     train_ids = motion.clip_indices(val_subjects, include=False)
     val_ids = motion.clip_indices(val_subjects, include=True)
     if len(train_ids) == 0 or len(val_ids) == 0:
@@ -243,13 +244,15 @@ def _all_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
 
 
 def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0, flip_tta: bool = True,
-             threads: int | None = None, window: int | None = None) -> dict[str, Any]:  # fmt: skip
+             threads: int | None = None, window: int | None = None,
+             bodies: list[dict[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
     """Return validation metrics of a weights file (mm; MPJVE mm/frame, accel mm/frame^2) overall and per
     category, the mean-pose baseline's, and lifting speed (frames/s, flip TTA as set, non-overlapping windows).
 
     Validation: the weights' own validation subjects (JSON), fixed seeded bodies, cameras and 2D noise at 30 fps,
     in non-overlapping windows of ``window`` frames (default the model's own; the per-frame and convolutional
-    lifters accept any length, the transformers at most their own).
+    lifters accept any length, the transformers at most their own); ``bodies``: re-pose on these body
+    measurements only (core.bodies.MEASURES dicts; default every shared character).
     """
     from core.weights import load_lifter
 
@@ -262,7 +265,7 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
     cfg = replace(cfg or TrainConfig(), model=replace(mcfg, window=window))
     val_subjects = tuple(meta.get("val_subjects") or VALIDATION_SUBJECTS)
     motion = _motion(cfg)
-    train_s, val_s = _samplers(cfg, motion, val_subjects)
+    train_s, val_s = _samplers(cfg, motion, val_subjects, bodies)
     val = val_s.fixed_windows(max_windows, VAL_SEED)
     t0 = time.perf_counter()
     pred = predict(model, val.x, flip_tta=flip_tta)
