@@ -345,7 +345,7 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
     rising only by what the retargeted ankle rises above its median height in that contact; else its
     height is left as retargeted.
     """
-    from core.contact import lock_offsets, runs
+    from core.contact import lock_offsets, runs, two_bone_ik
 
     plan = plan_bones(rest)
     heads, deltas = forward_kinematics(rest, res.rotations, res.root_location)
@@ -362,15 +362,9 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
                 for (s, e), floor in zip(spans, floors, strict=True)]
         hip, knee, ank = heads[:, upper], heads[:, lower], heads[:, ankle]
         target = ank + lock_offsets(ank, contact, pins, blend_frames, max_swing, rise_from=floors)
-        l1, l2 = np.linalg.norm(knee - hip, axis=-1), np.linalg.norm(ank - knee, axis=-1)
-        d_vec = target - hip
-        d = np.clip(np.linalg.norm(d_vec, axis=-1), np.abs(l1 - l2) + 1e-6, 0.9999 * (l1 + l2))
-        u = normalize(d_vec)
-        v = normalize((knee - hip) - np.sum((knee - hip) * u, -1, keepdims=True) * u)
-        cos_a = np.clip((l1**2 + d**2 - l2**2) / (2 * l1 * d), -1.0, 1.0)
-        new_knee = hip + l1[:, None] * (cos_a[:, None] * u + np.sqrt(1 - cos_a**2)[:, None] * v)
+        new_knee, new_ank = two_bone_ik(hip, knee, ank, target)  # the motion's IK; the rig needs its rotations
         r1 = rotation_between(knee - hip, new_knee - hip)
-        r2 = rotation_between(_mv(r1, ank - knee), hip + d[:, None] * u - new_knee)
+        r2 = rotation_between(_mv(r1, ank - knee), new_ank - new_knee)
         g_up, g_low = np.matmul(r1, deltas[:, upper]), np.matmul(r2, np.matmul(r1, deltas[:, lower]))
         for b, g_b, g_par in ((upper, g_up, deltas[:, plan.anchor[upper]]), (lower, g_low, g_up),
                               (ankle, deltas[:, ankle], g_low)):
