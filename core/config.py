@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 ARCHS = ("posemoe", "entangled", "mlp", "temporal_mlp")
 
-DEFAULT_WEIGHTS_NAME = "temporal_mlp_v2.safetensors"
+DEFAULT_WEIGHTS_NAME = "temporal_mlp_v3.safetensors"
 """File name of the default lifter in core/assets (here, torch-free, so Blender-side code can name it)."""
 
 
@@ -170,11 +170,18 @@ class TrainConfig:
     grad_clip: float = 1.0
     seed: int = 0
     threads: int = 1
-    device: str = "cpu"
+    device: str = "cpu"  # "auto" | "cpu" | "cuda" (core.inference.resolve_device)
+    workers: int = 0  # batch-making processes; 0 = in the training process (enough on CPU, a GPU needs ~8)
     val_every: int = 500
     val_windows: int = 256  # windows for periodic validation (final evaluation uses all)
     checkpoint_every: int = 1000
     init_weights: str = ""  # start from these weights (tensors whose name and shape match; --resume wins)
+
+    def __post_init__(self) -> None:
+        if self.workers < 0 or self.threads < 1 or self.batch_size < 1:
+            raise ConfigError("TrainConfig: workers must be >= 0, threads and batch_size >= 1")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"TrainConfig.device must be auto, cpu or cuda, got {self.device!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -16,6 +16,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,16 @@ def _samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...]
 
 
 def predict(model: torch.nn.Module, x: np.ndarray, flip_tta: bool = True, batch_size: int = 128) -> np.ndarray:
-    """Return (N, T, 17, 3) float32 predictions (metres) for windows x (N, T, 17, 2), optionally flip-averaged."""
+    """Return (N, T, 17, 3) float32 predictions (metres) for windows x (N, T, 17, 2), optionally flip-averaged,
+    computed on the model's device."""
     from core.skeleton import FLIP_PERM
 
     outs = []
+    device = next(model.parameters()).device
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(x), batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size]))
+            xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size])).to(device)
             y = model(xb)
             if flip_tta:
                 xf = xb[:, :, FLIP_PERM].clone()
@@ -85,8 +88,40 @@ def predict(model: torch.nn.Module, x: np.ndarray, flip_tta: bool = True, batch_
                 yf = model(xf)[:, :, FLIP_PERM].clone()
                 yf[..., 0] *= -1
                 y = 0.5 * (y + yf)
-            outs.append(y.numpy())
+            outs.append(y.cpu().numpy())
     return np.concatenate(outs).astype(np.float32)
+
+
+class _SampledBatches(torch.utils.data.IterableDataset):
+    """Endless (x, y, clean_2d) tensor batches of a WindowSampler; worker k of a DataLoader draws from the
+    seeded stream ``[*seed, k]``, so a run is reproducible for a given number of workers."""
+
+    def __init__(self, sampler: WindowSampler, batch_size: int, seed: tuple[int, ...]) -> None:
+        self.sampler, self.batch_size, self.seed = sampler, batch_size, seed
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        info = torch.utils.data.get_worker_info()
+        torch.set_num_threads(1)
+        self.sampler.rng = np.random.default_rng([*self.seed, info.id if info else 0])
+        while True:
+            b = self.sampler.sample(self.batch_size)
+            yield torch.from_numpy(b.x), torch.from_numpy(b.y), torch.from_numpy(b.clean_2d)
+
+
+def _batches(cfg: TrainConfig, sampler: WindowSampler, step: int, device: torch.device
+             ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:  # fmt: skip
+    """Yield training batches on ``device``: made in this process (``cfg.workers`` = 0; the sampler's own
+    generator, re-seeded from the step on resume) or by ``cfg.workers`` processes, which a GPU needs to be fed."""
+    if cfg.workers == 0:
+        while True:
+            b = sampler.sample(cfg.batch_size)
+            yield (torch.from_numpy(b.x).to(device), torch.from_numpy(b.y).to(device),
+                   torch.from_numpy(b.clean_2d).to(device))  # fmt: skip
+    loader = torch.utils.data.DataLoader(_SampledBatches(sampler, cfg.batch_size, (cfg.seed, step)), batch_size=None,
+                                         num_workers=cfg.workers, pin_memory=device.type == "cuda",
+                                         prefetch_factor=4)  # fmt: skip
+    for batch in loader:
+        yield tuple(t.to(device, non_blocking=True) for t in batch)  # type: ignore[misc]
 
 
 def quick_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
@@ -169,8 +204,12 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     """Return the path of the final weights after training ``cfg`` into ``out_dir`` (best.* and last.* too)."""
     from tqdm import tqdm
 
+    from core.inference import resolve_device
+
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # no effect on CPU
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
@@ -178,7 +217,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     motion = _motion(cfg)
     train_s, val_s = _samplers(cfg, motion, val_subjects)
     val = val_s.fixed_windows(cfg.val_windows, VAL_SEED)
-    model = build_model(cfg.model).to(cfg.device)
+    model = build_model(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = {"step": 0, "elapsed": 0.0, "best": float("inf"), "frames": 0, "history": []}
     if resume:
@@ -191,20 +230,20 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     log.info("training %s (%d parameters) into %s", cfg.model.arch, meta["parameters"], out)
     start = time.monotonic() - state["elapsed"]
     bar = tqdm(total=None, file=sys.stderr, mininterval=10.0, desc=cfg.model.arch)
+    batches = _batches(cfg, train_s, state["step"], device)
     while _progress(cfg, state["step"], time.monotonic() - start) < 1.0:
         step = state["step"]
         for g in opt.param_groups:
             g["lr"] = _lr(cfg, step, _progress(cfg, step, time.monotonic() - start))
         model.train()
-        batch = train_s.sample(cfg.batch_size)
-        outputs = model.forward_train(torch.from_numpy(batch.x).to(cfg.device))
-        loss, terms = lifter_loss(outputs, torch.from_numpy(batch.y).to(cfg.device),
-                                  torch.from_numpy(batch.clean_2d).to(cfg.device), cfg.loss)  # fmt: skip
+        x, y, clean_2d = next(batches)
+        outputs = model.forward_train(x)
+        loss, terms = lifter_loss(outputs, y, clean_2d, cfg.loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        state["step"], state["frames"] = step + 1, state["frames"] + batch.x.shape[0] * batch.x.shape[1]
+        state["step"], state["frames"] = step + 1, state["frames"] + x.shape[0] * x.shape[1]
         state["elapsed"] = time.monotonic() - start
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss.detach()):.4f}", mpjpe_mm=f"{1000 * terms['mpjpe']:.1f}", refresh=False)
@@ -213,6 +252,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
         elif state["step"] % cfg.checkpoint_every == 0:
             _save_checkpoint(out, "last", model, opt, cfg, state, meta)
     bar.close()
+    batches.close()  # stops the batch-making processes
     if not state["history"] or state["history"][-1]["step"] != state["step"]:
         _periodic(model, val, state, out, opt, cfg, meta)
     log.info("done: %d steps, %d frames, %.1f min", state["step"], state["frames"], state["elapsed"] / 60)
@@ -285,19 +325,24 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
     return result
 
 
-def lift_speed(model: torch.nn.Module, window: int, frames: int = 3000, threads: int = 2) -> float:
-    """Return frames/s of core.inference.lift_sequence on CPU (default InferenceConfig: flip TTA, stride
-    window // 2) for a ``frames``-long clip, with ``threads`` torch threads (restored afterwards)."""
+def lift_speed(model: torch.nn.Module, window: int, frames: int = 3000, threads: int = 2, device: str = "cpu",
+               batch_size: int | None = None) -> float:  # fmt: skip
+    """Return frames/s of core.inference.lift_sequence (flip TTA, stride window // 2, the given or default
+    batch size) for a ``frames``-long clip on ``device``, with ``threads`` torch threads (restored afterwards);
+    the time includes copying to and from the device."""
     from core.config import InferenceConfig
     from core.inference import lift_sequence
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
+    cfg = InferenceConfig(device=device, **({"batch_size": batch_size} if batch_size else {}))
     try:
         kp = np.random.default_rng(0).uniform(200, 800, (frames, 17, 2)).astype(np.float32)
-        lift_sequence(kp[: window * 4], (1000, 1000), model, window, InferenceConfig(device="cpu"))  # warm-up
+        lift_sequence(kp[: window * 4], (1000, 1000), model, window, cfg)  # warm-up
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
-        lift_sequence(kp, (1000, 1000), model, window, InferenceConfig(device="cpu"))
+        lift_sequence(kp, (1000, 1000), model, window, cfg)  # returns numpy: the device work is done
         return frames / (time.perf_counter() - t0)
     finally:
         torch.set_num_threads(before)
@@ -313,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.* (train)")
     p.add_argument("--minutes", type=float, help="override the config's time budget (train)")
     p.add_argument("--steps", type=int, help="override the config's step budget (train)")
+    p.add_argument("--device", help="override the config's device: auto, cpu or cuda (train)")
+    p.add_argument("--workers", type=int, help="override the config's batch-making processes (train)")
     p.add_argument("--weights", type=Path, help="weights .safetensors to evaluate (eval)")
     p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
     p.add_argument("--no-flip", action="store_true", help="evaluate without flip test-time augmentation")
@@ -339,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.out:
             raise PosemoeError("train needs --out DIR")
-        overrides = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps)) if v is not None}
+        overrides = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("device", args.device),
+                                       ("workers", args.workers)) if v is not None}  # fmt: skip
         train(replace(cfg, **overrides), args.out, resume=args.resume)
         return 0
     except PosemoeError as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -173,6 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from core.config import load_train_config
+    from core.inference import resolve_device
     from core.training import train
 
     cfg = load_train_config(args.config)
@@ -186,6 +188,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = replace(cfg, data_dir=str(args.bvh))
     if args.minutes is not None:
         cfg = replace(cfg, minutes=args.minutes)
+    if args.workers is not None:
+        cfg = replace(cfg, workers=args.workers)
+    elif cfg.workers == 0 and resolve_device(cfg.device).type == "cuda":  # one process cannot feed a GPU
+        cfg = replace(cfg, workers=max(1, min(8, (os.cpu_count() or 2) - 1)))
     out = train(cfg, args.out, resume=args.resume)
     _print_result(args, out)
     return ExitCode.OK
@@ -346,10 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bvh", type=Path, default=None,
                    help="train on this BVH folder (.bvh or .bvh.gz, one skeleton) instead of the config's data")
     p.add_argument("--minutes", type=float, default=None, help="override the config's wall-clock budget")
+    p.add_argument("--workers", type=int, default=None,
+                   help="batch-making processes (default: the config's; if that is 0 on a GPU, min(8, cores - 1))")
     _add_common(p)
 
     p = add("eval", cmd_eval, "evaluate lifter weights on the held-out CMU subjects",
-            "  posemoe eval --weights core/assets/temporal_mlp_v2.safetensors --json-out eval.json")
+            "  posemoe eval --weights core/assets/temporal_mlp_v3.safetensors --json-out eval.json")
     p.add_argument("--weights", type=Path, required=True, help="weights .safetensors")
     p.add_argument("--data", type=Path, default=None, help="BVH folder (default: ../shared/data/mocap/cmu)")
     p.add_argument("--json-out", type=Path, default=None, help="also write the report here")

@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 pytestmark = [pytest.mark.data]
 
@@ -11,18 +12,24 @@ from core.weights import load_lifter  # noqa: E402
 from posemoe_blender.cli import main  # noqa: E402
 
 
-def test_train_and_eval_on_own_bvh(tmp_path, shared_data, capsys):
+def _tiny_library(tmp_path, shared_data, workers=0):
+    """Return (BVH library with two "subjects", folders 02 and 16; a 3-step config TOML)."""
     lib = tmp_path / "my library"
-    for clip in ("02/02_01", "02/02_02", "16/16_08"):  # two "subjects": folders 02 and 16
+    for clip in ("02/02_01", "02/02_02", "16/16_08"):
         (lib / clip.split("/")[0]).mkdir(parents=True, exist_ok=True)
         shutil.copy(shared_data / "mocap" / "cmu" / f"{clip}.bvh.gz", lib / f"{clip}.bvh.gz")
     cfg = tmp_path / "tiny.toml"
     cfg.write_text(
         'minutes = 0.0\nsteps = 3\nbatch_size = 4\nval_every = 2\nval_windows = 4\nwarmup_steps = 1\n'
-        'val_subjects = ["16"]\nthreads = 1\n'
+        f'val_subjects = ["16"]\nthreads = 1\nworkers = {workers}\n'
         f'cache_dir = "{(tmp_path / "cache").as_posix()}"\n'
         '[model]\narch = "posemoe"\nwindow = 9\nchannels = 16\nheads = 2\nexpert_layers = 1\ndecoder_layers = 1\n'
     )
+    return lib, cfg
+
+
+def test_train_and_eval_on_own_bvh(tmp_path, shared_data, capsys):
+    lib, cfg = _tiny_library(tmp_path, shared_data)
     out = tmp_path / "run"
     assert main(["train", "--config", str(cfg), "--bvh", str(lib), "--out", str(out), "--progress", "none",
                  "--device", "cpu"]) == 0
@@ -41,3 +48,19 @@ def test_train_and_eval_on_own_bvh(tmp_path, shared_data, capsys):
     assert main(["eval", "--weights", str(weights[0]), "--data", str(lib), "--max-windows", "8",
                  "--window", "12"]) != 0
     assert "accepts 1..9 frames" in capsys.readouterr().err
+
+
+def test_batch_making_processes_are_seeded(tmp_path, shared_data):
+    """With workers (what feeds a GPU), two runs of one config give the same weights; another seed does not."""
+    from safetensors.torch import load_file
+
+    lib, cfg = _tiny_library(tmp_path, shared_data, workers=2)
+    runs = []
+    for name, extra in (("a", []), ("b", []), ("c", ["--workers", "1"])):
+        out = tmp_path / name
+        assert main(["train", "--config", str(cfg), "--bvh", str(lib), "--out", str(out), "--progress", "none",
+                     "--device", "cpu", *extra]) == 0
+        runs.append(load_file(str(out / "last.safetensors")))
+    assert runs[0].keys() == runs[1].keys()
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert not all(torch.equal(runs[0][k], runs[2][k]) for k in runs[0])  # one worker draws other batches

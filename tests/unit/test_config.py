@@ -24,6 +24,11 @@ def test_bad_values_are_rejected():
         ModelConfig(channels=50, heads=4)
     with pytest.raises(ConfigError):
         InferenceConfig(device="tpu")
+    with pytest.raises(ConfigError, match="workers"):
+        TrainConfig(workers=-1)
+    with pytest.raises(ConfigError, match="device"):
+        TrainConfig.from_dict({"device": "gpu"})
+    assert TrainConfig(device="cuda:1", workers=7).workers == 7
 
 
 def test_inference_defaults():

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Train lifters on a lent GPU machine (docs/model.md, "GPU training"), which holds only the repository.
+#
+#   bash scripts/device_train.sh prepare     # here: pack the data it needs into .devdata/ (~50 MB, git-ignored)
+#   bash scripts/device_train.sh run         # there, from the repository root, .devdata carried; results in $OUT
+#
+# `run` restores ../shared/data (characters' measurements, the CMU index) and the motion cache from .devdata,
+# trains the configs named in $CONFIGS side by side for $MINUTES each (they share the GPU; 7 batch-making
+# processes each), times the lifters with benchmarks/lifter_speed.py, and leaves in $OUT each run's last
+# weights, JSON and state (<name>.tgz), logs and the speed JSON.  PY (default python3) and DEVICE (default
+# cuda) can be overridden to rehearse on a CPU-only machine.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-python3}
+CONFIGS=${CONFIGS:-"temporal_mlp_w48_gpu temporal_mlp_v2_cont_gpu"}
+
+if [ "${1:-}" = prepare ]; then
+    data=../shared/data
+    cache=${POSEMOE_CACHE:-$HOME/.cache/posemoe}
+    index_id=$($PY -c "from core.datasets import read_index, _data_id, default_data_dir as d; print(_data_id(read_index(d())))") || exit 1
+    [ -f "$cache/motion_$index_id.npz" ] || { echo "no motion cache $cache/motion_$index_id.npz: run posemoe eval once first" >&2; exit 1; }
+    mkdir -p .devdata/characters .devdata/cmu
+    grep -qx '/.devdata/' "$(git rev-parse --git-path info/exclude)" 2>/dev/null || echo '/.devdata/' >>"$(git rev-parse --git-path info/exclude)"
+    cp -f "$data"/characters/*.json .devdata/characters/
+    cp -f "$data"/mocap/cmu/index.csv "$data"/mocap/cmu/excluded.txt .devdata/cmu/
+    $PY scripts/pack_motion_cache.py pack "$cache/motion_$index_id.npz" .devdata/motion.pack.npz || exit 1
+    du -sh .devdata
+    exit 0
+fi
+[ "${1:-}" = run ] || { echo "usage: bash scripts/device_train.sh prepare|run" >&2; exit 2; }
+
+OUT=${OUT:?set OUT to the results folder}
+MINUTES=${MINUTES:-7}
+DEVICE=${DEVICE:-cuda}
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 POSEMOE_CACHE=${POSEMOE_CACHE:-/tmp/posemoe_cache}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/run.log") 2>&1
+date -u
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
+nproc; df -h /dev/shm | tail -1
+# Batches travel from the workers through /dev/shm (~0.6 GB in flight per run): make room where it is small.
+shm_kb=$(df -k /dev/shm | awk 'NR==2 {print $2}')
+[ "${shm_kb:-0}" -lt 4000000 ] && [ "$(id -u)" = 0 ] && mount -o remount,size=8G /dev/shm && df -h /dev/shm | tail -1
+if [ ! -f ../shared/data/mocap/cmu/index.csv ]; then
+    mkdir -p ../shared/data/characters ../shared/data/mocap/cmu
+    cp .devdata/characters/*.json ../shared/data/characters/
+    cp .devdata/cmu/* ../shared/data/mocap/cmu/
+fi
+$PY scripts/pack_motion_cache.py unpack .devdata/motion.pack.npz "$POSEMOE_CACHE" || exit 1
+$PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, 'cuda', torch.cuda.is_available())"
+
+pids=()
+for name in $CONFIGS; do
+    $PY -m core.training --config "configs/$name.toml" --out "runs/$name" --minutes "$MINUTES" --device "$DEVICE" \
+        >"$OUT/$name.log" 2>&1 &
+    pids+=($!)
+done
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}"; echo "training ${CONFIGS// /,} #$i exit $?"
+done
+weights=("$($PY -c 'from core.weights import DEFAULT_WEIGHTS as w; print(w.relative_to(w.parents[2]))')")  # the shipped lifter
+for name in $CONFIGS; do
+    [ -f "runs/$name/last.safetensors" ] || continue
+    weights+=("runs/$name/last.safetensors")
+    tar czf "$OUT/$name.tgz" -C "runs/$name" last.safetensors last.json last.state.json config.json
+    grep -E "val MPJPE|done:" "$OUT/$name.log" | tail -4
+done
+$PY benchmarks/lifter_speed.py --weights "${weights[@]}" --repeats 3 --json "$OUT/lifter_speed.json"
+date -u
