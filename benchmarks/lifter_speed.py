@@ -32,6 +32,7 @@ def _median_speed(model, window: int, frames: int, threads: int, device: str, ba
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from core.inference import AUTO_BATCH
     from core.weights import DEFAULT_WEIGHTS, load_lifter
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         for device, batch, frames in rows:
             fps = _median_speed(model, mcfg.window, frames, a.threads, device, batch, a.repeats)
             row = {"weights": str(w), "parameters": n_params, "window": mcfg.window, "device": device,
-                   "batch_windows": batch or 64, "frames": frames, "frames_per_s": round(fps, 1)}  # fmt: skip
+                   "batch_windows": batch or AUTO_BATCH[device], "frames": frames,
+                   "frames_per_s": round(fps, 1)}  # fmt: skip
             out["results"].append(row)
             print(f"{str(w)[-44:]:44s} {device:4s} batch {row['batch_windows']:5d}  {fps:12,.0f} frames/s", flush=True)
     a.json.parent.mkdir(parents=True, exist_ok=True)

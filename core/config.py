@@ -87,7 +87,7 @@ class InferenceConfig:
     stride: int | None = None
     flip_tta: bool = True
     device: str = "auto"
-    batch_size: int = 64
+    batch_size: int = 0  # windows per forward pass; 0 = 16 on a CPU (less peak memory, same speed), 256 on CUDA
     blend: str = "hann"  # how overlapping windows are averaged: "hann" (centre-weighted) or "mean"
 
     def __post_init__(self) -> None:
@@ -95,8 +95,8 @@ class InferenceConfig:
             raise ConfigError(f"InferenceConfig.blend must be hann or mean, got {self.blend!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"InferenceConfig.device must be auto, cpu or cuda, got {self.device!r}")
-        if (self.stride is not None and self.stride < 1) or self.batch_size < 1:
-            raise ConfigError("InferenceConfig: stride and batch_size must be >= 1")
+        if (self.stride is not None and self.stride < 1) or self.batch_size < 0:
+            raise ConfigError("InferenceConfig: stride must be >= 1 and batch_size >= 0 (0 = automatic)")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InferenceConfig:

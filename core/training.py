@@ -327,7 +327,7 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
 
 def lift_speed(model: torch.nn.Module, window: int, frames: int = 3000, threads: int = 2, device: str = "cpu",
                batch_size: int | None = None) -> float:  # fmt: skip
-    """Return frames/s of core.inference.lift_sequence (flip TTA, stride window // 2, the given or default
+    """Return frames/s of core.inference.lift_sequence (flip TTA, stride window // 2, the given or automatic
     batch size) for a ``frames``-long clip on ``device``, with ``threads`` torch threads (restored afterwards);
     the time includes copying to and from the device."""
     from core.config import InferenceConfig
@@ -335,7 +335,7 @@ def lift_speed(model: torch.nn.Module, window: int, frames: int = 3000, threads:
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    cfg = InferenceConfig(device=device, **({"batch_size": batch_size} if batch_size else {}))
+    cfg = InferenceConfig(device=device, batch_size=batch_size or 0)
     try:
         kp = np.random.default_rng(0).uniform(200, 800, (frames, 17, 2)).astype(np.float32)
         lift_sequence(kp[: window * 4], (1000, 1000), model, window, cfg)  # warm-up

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--weights", type=Path, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=0)
     p.add_argument("--no-flip", action="store_true")
     args = p.parse_args(argv)
     handler = logging.StreamHandler(LiveStream("stderr"))

@@ -33,7 +33,7 @@ def test_bad_values_are_rejected():
 
 def test_inference_defaults():
     cfg = InferenceConfig()
-    assert cfg.stride is None and cfg.flip_tta and cfg.device == "auto" and cfg.batch_size == 64
+    assert cfg.stride is None and cfg.flip_tta and cfg.device == "auto" and cfg.batch_size == 0
 
 
 def test_toml_round_trip(tmp_path):

@@ -110,6 +110,16 @@ def test_lift_many_equals_lift_sequence_per_clip(tiny):
         lift_many(model, [np.zeros((0, 17, 2), np.float32)], cfg.window)
 
 
+def test_automatic_batch_size_on_cpu(tiny):
+    from core.inference import AUTO_BATCH, lift_many
+
+    model, cfg = tiny
+    calls = []
+    lift_many(model, [normalize_2d(_kp(200), 640, 480)], cfg.window, InferenceConfig(device="cpu"),
+              on_progress=lambda d, t: calls.append((d, t)))
+    assert calls[0][0] == AUTO_BATCH["cpu"] and len(calls) == -(-calls[-1][1] // AUTO_BATCH["cpu"])
+
+
 def test_window_weights_favour_the_centre_and_never_vanish():
     w = window_weights(27)
     assert w.shape == (27,) and np.all(w > 0) and np.allclose(w, w[::-1])
