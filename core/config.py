@@ -180,7 +180,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.workers < 0 or self.threads < 1 or self.batch_size < 1:
             raise ConfigError("TrainConfig: workers must be >= 0, threads and batch_size >= 1")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+        if not isinstance(self.device, str) or (self.device not in ("auto", "cpu", "cuda")
+                                                 and not self.device.startswith("cuda:")):
             raise ConfigError(f"TrainConfig.device must be auto, cpu or cuda, got {self.device!r}")
 
     @classmethod

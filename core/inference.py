@@ -28,13 +28,16 @@ less peak memory for the 3 M-parameter temporal MLP; CUDA: 256 lifts 1.5x faster
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """Return the torch device for ``name`` ("auto" | "cpu" | "cuda")."""
+    """Return the torch device for ``name`` ("auto" | "cpu" | "cuda" | "cuda:N")."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise WorkerEnvError("--device cuda was asked for but torch sees no CUDA device; use --device auto or cpu")
-    if name not in ("cpu", "cuda"):
+    cuda_n = name.startswith("cuda:") and name[5:].isdigit()
+    if name not in ("cpu", "cuda") and not cuda_n:
         raise WorkerEnvError(f"unknown device {name!r}; use auto, cpu or cuda")
+    if name != "cpu" and not torch.cuda.is_available():
+        raise WorkerEnvError(f"--device {name} was asked for but torch sees no CUDA device; use --device auto or cpu")
+    if cuda_n and int(name[5:]) >= torch.cuda.device_count():
+        raise WorkerEnvError(f"--device {name}: torch sees {torch.cuda.device_count()} CUDA device(s); use cuda:0")
     return torch.device(name)
 
 

@@ -191,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.workers is not None:
         cfg = replace(cfg, workers=args.workers)
     elif cfg.workers == 0 and resolve_device(cfg.device).type == "cuda":  # one process cannot feed a GPU
-        cfg = replace(cfg, workers=max(1, min(8, (os.cpu_count() or 2) - 1)))
+        cfg = replace(cfg, workers=max(1, min(8, len(os.sched_getaffinity(0)) - 1)))
     out = train(cfg, args.out, resume=args.resume)
     _print_result(args, out)
     return ExitCode.OK

@@ -23,6 +23,11 @@ if [ "${1:-}" = prepare ]; then
     grep -qx '/.devdata/' "$(git rev-parse --git-path info/exclude)" 2>/dev/null || echo '/.devdata/' >>"$(git rev-parse --git-path info/exclude)"
     cp -f "$data"/characters/*.json .devdata/characters/
     cp -f "$data"/mocap/cmu/index.csv "$data"/mocap/cmu/excluded.txt .devdata/cmu/
+    # configs/temporal_mlp_v2_cont_gpu.toml starts from v2, which left core/assets when v3 replaced it
+    mkdir -p .devdata/runs
+    for f in temporal_mlp_v2.safetensors temporal_mlp_v2.json; do
+        git show "143539e:core/assets/$f" >".devdata/runs/$f" || exit 1
+    done
     $PY scripts/pack_motion_cache.py pack "$cache/motion_$index_id.npz" .devdata/motion.pack.npz || exit 1
     du -sh .devdata
     exit 0
@@ -34,36 +39,44 @@ MINUTES=${MINUTES:-7}
 DEVICE=${DEVICE:-cuda}
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 POSEMOE_CACHE=${POSEMOE_CACHE:-/tmp/posemoe_cache}
 mkdir -p "$OUT"
-exec > >(tee -a "$OUT/run.log") 2>&1
-date -u
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
-nproc; df -h /dev/shm | tail -1
-# Batches travel from the workers through /dev/shm (~0.6 GB in flight per run): make room where it is small.
-shm_kb=$(df -k /dev/shm | awk 'NR==2 {print $2}')
-[ "${shm_kb:-0}" -lt 4000000 ] && [ "$(id -u)" = 0 ] && mount -o remount,size=8G /dev/shm && df -h /dev/shm | tail -1
-if [ ! -f ../shared/data/mocap/cmu/index.csv ]; then
-    mkdir -p ../shared/data/characters ../shared/data/mocap/cmu
-    cp .devdata/characters/*.json ../shared/data/characters/
-    cp .devdata/cmu/* ../shared/data/mocap/cmu/
-fi
-$PY scripts/pack_motion_cache.py unpack .devdata/motion.pack.npz "$POSEMOE_CACHE" || exit 1
-$PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, 'cuda', torch.cuda.is_available())"
 
-pids=()
-for name in $CONFIGS; do
-    $PY -m core.training --config "configs/$name.toml" --out "runs/$name" --minutes "$MINUTES" --device "$DEVICE" \
-        >"$OUT/$name.log" 2>&1 &
-    pids+=($!)
-done
-for i in "${!pids[@]}"; do
-    wait "${pids[$i]}"; echo "training ${CONFIGS// /,} #$i exit $?"
-done
-weights=("$($PY -c 'from core.weights import DEFAULT_WEIGHTS as w; print(w.relative_to(w.parents[2]))')")  # the shipped lifter
-for name in $CONFIGS; do
-    [ -f "runs/$name/last.safetensors" ] || continue
-    weights+=("runs/$name/last.safetensors")
-    tar czf "$OUT/$name.tgz" -C "runs/$name" last.safetensors last.json last.state.json config.json
-    grep -E "val MPJPE|done:" "$OUT/$name.log" | tail -4
-done
-$PY benchmarks/lifter_speed.py --weights "${weights[@]}" --repeats 3 --json "$OUT/lifter_speed.json"
-date -u
+run_all() {
+    date -u
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
+    nproc; df -h /dev/shm | tail -1
+    # Batches travel from the workers through /dev/shm (~0.6 GB in flight per run): make room where it is small.
+    local shm_kb
+    shm_kb=$(df -k /dev/shm | awk 'NR==2 {print $2}')
+    [ "${shm_kb:-0}" -lt 4000000 ] && [ "$(id -u)" = 0 ] && mount -o remount,size=8G /dev/shm && df -h /dev/shm | tail -1
+    if [ ! -f ../shared/data/mocap/cmu/index.csv ]; then
+        mkdir -p ../shared/data/characters ../shared/data/mocap/cmu
+        cp .devdata/characters/*.json ../shared/data/characters/
+        cp .devdata/cmu/* ../shared/data/mocap/cmu/
+    fi
+    mkdir -p runs && cp -n .devdata/runs/* runs/ 2>/dev/null
+    $PY scripts/pack_motion_cache.py unpack .devdata/motion.pack.npz "$POSEMOE_CACHE" || return 1
+    $PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, 'cuda', torch.cuda.is_available())"
+
+    local names=($CONFIGS) pids=() failed=0 i name
+    for name in "${names[@]}"; do
+        $PY -m core.training --config "configs/$name.toml" --out "runs/$name" --minutes "$MINUTES" --device "$DEVICE" \
+            >"$OUT/$name.log" 2>&1 &
+        pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}" || { echo "training ${names[$i]} failed (see $OUT/${names[$i]}.log)"; failed=1; }
+    done
+    local weights=("$($PY -c 'from core.weights import DEFAULT_WEIGHTS as w; print(w.relative_to(w.parents[2]))')")
+    for name in "${names[@]}"; do
+        [ -f "runs/$name/last.safetensors" ] || continue
+        weights+=("runs/$name/last.safetensors")
+        tar czf "$OUT/$name.tgz" -C "runs/$name" last.safetensors last.json last.state.json config.json
+        grep -E "val MPJPE|done:" "$OUT/$name.log" | tail -4
+    done
+    $PY benchmarks/lifter_speed.py --weights "${weights[@]}" --repeats 3 --json "$OUT/lifter_speed.json" || failed=1
+    date -u
+    return $failed
+}
+
+run_all 2>&1 | tee -a "$OUT/run.log"
+exit "${PIPESTATUS[0]}"

@@ -2,7 +2,7 @@
 
 The cache is ~135 MB of float32 bone directions, the raw CMU BVH ~59 MB gzipped; the device tool sends at most
 64 MiB with the repository. Directions are unit vectors: int16 quantisation (error <= 6.1e-5, i.e. < 0.03 mm
-on a 40 cm bone), frame-to-frame differences (wrapping int16 arithmetic, exact to undo) split into low and
+on a 40 cm bone), frame-to-frame differences (int16; values stay within +-2 x 8192, exact to undo) split into low and
 high byte planes compress to ~38 MB. Everything else is copied as is.
 
     python scripts/pack_motion_cache.py pack ~/.cache/posemoe/motion_<id>.npz motion.pack.npz
@@ -25,7 +25,7 @@ def pack(cache: Path, out: Path) -> None:
     with np.load(cache, allow_pickle=False) as z:
         a = {k: z[k] for k in z.files}
     q = np.round(np.clip(a.pop("dirs"), -1.0, 1.0) * SCALE).astype(np.int16)
-    delta = np.diff(q, axis=0, prepend=np.zeros_like(q[:1])).view(np.uint8)  # int16 wraps; cumsum wraps back
+    delta = np.diff(q, axis=0, prepend=np.zeros_like(q[:1])).astype("<i2").view(np.uint8)  # little-endian bytes
     a["dirs_lo"], a["dirs_hi"] = delta[..., 0::2], delta[..., 1::2]
     np.savez_compressed(out, **a)
 
@@ -35,7 +35,7 @@ def unpack(packed: Path, cache_dir: Path) -> Path:
     with np.load(packed, allow_pickle=False) as z:
         a = {k: z[k] for k in z.files}
     lo, hi = a.pop("dirs_lo"), a.pop("dirs_hi")
-    delta = np.stack([lo, hi], axis=-1).reshape(*lo.shape[:-1], -1).view(np.int16)
+    delta = np.stack([lo, hi], axis=-1).reshape(*lo.shape[:-1], 2 * lo.shape[-1]).view("<i2")
     a["dirs"] = np.cumsum(delta, axis=0, dtype=np.int16).astype(np.float32) / SCALE
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"motion_{a['data_id']}.npz"

@@ -84,8 +84,12 @@ def test_cuda_request_without_cuda_is_a_clear_error():
         pytest.skip("CUDA present")
     from core.errors import WorkerEnvError
 
-    with pytest.raises(WorkerEnvError, match="CUDA"):
-        resolve_device("cuda")
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(WorkerEnvError, match="CUDA"):
+            resolve_device(name)
+    for name in ("cuda:x", "tpu"):
+        with pytest.raises(WorkerEnvError, match="unknown device"):
+            resolve_device(name)
     assert resolve_device("auto").type == "cpu"
 
 
