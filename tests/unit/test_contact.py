@@ -160,3 +160,26 @@ def test_lock_offsets_pin_in_contact_and_ease_across_the_swing():
     np.testing.assert_allclose(target[3:10, 2], [0.08, 0.08, 0.08, 0.08, 0.08, 0.10, 0.12], atol=1e-12)
     with pytest.raises(ValueError, match="frames"):
         lock_offsets(ankle, contact[:30], pins, ease=5)
+
+
+def test_soft_ik_has_no_knee_pop_near_a_straight_leg():
+    """Sweeping the target through full extension in 0.5 mm steps: with soft IK the knee moves smoothly, exact
+    targets inside (1 - soft) x reach are still met, and the leg never overstretches."""
+    from core.contact import two_bone_ik
+
+    n = 400
+    hip = np.zeros((n, 3))
+    knee = np.tile([0.0, 0.05, -0.45], (n, 1))  # slightly bent forward (the pole)
+    ankle = np.tile([0.0, 0.0, -0.9], (n, 1))
+    reach = 2 * np.hypot(0.05, 0.45)
+    dist = np.linspace(0.86, 0.86 + 0.0005 * (n - 1), n)
+    target = np.stack([np.zeros(n), np.zeros(n), -dist], -1)
+    steps = {}
+    for soft in (0.0, 0.02):
+        k, a = two_bone_ik(hip, knee, ankle, target, soft=soft)
+        steps[soft] = np.linalg.norm(np.diff(k, axis=0), axis=-1).max()
+        assert np.all(np.linalg.norm(a - hip, axis=-1) <= reach + 1e-9)
+        inside = dist < (1 - max(soft, 1e-4)) * reach
+        assert np.allclose(a[inside], target[inside], atol=1e-9)
+    assert steps[0.0] > 0.008  # the hard limit: about a centimetre of knee for 0.5 mm of target motion
+    assert steps[0.02] < 0.002
