@@ -231,28 +231,30 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     start = time.monotonic() - state["elapsed"]
     bar = tqdm(total=None, file=sys.stderr, mininterval=10.0, desc=cfg.model.arch)
     batches = _batches(cfg, train_s, state["step"], device)
-    while _progress(cfg, state["step"], time.monotonic() - start) < 1.0:
-        step = state["step"]
-        for g in opt.param_groups:
-            g["lr"] = _lr(cfg, step, _progress(cfg, step, time.monotonic() - start))
-        model.train()
-        x, y, clean_2d = next(batches)
-        outputs = model.forward_train(x)
-        loss, terms = lifter_loss(outputs, y, clean_2d, cfg.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        state["step"], state["frames"] = step + 1, state["frames"] + x.shape[0] * x.shape[1]
-        state["elapsed"] = time.monotonic() - start
-        bar.update(1)
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", mpjpe_mm=f"{1000 * terms['mpjpe']:.1f}", refresh=False)
-        if state["step"] % cfg.val_every == 0:
-            _periodic(model, val, state, out, opt, cfg, meta)
-        elif state["step"] % cfg.checkpoint_every == 0:
-            _save_checkpoint(out, "last", model, opt, cfg, state, meta)
-    bar.close()
-    batches.close()  # stops the batch-making processes
+    try:
+        while _progress(cfg, state["step"], time.monotonic() - start) < 1.0:
+            step = state["step"]
+            for g in opt.param_groups:
+                g["lr"] = _lr(cfg, step, _progress(cfg, step, time.monotonic() - start))
+            model.train()
+            x, y, clean_2d = next(batches)
+            outputs = model.forward_train(x)
+            loss, terms = lifter_loss(outputs, y, clean_2d, cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            state["step"], state["frames"] = step + 1, state["frames"] + x.shape[0] * x.shape[1]
+            state["elapsed"] = time.monotonic() - start
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", mpjpe_mm=f"{1000 * terms['mpjpe']:.1f}", refresh=False)
+            if state["step"] % cfg.val_every == 0:
+                _periodic(model, val, state, out, opt, cfg, meta)
+            elif state["step"] % cfg.checkpoint_every == 0:
+                _save_checkpoint(out, "last", model, opt, cfg, state, meta)
+    finally:
+        bar.close()
+        batches.close()  # stops the batch-making processes, also on Ctrl-C
     if not state["history"] or state["history"][-1]["step"] != state["step"]:
         _periodic(model, val, state, out, opt, cfg, meta)
     log.info("done: %d steps, %d frames, %.1f min", state["step"], state["frames"], state["elapsed"] / 60)
