@@ -247,7 +247,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
             state["step"], state["frames"] = step + 1, state["frames"] + x.shape[0] * x.shape[1]
             state["elapsed"] = time.monotonic() - start
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", mpjpe_mm=f"{1000 * terms['mpjpe']:.1f}", refresh=False)
+            if state["step"] % 20 == 0:  # reading a value syncs a GPU, so not on every step
+                bar.set_postfix(loss=f"{loss.item():.4f}", mpjpe_mm=f"{1000 * terms['mpjpe'].item():.1f}",
+                                refresh=False)  # fmt: skip
             if state["step"] % cfg.val_every == 0:
                 _periodic(model, val, state, out, opt, cfg, meta)
             elif state["step"] % cfg.checkpoint_every == 0:

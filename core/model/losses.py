@@ -42,8 +42,8 @@ def temporal_consistency(pred: torch.Tensor, weights: torch.Tensor | None = None
 
 
 def lifter_loss(out: dict[str, torch.Tensor], target: torch.Tensor, clean_2d: torch.Tensor,
-                cfg: LossConfig) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
-    """Return (total loss, {term: value}) for model outputs ``out`` (see PoseMoE.forward_train).
+                cfg: LossConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+    """Return (total loss, {term: detached scalar tensor}) for model outputs ``out`` (see PoseMoE.forward_train).
 
     target: (B, T, J, 3) metres, root-relative camera frame; clean_2d: (B, T, J, 2) true normalised 2D.
     The temporal term is small next to the velocity term: it only damps jitter the velocity term misses.
@@ -64,4 +64,4 @@ def lifter_loss(out: dict[str, torch.Tensor], target: torch.Tensor, clean_2d: to
         ls = out["prior_log_sigma"]
         terms["prior"] = (0.5 * ((z - out["prior_mu"]) / ls.exp()) ** 2 + ls).mean()
     total = sum(getattr(cfg, k) * v for k, v in terms.items())
-    return total, {k: float(v.detach()) for k, v in terms.items()}
+    return total, {k: v.detach() for k, v in terms.items()}  # tensors: reading them waits for a GPU
