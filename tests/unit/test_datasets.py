@@ -139,3 +139,20 @@ def test_projection_is_a_pinhole_camera():
     assert np.allclose(pc, pc_true, atol=1e-5)
     expect = pc_true[..., :2] / pc_true[..., 2:] * intr[:, None, None, :1] + intr[:, None, None, 1:]
     assert np.allclose(px, expect, atol=1e-3)
+
+
+def test_node_positions_walk_the_tree():
+    """Every node = its parent + length x direction, for batched, broadcast inputs."""
+    from types import SimpleNamespace
+
+    parent = np.array([-1, 0, 1, 2, 0, 4, 1])
+    graph = SimpleNamespace(parent=parent)
+    rng = np.random.default_rng(5)
+    root = rng.normal(size=(2, 3, 3))
+    dirs = rng.normal(size=(2, 3, 7, 3))
+    lengths = rng.uniform(0.1, 0.5, size=(2, 1, 7))
+    out = node_positions(graph, root, dirs, lengths)
+    assert out.shape == (2, 3, 7, 3)
+    assert np.allclose(out[..., 0, :], root)
+    for k in range(1, 7):
+        assert np.allclose(out[..., k, :], out[..., parent[k], :] + lengths[..., k, None] * dirs[..., k, :])
