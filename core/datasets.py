@@ -11,6 +11,7 @@ World frame of the cache: metres, Y up (the file's up axis is detected and rotat
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import logging
@@ -227,18 +228,27 @@ def node_positions(graph: BoneGraph, root: np.ndarray, dirs: np.ndarray, lengths
     Each node is the root plus the bones on its path from the root: one product with the (K, K) path matrix,
     ~3.5x faster on training batches than walking the tree bone by bone (strided writes per bone).
     """
-    k_nodes = len(graph.parent)
-    path = np.zeros((k_nodes, k_nodes), dtype=dirs.dtype)
-    path[:, 0] = 1.0  # the root is on every path
-    for k in range(1, k_nodes):
-        j = k
-        while j > 0:
-            path[k, j] = 1.0
-            j = graph.parent[j]
+    path = _path_matrix(tuple(int(p) for p in graph.parent)).astype(dirs.dtype, copy=False)
     seg = np.array(np.broadcast_to(lengths[..., None] * dirs, np.broadcast_shapes(
         np.shape(lengths) + (1,), dirs.shape, np.shape(root)[:-1] + (1, 3))), dtype=dirs.dtype)
     seg[..., 0, :] = root
     return np.einsum("kj,...jc->...kc", path, seg, optimize=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _path_matrix(parent: tuple[int, ...]) -> np.ndarray:
+    """Return (K, K): [k, j] = 1 where node j (the root included) is on node k's path from the root.
+
+    Cached: node_positions runs on every training batch, the skeleton hardly ever changes."""
+    path = np.zeros((len(parent), len(parent)))
+    path[:, 0] = 1.0
+    for k in range(1, len(parent)):
+        j = k
+        while j > 0:
+            path[k, j] = 1.0
+            j = parent[j]
+    path.flags.writeable = False
+    return path
 
 
 def to_h36m(graph: BoneGraph, nodes: np.ndarray) -> np.ndarray:
