@@ -18,7 +18,7 @@ import logging
 
 import numpy as np
 
-from core.contact import DEFAULT_PARAMS, ContactParams, estimate_ground, lock_feet, runs
+from core.contact import DEFAULT_PARAMS, FEET, ContactParams, camera_rays, estimate_ground, lock_feet, runs
 from core.world import (
     ANKLE_HEIGHT_RATIO,
     DEFAULT_SUBJECT_HEIGHT,
@@ -84,7 +84,8 @@ def clean_motion(
     ankle_h = ANKLE_HEIGHT_RATIO * float(subject_height)
     absolute = rel + root[:, None]
     level = (np.array([0.0, -1.0, 0.0]), 100.0) if level_camera else (None, 0.1)
-    normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level)
+    rays = camera_rays(joints_2d[:, [FEET[0][2], FEET[1][2]]], image_size, f_px)
+    normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
     world = world_from_ground(normal, offset)
     locks: list = [[], []]
     if foot_lock:

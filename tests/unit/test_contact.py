@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from walk_motion import ANKLE_H, FPS, camera, to_camera, walk_world
+from walk_motion import ANKLE_H, FOCAL, FPS, IMAGE_SIZE, camera, jump_world, to_camera, walk_world
 
 from core.contact import (
     FEET,
+    camera_rays,
     clean_runs,
     detect_contacts,
     estimate_ground,
@@ -61,6 +62,35 @@ def test_ground_of_a_pitched_rolled_camera():
     assert np.degrees(np.arccos(np.clip(normal @ world[2, :3], -1, 1))) < 1.0
     assert offset == pytest.approx(1.6, abs=0.03)
     assert contacts.mean() > 0.4
+
+
+def test_ground_of_a_leaning_jump_uses_both_standing_spots():
+    # The body's up leans ~15 degrees: along it the two standing spots differ by 30 cm in "height", and a
+    # guess from the lowest ankles alone kept one spot and tilted the ground with the lean.
+    joints, planted = jump_world()
+    world = camera(pitch_deg=5, roll_deg=0, height=1.2)
+    cam, _ = to_camera(joints, world)
+    normal, offset, contacts = estimate_ground(cam, FPS, ANKLE_H)
+    assert np.degrees(np.arccos(np.clip(normal @ world[2, :3], -1, 1))) < 2.0
+    assert offset == pytest.approx(1.2, abs=0.05)
+    assert (contacts & planted).sum() / planted.sum() > 0.8
+
+
+def test_feet_still_in_the_image_are_planted_whatever_the_depth():
+    # The pelvis depth swings by 0.3 m while the feet stand still (one camera's depth error in a crouch):
+    # the 3D ankles slide, the detected 2D does not.
+    joints, planted = jump_world(lean_deg=0.0)
+    world = camera(pitch_deg=5, roll_deg=0, height=1.5)
+    cam, uv = to_camera(joints, world)
+    t = np.arange(len(cam)) / FPS
+    cam[..., 2] += (0.3 * np.sin(2 * np.pi * 2.0 * t) * (t < 1.0))[:, None]
+    rays = camera_rays(uv[:, [6, 3]], IMAGE_SIZE, FOCAL)
+    _, _, without = estimate_ground(cam, FPS, ANKLE_H)
+    _, _, with_rays = estimate_ground(cam, FPS, ANKLE_H, ankle_rays=rays)
+    first = planted & (t < 1.0)[:, None]
+    assert (without & first).sum() / first.sum() < 0.5
+    assert (with_rays & first).sum() / first.sum() > 0.9
+    assert not (with_rays & ~planted).any()  # feet in the air move in the image: never planted
 
 
 def test_two_bone_ik_reaches_and_keeps_lengths():

@@ -79,3 +79,21 @@ def to_camera(world_joints: np.ndarray, world_from_camera: np.ndarray) -> tuple[
     cam = transform_points(world_joints, invert(world_from_camera))
     uv = FOCAL * cam[..., :2] / cam[..., 2:] + np.array(IMAGE_SIZE) / 2.0
     return cam, uv
+
+
+def jump_world(lean_deg: float = 35.0) -> tuple[np.ndarray, np.ndarray]:
+    """Return (joints (T,17,3), planted (T,2) bool) of a standing broad jump along +X, Z-up world, ground z = 0:
+    1 s standing, 0.5 s in the air (1.2 m forward, feet up to 35 cm), 1 s standing; the upper body leans
+    ``lean_deg`` forward all along (a crouch), so the body's average up leans too."""
+    t = np.arange(int(2.5 * FPS)) / FPS
+    air = np.clip((t - 1.0) / 0.5, 0.0, 1.0)
+    x = 1.2 * (0.5 - 0.5 * np.cos(np.pi * air))
+    lift = 0.35 * np.sin(np.pi * air)
+    pelvis = np.stack([x, np.zeros_like(t), 0.85 + lift], -1)
+    feet = [np.stack([x, np.full_like(t, 0.1 * side), ANKLE_H + lift], -1) for side in (1.0, -1.0)]
+    j = _body(pelvis, feet[0], feet[1], np.zeros_like(t))
+    a = np.radians(lean_deg)
+    rot = np.array([[np.cos(a), 0.0, np.sin(a)], [0.0, 1.0, 0.0], [-np.sin(a), 0.0, np.cos(a)]])
+    j[:, 7:] = pelvis[:, None] + (j[:, 7:] - pelvis[:, None]) @ rot.T
+    planted = np.repeat(((air <= 0.0) | (air >= 1.0))[:, None], 2, axis=1)
+    return j, planted
