@@ -248,14 +248,16 @@ def plot_joint(path: Path, fps: float, panels: list[tuple[str, dict[str, np.ndar
 
 MOTION_CLIPS = ("run_16_08", "walk_02_01", "wander_15_01")
 """The rendered clips of this study (benchmarks/render_gt_clips.py); bench.py covers the whole set."""
+OTHER_STATIC_CLIPS = ("jump_16_05", "sit_113_15", "kick_113_13", "dance_113_04", "walk_26_01", "run_113_07")
+"""The rest of bench.py's static-camera clips (``--clips``; docs/motion_quality.md, the whole set)."""
 
 
-def clips(gt_dir: Path) -> list[tuple[str, Path, Path]]:
-    """Return (name, video, truth) of the demo clip and the MOTION_CLIPS rendered in ``gt_dir``."""
+def clips(gt_dir: Path, names: tuple[str, ...] = MOTION_CLIPS) -> list[tuple[str, Path, Path]]:
+    """Return (name, video, truth) of the demo clip and the clips ``names`` rendered in ``gt_dir``."""
     from posemoe_blender.demo import ensure_demo_clip
 
     out = [("demo_05_02_dance", *ensure_demo_clip())]
-    for name in MOTION_CLIPS:
+    for name in names:
         video, t = gt_dir / f"{name}.mp4", gt_dir / f"{name}_truth.npz"
         if video.exists() and t.exists():
             out.append((name, video, t))
@@ -269,13 +271,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gt-dir", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
     ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "motion_quality.json")
+    ap.add_argument("--clips", nargs="+", default=list(MOTION_CLIPS),
+                    help=f"rendered clips besides the demo clip (also: {' '.join(OTHER_STATIC_CLIPS)})")
     ap.add_argument("--plot", action="store_true", help="write docs/images/motion_quality_joint.png")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(message)s")
     cache = args.gt_dir
     cache.mkdir(parents=True, exist_ok=True)
     results: dict = {"weights": args.weights.name if args.weights.exists() else None, "clips": {}}
-    for name, video, truth_path in clips(args.gt_dir):
+    for name, video, truth_path in clips(args.gt_dir, tuple(args.clips)):
         truth = load_truth(truth_path)
         kp = keypoints(video, cache)
         res: dict = {"frames": len(truth["joints"]), "true_contact_frames": truth["contacts"].sum(0).tolist()}
