@@ -54,12 +54,16 @@ def test_fit_plane_is_robust_to_outliers_and_falls_back_to_the_prior():
     assert np.degrees(np.arccos(-n1[1])) < 1.0
 
 
+def _ground_error(joints: np.ndarray, pitch: float, roll: float, height: float) -> tuple[float, float, np.ndarray]:
+    """Return (normal error deg, camera height, contacts) of estimate_ground on ``joints`` seen by a camera."""
+    world = camera(pitch_deg=pitch, roll_deg=roll, height=height)
+    normal, offset, contacts = estimate_ground(to_camera(joints, world)[0], FPS, ANKLE_H)
+    return float(np.degrees(np.arccos(np.clip(normal @ world[2, :3], -1, 1)))), offset, contacts
+
+
 def test_ground_of_a_pitched_rolled_camera():
-    joints, _ = walk_world()
-    world = camera(pitch_deg=20, roll_deg=5, height=1.6)
-    cam, _ = to_camera(joints, world)
-    normal, offset, contacts = estimate_ground(cam, FPS, ANKLE_H)
-    assert np.degrees(np.arccos(np.clip(normal @ world[2, :3], -1, 1))) < 1.0
+    err, offset, contacts = _ground_error(walk_world()[0], 20, 5, 1.6)
+    assert err < 1.0
     assert offset == pytest.approx(1.6, abs=0.03)
     assert contacts.mean() > 0.4
 
@@ -68,10 +72,8 @@ def test_ground_of_a_leaning_jump_uses_both_standing_spots():
     # The body's up leans ~15 degrees: along it the two standing spots differ by 30 cm in "height", and a
     # guess from the lowest ankles alone kept one spot and tilted the ground with the lean.
     joints, planted = jump_world()
-    world = camera(pitch_deg=5, roll_deg=0, height=1.2)
-    cam, _ = to_camera(joints, world)
-    normal, offset, contacts = estimate_ground(cam, FPS, ANKLE_H)
-    assert np.degrees(np.arccos(np.clip(normal @ world[2, :3], -1, 1))) < 2.0
+    err, offset, contacts = _ground_error(joints, 5, 0, 1.2)
+    assert err < 2.0
     assert offset == pytest.approx(1.2, abs=0.05)
     assert (contacts & planted).sum() / planted.sum() > 0.8
 
