@@ -24,6 +24,12 @@ DEFAULT_WEIGHTS_NAME = "temporal_mlp_v3.safetensors"
 """File name of the default lifter in core/assets (here, torch-free, so Blender-side code can name it)."""
 
 
+def _check_device(owner: str, device: object) -> None:
+    """Raise ConfigError unless ``device`` is auto, cpu, cuda or cuda:N (core.inference.resolve_device)."""
+    if not isinstance(device, str) or (device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:")):
+        raise ConfigError(f"{owner}.device must be auto, cpu or cuda, got {device!r}")
+
+
 def _check_keys(cls: type, d: dict[str, Any]) -> None:
     if not isinstance(d, dict):
         raise ConfigError(f"{cls.__name__}: expected a table/dict, got {type(d).__name__}")
@@ -93,8 +99,7 @@ class InferenceConfig:
     def __post_init__(self) -> None:
         if self.blend not in ("hann", "mean"):
             raise ConfigError(f"InferenceConfig.blend must be hann or mean, got {self.blend!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"InferenceConfig.device must be auto, cpu or cuda, got {self.device!r}")
+        _check_device("InferenceConfig", self.device)
         if (self.stride is not None and self.stride < 1) or self.batch_size < 0:
             raise ConfigError("InferenceConfig: stride must be >= 1 and batch_size >= 0 (0 = automatic)")
 
@@ -180,9 +185,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.workers < 0 or self.threads < 1 or self.batch_size < 1:
             raise ConfigError("TrainConfig: workers must be >= 0, threads and batch_size >= 1")
-        if not isinstance(self.device, str) or (self.device not in ("auto", "cpu", "cuda")
-                                                 and not self.device.startswith("cuda:")):
-            raise ConfigError(f"TrainConfig.device must be auto, cpu or cuda, got {self.device!r}")
+        _check_device("TrainConfig", self.device)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

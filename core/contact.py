@@ -156,7 +156,7 @@ def ground_speed(rays: np.ndarray, ankles: np.ndarray, normal: np.ndarray, offse
     ground, while the 3D ankles (``ankles`` (T, F, 3)) carry the pelvis depth from one camera, which can
     swing by half a metre while the body crouches. Rays meeting the plane at under ``min_angle_deg`` (a
     camera at ankle height) or behind the camera fall back to the 3D ankles; where the two tracks switch the
-    speed is only over-stated, so take the minimum with the 3D speed.
+    speed is over-stated, never under-stated (:func:`estimate_ground` uses it only where it is low).
     """
     d = np.asarray(rays, np.float64)
     n_d = d @ normal
