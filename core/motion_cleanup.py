@@ -18,7 +18,16 @@ import logging
 
 import numpy as np
 
-from core.contact import DEFAULT_PARAMS, FEET, ContactParams, camera_rays, estimate_ground, lock_feet, runs
+from core.contact import (
+    DEFAULT_PARAMS,
+    FEET,
+    GROUND_PRIOR_SPAN,
+    ContactParams,
+    camera_rays,
+    estimate_ground,
+    lock_feet,
+    runs,
+)
 from core.world import (
     ANKLE_HEIGHT_RATIO,
     DEFAULT_SUBJECT_HEIGHT,
@@ -83,7 +92,7 @@ def clean_motion(
                          np.where(valid, 1.0, 0.0))
     ankle_h = ANKLE_HEIGHT_RATIO * float(subject_height)
     absolute = rel + root[:, None]
-    level = (np.array([0.0, -1.0, 0.0]), 100.0) if level_camera else (None, 0.1)
+    level = (np.array([0.0, -1.0, 0.0]), 100.0) if level_camera else (None, GROUND_PRIOR_SPAN)
     rays = camera_rays(joints_2d[:, [FEET[0][2], FEET[1][2]]], image_size, f_px)
     normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
     world = world_from_ground(normal, offset)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from walk_motion import ANKLE_H, FOCAL, FPS, IMAGE_SIZE, camera, jump_world, to_camera, walk_world
+from walk_motion import ANKLE_H, FOCAL, FPS, IMAGE_SIZE, camera, jump_world, sit_world, to_camera, walk_world
 
 from core.contact import (
     FEET,
@@ -16,6 +16,7 @@ from core.contact import (
     lock_feet,
     reach_shift,
     runs,
+    seated,
     two_bone_ik,
 )
 from core.metrics import foot_skate
@@ -76,6 +77,20 @@ def test_ground_of_a_leaning_jump_uses_both_standing_spots():
     assert err < 2.0
     assert offset == pytest.approx(1.2, abs=0.05)
     assert (contacts & planted).sum() / planted.sum() > 0.8
+
+
+@pytest.mark.parametrize("pitch", [-15.0, 0.0, 20.0])
+def test_ground_of_a_seated_person_leans_on_the_spine(pitch):
+    # Seated, the feet rest in front of the hips and never move, so their two spots cannot show the ground's
+    # tilt and the body's up decides it; mid-ankle -> thorax leans back 25 degrees there (a rendered sit-down
+    # clip seen from a low camera: the ground 18.7 degrees off), the spine is upright.
+    joints = sit_world()
+    assert seated(joints).all()
+    assert not seated(walk_world()[0]).any() and not seated(jump_world()[0]).any()
+    err, offset, contacts = _ground_error(joints, pitch, 3, 0.3)
+    assert err < 2.0
+    assert offset == pytest.approx(0.3, abs=0.03)
+    assert contacts.all()
 
 
 def test_feet_still_in_the_image_are_planted_whatever_the_depth():

@@ -97,3 +97,16 @@ def jump_world(lean_deg: float = 35.0) -> tuple[np.ndarray, np.ndarray]:
     j[:, 7:] = pelvis[:, None] + (j[:, 7:] - pelvis[:, None]) @ rot.T
     planted = np.repeat(((air <= 0.0) | (air >= 1.0))[:, None], 2, axis=1)
     return j, planted
+
+
+def sit_world(seconds: float = 3.0) -> np.ndarray:
+    """Return joints (T,17,3), Z-up world, ground z = 0, of a person seated on a chair, facing +X: thighs level,
+    shins upright, feet flat in front of the hips, upright back; only the arms move. Mid-ankle -> thorax leans
+    back by about 25 degrees here, the spine not at all."""
+    t = np.arange(int(seconds * FPS)) / FPS
+    pelvis = np.stack([np.zeros_like(t), np.zeros_like(t), np.full_like(t, ANKLE_H + SHIN)], -1)
+    j = _body(pelvis, pelvis.copy(), pelvis.copy(), t)
+    for hip_i, knee_i, ankle_i in ((4, 5, 6), (1, 2, 3)):
+        j[:, knee_i] = j[:, hip_i] + np.array([THIGH, 0.0, 0.0])
+        j[:, ankle_i] = j[:, knee_i] - np.array([0.0, 0.0, SHIN])
+    return j
