@@ -21,12 +21,14 @@ import numpy as np
 from core.contact import (
     DEFAULT_PARAMS,
     FEET,
+    FOOT_SEEN,
     GROUND_PRIOR_SPAN,
     ContactParams,
     camera_rays,
     estimate_ground,
     lock_feet,
     runs,
+    seen_contacts,
 )
 from core.world import (
     ANKLE_HEIGHT_RATIO,
@@ -93,8 +95,14 @@ def clean_motion(
     ankle_h = ANKLE_HEIGHT_RATIO * float(subject_height)
     absolute = rel + root[:, None]
     level = (np.array([0.0, -1.0, 0.0]), 100.0) if level_camera else (None, GROUND_PRIOR_SPAN)
-    rays = camera_rays(joints_2d[:, [FEET[0][2], FEET[1][2]]], image_size, f_px)
+    ankles = [FEET[0][2], FEET[1][2]]
+    rays = camera_rays(joints_2d[:, ankles], image_size, f_px)
     normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
+    seen = weights[:, ankles] >= FOOT_SEEN
+    contacts = seen_contacts(contacts, seen, fps, params)
+    if seen.mean() < 0.5:
+        log.warning("the feet are out of view or unsure in %.0f %% of frames; they are not locked there",
+                    100 * (1 - seen.mean()))
     world = world_from_ground(normal, offset)
     locks: list = [[], []]
     if foot_lock:
@@ -103,6 +111,7 @@ def clean_motion(
     root = absolute[:, 0]
     info = _info(world, contacts, locks, preset, cutoff, scale, subject_height, f_px, foot_lock, ankle_h)
     info["cleanup"]["level_camera"] = bool(level_camera)
+    info["ground"]["feet_seen"] = round(float(seen.mean()), 4)
     log.info("clean-up %s: scale %.3f, focal %.0f px, camera pitch %.1f deg, %d + %d contacts", preset, scale,
              f_px, info["ground"]["pitch_deg"], len(info["contacts"]["left"]), len(info["contacts"]["right"]))
     return (absolute - root[:, None]).astype(np.float32), root.astype(np.float32), info

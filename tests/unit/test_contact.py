@@ -17,6 +17,7 @@ from core.contact import (
     reach_shift,
     runs,
     seated,
+    seen_contacts,
     two_bone_ik,
 )
 from core.metrics import foot_skate
@@ -91,6 +92,17 @@ def test_ground_of_a_seated_person_leans_on_the_spine(pitch):
     assert err < 2.0
     assert offset == pytest.approx(0.3, abs=0.03)
     assert contacts.all()
+
+
+def test_unseen_feet_make_no_contacts():
+    contacts = np.zeros((40, 2), bool)
+    contacts[5:30] = True
+    seen = np.ones((40, 2), bool)
+    seen[:, 1] = False  # the right foot behind a desk all along
+    seen[14:26, 0] = False  # the left one hidden for a while
+    seen[7:10, 0] = False  # and for three frames, leaving a 2-frame run: shorter than a contact (0.1 s)
+    out = seen_contacts(contacts, seen, FPS)
+    assert runs(out[:, 0]) == [(10, 13), (26, 29)] and not out[:, 1].any()
 
 
 def test_feet_still_in_the_image_are_planted_whatever_the_depth():

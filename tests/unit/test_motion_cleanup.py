@@ -77,6 +77,22 @@ def test_root_follows_the_true_path(noisy_walk):
     assert err["percent"] < 10.0
 
 
+def test_feet_out_of_view_are_reported_and_never_locked(noisy_walk, caplog):
+    cam = noisy_walk["cam"]
+    _, _, info = noisy_walk["out"]
+    assert info["ground"]["feet_seen"] == 1.0
+    scores = np.full(cam.shape[:2], 0.9)
+    scores[:, [3, 6]] = 0.2  # MediaPipe's ankles when the legs are cut off by the frame's edge
+    uv = to_camera(walk_world()[0], noisy_walk["world"])[1]
+    with caplog.at_level("WARNING"):
+        _, _, hidden = clean_motion(cam - cam[:, :1], uv, scores, np.ones(len(cam), bool), FPS, IMAGE_SIZE,
+                                    "medium", subject_height=noisy_walk["height"], focal=FOCAL)
+    assert hidden["ground"]["feet_seen"] == 0.0
+    assert hidden["contacts"] == {"left": [], "right": []} and hidden["foot_locks"] == {"left": [], "right": []}
+    assert "feet are out of view" in caplog.text
+    assert camera_pose(np.array(hidden["world_from_camera"]))["pitch_deg"] == pytest.approx(20, abs=2)
+
+
 def test_presets_trade_jitter_and_reject_unknown_names():
     joints, _ = walk_world(seconds=3)
     cam, uv = to_camera(joints, camera())
