@@ -45,13 +45,21 @@ FEET = [6, 3]  # left, right ankle
 
 
 def load_truth(path: Path) -> dict:
-    """Return the truth of a rendered clip: camera-frame joints, a Z-up world with the floor at 0, contacts."""
+    """Return the truth of a rendered clip: camera-frame joints, a Z-up world with the floor at 0, contacts.
+
+    For a moving camera (per-frame camera_to_world) the joints are in the first frame's camera, as the
+    pipeline puts them when it follows a turning camera; ``joints_2d`` stays per frame."""
     from core.contact import detect_contacts, foot_speed
     from core.world import transform_points
 
     z = np.load(path)
     joints = z["joints_3d"].astype(np.float64)
     m = np.array(z["camera_to_world"], np.float64)
+    if m.ndim == 3:  # a moving camera: the truth as the first frame's camera sees it
+        cv = np.diag([1.0, -1.0, -1.0, 1.0])  # OpenCV camera <-> Blender camera axes
+        to_first = cv @ np.linalg.inv(m[0])[None] @ m @ cv  # (T,4,4): camera t -> camera 0
+        joints = np.einsum("tij,tnj->tni", to_first[:, :3, :3], joints) + to_first[:, None, :3, 3]
+        m = m[0]
     world = np.eye(4)
     world[:3, :3] = m[:3, :3] @ np.diag([1.0, -1.0, -1.0])  # OpenCV camera -> Blender camera axes
     world[:3, 3] = m[:3, 3]

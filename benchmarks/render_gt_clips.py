@@ -39,23 +39,28 @@ CLIPS: dict[str, tuple] = {
     "run_113_07": ("113/113_07.bvh.gz", 0.5, 3.0, 45.0, 1.2, 0.0, "640x480", 7, "run", "high"),
 }
 QUICK = ("jump_16_05", "punch_02_05")
+PAN_CLIPS: dict[str, tuple] = {  # a standing camera turning to follow the person (--pan); not in posemoe bench
+    "walk_pan_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 8, "walk", "pan"),
+    "run_pan_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 70.0, 0.2, 0.0, "640x480", 9, "run", "pan"),
+}
 
 
 def render(name: str, out: Path) -> None:
     """Render clip ``name`` of CLIPS into ``out`` as <name>.mp4 + <name>_truth.npz."""
-    bvh, start, seconds, yaw, raise_m, orbit, size, look, category, view = CLIPS[name]
+    bvh, start, seconds, yaw, raise_m, orbit, size, look, category, view = (CLIPS | PAN_CLIPS)[name]
     meta = json.dumps({"category": category, "view": view, "size": size, "look": look})
     argv = ["--bvh", str(DATA / "mocap" / "cmu" / bvh), "--character", str(DATA / "characters" / "human_mixamo.blend"),
             "--start", str(start), "--seconds", str(seconds), "--yaw", str(yaw), "--raise", str(raise_m),
             "--orbit", str(orbit), "--size", size, "--look", str(look), "--meta", meta, "--out", str(out),
-            "--name", name]
+            "--name", name] + (["--pan"] if view == "pan" else [])
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), *argv], check=True, cwd=REPO)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
-    ap.add_argument("--only", choices=sorted(CLIPS), action="append")
+    ap.add_argument("--only", choices=sorted(CLIPS | PAN_CLIPS), action="append")
+    ap.add_argument("--pan", action="store_true", help="render the panning-camera clips (PAN_CLIPS) instead")
     ap.add_argument("--quick", action="store_true", help="only the clips of posemoe bench --quick")
     ap.add_argument("--force", action="store_true", help="re-render clips already in --out")
     args = ap.parse_args(argv)
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {DATA / 'mocap' / 'cmu'} not found; put the shared data beside the repository", file=sys.stderr)
         return 3
     args.out.mkdir(parents=True, exist_ok=True)
-    for name in args.only or (QUICK if args.quick else CLIPS):
+    for name in args.only or (QUICK if args.quick else PAN_CLIPS if args.pan else CLIPS):
         if not args.force and (args.out / f"{name}_truth.npz").exists() and (args.out / f"{name}.mp4").exists():
             logging.info("%s: already rendered", name)
             continue

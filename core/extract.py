@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.camera_motion import BackgroundTracker
 from core.errors import CancelledError, NoPersonError, WorkerEnvError
 from core.keypoints import blazepose_to_h36m
 from core.motion_file import Keypoints2D
 from core.native_logs import quiet_native_stderr
 from core.video import iter_frames, probe
+from core.world import focal_length
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,10 @@ def extract_keypoints(
     """Return the H36M-17 2D keypoints of the person in ``video``, one row per frame.
 
     Raises NoPersonError when no frame has a person, VideoError for unreadable clips.
-    ``mp_landmarks`` (T,33,4: x px, y px, z, visibility) and ``mp_world`` (T,33,3 metres,
-    MediaPipe's hip-centred world landmarks) are kept as extras.
+    ``mp_landmarks`` (T,33,4: x px, y px, z, visibility), ``mp_world`` (T,33,3 metres,
+    MediaPipe's hip-centred world landmarks) and ``camera_rotation`` (T,3,3: each frame's camera turn from the
+    first frame's, measured on the background with the default focal length, core.camera_motion) are kept as
+    extras.
     """
     info = probe(video)
     total = info.frame_count
@@ -138,6 +142,7 @@ def extract_keypoints(
     square: tuple[float, float, float] | None = None  # where the body last was
     last_seen = -(10**9)
     hold = max(1, int(round(CROP_HOLD_S * (info.fps or 30.0))))
+    background = BackgroundTracker((w, h), focal_length((w, h), None))
     with quiet_native_stderr(), _make_pose() as pose, _make_pose(static=True) as retry:
         for i, frame in enumerate(iter_frames(video)):
             if should_cancel is not None and should_cancel():
@@ -165,6 +170,7 @@ def extract_keypoints(
                 wl = res.pose_world_landmarks.landmark
                 rows_world.append(np.array([[p.x, p.y, p.z] for p in wl], np.float32))
                 valid.append(True)
+            background.update(frame, None if lm is None else (*lm[:, :2].min(axis=0), *lm[:, :2].max(axis=0)))
             if on_progress is not None:
                 on_progress(i + 1, max(total, i + 1))
     if not rows_lm:
@@ -182,5 +188,5 @@ def extract_keypoints(
     scores[~valid_arr] = 0.0
     return Keypoints2D(
         joints_2d=joints_2d, scores=scores, valid=valid_arr, fps=info.fps, image_size=(w, h),
-        extras={"mp_landmarks": mp_lm, "mp_world": mp_world},
+        extras={"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations()},
     )

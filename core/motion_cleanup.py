@@ -18,6 +18,7 @@ import logging
 
 import numpy as np
 
+from core.camera_motion import refocus, turn_angles, turning_rotations
 from core.contact import (
     DEFAULT_PARAMS,
     FEET,
@@ -26,6 +27,7 @@ from core.contact import (
     ContactParams,
     camera_rays,
     estimate_ground,
+    foot_speed,
     lock_feet,
     runs,
     seen_contacts,
@@ -56,7 +58,7 @@ def clean_motion(
     joints_3d: np.ndarray, joints_2d: np.ndarray, scores: np.ndarray, valid: np.ndarray, fps: float,
     image_size: tuple[int, int], preset: str = DEFAULT_PRESET, subject_height: float = DEFAULT_SUBJECT_HEIGHT,
     focal: float | None = None, foot_lock: bool = True, fixed_bones: bool = True, level_camera: bool = False,
-    params: ContactParams = DEFAULT_PARAMS,
+    params: ContactParams = DEFAULT_PARAMS, camera_rotation: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return (joints_3d (T,17,3) float32, root (T,3) float32, info): cleaned camera-frame motion.
 
@@ -66,37 +68,43 @@ def clean_motion(
     subject_height: metres (sets the one metric scale); focal: pixels (None: 60 degree field of view);
     level_camera: trust that the camera was level (tripod) and fit only the ground's height, for clips
     whose contacts cannot show the ground's tilt (dancing on one spot on one foot).
-    The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame, metres.
+    camera_rotation: (T,3,3) each frame's camera turn from the first frame's (core.camera_motion); where the
+    camera turned (a pan, a hand following the person) and taking the turn out leaves the planted feet
+    stiller, the motion is put in the first frame's camera.
+    The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame (of the first
+    frame when the camera turned), metres.
     ``info`` is JSON-serialisable, for the motion file's meta: keys ``world_from_camera`` (4x4 nested
     list), ``ground``, ``contacts`` ({"left"|"right": [[first, last], ...]} inclusive frames) and ``cleanup``.
     """
-    from core.filters import constant_bone_lengths
-    from core.smoothing import smooth_series
-    from core.trajectory import estimate_root
-
     if preset not in PRESETS:
         raise ValueError(f"unknown clean-up preset {preset!r}; use one of {sorted(PRESETS)}")
     joints_3d, joints_2d = np.asarray(joints_3d, np.float64), np.asarray(joints_2d, np.float64)
     valid = np.asarray(valid, bool)
     weights = np.clip(np.asarray(scores, np.float64), 0.0, 1.0) * valid[:, None]
-    frame_w = weights.mean(axis=1) + 1e-3
     cutoff = PRESETS[preset]
-    rel = joints_3d - joints_3d[:, :1]
-    rel = smooth_series(rel, fps, cutoff, FILTER_METHOD, weights)
-    rel -= rel[:, :1]
-    if fixed_bones:
-        rel = constant_bone_lengths(rel, weights=frame_w).astype(np.float64)
-    scale = float(subject_height) / max(stature(rel, frame_w), 1e-6)
-    rel *= scale
     f_px = focal_length(image_size, focal)
-    root = estimate_root(rel, joints_2d, np.maximum(weights, 1e-3), image_size, focal=f_px).astype(np.float64)
-    root = smooth_series(root, fps, None if cutoff is None else cutoff * ROOT_CUTOFF_RATIO, FILTER_METHOD,
-                         np.where(valid, 1.0, 0.0))
+    placed = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height, fixed_bones)
+    turns = turning_rotations(camera_rotation, len(joints_3d))
+    if turns is not None:  # core.extract measured the turns with the default focal length
+        turns = refocus(turns, focal_length(image_size, None), f_px)
+    if turns is not None:
+        turned = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
+                        fixed_bones, turns)
+        still, still_turned = _planted_speed(placed, fps), _planted_speed(turned, fps)
+        if still_turned < still:
+            placed = turned
+        else:  # the camera moved (an orbit, a dolly): turning alone made the planted feet slide more
+            log.warning("the camera moved during the clip, not only turned (planted feet %.2f m/s with the turn "
+                        "taken out, %.2f without): the motion stays in each frame's view", still_turned, still)
+            turns = None
+    rel, root, scale = placed
     ankle_h = ANKLE_HEIGHT_RATIO * float(subject_height)
     absolute = rel + root[:, None]
     level = (np.array([0.0, -1.0, 0.0]), 100.0) if level_camera else (None, GROUND_PRIOR_SPAN)
     ankles = [FEET[0][2], FEET[1][2]]
     rays = camera_rays(joints_2d[:, ankles], image_size, f_px)
+    if turns is not None:
+        rays = _rotate(rays, turns)
     normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
     seen = weights[:, ankles] >= FOOT_SEEN
     contacts = seen_contacts(contacts, seen, fps, params)
@@ -112,9 +120,52 @@ def clean_motion(
     info = _info(world, contacts, locks, preset, cutoff, scale, subject_height, f_px, foot_lock, ankle_h)
     info["cleanup"]["level_camera"] = bool(level_camera)
     info["ground"]["feet_seen"] = round(float(seen.mean()), 4)
+    info["camera_turn_deg"] = 0.0 if turns is None else round(float(turn_angles(turns).max()), 3)
     log.info("clean-up %s: scale %.3f, focal %.0f px, camera pitch %.1f deg, %d + %d contacts", preset, scale,
              f_px, info["ground"]["pitch_deg"], len(info["contacts"]["left"]), len(info["contacts"]["right"]))
     return (absolute - root[:, None]).astype(np.float32), root.astype(np.float32), info
+
+
+def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, valid: np.ndarray, fps: float,
+           image_size: tuple[int, int], f_px: float, cutoff: float | None, subject_height: float, fixed_bones: bool,
+           turns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+    """Return (root-relative joints, root, scale) filtered, rigid and scaled, in the camera frame; with ``turns``
+    (T,3,3, camera t -> first camera) in the first frame's camera (the pose turned before filtering, so hand
+    shake is filtered out with the rest; the root seen from each frame's own camera, then turned)."""
+    from core.filters import constant_bone_lengths
+    from core.smoothing import smooth_series
+    from core.trajectory import estimate_root
+
+    frame_w = weights.mean(axis=1) + 1e-3
+    rel = joints_3d - joints_3d[:, :1]
+    if turns is not None:
+        rel = _rotate(rel, turns)
+    rel = smooth_series(rel, fps, cutoff, FILTER_METHOD, weights)
+    rel -= rel[:, :1]
+    if fixed_bones:
+        rel = constant_bone_lengths(rel, weights=frame_w).astype(np.float64)
+    scale = float(subject_height) / max(stature(rel, frame_w), 1e-6)
+    rel *= scale
+    own = rel if turns is None else _rotate(rel, turns.transpose(0, 2, 1))
+    root = estimate_root(own, joints_2d, np.maximum(weights, 1e-3), image_size, focal=f_px).astype(np.float64)
+    if turns is not None:
+        root = _rotate(root[:, None], turns)[:, 0]
+    root = smooth_series(root, fps, None if cutoff is None else cutoff * ROOT_CUTOFF_RATIO, FILTER_METHOD,
+                         np.where(valid, 1.0, 0.0))
+    return rel, root, scale
+
+
+def _planted_speed(placed: tuple[np.ndarray, np.ndarray, float], fps: float) -> float:
+    """Return the median over frames of the slower ankle's speed, m/s: near 0 where one foot stands at a time,
+    as people do, and high when a walker "walks on the spot" in a view that turned to follow them."""
+    rel, root, _ = placed
+    ankles = rel[:, [FEET[0][2], FEET[1][2]]] + root[:, None]
+    return float(np.median(foot_speed(ankles, fps, 4.0).min(axis=1)))
+
+
+def _rotate(points: np.ndarray, rot: np.ndarray) -> np.ndarray:
+    """Return points (T, N, 3) turned by one rotation per frame ``rot`` (T, 3, 3): p' = R_t p."""
+    return np.einsum("tij,tnj->tni", rot, points)
 
 
 def _info(world: np.ndarray, contacts: np.ndarray, locks: list, preset: str, cutoff: float | None, scale: float,

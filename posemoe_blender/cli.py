@@ -33,7 +33,7 @@ def _cleanup_options(args: argparse.Namespace) -> dict:
 
         raise ConfigError(f"--subject-height {args.subject_height} m is not a human height (0.5-2.6 m)")
     return {"subject_height": args.subject_height, "focal": args.focal, "foot_lock": not args.no_foot_lock,
-            "level_camera": args.level_camera}
+            "level_camera": args.level_camera, "static_camera": args.static_camera}
 
 
 def _inference_config(args: argparse.Namespace):
@@ -245,6 +245,9 @@ def _add_lift_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-foot-lock", action="store_true", help="do not pin feet to the ground during contacts")
     p.add_argument("--level-camera", action="store_true",
                    help="the camera was level (tripod): fit only the ground's height, not its tilt")
+    p.add_argument("--static-camera", action="store_true",
+                   help="the camera did not turn: ignore the turn measured on the background (by default a "
+                        "camera that turned to follow the person is taken out of the motion)")
     p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation (faster)")
     p.add_argument("--batch-size", type=int, default=0,
                    help="windows per lifter batch (0 = 16 on a CPU, 256 on CUDA)")

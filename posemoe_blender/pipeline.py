@@ -109,6 +109,7 @@ def to_motion(
     foot_lock: bool = True,
     fixed_bones: bool = True,
     level_camera: bool = False,
+    static_camera: bool = False,
 ) -> MotionClip:
     """Return the motion clip for lifted ``joints_3d``: clean-up (see :func:`lift`) and provenance."""
     from core.inference import resolve_device
@@ -118,7 +119,7 @@ def to_motion(
     joints_3d, root, info = clean_motion(
         joints_3d, kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, preset=smoothing,
         subject_height=subject_height, focal=focal, foot_lock=foot_lock, fixed_bones=fixed_bones,
-        level_camera=level_camera,
+        level_camera=level_camera, camera_rotation=None if static_camera else kp.extras.get("camera_rotation"),
     )
     emit(Progress("filter", 1, 1))
     meta = {

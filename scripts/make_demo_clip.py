@@ -173,6 +173,32 @@ def orbit_camera(cam, centre: np.ndarray, degrees: float, frames: int) -> None:
     bpy.context.scene.frame_set(1)
 
 
+def pan_camera(cam, pelvis: np.ndarray, fps: float, seed: int) -> None:
+    """Key the camera, moved in to 3.5 m from the path's middle along its own line of sight, to turn every frame
+    towards the pelvis (``pelvis`` (T, 3), world) as an operator follows a person: 0.3 s behind, with a little
+    hand shake (0.3 degrees, seeded). The camera does not move, it only turns (a tripod pan or a steady hand)."""
+    import bpy
+    from mathutils import Vector
+
+    t = len(pelvis)
+    centre = 0.5 * (pelvis.min(axis=0) + pelvis.max(axis=0))
+    back = np.array(cam.location) - centre
+    back[:2] *= 3.5 / max(np.linalg.norm(back[:2]), 1e-6)
+    cam.location = Vector(centre + back)
+    lag = max(1, int(round(0.3 * fps)))
+    kernel = np.ones(lag) / lag
+    aim = np.stack([np.convolve(np.pad(pelvis[:, i], (lag - 1, 0), mode="edge"), kernel, "valid") for i in range(3)], 1)
+    rng = np.random.default_rng(seed)
+    shake = np.cumsum(rng.normal(0.0, 0.002, (t, 3)), axis=0)
+    shake -= np.linspace(0, 1, t)[:, None] * shake[-1]  # a wobble, not a drift
+    for f in range(1, t + 1):
+        target = aim[f - 1] + shake[f - 1] * np.linalg.norm(back)
+        cam.rotation_euler = (Vector(target) - cam.location).to_track_quat("-Z", "Y").to_euler()
+        cam.keyframe_insert("location", frame=f)
+        cam.keyframe_insert("rotation_euler", frame=f)
+    bpy.context.scene.frame_set(1)
+
+
 def camera_intrinsics(cam, size: tuple[int, int] = SIZE) -> np.ndarray:
     """Return the 3x3 pinhole matrix of ``cam`` at the render size (square pixels, centred, horizontal fit)."""
     f = cam.data.lens / cam.data.sensor_width * size[0]
@@ -199,6 +225,8 @@ def main() -> int:
     ap.add_argument("--raise", dest="raise_m", type=float, default=0.0,
                     help="camera height above the default, metres (negative: a low camera looking up)")
     ap.add_argument("--orbit", type=float, default=0.0, help="camera circles this many degrees over the clip")
+    ap.add_argument("--pan", action="store_true",
+                    help="the camera stands 3.5 m from the path and turns to follow the pelvis (a panning camera)")
     ap.add_argument("--look", type=int, default=0, help="background/light variation seed (0 = plain)")
     ap.add_argument("--meta", default="{}", help="JSON stored in the truth file as meta (category, view)")
     args = ap.parse_args()
@@ -239,6 +267,8 @@ def main() -> int:
     if args.orbit:
         lo, hi = truth_world.reshape(-1, 3).min(0), truth_world.reshape(-1, 3).max(0)
         orbit_camera(cam, 0.5 * (lo + hi), args.orbit, t)
+    if args.pan:
+        pan_camera(cam, truth_world[:, 0], FPS, args.look)
     cams, joints_cam = [], []
     for f in range(1, t + 1):  # per frame: the camera may move
         scene.frame_set(f)
@@ -259,7 +289,7 @@ def main() -> int:
         writer.release()
     np.savez(args.out / f"{args.name}_truth.npz", joints_3d=joints_cam.astype(np.float32),
              joints_2d=uv.astype(np.float32), intrinsics=k,
-             camera_to_world=np.array(cams) if args.orbit else cams[0],  # (T,4,4) for a moving camera
+             camera_to_world=np.array(cams) if args.orbit or args.pan else cams[0],  # (T,4,4): a moving camera
              fps=np.float64(FPS), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
              meta=np.array(args.meta),
              source=np.array(f"{args.bvh.name} from {args.start:.2f}s, {args.seconds:.2f}s; {args.character.name}"))

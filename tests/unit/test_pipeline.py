@@ -53,3 +53,23 @@ def test_cuda_out_of_memory_falls_back_to_cpu(monkeypatch):
     assert len(calls) == 2 and calls[1] == "cpu"
     assert any(isinstance(e, Message) and e.level == "warning" for e in events)
     assert clip.meta["device"] == "cpu" and np.isfinite(clip.joints_3d).all()
+
+
+def test_the_measured_camera_turn_reaches_the_clean_up_unless_the_camera_is_static(monkeypatch):
+    import core.motion_cleanup
+
+    _tiny(monkeypatch)
+    seen = []
+    real = core.motion_cleanup.clean_motion
+
+    def spy(*args, camera_rotation=None, **kwargs):
+        seen.append(camera_rotation)
+        return real(*args, camera_rotation=camera_rotation, **kwargs)
+
+    monkeypatch.setattr(core.motion_cleanup, "clean_motion", spy)
+    kp = _kp()
+    kp.extras["camera_rotation"] = np.broadcast_to(np.eye(3, dtype=np.float32), (30, 3, 3)).copy()
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"))
+    pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), static_camera=True)
+    assert seen[0] is kp.extras["camera_rotation"] and seen[1] is None
+    assert clip.meta["camera_turn_deg"] == 0.0 and clip.extras["camera_rotation"].shape == (30, 3, 3)

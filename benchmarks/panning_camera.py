@@ -1,0 +1,104 @@
+"""A camera that turns to follow the person (issue 7): the turn measured on the background, and the motion
+with and without it taken out.
+
+Clips: the panning renders of benchmarks/render_gt_clips.py (``--pan``: a camera standing 3.5 m from the path
+turns to keep the pelvis in view, with a little hand shake) and the orbiting one of posemoe bench (the camera
+circles the person: it moves, so the clean-up should keep each frame's view). Real MediaPipe 2D (cached in
+--gt-dir), the bundled lifter, clean-up ``medium`` with the character's height; figures against the truth as
+the first frame's camera saw it (benchmarks/motion_quality.py). Variants:
+  standing   camera_rotation not given: each frame taken as seen from one standing camera (before 2026-11-26);
+  turn       as shipped: the turn measured by core.extract, taken out where it leaves the feet stiller;
+  turn, true focal   the same with the true focal length given (--focal), as a user who knows their lens.
+Writes benchmarks/results/panning_camera.json.
+
+    python benchmarks/render_gt_clips.py --pan && python benchmarks/panning_camera.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import motion_quality as mq  # noqa: E402
+
+CLIPS = ("walk_pan_02_01", "run_pan_16_08", "punch_02_05")
+FIGURES = ("mpjpe_mm", "accel_err_mm", "root_err_pct", "skate_true_contacts_cm_s", "ground_normal_err_deg",
+           "contact_recall")
+
+
+def true_turns(truth_path: Path) -> np.ndarray:
+    """Return (T, 3, 3) the true camera turns (camera t -> first camera, OpenCV axes) of a rendered clip."""
+    m = np.array(np.load(truth_path)["camera_to_world"], np.float64)
+    cv = np.diag([1.0, -1.0, -1.0])
+    return cv @ m[0, :3, :3].T @ m[:, :3, :3] @ cv
+
+
+def measure(name: str, gt_dir: Path, weights: Path) -> dict:
+    """Return the measured turn's error and every variant's figures for one clip."""
+    from core.camera_motion import turn_angles
+    from core.motion_cleanup import clean_motion
+
+    truth_path = gt_dir / f"{name}_truth.npz"
+    truth = mq.load_truth(truth_path)
+    kp = mq.keypoints(gt_dir / f"{name}.mp4", gt_dir)
+    if "camera_rotation" not in kp.extras:  # a keypoints cache from before the turn was measured
+        (gt_dir / f"{name}_kp.npz").unlink()
+        kp = mq.keypoints(gt_dir / f"{name}.mp4", gt_dir)
+    lift = mq.lifted(kp, weights, gt_dir).astype(np.float64)
+    turns, true = kp.extras["camera_rotation"].astype(np.float64), true_turns(truth_path)
+    err = turn_angles(np.einsum("tji,tjk->tik", turns, true))
+    res: dict = {"true_turn_deg": float(turn_angles(true).max()), "measured_turn_deg": float(turn_angles(turns).max()),
+                 "turn_error_deg_mean": float(err.mean()), "turn_error_deg_max": float(err.max())}
+    for variant, rot, focal in (("standing", None, None), ("turn", turns, None),
+                                ("turn_true_focal", turns, truth["focal"])):
+        rel, root, info = clean_motion(lift, kp.joints_2d, kp.scores, kp.valid, truth["fps"], kp.image_size, "medium",
+                                       subject_height=mq.TRUTH_HEIGHT, focal=focal, camera_rotation=rot)
+        r = mq.evaluate(rel.astype(np.float64), root.astype(np.float64), info, truth)
+        res[variant] = {k: r[k] for k in FIGURES} | {"camera_turn_deg": info["camera_turn_deg"]}
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.weights import DEFAULT_WEIGHTS
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gt-dir", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
+    ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    ap.add_argument("--clips", nargs="+", default=list(CLIPS))
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "panning_camera.json")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    results = {}
+    for name in args.clips:
+        if not (args.gt_dir / f"{name}_truth.npz").exists():
+            print(f"skip {name}: no rendered truth in {args.gt_dir} (run benchmarks/render_gt_clips.py --pan)")
+            continue
+        results[name] = measure(name, args.gt_dir, args.weights)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"weights": args.weights.name, "clips": results}, indent=1))
+    print("| clip | turn: true / measured ° (error mean, max) | variant | camera turn taken out ° | MPJPE mm "
+          "| accel mm/f² | root err % | skate at true contacts cm/s | ground ° | contact recall |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        turn = (f"{r['true_turn_deg']:.1f} / {r['measured_turn_deg']:.1f} ({r['turn_error_deg_mean']:.1f}, "
+                f"{r['turn_error_deg_max']:.1f})")
+        for variant in ("standing", "turn", "turn_true_focal"):
+            v = r[variant]
+            print(f"| {name} | {turn} | {variant} | {v['camera_turn_deg']:.1f} | {v['mpjpe_mm']:.1f} "
+                  f"| {v['accel_err_mm']:.2f} | {v['root_err_pct']:.1f} | {v['skate_true_contacts_cm_s']:.2f} "
+                  f"| {v['ground_normal_err_deg']:.1f} | {v['contact_recall']:.2f} |")
+            turn = ""
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
