@@ -1,6 +1,7 @@
 """2D extraction: MediaPipe BlazePose (VIDEO mode, model_complexity=1) -> H36M-17 keypoints.
 
-One tracked person (MediaPipe's pose solution tracks the most prominent one). Where it finds
+One tracked person (MediaPipe's pose solution tracks the most prominent one; where it jumps to somebody
+else, core.tracks keeps the main person and fills the other frames). Where it finds
 nobody, a second, single-image BlazePose looks again in an upscaled square around where the body
 last was (or, until a body is known, in overlapping tiles): BlazePose's detector misses small,
 far people (a runner about 10 m away in a 640x480 render: found in 17 of 90 frames, all 90 with
@@ -21,6 +22,7 @@ from core.errors import CancelledError, NoPersonError, WorkerEnvError
 from core.keypoints import blazepose_to_h36m
 from core.motion_file import Keypoints2D
 from core.native_logs import quiet_native_stderr
+from core.tracks import main_person
 from core.video import iter_frames, probe
 from core.world import focal_length
 
@@ -175,7 +177,11 @@ def extract_keypoints(
                 on_progress(i + 1, max(total, i + 1))
     if not rows_lm:
         raise NoPersonError(f"{video}: the video has no decodable frames")
-    valid_arr = np.array(valid, bool)
+    valid_arr, others = main_person(np.stack(rows_lm), np.array(valid, bool), info.fps or 30.0)
+    if others:
+        ranges = ", ".join(f"{a}-{b}" for a, b in others)
+        log.warning("%s: the detector jumped to another person in frames %s; those %d frames are filled from the "
+                    "main person's", video, ranges, sum(b - a + 1 for a, b in others))
     if not valid_arr.any():
         raise NoPersonError(f"{video}: no person detected in any of {len(valid)} frames; "
                             "use a clip where one whole body is visible")

@@ -52,3 +52,14 @@ def test_fill_invalid_interpolates_and_holds_edges():
     v = np.array([[np.nan], [1.0], [np.nan], [3.0], [np.nan]])
     valid = np.array([False, True, False, True, False])
     assert fill_invalid(v, valid)[:, 0].tolist() == [1.0, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_another_person_taking_over_is_left_out(shared_data, caplog):
+    # Two people: one jumping on a box for most of the clip, one walking past; MediaPipe's tracker moves
+    # from the first to the second at frame 170. Lifting both as one body teleports it across the frame.
+    with caplog.at_level("WARNING"):
+        kp = extract_keypoints(shared_data / "video" / "sports2d_demo.mp4")
+    assert "jumped to another person" in caplog.text
+    assert 150 <= kp.valid.sum() <= 180 and kp.valid[10:160].all() and not kp.valid[175:195].any()
+    hips = kp.joints_2d[kp.valid, 0]
+    assert np.ptp(hips[:, 0]) < 400  # the jumper stays on his box (the walker crossed 1,700 px)

@@ -1,0 +1,99 @@
+"""One person through the clip: find where the detector jumped to somebody else, keep the main person.
+
+MediaPipe's pose solution follows one body from frame to frame, but when it loses it (a fast move, an
+occlusion) it detects again and may pick another person: the keypoints then jump across the image in one
+frame. Lifted, that is a body teleporting, and the root path, the ground and the foot locks built on it
+are wrong for the whole clip (a real two-person clip: the ground came out 67 degrees off). Here a jump in
+the body's position or size between two frames that no body makes splits the clip into runs; the longest
+run is the main person, and runs that continue it (starting where it left off, allowing for the time in
+between) are kept with it. Frames of the other runs are marked invalid, so they are filled like frames
+without a detection.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+HIPS = (23, 24)
+SHOULDERS = (11, 12)
+MAX_STEP_TORSOS = 1.0
+"""Largest move of the hips' centre between two frames at 30 fps, in torso lengths (a sprinter moves about
+0.6); scaled up for lower frame rates."""
+MAX_LINK_TORSOS = 4.0
+"""Across a gap (the body lost, or somebody else in between) a run continues the main person only if it
+starts within this many torso lengths of where the main person was, however long the gap."""
+MAX_SIZE_RATIO = 1.6
+"""Largest change of the torso's length between two frames (turning side-on shortens the 2D torso little;
+another, nearer or farther person changes it a lot)."""
+
+
+def _centre_and_torso(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (centre (T,2) px, torso length (T,) px) of MediaPipe landmarks (T,33,>=2); NaN where missing."""
+    hip = landmarks[:, HIPS, :2].mean(axis=1)
+    shoulder = landmarks[:, SHOULDERS, :2].mean(axis=1)
+    return hip, np.linalg.norm(shoulder - hip, axis=1)
+
+
+def runs_of_one_body(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
+    """Return [(first, last), ...] inclusive frame runs of valid frames with no impossible jump inside."""
+    centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
+    frames = np.flatnonzero(valid)
+    out: list[tuple[int, int]] = []
+    step_limit = MAX_STEP_TORSOS * max(1.0, 30.0 / max(fps, 1e-6))
+    start = prev = None
+    for t in frames:
+        if prev is not None:
+            size = max(torso[t], torso[prev], 1e-6)
+            jump = np.linalg.norm(centre[t] - centre[prev]) / size > step_limit * (t - prev)
+            ratio = max(torso[t], 1e-6) / max(torso[prev], 1e-6)
+            if jump or not 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO:
+                out.append((start, prev))
+                start = t
+        else:
+            start = t
+        prev = t
+    if start is not None:
+        out.append((start, prev))
+    return out
+
+
+def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Return (valid (T,) bool with other people's frames cleared, [(first, last), ...] the runs dropped).
+
+    The longest run is the main person; going outwards from it, a run is kept when its first (last) frame
+    continues the kept neighbour's last (first): within the step limit per elapsed frame, at most
+    :data:`MAX_LINK_TORSOS`.
+    """
+    valid = np.asarray(valid, bool)
+    spans = runs_of_one_body(landmarks, valid, fps)
+    if len(spans) < 2:
+        return valid.copy(), []
+    centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
+    step_limit = MAX_STEP_TORSOS * max(1.0, 30.0 / max(fps, 1e-6))
+    main = max(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
+    keep = {main}
+
+    def continues(a: int, b: int) -> bool:  # frame b (later or earlier) continues the body seen at frame a
+        size = max(torso[a], torso[b], 1e-6)
+        ratio = max(torso[b], 1e-6) / max(torso[a], 1e-6)
+        reach = min(step_limit * abs(b - a), MAX_LINK_TORSOS)
+        return np.linalg.norm(centre[b] - centre[a]) / size <= reach and 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO
+
+    for direction in (1, -1):
+        edge = spans[main]
+        i = main + direction
+        while 0 <= i < len(spans):
+            a, b = (edge[1], spans[i][0]) if direction == 1 else (edge[0], spans[i][1])
+            if continues(a, b):
+                keep.add(i)
+                edge = spans[i]
+            i += direction
+    out = valid.copy()
+    dropped = [spans[i] for i in range(len(spans)) if i not in keep]
+    for first, last in dropped:
+        out[first: last + 1] = False
+    return out, dropped

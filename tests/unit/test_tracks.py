@@ -1,0 +1,43 @@
+"""One person through the clip (core.tracks): the detector jumping to somebody else is found and left out."""
+
+import numpy as np
+
+from core.tracks import main_person, runs_of_one_body
+
+
+def _body(centre: np.ndarray, torso: float) -> np.ndarray:
+    """Return (T, 33, 4) MediaPipe-like landmarks: hips at ``centre`` (T, 2) px, shoulders ``torso`` px above."""
+    lm = np.zeros((len(centre), 33, 4))
+    for i, dx in ((23, -10.0), (24, 10.0)):
+        lm[:, i, :2] = centre + [dx, 0.0]
+    for i, dx in ((11, -15.0), (12, 15.0)):
+        lm[:, i, :2] = centre + [dx, -torso]
+    lm[..., 3] = 1.0
+    return lm
+
+
+def test_another_person_taking_over_is_left_out():
+    t = np.arange(120)
+    walker = np.stack([200 + 4.0 * t, np.full(120, 300.0)], -1)  # 4 px a frame, torso 100 px
+    lm = _body(walker, 100.0)
+    other = _body(np.stack([np.full(20, 900.0), np.full(20, 250.0)], -1), 60.0)  # smaller, far to the right
+    lm[50:70] = other
+    lm[30:33] = np.nan  # the detector lost the walker for three frames
+    valid = np.ones(120, bool)
+    valid[30:33] = False
+    assert runs_of_one_body(lm, valid, 30.0) == [(0, 49), (50, 69), (70, 119)]  # a short loss is no jump
+    kept, dropped = main_person(lm, valid, 30.0)
+    assert dropped == [(50, 69)]
+    assert kept[:30].all() and kept[33:50].all() and kept[70:].all() and not kept[50:70].any()
+
+
+def test_fast_moves_and_low_frame_rates_are_one_body():
+    t = np.arange(60)
+    sprint = np.stack([100 + 60.0 * t, np.full(60, 300.0)], -1)  # 0.6 torso lengths a frame at 30 fps
+    lm = _body(sprint, 100.0)
+    assert runs_of_one_body(lm, np.ones(60, bool), 30.0) == [(0, 59)]
+    squats = _body(np.stack([np.full(20, 300.0), 300 + 150 * np.sin(np.arange(20))], -1), 100.0)
+    assert runs_of_one_body(squats, np.ones(20, bool), 5.0) == [(0, 19)]  # 1.5 torsos a frame at 5 fps
+    assert runs_of_one_body(squats, np.ones(20, bool), 30.0) != [(0, 19)]  # the same at 30 fps is not a body
+    kept, dropped = main_person(lm, np.ones(60, bool), 30.0)
+    assert kept.all() and dropped == []
