@@ -272,6 +272,30 @@ def clips(gt_dir: Path, names: tuple[str, ...] = MOTION_CLIPS) -> list[tuple[str
     return out
 
 
+def clip_study(argv: list[str] | None, doc: str, clips: tuple[str, ...], out: Path, measure, render: str) -> dict:
+    """Run ``measure(name, gt_dir, weights) -> dict`` on each rendered clip of a study script (options --gt-dir,
+    --weights, --clips, --out), skipping with a hint (``render``: the command that renders them) those not
+    rendered; write {"weights", "clips"} as JSON to --out and return the clips' results."""
+    from core.weights import DEFAULT_WEIGHTS
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gt-dir", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
+    ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
+    ap.add_argument("--clips", nargs="+", default=list(clips))
+    ap.add_argument("--out", type=Path, default=out)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    results = {}
+    for name in args.clips:
+        if not (args.gt_dir / f"{name}_truth.npz").exists():
+            print(f"skip {name}: no rendered truth in {args.gt_dir} (run {render})")
+            continue
+        results[name] = measure(name, args.gt_dir, args.weights)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"weights": args.weights.name, "clips": results}, indent=1))
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     from core.weights import DEFAULT_WEIGHTS
 

@@ -16,9 +16,6 @@ Writes benchmarks/results/panning_camera.json.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import sys
 from pathlib import Path
 
@@ -68,23 +65,8 @@ def measure(name: str, gt_dir: Path, weights: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.weights import DEFAULT_WEIGHTS
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gt-dir", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
-    ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
-    ap.add_argument("--clips", nargs="+", default=list(CLIPS))
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "panning_camera.json")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
-    results = {}
-    for name in args.clips:
-        if not (args.gt_dir / f"{name}_truth.npz").exists():
-            print(f"skip {name}: no rendered truth in {args.gt_dir} (run benchmarks/render_gt_clips.py --pan)")
-            continue
-        results[name] = measure(name, args.gt_dir, args.weights)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"weights": args.weights.name, "clips": results}, indent=1))
+    results = mq.clip_study(argv, __doc__, CLIPS, REPO / "benchmarks" / "results" / "panning_camera.json", measure,
+                            "benchmarks/render_gt_clips.py --pan")
     print("| clip | turn: true / measured ° (error mean, max) | variant | camera turn taken out ° | MPJPE mm "
           "| accel mm/f² | root err % | skate at true contacts cm/s | ground ° | contact recall |")
     print("|---|---|---|---|---|---|---|---|---|---|")
