@@ -31,6 +31,8 @@ def apply_event(job, event) -> None:
         job.message = event.message
         if event.level in {"warning", "error"}:
             log.warning("worker: %s", event.message)
+            note = first_line(event.message)
+            job.warning = note if not job.warning else first_line(f"{job.warning}; {note}", 400)
     elif isinstance(event, protocol.Result):
         job.progress, job.stage = 1.0, "finishing"
     elif isinstance(event, protocol.Failure) and event.kind == "cancelled":
@@ -162,6 +164,8 @@ class JobRunner:
             else:
                 job.message, job.progress, job.stage = message, 1.0, "done"
                 self.report({'INFO'}, message)
+                if job.warning:  # the result is there, but the user should know what it rests on
+                    self.report({'WARNING'}, f"{self.label}: {job.warning}")
                 return {'FINISHED'}
             finally:
                 worker.cleanup()

@@ -76,6 +76,8 @@ def draw_job(layout: bpy.types.UILayout, job, cancel_op: str) -> None:
         layout.label(text=job.error, icon='ERROR')
     elif job.message and not job.running:
         layout.label(text=job.message, icon='INFO')
+    if job.warning and not job.error:
+        layout.label(text=job.warning, icon='ERROR')
 
 
 def get_prefs(context: bpy.types.Context | None = None) -> POSEMOE_AddonPreferences | None:

@@ -51,6 +51,9 @@ class PosemoeJob(bpy.types.PropertyGroup):
     total: IntProperty(name="Total", options={'SKIP_SAVE'})
     message: StringProperty(name="Message", description="Last note or result from the worker")
     error: StringProperty(name="Error", description="One-line error of the last failed job")
+    warning: StringProperty(name="Warning",
+                            description="The worker's warnings about the clip (feet out of view, another person, "
+                                        "a camera that moved), kept after the job ends")
     cancel_requested: BoolProperty(name="Cancel", description="Stop the running job", default=False,
                                    options={'SKIP_SAVE'})
 
@@ -58,7 +61,7 @@ class PosemoeJob(bpy.types.PropertyGroup):
         """Mark the job as starting afresh."""
         self.running, self.cancel_requested = True, False
         self.progress, self.done, self.total = 0.0, 0, 0
-        self.stage, self.error, self.message = stage, "", ""
+        self.stage, self.error, self.message, self.warning = stage, "", "", ""
 
     def status_line(self) -> str:
         """Return a one-line description such as 'extract 120/900 (13%)'."""

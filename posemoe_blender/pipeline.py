@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,36 @@ def _noop(_event: Event) -> None:
     pass
 
 
+class _WarningsToEvents(logging.Handler):
+    """Pass the engine's warnings (feet out of view, another person, a moving camera) on as protocol
+    Messages, so the add-on and ``--progress json`` show them, not only the log."""
+
+    def __init__(self, emit: Emit) -> None:
+        super().__init__(logging.WARNING)
+        self._emit = emit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._emit(Message(record.getMessage(), "warning"))
+
+
+@contextmanager
+def _engine_warnings(emit: Emit) -> Iterator[None]:
+    handler = _WarningsToEvents(emit)
+    engine = logging.getLogger("core")
+    engine.addHandler(handler)
+    try:
+        yield
+    finally:
+        engine.removeHandler(handler)
+
+
 def extract(video: Path, emit: Emit = _noop, should_cancel: CancelFn | None = None) -> Keypoints2D:
     """Return the 2D keypoints of ``video`` (MediaPipe), reporting stage "extract"."""
     from core.extract import extract_keypoints
 
-    kp = extract_keypoints(Path(video), on_progress=lambda d, t: emit(Progress("extract", d, t)),
-                           should_cancel=should_cancel)
+    with _engine_warnings(emit):
+        kp = extract_keypoints(Path(video), on_progress=lambda d, t: emit(Progress("extract", d, t)),
+                               should_cancel=should_cancel)
     kp.extras["source"] = np.asarray(str(Path(video).name))
     return kp
 
@@ -116,11 +141,12 @@ def to_motion(
     from core.motion_cleanup import clean_motion
 
     emit(Progress("filter", 0, 1))
-    joints_3d, root, info = clean_motion(
-        joints_3d, kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, preset=smoothing,
-        subject_height=subject_height, focal=focal, foot_lock=foot_lock, fixed_bones=fixed_bones,
-        level_camera=level_camera, camera_rotation=None if static_camera else kp.extras.get("camera_rotation"),
-    )
+    with _engine_warnings(emit):
+        joints_3d, root, info = clean_motion(
+            joints_3d, kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, preset=smoothing,
+            subject_height=subject_height, focal=focal, foot_lock=foot_lock, fixed_bones=fixed_bones,
+            level_camera=level_camera, camera_rotation=None if static_camera else kp.extras.get("camera_rotation"),
+        )
     emit(Progress("filter", 1, 1))
     meta = {
         "tool": "posemoe", "version": __version__, "weights": lifter.weights.name,

@@ -72,6 +72,11 @@ def test_apply_event_updates_the_job(addon, scene):
     assert job.status_line() == "lift 30/120 (25%)"
     addon.modal_job.apply_event(job, protocol.Message("CUDA unavailable, using CPU", "warning"))
     assert job.message == "CUDA unavailable, using CPU"
+    addon.modal_job.apply_event(job, protocol.Message("the feet are out of view in 90 % of frames", "warning"))
+    addon.modal_job.apply_event(job, protocol.Message("lifting on the CPU", "info"))
+    assert job.warning == "CUDA unavailable, using CPU; the feet are out of view in 90 % of frames"
+    job.reset("starting")
+    assert job.warning == ""
     addon.modal_job.apply_event(job, protocol.Failure("bad video\nsecond line", "bad_video"))
     assert job.error == "bad video"
 

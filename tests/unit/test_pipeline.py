@@ -1,5 +1,7 @@
 """Pipeline glue: lifting a keypoints file with a tiny model, CUDA out-of-memory fallback."""
 
+import logging
+
 import numpy as np
 import torch
 
@@ -73,3 +75,16 @@ def test_the_measured_camera_turn_reaches_the_clean_up_unless_the_camera_is_stat
     pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), static_camera=True)
     assert seen[0] is kp.extras["camera_rotation"] and seen[1] is None
     assert clip.meta["camera_turn_deg"] == 0.0 and clip.extras["camera_rotation"].shape == (30, 3, 3)
+
+
+def test_engine_warnings_reach_the_protocol(monkeypatch):
+    _tiny(monkeypatch)
+    events = []
+    kp = _kp()
+    kp.scores[:, [3, 6]] = 0.1  # ankles unseen: the clean-up warns that the feet are out of view
+    pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=events.append)
+    notes = [e for e in events if isinstance(e, Message)]
+    assert any(m.level == "warning" and "feet are out of view" in m.message for m in notes)
+    before = len(logging.getLogger("core").handlers)
+    pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu"))
+    assert len(logging.getLogger("core").handlers) == before  # the forwarder is removed after each call
