@@ -99,6 +99,7 @@ class BackgroundTracker:
         self._out: list[np.ndarray] = []
         self._pts: np.ndarray | None = None  # corners carried over from the last pair, in the previous frame
         self._age = self._found = 0
+        self._broken = False
         self.tracked: list[int] = []
 
     def update(self, frame: np.ndarray, person_box: tuple[float, float, float, float] | None) -> None:
@@ -106,15 +107,20 @@ class BackgroundTracker:
         Every :data:`EVERY`-th frame is measured against the last measured one; those between are interpolated."""
         import cv2
 
-        if len(self._out) % EVERY:
-            self._out.append(None)
+        if len(self._out) % EVERY or self._broken:
+            self._out.append(None if not self._broken else self._chain.copy())
             self.tracked.append(0)
             return
-        gray = cv2.cvtColor(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
         n = 0
-        if self._prev is not None:
-            step, n = self._step(self._prev, gray, self._prev_box)
-            self._chain = self._chain @ step  # camera t -> t-EVERY -> ... -> 0
+        try:
+            gray = cv2.cvtColor(cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+            if self._prev is not None:
+                step, n = self._step(self._prev, gray, self._prev_box)
+                self._chain = self._chain @ step  # camera t -> t-EVERY -> ... -> 0
+        except cv2.error as e:  # an odd frame must not stop a capture: the turn is held from here on
+            log.warning("camera turn not measured from frame %d on (%s)", len(self._out), str(e).splitlines()[0])
+            self._broken = True
+            gray, person_box = self._prev, self._prev_box
         self.tracked.append(n)
         self._out.append(self._chain.copy())
         self._prev, self._prev_box = gray, person_box

@@ -120,3 +120,14 @@ def test_a_walker_followed_by_a_panning_camera_walks_across_the_world():
     assert info["camera_turn_deg"] > 20
     assert root_trajectory_error(root, true_root)["percent"] < 5
     assert root_trajectory_error(root_fixed, true_root)["percent"] > 20  # without: it walks on the spot
+
+
+def test_a_frame_opencv_cannot_read_stops_the_measure_not_the_capture(caplog):
+    frames, boxes = _views(np.linspace(0.0, 4.0, 6))
+    tracker = BackgroundTracker(SIZE, F)
+    with caplog.at_level("WARNING"):
+        for i, (frame, box) in enumerate(zip(frames, boxes, strict=True)):
+            tracker.update(frame if i != 2 else np.zeros((0, 0, 3), np.uint8), box)
+    rot = tracker.rotations()
+    assert rot.shape == (6, 3, 3) and np.isfinite(rot).all()
+    assert np.allclose(rot[2:], rot[2]) and "camera turn not measured from frame 2" in caplog.text
