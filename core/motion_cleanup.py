@@ -87,7 +87,6 @@ def clean_motion(
     turns = turning_rotations(camera_rotation, len(joints_3d))
     if turns is not None:  # core.extract measured the turns with the default focal length
         turns = refocus(turns, focal_length(image_size, None), f_px)
-    if turns is not None:
         turned = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
                         fixed_bones, turns)
         still, still_turned = _planted_speed(placed, fps), _planted_speed(turned, fps)
