@@ -61,7 +61,9 @@ the tracking drifted by up to 2.3 degrees over a rendered clip from a standing c
 
 def _rays(points: np.ndarray, size: tuple[int, int], focal: float) -> np.ndarray:
     """Return (N, 3) unit rays, camera frame, through pixels ``points`` (N, 2) of a centred pinhole."""
-    d = np.concatenate([(points - np.asarray(size, np.float64) / 2.0) / focal, np.ones((len(points), 1))], 1)
+    from core.contact import camera_rays
+
+    d = camera_rays(points, size, focal)
     return d / np.linalg.norm(d, axis=1, keepdims=True)
 
 

@@ -38,12 +38,17 @@ def _centre_and_torso(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return hip, np.linalg.norm(shoulder - hip, axis=1)
 
 
+def _step_limit(fps: float) -> float:
+    """Return the largest hip move between two consecutive frames, torso lengths, at ``fps``."""
+    return MAX_STEP_TORSOS * max(1.0, 30.0 / max(fps, 1e-6))
+
+
 def runs_of_one_body(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
     """Return [(first, last), ...] inclusive frame runs of valid frames with no impossible jump inside."""
     centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
     frames = np.flatnonzero(valid)
     out: list[tuple[int, int]] = []
-    step_limit = MAX_STEP_TORSOS * max(1.0, 30.0 / max(fps, 1e-6))
+    step_limit = _step_limit(fps)
     start = prev = None
     for t in frames:
         if prev is not None:
@@ -73,7 +78,7 @@ def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[n
     if len(spans) < 2:
         return valid.copy(), []
     centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
-    step_limit = MAX_STEP_TORSOS * max(1.0, 30.0 / max(fps, 1e-6))
+    step_limit = _step_limit(fps)
     main = max(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
     keep = {main}
 
