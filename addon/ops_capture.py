@@ -113,7 +113,9 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
     weights = Path(bpy.path.abspath(prefs.weights)) if prefs and prefs.weights else None
     device = prefs.device if prefs else "auto"
     argv = worker_client.capture_command(python, video, work_dir / f"{safe}.npz", device=device,
-                                         smoothing=settings.smoothing, weights=weights)
+                                         smoothing=settings.smoothing, weights=weights,
+                                         subject_height=settings.subject_height, foot_lock=settings.foot_lock,
+                                         level_camera=settings.level_camera, static_camera=settings.static_camera)
     worker = worker_client.WorkerJob(
         argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.log",
         env=worker_client.worker_env(_engine.engine_root()), stall_timeout=prefs.stall_timeout if prefs else 300,

@@ -69,13 +69,17 @@ class POSEMOE_PT_options(_PosemoePanel, bpy.types.Panel):
     bl_parent_id = "POSEMOE_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
-        """Draw the bake and smoothing options."""
+        """Draw the bake and clean-up options."""
         settings = context.scene.posemoe
         col = self.layout.column()
         col.use_property_split = True
         col.enabled = not settings.job.running
         col.prop(settings, "frame_start")
         col.prop(settings, "smoothing")
+        col.prop(settings, "subject_height")
+        col.prop(settings, "foot_lock")
+        col.prop(settings, "level_camera")
+        col.prop(settings, "static_camera")
         col.prop(settings, "root_motion")
         sub = col.column()
         sub.enabled = settings.root_motion

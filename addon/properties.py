@@ -96,6 +96,15 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                               description="Move the hips bone with the estimated root translation")
     in_place: BoolProperty(name="In Place", default=False,
                            description="Keep the character over the origin (drop horizontal root motion)")
+    subject_height: FloatProperty(name="Subject Height", default=1.75, min=0.5, max=2.6, unit='LENGTH',
+                                  description="The person's height: sets the motion's scale (one camera cannot)")
+    foot_lock: BoolProperty(name="Foot Lock", default=True,
+                            description="Pin feet to the ground while they are planted")
+    level_camera: BoolProperty(name="Level Camera", default=False,
+                               description="The camera was level (a tripod): fit only the ground's height")
+    static_camera: BoolProperty(name="Static Camera", default=False,
+                                description="The camera did not turn: ignore the turn measured on the background "
+                                            "(by default a camera that turned to follow the person is taken out)")
     job: PointerProperty(type=PosemoeJob)
 
     def mapping_dict(self) -> dict[str, str]:
