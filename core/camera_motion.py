@@ -209,8 +209,8 @@ def turning_rotations(rotations: np.ndarray | None, frames: int) -> np.ndarray |
     r = np.asarray(rotations)
     if r.shape != (frames, 3, 3) or r.dtype.kind not in "fiu" or not np.all(np.isfinite(r)) \
             or not np.allclose(r @ r.transpose(0, 2, 1), np.eye(3), atol=1e-3):
-        log.warning("ignoring camera_rotation of shape %s: expected (%d, 3, 3) rotation matrices; the camera is "
-                    "taken to stand still", r.shape, frames)
+        log.warning("ignoring camera_rotation (shape %s, %s): not %d finite 3x3 rotation matrices, one a frame; "
+                    "the camera is taken to stand still", r.shape, r.dtype, frames)
         return None
     r = r.astype(np.float64)
     angle = turn_angles(r)
