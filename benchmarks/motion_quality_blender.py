@@ -7,7 +7,7 @@ clip's contacts (cm/s), foot height in contact against the rest pose, torso tilt
 hips travel against the truth. The previous pipeline (light smoothing, pinhole root, no world) is
 measured the same way. Writes benchmarks/results/motion_quality_blender.json.
 
-    python benchmarks/motion_quality_blender.py [--gt-dir ~/.cache/posemoe/gt] [--weights W]
+    python benchmarks/motion_quality_blender.py [--gt-dir ~/.cache/posemoe/gt] [--weights W] [--clips ...]
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def clips_for(name: str, truth: dict, kp, lift: np.ndarray) -> tuple:
     from core.trajectory import estimate_root
 
     rel, root, info = clean_motion(lift, kp.joints_2d, kp.scores, kp.valid, truth["fps"], truth["image_size"],
-                                   "medium", subject_height=mq.TRUTH_HEIGHT)
+                                   "medium", subject_height=mq.TRUTH_HEIGHT,
+                                   camera_rotation=kp.extras.get("camera_rotation"))
     contacts = np.zeros((len(rel), 2), bool)
     for f, side in enumerate(("left", "right")):
         for first, last in info["contacts"][side]:
@@ -91,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gt-dir", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
     ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "motion_quality_blender.json")
+    ap.add_argument("--clips", nargs="+", default=list(mq.MOTION_CLIPS),
+                    help="rendered clips (also the panning ones: walk_pan_02_01 run_pan_16_08)")
     args = ap.parse_args(argv)
     results = {}
-    for name, video, truth_path in mq.clips(args.gt_dir):
+    for name, video, truth_path in mq.clips(args.gt_dir, tuple(args.clips)):
         if name.startswith("demo"):
             continue  # dancing on one spot: nothing travels
         truth = mq.load_truth(truth_path)
