@@ -34,8 +34,8 @@ EVERY = 2
 """Frames are measured in pairs this many apart and the turn interpolated between (half the cost; a hand's
 turn is smooth over 1/15 s, and the clean-up's filter smooths finer shake anyway)."""
 REDETECT_EVERY = 5
-"""Corners are followed from pair to pair and found afresh every this many frames, or when fewer than half of
-those found are left: finding them is the tracker's dearest step."""
+"""Corners are followed from pair to pair and found afresh every this many measured pairs, or when fewer than
+half of those found are left: finding them is the tracker's dearest step."""
 MIN_TRACKS = 10
 """Fewer consistent background corners than this (a plain wall, a person in front of the only object): the
 frame pair counts as still (identity), never as a guess."""
@@ -55,8 +55,9 @@ MIN_SPREAD = 0.1
 larger one, else (corners along one line) the turn about that line cannot be told and the pair counts as still."""
 MIN_TURN_DEG = 5.0
 """A clip whose camera turns less than this (largest angle from the first frame) counts as a standing camera:
-the tracking drifted by up to 2.3 degrees over a rendered clip from a standing camera with a plain background
-(0.5 now), and a turn this small moves the root by under a tenth of its distance from the camera."""
+the tracking drifts by up to 0.5 degrees over a rendered clip from a standing camera with a plain background
+(up to 2.3 in other settings tried), and a turn this small moves the root by under a tenth of its distance
+from the camera."""
 
 
 def _rays(points: np.ndarray, size: tuple[int, int], focal: float) -> np.ndarray:
