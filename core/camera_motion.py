@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 TRACK_SIDE = 320
 """Frames are tracked at this long side, pixels: with :data:`EVERY` and corners carried over, 1.1 ms a frame on
-the development machine from a standing camera (3 % of a capture's wall time), 2.0 from a turning one (480 px,
-every frame: 4.7 ms and 6 ms, the same accuracy on the panning renders)."""
+the development machine from a standing camera (3 % of a capture's wall time), 2.0 from a turning one (6.0
+before the RANSAC's hypotheses were fitted all at once; at 480 px on every frame, 4.7 ms from a standing camera,
+for the same accuracy on the panning renders)."""
 MAX_CORNERS = 200
 EVERY = 2
 """Frames are measured in pairs this many apart and the turn interpolated between (half the cost; a hand's
