@@ -43,27 +43,33 @@ def _step_limit(fps: float) -> float:
     return MAX_STEP_TORSOS * max(1.0, 30.0 / max(fps, 1e-6))
 
 
-def runs_of_one_body(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
-    """Return [(first, last), ...] inclusive frame runs of valid frames with no impossible jump inside."""
-    centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
-    frames = np.flatnonzero(valid)
+def _same_body(centre: np.ndarray, torso: np.ndarray, a: int, b: int, reach: float) -> bool:
+    """Return whether frame ``b`` can show the body of frame ``a``: hips within ``reach`` torso lengths, torso
+    length within :data:`MAX_SIZE_RATIO`."""
+    size = max(torso[a], torso[b], 1e-6)
+    ratio = max(torso[b], 1e-6) / max(torso[a], 1e-6)
+    return bool(np.linalg.norm(centre[b] - centre[a]) / size <= reach and 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO)
+
+
+def _runs(centre: np.ndarray, torso: np.ndarray, valid: np.ndarray, step_limit: float) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
-    step_limit = _step_limit(fps)
     start = prev = None
-    for t in frames:
-        if prev is not None:
-            size = max(torso[t], torso[prev], 1e-6)
-            jump = np.linalg.norm(centre[t] - centre[prev]) / size > step_limit * (t - prev)
-            ratio = max(torso[t], 1e-6) / max(torso[prev], 1e-6)
-            if jump or not 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO:
-                out.append((start, prev))
-                start = t
-        else:
+    for t in np.flatnonzero(valid):
+        if prev is None:
+            start = t
+        elif not _same_body(centre, torso, prev, t, step_limit * (t - prev)):
+            out.append((start, prev))
             start = t
         prev = t
     if start is not None:
         out.append((start, prev))
     return out
+
+
+def runs_of_one_body(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
+    """Return [(first, last), ...] inclusive frame runs of valid frames with no impossible jump inside."""
+    centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
+    return _runs(centre, torso, np.asarray(valid, bool), _step_limit(fps))
 
 
 def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -74,26 +80,19 @@ def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[n
     :data:`MAX_LINK_TORSOS`.
     """
     valid = np.asarray(valid, bool)
-    spans = runs_of_one_body(landmarks, valid, fps)
-    if len(spans) < 2:
-        return valid.copy(), []
     centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
     step_limit = _step_limit(fps)
+    spans = _runs(centre, torso, valid, step_limit)
+    if len(spans) < 2:
+        return valid.copy(), []
     main = max(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
     keep = {main}
-
-    def continues(a: int, b: int) -> bool:  # frame b (later or earlier) continues the body seen at frame a
-        size = max(torso[a], torso[b], 1e-6)
-        ratio = max(torso[b], 1e-6) / max(torso[a], 1e-6)
-        reach = min(step_limit * abs(b - a), MAX_LINK_TORSOS)
-        return np.linalg.norm(centre[b] - centre[a]) / size <= reach and 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO
-
     for direction in (1, -1):
         edge = spans[main]
         i = main + direction
         while 0 <= i < len(spans):
             a, b = (edge[1], spans[i][0]) if direction == 1 else (edge[0], spans[i][1])
-            if continues(a, b):
+            if _same_body(centre, torso, a, b, min(step_limit * abs(b - a), MAX_LINK_TORSOS)):
                 keep.add(i)
                 edge = spans[i]
             i += direction
