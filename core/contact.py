@@ -68,6 +68,14 @@ GROUND_PRIOR_SPAN = 0.2
 static rendered clips 0.2 took the mean ground error from 3.8 to 3.2 degrees without moving any other measure;
 0.3 reached 2.9 but found false contacts on the demo dance (precision 0.90 -> 0.71) and 1.0 sank its feet 4 cm
 (docs/motion_quality.md)."""
+MAX_GROUND_LEAN_DEG = 20.0
+"""Largest angle, degrees, the fitted ground may lean from the body's up (:func:`body_up`). The fit corrects that
+prior by at most 5 degrees on 19 rendered clips and 11 on the demo dance; past 20 the planted feet are on two
+levels (a man on a box who then jumps down: 39 degrees), which one plane cannot hold, so the up prior is kept and
+only the ground's height is fitted."""
+SUNK_M = 0.2
+"""A frame whose lower ankle is this far (metres) under a candidate ground counts against it: a man who stood on
+a box and jumped down is on the lower level, not under the box's top."""
 
 FOOT_SEEN = 0.5
 """Detector confidence from which an ankle counts as seen. MediaPipe scores visible legs above it in every
@@ -290,11 +298,16 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     guesses = [low if low.any() else h <= np.quantile(h, 0.1)]
     if still.sum() >= 3 and (still & ~low).any():
         guesses.append(still)
-    best: tuple[tuple[bool, int], np.ndarray, float, np.ndarray] | None = None
+    best: tuple[tuple[bool, int, int], np.ndarray, float, np.ndarray] | None = None
     for fit in guesses:
         normal, offset, contacts = _refine_ground(ankles, speeds, joints, fit, up, fps, ankle_height, params,
                                                   prior_span, iterations, ankle_rays)
-        score = (offset > 0.0, int(contacts.sum()))  # camera above the ground first, then support
+        if _angle_deg(normal, up) > MAX_GROUND_LEAN_DEG:  # feet on two levels: keep the body's up
+            normal, offset, contacts = _refine_ground(ankles, speeds, joints, fit, up, fps, ankle_height, params,
+                                                      100.0, iterations, ankle_rays)
+        heights = (ankles @ normal).min(axis=1) + offset - ankle_height
+        sunk = int((heights < -SUNK_M).sum())
+        score = (offset > 0.0, -sunk, int(contacts.sum()))  # camera above, feet not under it, then support
         if best is None or score > best[0]:
             best = (score, normal, offset, contacts)
     return best[1], best[2], best[3]

@@ -1,11 +1,11 @@
 """2D extraction: MediaPipe BlazePose (VIDEO mode, model_complexity=1) -> H36M-17 keypoints.
 
 One tracked person (MediaPipe's pose solution tracks the most prominent one; where it jumps to somebody
-else, core.tracks keeps the main person and fills the other frames). Where it finds
-nobody, a second, single-image BlazePose looks again in an upscaled square around where the body
-last was (or, until a body is known, in overlapping tiles): BlazePose's detector misses small,
-far people (a runner about 10 m away in a 640x480 render: found in 17 of 90 frames, all 90 with
-the crops; docs/motion_quality.md). Frames still without a person are marked
+else, the body it left is looked for again (:class:`LeftBody`) and core.tracks keeps the main person). Where
+it finds nobody, a second, single-image BlazePose looks again in an upscaled square around where the body
+last was, upright and turned half round (or, until a body is known, in overlapping tiles): BlazePose's
+detector misses small, far people (a runner about 10 m away in a 640x480 render: found in 17 of 90 frames,
+all 90 with the crops; docs/motion_quality.md) and most upside-down ones. Frames still without a person are marked
 invalid and filled by interpolation, never dropped, so the output has exactly one row per frame.
 """
 
@@ -22,7 +22,7 @@ from core.errors import CancelledError, NoPersonError, WorkerEnvError
 from core.keypoints import blazepose_to_h36m
 from core.motion_file import Keypoints2D
 from core.native_logs import quiet_native_stderr
-from core.tracks import main_person
+from core.tracks import main_person_found_again, same_person
 from core.video import iter_frames, probe
 from core.world import focal_length
 
@@ -101,11 +101,76 @@ def tile_squares(width: int, height: int) -> list[tuple[float, float, float]]:
     return [(cx, cy, side) for cy in centres(height) for cx in centres(width)]
 
 
-def _landmarks(res, size: tuple[float, float], origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
-    """Return (33, 4) x px, y px, z, visibility of a MediaPipe result whose image spans ``size`` frame pixels."""
+Body = tuple[np.ndarray, np.ndarray]
+"""One detection: landmarks (33, 4: x px, y px, z, visibility) in the frame and world landmarks (33, 3 m)."""
+
+
+def _body(res, size: tuple[float, float], origin: tuple[float, float] = (0.0, 0.0), turned: bool = False) -> Body:
+    """Return the :data:`Body` of a MediaPipe result whose image spans ``size`` frame pixels from ``origin``;
+    ``turned``: the image was turned half round (180 degrees) before detection."""
     (w, h), (x0, y0) = size, origin
-    return np.array([[x0 + p.x * w, y0 + p.y * h, p.z * w, p.visibility] for p in res.pose_landmarks.landmark],
-                    np.float32)
+    pts = np.array([[p.x, p.y, p.z, p.visibility] for p in res.pose_landmarks.landmark], np.float32)
+    world = np.array([[p.x, p.y, p.z] for p in res.pose_world_landmarks.landmark], np.float32)
+    if turned:  # a half turn about the camera's axis: (x, y) -> (1 - x, 1 - y) in the image, (-x, -y) in the world
+        pts[:, :2] = 1.0 - pts[:, :2]
+        world[:, :2] *= -1.0
+    pts[:, 0], pts[:, 1], pts[:, 2] = x0 + pts[:, 0] * w, y0 + pts[:, 1] * h, pts[:, 2] * w
+    return pts, world
+
+
+def look_in_square(retry, frame: np.ndarray, square: tuple[float, float, float], turned: bool = True
+                   ) -> Body | None:
+    """Return the :data:`Body` the single-image BlazePose ``retry`` finds in ``square`` (cx, cy, side) of
+    ``frame``, or None. With ``turned``, a miss is looked at again turned half round: BlazePose misses most
+    upside-down bodies (sports2d_demo.mp4's back flip: 7 of its 8 upside-down frames found only so)."""
+    crop, (x0, y0, scale) = crop_square(frame, *square)
+    side = CROP_PX / scale
+    res = retry.process(crop)
+    if res.pose_landmarks is not None:
+        return _body(res, (side, side), (x0, y0))
+    if turned:
+        res = retry.process(np.ascontiguousarray(crop[::-1, ::-1]))
+        if res.pose_landmarks is not None:
+            return _body(res, (side, side), (x0, y0), turned=True)
+    return None
+
+
+class LeftBody:
+    """The body MediaPipe's tracker jumped away from, still looked for.
+
+    When the tracked body jumps to somewhere no body goes in the time (core.tracks), the body it left is often
+    still in view: the single-image BlazePose looks for it in a square around where it was, every frame, until the
+    tracker comes back to it or it is not found for :data:`CROP_HOLD_S`. What it finds is kept aside; where
+    core.tracks decides the tracker was on another person, those frames take its place (sports2d_demo.mp4: the
+    tracker left a man flipping off a box for a walker, and the flip was lost).
+    """
+
+    def __init__(self, fps: float, hold: int) -> None:
+        self.fps, self.hold = fps, hold
+        self.lm: np.ndarray | None = None  # where it was last found
+        self.at = 0
+        self.found: dict[int, Body] = {}  # frame -> what was found there
+
+    def step(self, i: int, frame: np.ndarray, tracked: np.ndarray | None, last: np.ndarray | None, last_at: int,
+             retry) -> None:
+        """Look for the left body in frame ``i``; ``tracked``: the tracker's landmarks there (or None), ``last``
+        its landmarks at frame ``last_at`` before."""
+        if tracked is not None and self.lm is None and last is not None \
+                and not same_person(last, tracked, i - last_at, self.fps):
+            self.lm, self.at = last, last_at
+        if self.lm is None:
+            return
+        if i - self.at > self.hold or (tracked is not None and same_person(self.lm, tracked, i - self.at, self.fps)):
+            self.lm = None  # lost, or the tracker is back on it
+            return
+        body = look_in_square(retry, frame, body_square(self.lm))
+        if body is None:
+            return
+        if not same_person(self.lm, body[0], i - self.at, self.fps) or (
+                tracked is not None and same_person(tracked, body[0], 0, self.fps)):
+            return  # somebody else, or the tracker's body seen in the crop
+        self.lm, self.at = body[0], i
+        self.found[i] = body
 
 
 def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -145,54 +210,71 @@ def extract_keypoints(
     last_seen = -(10**9)
     hold = max(1, int(round(CROP_HOLD_S * (info.fps or 30.0))))
     background = BackgroundTracker((w, h), focal_length((w, h), None))
+    fps = info.fps or 30.0
+    left = LeftBody(fps, hold)
+    last: np.ndarray | None = None
     with quiet_native_stderr(), _make_pose() as pose, _make_pose(static=True) as retry:
         for i, frame in enumerate(iter_frames(video)):
             if should_cancel is not None and should_cancel():
                 raise CancelledError(f"{video}: extraction cancelled at frame {i}")
-            res, lm = pose.process(_resize_for_detection(frame)), None
-            if res.pose_landmarks is not None:
-                lm = _landmarks(res, (w, h))
-            else:
+            res = pose.process(_resize_for_detection(frame))
+            body = None if res.pose_landmarks is None else _body(res, (w, h))
+            if body is None:
                 if i - last_seen > hold:
                     square = None
-                looks = [square] if square is not None else tile_squares(w, h) if i % TILE_EVERY == 0 else []
-                for cx, cy, side in looks:
-                    crop, (x0, y0, scale) = crop_square(frame, cx, cy, side)
-                    res = retry.process(crop)
-                    if res.pose_landmarks is not None:
-                        lm = _landmarks(res, (CROP_PX / scale, CROP_PX / scale), (x0, y0))
-                        break
-            if lm is None:
+                if square is not None:
+                    body = look_in_square(retry, frame, square)
+                elif i % TILE_EVERY == 0:  # tiles: upright only, they are 9 looks already
+                    looks = (look_in_square(retry, frame, tile, turned=False) for tile in tile_squares(w, h))
+                    body = next((b for b in looks if b is not None), None)
+            lm = None if body is None else body[0]
+            left.step(i, frame, lm, last, last_seen, retry)
+            if body is None:
                 rows_lm.append(nan_lm)
                 rows_world.append(nan_world)
                 valid.append(False)
             else:
-                rows_lm.append(lm)
-                square, last_seen = body_square(lm), i
-                wl = res.pose_world_landmarks.landmark
-                rows_world.append(np.array([[p.x, p.y, p.z] for p in wl], np.float32))
+                rows_lm.append(body[0])
+                rows_world.append(body[1])
+                square, last, last_seen = body_square(lm), lm, i
                 valid.append(True)
             background.update(frame, None if lm is None else (*lm[:, :2].min(axis=0), *lm[:, :2].max(axis=0)))
             if on_progress is not None:
                 on_progress(i + 1, max(total, i + 1))
     if not rows_lm:
         raise NoPersonError(f"{video}: the video has no decodable frames")
-    valid_arr, others = main_person(np.stack(rows_lm), np.array(valid, bool), info.fps or 30.0)
-    if others:
-        ranges = ", ".join(f"{a}-{b}" for a, b in others)
-        log.warning("%s: the detector jumped to another person in frames %s; those %d frames are filled from the "
-                    "main person's", video, ranges, sum(b - a + 1 for a, b in others))
+    lm_all, world_all, valid_arr = _main_person(video, np.stack(rows_lm), np.stack(rows_world),
+                                                np.array(valid, bool), left.found, fps)
     if not valid_arr.any():
         raise NoPersonError(f"{video}: no person detected in any of {len(valid)} frames; "
                             "use a clip where one whole body is visible")
     if valid_arr.mean() < 0.5:
         log.warning("%s: a person was found in only %d of %d frames; the rest are interpolated",
                     video, valid_arr.sum(), len(valid_arr))
-    mp_lm = fill_invalid(np.stack(rows_lm), valid_arr)
-    mp_world = fill_invalid(np.stack(rows_world), valid_arr)
+    mp_lm = fill_invalid(lm_all, valid_arr)
+    mp_world = fill_invalid(world_all, valid_arr)
     joints_2d, scores = blazepose_to_h36m(mp_lm[..., :2], mp_lm[..., 3])
     scores[~valid_arr] = 0.0
     return Keypoints2D(
         joints_2d=joints_2d, scores=scores, valid=valid_arr, fps=info.fps, image_size=(w, h),
         extras={"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations()},
     )
+
+
+def _main_person(video: Path, lm: np.ndarray, world: np.ndarray, valid: np.ndarray, left: dict[int, Body],
+                 fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (landmarks, world landmarks, valid) of the main person (core.tracks): frames where the tracker was on
+    somebody else take the body it left (:class:`LeftBody`) where that continues the main person, and are invalid
+    otherwise."""
+    kept, others, taken = main_person_found_again(lm, valid, fps, {i: b[0] for i, b in left.items()})
+    if taken.any():
+        lm, world = lm.copy(), world.copy()
+        for i in np.flatnonzero(taken):
+            lm[i], world[i] = left[i]
+        log.info("%s: the detector jumped to another person; the main person was found again in %d frames "
+                    "around it", video, int(taken.sum()))
+    if others:
+        ranges = ", ".join(f"{a}-{b}" for a, b in others)
+        log.warning("%s: the detector jumped to another person in frames %s; those %d frames are filled from the "
+                    "main person's", video, ranges, sum(b - a + 1 for a, b in others))
+    return lm, world, kept

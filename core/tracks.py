@@ -66,6 +66,14 @@ def _runs(centre: np.ndarray, torso: np.ndarray, valid: np.ndarray, step_limit: 
     return out
 
 
+def same_person(a: np.ndarray, b: np.ndarray, frames_apart: int, fps: float) -> bool:
+    """Return whether landmarks ``b`` (33, >=2 px), ``frames_apart`` frames after ``a``, can show ``a``'s body
+    (the test that splits runs, capped at :data:`MAX_LINK_TORSOS` across long gaps)."""
+    centre, torso = _centre_and_torso(np.stack([a, b]).astype(np.float64))
+    reach = min(_step_limit(fps) * max(frames_apart, 1), MAX_LINK_TORSOS)
+    return _same_body(centre, torso, 0, 1, reach)
+
+
 def runs_of_one_body(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
     """Return [(first, last), ...] inclusive frame runs of valid frames with no impossible jump inside."""
     centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
@@ -101,3 +109,25 @@ def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[n
     for first, last in dropped:
         out[first: last + 1] = False
     return out, dropped
+
+
+def main_person_found_again(landmarks: np.ndarray, valid: np.ndarray, fps: float, left: dict[int, np.ndarray]
+                            ) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
+    """Return :func:`main_person`'s (valid, runs dropped) plus ``taken`` (T,) bool, where frames the tracker
+    spent on somebody else take ``left`` (frame -> landmarks of the body it left, core.extract.LeftBody) when that
+    keeps more of the main person: the left body may itself be the other person (the tracker jumped to the main
+    one), and the runs' same-body test decides."""
+    valid = np.asarray(valid, bool)
+    kept, dropped = main_person(landmarks, valid, fps)
+    taken = np.zeros(len(valid), bool)
+    for first, last in dropped:
+        taken[[i for i in range(first, last + 1) if i in left]] = True
+    if not taken.any():
+        return kept, dropped, taken
+    swapped = np.array(landmarks, np.float64, copy=True)
+    for i in np.flatnonzero(taken):
+        swapped[i] = left[i][: swapped.shape[1], : swapped.shape[2]]
+    kept2, dropped2 = main_person(swapped, valid | taken, fps)
+    if kept2.sum() <= kept.sum():
+        return kept, dropped, np.zeros(len(valid), bool)
+    return kept2, dropped2, taken & kept2

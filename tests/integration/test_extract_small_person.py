@@ -64,3 +64,41 @@ def test_crop_square_maps_back_to_frame_pixels():
     assert x0 + (u + 0.5) / scale == pytest.approx(150.5, abs=0.6)
     assert y0 + (v + 0.5) / scale == pytest.approx(40.5, abs=0.6)
     assert crop[:100].max() == 0  # rows above the frame are black
+
+
+class _FirstLookMisses:
+    """A single-image BlazePose whose first look finds nobody, as it does on most upside-down bodies."""
+
+    def __init__(self, pose) -> None:
+        self.pose, self.calls = pose, 0
+
+    def process(self, image):
+        from types import SimpleNamespace
+
+        self.calls += 1
+        return SimpleNamespace(pose_landmarks=None) if self.calls == 1 else self.pose.process(image)
+
+
+def test_a_body_found_turned_half_round_maps_back_to_the_frame(demo_clip):
+    # A flip or a handstand: BlazePose's single-image detector misses most upside-down bodies, so a square
+    # retry looks again with the crop turned half round. What it finds there must come back to the frame's
+    # pixels and camera axes: the same as a direct look, where that finds the body (it does on this frame).
+    import mediapipe as mp
+
+    from core.extract import body_square, look_in_square
+    from core.video import iter_frames
+
+    frame = np.ascontiguousarray(next(iter(iter_frames(demo_clip[0])))[::-1, ::-1])  # the dancer upside down
+    h, w = frame.shape[:2]
+    with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as pose:
+        direct = look_in_square(pose, frame, (w / 2, h / 2, max(w, h)), turned=False)
+        assert direct is not None
+        square = body_square(direct[0])
+        retry = _FirstLookMisses(pose)
+        turned = look_in_square(retry, frame, square)
+        assert look_in_square(_FirstLookMisses(pose), frame, square, turned=False) is None
+    assert turned is not None and retry.calls == 2, "the turned look did not find the upside-down dancer"
+    err = np.linalg.norm(turned[0][:, :2] - direct[0][:, :2], axis=-1)
+    assert np.median(err[11:29]) < 6.0, f"median body landmark error {np.median(err[11:29]):.1f} px"
+    assert turned[1][0, 1] > turned[1][23:25, 1].mean() + 0.3  # world y is down the image: the head is below
+    assert np.median(np.abs(turned[1] - direct[1])) < 0.05

@@ -80,6 +80,20 @@ def test_ground_of_a_leaning_jump_uses_both_standing_spots():
     assert (contacts & planted).sum() / planted.sum() > 0.8
 
 
+@pytest.mark.parametrize("drop", [0.5, 1.0])
+def test_ground_of_a_jump_down_from_a_box_is_the_floor_and_level(drop):
+    # Standing on a box, then a jump forward down to the floor: one plane through both standing spots leans
+    # 23-40 degrees (a real clip, sports2d_demo.mp4: the ground came out rolled 41 degrees). The ground keeps
+    # the body's up, and it is the floor, which no foot stands under.
+    joints, _ = jump_world(lean_deg=0.0)
+    t = np.arange(len(joints)) / FPS
+    joints[..., 2] += drop * np.clip(1.0 - (t - 1.0) / 0.5, 0.0, 1.0)[:, None]
+    err, offset, contacts = _ground_error(joints, 10, 0, 1.5)
+    assert err < 2.0
+    assert offset == pytest.approx(1.5, abs=0.05)
+    assert contacts[-30:].mean() > 0.8 and not contacts[:30].any()
+
+
 @pytest.mark.parametrize("pitch", [-15.0, 0.0, 20.0])
 def test_ground_of_a_seated_person_leans_on_the_spine(pitch):
     # Seated, the feet rest in front of the hips and never move, so their two spots cannot show the ground's

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.tracks import main_person, runs_of_one_body
+from core.tracks import main_person, main_person_found_again, runs_of_one_body
 
 
 def _body(centre: np.ndarray, torso: float) -> np.ndarray:
@@ -41,3 +41,22 @@ def test_fast_moves_and_low_frame_rates_are_one_body():
     assert runs_of_one_body(squats, np.ones(20, bool), 30.0) != [(0, 19)]  # the same at 30 fps is not a body
     kept, dropped = main_person(lm, np.ones(60, bool), 30.0)
     assert kept.all() and dropped == []
+
+
+def test_the_main_person_found_again_fills_the_frames_the_tracker_spent_on_another():
+    t = np.arange(100)
+    walker = _body(np.stack([200 + 4.0 * t, np.full(100, 300.0)], -1), 100.0)
+    other = _body(np.stack([np.full(30, 900.0), np.full(30, 250.0)], -1), 60.0)
+    lm = walker.copy()
+    lm[40:70] = other  # the tracker went to the other person
+    valid = np.ones(100, bool)
+    left = {i: walker[i] for i in range(40, 70) if i % 7}  # the left walker, found again in most frames
+    kept, dropped, taken = main_person_found_again(lm, valid, 30.0, left)
+    assert taken.sum() == len(left) and all(taken[i] for i in left)
+    assert kept[:40].all() and kept[70:].all() and kept[list(left)].all()
+    assert dropped == [(i, i) for i in range(42, 70, 7)]  # frames where it was not found stay the other's
+    # The tracker jumped *to* the main person: what it left is the other one, and is not taken.
+    lm2 = walker.copy()
+    lm2[:20] = other[:20]
+    kept, dropped, taken = main_person_found_again(lm2, valid, 30.0, {i: other[0] for i in range(20, 30)})
+    assert not taken.any() and dropped == [(0, 19)] and kept[20:].all()
