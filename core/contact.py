@@ -71,8 +71,8 @@ static rendered clips 0.2 took the mean ground error from 3.8 to 3.2 degrees wit
 MAX_GROUND_LEAN_DEG = 20.0
 """Largest angle, degrees, the fitted ground may lean from the body's up (:func:`body_up`). The fit corrects that
 prior by at most 5 degrees on 19 rendered clips and 11 on the demo dance; past 20 the planted feet are on two
-levels (a man on a box who then jumps down: 39 degrees), which one plane cannot hold, so the up prior is kept and
-only the ground's height is fitted."""
+levels (a man on a box who then jumps down: 32-39 degrees), which one plane cannot hold, so the up prior is kept
+and only the ground's height is fitted, from the lower foot's lowest spots (docs/motion_quality.md)."""
 SUNK_M = 0.2
 """A frame whose lower ankle is this far (metres) under a candidate ground counts against it: a man who stood on
 a box and jumped down is on the lower level, not under the box's top."""
@@ -302,8 +302,9 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     for fit in guesses:
         normal, offset, contacts = _refine_ground(ankles, speeds, joints, fit, up, fps, ankle_height, params,
                                                   prior_span, iterations, ankle_rays)
-        if _angle_deg(normal, up) > MAX_GROUND_LEAN_DEG:  # feet on two levels: keep the body's up
-            normal, offset, contacts = _refine_ground(ankles, speeds, joints, fit, up, fps, ankle_height, params,
+        if _angle_deg(normal, up) > MAX_GROUND_LEAN_DEG:  # feet on two levels: keep the body's up, start low
+            floor = lower & (h <= np.quantile(h[lower], 0.05) + 0.1)  # the lower foot's lowest spots
+            normal, offset, contacts = _refine_ground(ankles, speeds, joints, floor, up, fps, ankle_height, params,
                                                       100.0, iterations, ankle_rays)
         heights = (ankles @ normal).min(axis=1) + offset - ankle_height
         sunk = int((heights < -SUNK_M).sum())

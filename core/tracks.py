@@ -113,15 +113,17 @@ def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[n
 
 def main_person_found_again(landmarks: np.ndarray, valid: np.ndarray, fps: float, left: dict[int, np.ndarray]
                             ) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray]:
-    """Return :func:`main_person`'s (valid, runs dropped) plus ``taken`` (T,) bool, where frames the tracker
-    spent on somebody else take ``left`` (frame -> landmarks of the body it left, core.extract.LeftBody) when that
-    keeps more of the main person: the left body may itself be the other person (the tracker jumped to the main
-    one), and the runs' same-body test decides."""
+    """Return :func:`main_person`'s (valid, runs dropped) plus ``taken`` (T,) bool: frames whose landmarks are to
+    come from ``left`` (frame -> landmarks of the body the tracker left, found again there: core.extract.LeftBody).
+
+    Two readings are weighed: the tracker's frames alone, and the tracker's with the left body put in wherever it
+    was found. The one that keeps more frames of its main person wins: the left body may be the main person the
+    tracker lost (to a passer-by, mid-flip), or somebody the tracker rightly left for the main person.
+    """
     valid = np.asarray(valid, bool)
     kept, dropped = main_person(landmarks, valid, fps)
     taken = np.zeros(len(valid), bool)
-    for first, last in dropped:
-        taken[[i for i in range(first, last + 1) if i in left]] = True
+    taken[[i for i in left if 0 <= i < len(valid)]] = True
     if not taken.any():
         return kept, dropped, taken
     swapped = np.array(landmarks, np.float64, copy=True)

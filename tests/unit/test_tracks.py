@@ -60,3 +60,17 @@ def test_the_main_person_found_again_fills_the_frames_the_tracker_spent_on_anoth
     lm2[:20] = other[:20]
     kept, dropped, taken = main_person_found_again(lm2, valid, 30.0, {i: other[0] for i in range(20, 30)})
     assert not taken.any() and dropped == [(0, 19)] and kept[20:].all()
+
+
+def test_the_body_seen_in_more_frames_wins_counting_where_it_was_found_again():
+    # The tracker follows the first person for 30 frames, loses her and stays on somebody else for the other
+    # 70; she is found again from frame 36 on. Counted with those frames she is seen in 94 frames: she is kept.
+    t = np.arange(100)
+    first = _body(np.stack([300 + 2.0 * t, np.full(100, 300.0)], -1), 100.0)
+    second = _body(np.stack([900 - 1.0 * t, np.full(100, 280.0)], -1), 90.0)
+    lm = np.concatenate([first[:30], second[30:]])
+    kept, dropped, taken = main_person_found_again(lm, np.ones(100, bool), 30.0, {i: first[i] for i in range(36, 100)})
+    assert kept[:30].all() and kept[36:].all() and not kept[30:36].any() and dropped == [(30, 35)]
+    assert taken[36:].all() and not taken[:36].any()
+    kept, _, taken = main_person_found_again(lm, np.ones(100, bool), 30.0, {i: first[i] for i in range(36, 50)})
+    assert kept[30:].all() and not kept[:30].any() and not taken.any()  # found again too briefly: the second
