@@ -2,8 +2,10 @@
 with and without it taken out.
 
 Clips: the panning renders of benchmarks/render_gt_clips.py (``--pan``: a camera standing 3.5 m from the path
-turns to keep the pelvis in view, with a little hand shake) and the orbiting one of posemoe bench (the camera
-circles the person: it moves, so the clean-up should keep each frame's view). Real MediaPipe 2D (cached in
+turns to keep the pelvis in view, with a little hand shake), its tracking renders (a camera 3.5 m away travels
+beside the person without turning, as a cameraman walking alongside: not handled yet, measured as a limit) and
+the orbiting one of posemoe bench (the camera circles the person: it moves, so the clean-up should keep each
+frame's view). Real MediaPipe 2D (cached in
 --gt-dir), the bundled lifter, clean-up ``medium`` with the character's height; figures against the truth as
 the first frame's camera saw it (benchmarks/motion_quality.py). Variants:
   standing   camera_rotation not given: each frame taken as seen from one standing camera (before 2026-11-26);
@@ -27,7 +29,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import motion_quality as mq  # noqa: E402
 
-CLIPS = ("walk_pan_02_01", "run_pan_16_08", "punch_02_05")
+CLIPS = ("walk_pan_02_01", "run_pan_16_08", "walk_track_02_01", "run_track_16_08", "punch_02_05")
 FIGURES = ("mpjpe_mm", "accel_err_mm", "root_err_pct", "skate_true_contacts_cm_s", "ground_normal_err_deg",
            "contact_recall")
 

@@ -39,9 +39,11 @@ CLIPS: dict[str, tuple] = {
     "run_113_07": ("113/113_07.bvh.gz", 0.5, 3.0, 45.0, 1.2, 0.0, "640x480", 7, "run", "high"),
 }
 QUICK = ("jump_16_05", "punch_02_05")
-PAN_CLIPS: dict[str, tuple] = {  # a standing camera turning to follow the person (--pan); not in posemoe bench
+PAN_CLIPS: dict[str, tuple] = {  # a camera following the person, turning or travelling (--pan); not in posemoe bench
     "walk_pan_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 8, "walk", "pan"),
     "run_pan_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 70.0, 0.2, 0.0, "640x480", 9, "run", "pan"),
+    "walk_track_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 10, "walk", "track"),
+    "run_track_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 70.0, 0.2, 0.0, "640x480", 11, "run", "track"),
 }
 
 
@@ -52,7 +54,7 @@ def render(name: str, out: Path) -> None:
     argv = ["--bvh", str(DATA / "mocap" / "cmu" / bvh), "--character", str(DATA / "characters" / "human_mixamo.blend"),
             "--start", str(start), "--seconds", str(seconds), "--yaw", str(yaw), "--raise", str(raise_m),
             "--orbit", str(orbit), "--size", size, "--look", str(look), "--meta", meta, "--out", str(out),
-            "--name", name] + (["--pan"] if view == "pan" else [])
+            "--name", name] + ([f"--{view}"] if view in ("pan", "track") else [])
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), *argv], check=True, cwd=REPO)
 
 
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
     ap.add_argument("--only", choices=sorted(CLIPS | PAN_CLIPS), action="append")
-    ap.add_argument("--pan", action="store_true", help="render the panning-camera clips (PAN_CLIPS) instead")
+    ap.add_argument("--pan", action="store_true",
+                    help="render the following-camera clips (PAN_CLIPS: panning and tracking) instead")
     ap.add_argument("--quick", action="store_true", help="only the clips of posemoe bench --quick")
     ap.add_argument("--force", action="store_true", help="re-render clips already in --out")
     args = ap.parse_args(argv)

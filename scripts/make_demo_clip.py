@@ -199,6 +199,36 @@ def pan_camera(cam, pelvis: np.ndarray, fps: float, seed: int) -> None:
     bpy.context.scene.frame_set(1)
 
 
+def track_camera(cam, pelvis: np.ndarray, fps: float, seed: int) -> None:
+    """Key the camera, moved in to 3.5 m from the path's start, to travel beside the person as a cameraman walking
+    alongside (or a dolly) does: it keeps its height and its view's direction and moves with the pelvis's
+    horizontal path (``pelvis`` (T, 3), world), 0.3 s behind, with a little hand shake (1 cm and 0.3 degrees,
+    seeded). The camera moves and does not turn."""
+    import bpy
+    from mathutils import Euler, Vector
+
+    t = len(pelvis)
+    back = np.array(cam.location) - pelvis[0]
+    back[:2] *= 3.5 / max(np.linalg.norm(back[:2]), 1e-6)
+    lag = max(1, int(round(0.3 * fps)))
+    kernel = np.ones(lag) / lag
+    follow = np.stack([np.convolve(np.pad(pelvis[:, i], (lag - 1, 0), mode="edge"), kernel, "valid")
+                       for i in range(2)], 1)
+    rng = np.random.default_rng(seed)
+    shake = np.cumsum(rng.normal(0.0, 0.002, (t, 6)), axis=0)
+    shake -= np.linspace(0, 1, t)[:, None] * shake[-1]
+    cam.location = Vector(pelvis[0] + back)
+    cam.rotation_euler = (Vector(pelvis[0]) - cam.location).to_track_quat("-Z", "Y").to_euler()
+    base = np.array(cam.rotation_euler)
+    for f in range(1, t + 1):
+        pos = np.array([*follow[f - 1], pelvis[0][2]]) + back + shake[f - 1, :3] * 5.0
+        cam.location = Vector(pos)
+        cam.rotation_euler = Euler(base + np.radians(shake[f - 1, 3:] * 2.5))
+        cam.keyframe_insert("location", frame=f)
+        cam.keyframe_insert("rotation_euler", frame=f)
+    bpy.context.scene.frame_set(1)
+
+
 def camera_intrinsics(cam, size: tuple[int, int] = SIZE) -> np.ndarray:
     """Return the 3x3 pinhole matrix of ``cam`` at the render size (square pixels, centred, horizontal fit)."""
     f = cam.data.lens / cam.data.sensor_width * size[0]
@@ -227,6 +257,8 @@ def main() -> int:
     ap.add_argument("--orbit", type=float, default=0.0, help="camera circles this many degrees over the clip")
     ap.add_argument("--pan", action="store_true",
                     help="the camera stands 3.5 m from the path and turns to follow the pelvis (a panning camera)")
+    ap.add_argument("--track", action="store_true",
+                    help="the camera travels beside the person, 3.5 m away, without turning (a tracking shot)")
     ap.add_argument("--look", type=int, default=0, help="background/light variation seed (0 = plain)")
     ap.add_argument("--meta", default="{}", help="JSON stored in the truth file as meta (category, view)")
     args = ap.parse_args()
@@ -269,6 +301,8 @@ def main() -> int:
         orbit_camera(cam, 0.5 * (lo + hi), args.orbit, t)
     if args.pan:
         pan_camera(cam, truth_world[:, 0], FPS, args.look)
+    if args.track:
+        track_camera(cam, truth_world[:, 0], FPS, args.look)
     cams, joints_cam = [], []
     for f in range(1, t + 1):  # per frame: the camera may move
         scene.frame_set(f)
@@ -289,7 +323,8 @@ def main() -> int:
         writer.release()
     np.savez(args.out / f"{args.name}_truth.npz", joints_3d=joints_cam.astype(np.float32),
              joints_2d=uv.astype(np.float32), intrinsics=k,
-             camera_to_world=np.array(cams) if args.orbit or args.pan else cams[0],  # (T,4,4): a moving camera
+             # (T,4,4) for a camera that moves or turns
+             camera_to_world=np.array(cams) if args.orbit or args.pan or args.track else cams[0],
              fps=np.float64(FPS), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
              meta=np.array(args.meta),
              source=np.array(f"{args.bvh.name} from {args.start:.2f}s, {args.seconds:.2f}s; {args.character.name}"))
