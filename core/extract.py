@@ -39,6 +39,9 @@ CROP_HOLD_S = 1.0
 """How long, seconds, the retry keeps looking where the body last was before scanning tiles again."""
 TILE_EVERY = 5
 """While no body is known, the tiles are scanned on every this many frames (9 extra runs each)."""
+LEFT_BODY_S = 5.0
+"""How long, seconds, the body the tracker left (:class:`LeftBody`) is looked for without being found: somebody
+walking in front of it hides it for a second or two."""
 
 ProgressFn = Callable[[int, int], None]
 
@@ -139,14 +142,16 @@ class LeftBody:
     """The body MediaPipe's tracker jumped away from, still looked for.
 
     When the tracked body jumps to somewhere no body goes in the time (core.tracks), the body it left is often
-    still in view: the single-image BlazePose looks for it in a square around where it was, every frame, until the
-    tracker comes back to it or it is not found for :data:`CROP_HOLD_S`. What it finds is kept aside; where
+    still in view: the single-image BlazePose looks for it in a square around where it was, every frame (after
+    :data:`CROP_HOLD_S` without it, every :data:`TILE_EVERY`-th), until the tracker comes back to it or it is not
+    found for :data:`LEFT_BODY_S`. What it finds is kept aside; where
     core.tracks decides the tracker was on another person, those frames take its place (sports2d_demo.mp4: the
     tracker left a man flipping off a box for a walker, and the flip was lost).
     """
 
     def __init__(self, fps: float, hold: int) -> None:
         self.fps, self.hold = fps, hold
+        self.give_up = max(hold, int(round(LEFT_BODY_S * fps)))
         self.lm: np.ndarray | None = None  # where it was last found
         self.at = 0
         self.found: dict[int, Body] = {}  # frame -> what was found there
@@ -160,9 +165,12 @@ class LeftBody:
             self.lm, self.at = last, last_at
         if self.lm is None:
             return
-        if i - self.at > self.hold or (tracked is not None and same_person(self.lm, tracked, i - self.at, self.fps)):
+        since = i - self.at
+        if since > self.give_up or (tracked is not None and same_person(self.lm, tracked, since, self.fps)):
             self.lm = None  # lost, or the tracker is back on it
             return
+        if since > self.hold and since % TILE_EVERY:
+            return  # hidden for a while (somebody in front): looked for on every TILE_EVERY-th frame only
         body = look_in_square(retry, frame, body_square(self.lm))
         if body is None:
             return

@@ -69,9 +69,10 @@ def test_another_person_taking_over_is_left_out(shared_data, caplog):
 
 
 def test_the_person_tracked_first_is_kept_when_hidden_beside_another(demo_clip, tmp_path, caplog):
-    # Two dancers side by side (the demo clip, and beside it the same clip mirrored and 40 frames on); the
-    # first is hidden for 6 frames, and MediaPipe's tracker re-detects on the second and stays there. The
-    # first dancer, looked for again where she was, is seen in more frames (174 against 150) and is kept.
+    # Two dancers side by side (the demo clip, and beside it the same clip mirrored and 40 frames on). The
+    # first is hidden for 1.5 s and MediaPipe's tracker re-detects on the second and stays on her until she
+    # leaves at frame 120. The first dancer, looked for again where she was, is seen in more frames (130
+    # against 90) and is kept; before, the second was, and the first's last 60 frames were filled.
     import cv2
 
     from core.video import iter_frames
@@ -80,12 +81,13 @@ def test_the_person_tracked_first_is_kept_when_hidden_beside_another(demo_clip, 
     h, w = frames[0].shape[:2]
     video = tmp_path / "two_dancers.avi"
     out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (2 * w, h))
+    grey = np.full_like(frames[0], 110)
     for i, frame in enumerate(frames):
-        first = np.full_like(frame, 110) if 30 <= i < 36 else frame
-        out.write(np.hstack([first, frames[(i + 40) % len(frames)][:, ::-1]]))
+        second = grey if i >= 120 else frames[(i + 40) % len(frames)][:, ::-1]
+        out.write(np.hstack([grey if 30 <= i < 75 else frame, second]))
     out.release()
     with caplog.at_level("INFO"):
         kp = extract_keypoints(video)
     assert "found again" in caplog.text
-    assert not kp.valid[30:36].any() and kp.valid[:30].all() and kp.valid[36:].mean() > 0.95
+    assert kp.valid[:30].all() and not kp.valid[30:75].any() and kp.valid[80:].mean() > 0.95
     assert (kp.joints_2d[:, 0, 0] < w).all(), "the second dancer's frames were kept"
