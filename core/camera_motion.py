@@ -25,6 +25,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+Box = tuple[float, float, float, float]
+"""A person's box (x0, y0, x1, y1), full-frame pixels."""
+
 TRACK_SIDE = 320
 """Frames are tracked at this long side, pixels: with :data:`EVERY` and corners carried over, 1.1 ms a frame on
 the development machine from a standing camera (3 % of a capture's wall time), 2.0 from a turning one (6.0
@@ -104,7 +107,7 @@ class BackgroundTracker:
         self.focal = focal * self.scale
         self._rng = np.random.default_rng(0)
         self._prev: np.ndarray | None = None
-        self._prev_box: tuple[float, float, float, float] | None = None
+        self._prev_box: list[Box] | None = None
         self._chain = np.eye(3)
         self._out: list[np.ndarray] = []
         self._pts: np.ndarray | None = None  # corners carried over from the last pair, in the previous frame
@@ -112,8 +115,9 @@ class BackgroundTracker:
         self._broken = False
         self.tracked: list[int] = []
 
-    def update(self, frame: np.ndarray, person_box: tuple[float, float, float, float] | None) -> None:
-        """Add the next frame (H, W, 3) uint8 RGB; ``person_box`` (x0, y0, x1, y1) full-frame pixels, or None.
+    def update(self, frame: np.ndarray, person_box: Box | list[Box] | None) -> None:
+        """Add the next frame (H, W, 3) uint8 RGB; ``person_box`` (x0, y0, x1, y1) full-frame pixels, a list of such
+        boxes (several people), or None.
         Every :data:`EVERY`-th frame is measured against the last measured one; those between are interpolated."""
         import cv2
 
@@ -133,25 +137,26 @@ class BackgroundTracker:
             gray, person_box = self._prev, self._prev_box
         self.tracked.append(n)
         self._out.append(self._chain.copy())
-        self._prev, self._prev_box = gray, person_box
+        self._prev, self._prev_box = gray, [person_box] if isinstance(person_box, tuple) else person_box
 
-    def _step(self, prev: np.ndarray, cur: np.ndarray, box: tuple[float, float, float, float] | None
-              ) -> tuple[np.ndarray, int]:  # fmt: skip
+    def _step(self, prev: np.ndarray, cur: np.ndarray, boxes: list[Box] | None) -> tuple[np.ndarray, int]:
         """Return (R (3,3) turning ``cur``'s camera directions into ``prev``'s, number of corners agreeing)."""
         import cv2
 
-        x0 = y0 = x1 = y1 = -1.0
-        if box is not None:
-            bx0, by0, bx1, by1 = (v * self.scale for v in box)
+        rects = []  # the people's boxes, widened, in tracking pixels
+        for bx0, by0, bx1, by1 in ((v * self.scale for v in box) for box in boxes or []):
             mx, my = PERSON_MARGIN * (bx1 - bx0), PERSON_MARGIN * (by1 - by0)
-            x0, y0, x1, y1 = bx0 - mx, by0 - my, bx1 + mx, by1 + my
+            rects.append((bx0 - mx, by0 - my, bx1 + mx, by1 + my))
         pts = self._pts
-        if pts is not None:  # corners followed on from the last pair, minus those the person now covers
+        if pts is not None:  # corners followed on from the last pair, minus those the people now cover
             xy = pts.reshape(-1, 2)
-            pts = pts[~((xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1))]
+            covered = np.zeros(len(xy), bool)
+            for x0, y0, x1, y1 in rects:
+                covered |= (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
+            pts = pts[~covered]
         if pts is None or len(pts) < max(MIN_TRACKS, self._found // 2) or self._age >= REDETECT_EVERY:
             mask = np.full(prev.shape, 255, np.uint8)
-            if box is not None:
+            for x0, y0, x1, y1 in rects:
                 mask[max(0, int(y0)): max(0, int(y1) + 1), max(0, int(x0)): max(0, int(x1) + 1)] = 0
             # a low corner quality: flat-shaded or plain scenes have few strong corners; the checks drop bad ones
             pts = cv2.goodFeaturesToTrack(prev, MAX_CORNERS, 0.003, 6, mask=mask)

@@ -69,10 +69,21 @@ static rendered clips 0.2 took the mean ground error from 3.8 to 3.2 degrees wit
 0.3 reached 2.9 but found false contacts on the demo dance (precision 0.90 -> 0.71) and 1.0 sank its feet 4 cm
 (docs/motion_quality.md)."""
 MAX_GROUND_LEAN_DEG = 20.0
-"""Largest angle, degrees, the fitted ground may lean from the body's up (:func:`body_up`). The fit corrects that
-prior by at most 5 degrees on 19 rendered clips and 11 on the demo dance; past 20 the planted feet are on two
-levels (a man on a box who then jumps down: 32-39 degrees), which one plane cannot hold, so the up prior is kept
-and only the ground's height is fitted, from the lower foot's lowest spots (docs/motion_quality.md)."""
+"""Largest angle, degrees, the fitted ground may lean from the up prior (:func:`body_up` by default) while also
+leaning further than it from the image's vertical (:data:`IMAGE_UP`). The fit corrects the prior by at most 5
+degrees on 19 rendered clips and 11 on the demo dance; past 20, and away from how cameras are mostly held, the
+planted feet are on two levels (a man on a box who then jumps down: 32-39 degrees), which one plane cannot hold,
+so the prior is kept and only the ground's height is fitted, from the lower foot's lowest spots
+(docs/motion_quality.md). A body leaning far forward all clip long (a crouch) tilts the prior instead, and there
+the fitted ground is nearer the image's vertical: it is kept."""
+IMAGE_UP = np.array([0.0, -1.0, 0.0])
+"""The image's up in the camera frame (y down): the ground's normal for a level camera."""
+RAISED_M = 0.25
+"""Where the lower foot's standing level (its lowest over :data:`LEVEL_S`) is this far (metres) above the ground,
+the person stands on something raised (a box, a step, a stage): contacts there are found against that level
+(:func:`raised_contacts`) and locked at their own height (:func:`pelvis_correction`)."""
+LEVEL_S = 1.0
+"""Window, seconds, over which the lower foot's lowest height is its standing level (longer than a jump)."""
 SUNK_M = 0.2
 """A frame whose lower ankle is this far (metres) under a candidate ground counts against it: a man who stood on
 a box and jumped down is on the lower level, not under the box's top."""
@@ -181,8 +192,8 @@ def camera_rays(points_2d: np.ndarray, image_size: tuple[int, int], focal: float
     return np.concatenate([uv, np.ones(uv.shape[:-1] + (1,))], axis=-1)
 
 
-def ground_speed(rays: np.ndarray, ankles: np.ndarray, normal: np.ndarray, offset: float, ankle_height: float,
-                 fps: float, hz: float, min_angle_deg: float = 5.0) -> np.ndarray:
+def ground_speed(rays: np.ndarray, ankles: np.ndarray, normal: np.ndarray, offset: float,
+                 ankle_height: float | np.ndarray, fps: float, hz: float, min_angle_deg: float = 5.0) -> np.ndarray:
     """Return (T, F) speeds, m/s, of the points where the ankles' camera ``rays`` (T, F, 3) meet the plane
     ``ankle_height`` above the ground (``normal . p + offset`` = height), low-passed at ``hz``.
 
@@ -283,10 +294,13 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     foot also counts as still when the point where its ray meets the ground is still (:func:`ground_speed`).
 
     Two first guesses of the planted ankles are refined (fit <-> detect, ``iterations`` rounds) and the
-    plane that finds more contact frames, with the camera above it, wins: the lowest quarter of the ankles
-    along the body's up (most clips), and every still, lower ankle whatever its height. The second is for
-    clips whose body up leans (a crouch and a forward jump: 25 degrees off), where planted feet at the two
-    ends of the clip differ in "height" along the leaning up and the first guess kept only one end.
+    plane with the camera above it, the fewest frames with the lower ankle :data:`SUNK_M` under it, and the
+    most contact frames wins (a plane leaning too far, :data:`MAX_GROUND_LEAN_DEG`, is fitted again from the
+    lowest spots with the prior kept; contacts on raised levels are added, :func:`raised_contacts`). The
+    guesses: the lowest quarter of the ankles along the body's up (most clips), and every still, lower ankle
+    whatever its height. The second is for clips whose body up leans (a crouch and a forward jump: 25 degrees
+    off), where planted feet at the two ends of the clip differ in "height" along the leaning up and the first
+    guess kept only one end.
     """
     ankles = joints[:, [FEET[0][2], FEET[1][2]]]  # (T, 2, 3)
     speeds = foot_speed(ankles, fps, params.detect_hz)
@@ -302,8 +316,9 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     for fit in guesses:
         normal, offset, contacts = _refine_ground(ankles, speeds, joints, fit, up, fps, ankle_height, params,
                                                   prior_span, iterations, ankle_rays)
-        if _angle_deg(normal, up) > MAX_GROUND_LEAN_DEG:  # feet on two levels: keep the body's up, start low
-            floor = lower & (h <= np.quantile(h[lower], 0.05) + 0.1)  # the lower foot's lowest spots
+        if _angle_deg(normal, up) > MAX_GROUND_LEAN_DEG and _angle_deg(up, IMAGE_UP) < _angle_deg(normal, IMAGE_UP):
+            # feet on two levels: keep the body's up, start from the lower foot's lowest spots
+            floor = lower & (h <= np.quantile(h[lower], 0.05) + 0.1)
             normal, offset, contacts = _refine_ground(ankles, speeds, joints, floor, up, fps, ankle_height, params,
                                                       100.0, iterations, ankle_rays)
         heights = (ankles @ normal).min(axis=1) + offset - ankle_height
@@ -311,7 +326,33 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
         score = (offset > 0.0, -sunk, int(contacts.sum()))  # camera above, feet not under it, then support
         if best is None or score > best[0]:
             best = (score, normal, offset, contacts)
-    return best[1], best[2], best[3]
+    _, normal, offset, contacts = best
+    raised = raised_contacts(joints, normal, offset, ankle_height, fps, params, ankle_rays)
+    return normal, offset, contacts | raised
+
+
+def raised_contacts(joints: np.ndarray, normal: np.ndarray, offset: float, ankle_height: float, fps: float,
+                    params: ContactParams = DEFAULT_PARAMS, ankle_rays: np.ndarray | None = None) -> np.ndarray:
+    """Return (T, 2) bool contacts on raised levels of joints (T, 17, 3) above the ground ``normal``, ``offset``
+    (as :func:`estimate_ground`'s).
+
+    Where the lower foot's standing level (its lowest height over :data:`LEVEL_S`) is :data:`RAISED_M` or more
+    above the ground, :func:`detect_contacts` runs on the heights above that level; elsewhere nothing is
+    returned, so contacts on the ground are exactly those found against it."""
+    from scipy.ndimage import minimum_filter1d
+
+    ankles = joints[:, [FEET[0][2], FEET[1][2]]]
+    heights = ankles @ normal + offset - ankle_height
+    if len(heights) == 0:
+        return np.zeros(heights.shape, bool)
+    level = minimum_filter1d(heights.min(axis=1), max(1, int(round(LEVEL_S * fps))), mode="nearest")
+    raised = level >= RAISED_M
+    if not raised.any():
+        return np.zeros(heights.shape, bool)
+    level = np.where(raised, level, 0.0)[:, None]
+    still = _still_speeds(foot_speed(ankles, fps, params.detect_hz), ankle_rays, ankles, normal, offset,
+                          ankle_height + level, fps, params)
+    return detect_contacts(heights - level, still, fps, params, body_speed(joints, normal, fps)) & raised[:, None]
 
 
 def _refine_ground(ankles: np.ndarray, speeds: np.ndarray, joints: np.ndarray, fit: np.ndarray, up: np.ndarray,
@@ -324,16 +365,24 @@ def _refine_ground(ankles: np.ndarray, speeds: np.ndarray, joints: np.ndarray, f
         normal, off_ankle = fit_plane(ankles[fit], up, prior_span=prior_span)
         offset = off_ankle + ankle_height
         heights = ankles @ normal + offset - ankle_height
-        still = speeds
-        if rays is not None:  # still in the image and on the ground counts as still (ground_speed: why)
-            ray_speed = ground_speed(rays, ankles, normal, offset, ankle_height, fps, params.detect_hz)
-            still = np.where(ray_speed < params.speed_on, np.minimum(speeds, ray_speed), speeds)
+        still = _still_speeds(speeds, rays, ankles, normal, offset, ankle_height, fps, params)
         contacts = detect_contacts(heights, still, fps, params, body_speed(joints, normal, fps))
         # fit the lower foot only (a pointed foot resting on its toes is not the ground), and without a
         # planted foot (a jump, a swim) the lowest ankle points
         lowest = heights <= heights.min(axis=1, keepdims=True) + 0.02
         fit = contacts & lowest if (contacts & lowest).sum() >= 3 else heights <= np.quantile(heights, 0.1)
     return normal, offset, contacts
+
+
+def _still_speeds(speeds: np.ndarray, rays: np.ndarray | None, ankles: np.ndarray, normal: np.ndarray, offset: float,
+                  plane_height: float | np.ndarray, fps: float, params: ContactParams) -> np.ndarray:
+    """Return (T, 2) foot speeds for contact detection: the 3D ankles' ``speeds``, or where lower, the speed of
+    the point where the ankle's camera ray meets the plane ``plane_height`` above the ground (:func:`ground_speed`:
+    still in the image and on the ground counts as still)."""
+    if rays is None:
+        return speeds
+    ray_speed = ground_speed(rays, ankles, normal, offset, plane_height, fps, params.detect_hz)
+    return np.where(ray_speed < params.speed_on, np.minimum(speeds, ray_speed), speeds)
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:
@@ -402,14 +451,27 @@ def _contact_rows(contacts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return np.array(frame, int), np.array(foot, int), np.array(lock, int), per_foot
 
 
+def lock_heights(heights: np.ndarray, lock: np.ndarray, n_locks: int, ankle_height: float) -> np.ndarray:
+    """Return (n_locks,) the height each contact's ankle is held at: ``ankle_height`` (on the ground), or the
+    median of its planted ankle ``heights`` (rows, metres, lock index ``lock`` per row) where that is
+    :data:`RAISED_M` or more above it (on a box, a step)."""
+    out = np.full(n_locks, float(ankle_height))
+    for k in range(n_locks):
+        rows = heights[lock == k]
+        if len(rows) and np.median(rows) >= ankle_height + RAISED_M:
+            out[k] = float(np.median(rows))
+    return out
+
+
 def pelvis_correction(ankles: np.ndarray, contacts: np.ndarray, fps: float, ankle_height: float,
                       root_hz: float, stiffness: float = 0.1) -> tuple[np.ndarray, list[list[list[float]]]]:
     """Return (delta (T, 3), locks): a smooth pelvis offset that keeps planted ankles still, and lock points.
 
     ankles: (T, 2, 3) Z-up world metres; contacts: (T, 2) bool. Per axis, a sparse least-squares solve:
     planted ankle + delta = its contact's lock point (horizontal lock points are unknowns, their height is
-    ``ankle_height``), with the acceleration of delta penalised for a bandwidth of about ``root_hz``
-    and a pull of delta towards 0 (``stiffness`` per frame against 1 per planted foot), so the correction
+    ``ankle_height``, or the contact's own on a raised level: :func:`lock_heights`), with the acceleration of
+    delta penalised for a bandwidth of about ``root_hz`` and a pull of delta towards 0 (``stiffness`` per frame
+    against 1 per planted foot), so the correction
     removes the root's fast wobble but does not drag the 2D-based trajectory along a mis-scaled stride;
     the legs' IK takes up the rest. locks[f][k]: [x, y, z] of foot f's k-th contact (:func:`runs` order).
     """
@@ -427,8 +489,9 @@ def pelvis_correction(ankles: np.ndarray, contacts: np.ndarray, fps: float, ankl
     a_h = vstack([hstack([c_t, -c_k]), hstack([acc, csr_matrix((acc.shape[0], n_locks))]), prior]).tocsc()
     a_v = vstack([c_t, acc, np.sqrt(stiffness) * identity(t_len)]).tocsc()
     delta, lock_xyz = np.zeros((t_len, 3)), np.full((n_locks, 3), ankle_height)
+    lock_xyz[:, 2] = lock_heights(ankles[frame, foot, 2], lock, n_locks, ankle_height)
     for axis in range(3):
-        target = -ankles[frame, foot, axis] + (ankle_height if axis == 2 else 0.0)
+        target = -ankles[frame, foot, axis] + (lock_xyz[lock, 2] if axis == 2 else 0.0)
         a = a_v if axis == 2 else a_h
         b = np.concatenate([target, np.zeros(a.shape[0] - n_rows)])
         x = np.atleast_1d(spsolve((a.T @ a).tocsc(), a.T @ b))

@@ -39,6 +39,9 @@ CROP_HOLD_S = 1.0
 """How long, seconds, the retry keeps looking where the body last was before scanning tiles again."""
 TILE_EVERY = 5
 """While no body is known, the tiles are scanned on every this many frames (9 extra runs each)."""
+MIN_LEFT_RUN = 3
+"""A body the tracker stayed on for fewer frames than this is not looked for when it leaves it: MediaPipe's
+one-frame re-fits of a body a torso length off read as jumps there and back."""
 LEFT_BODY_S = 5.0
 """How long, seconds, the body the tracker left (:class:`LeftBody`) is looked for without being found: somebody
 walking in front of it hides it for a second or two."""
@@ -152,6 +155,7 @@ class LeftBody:
     def __init__(self, fps: float, hold: int) -> None:
         self.fps, self.hold = fps, hold
         self.give_up = max(hold, int(round(LEFT_BODY_S * fps)))
+        self.run = 0  # frames the tracker has stayed on one body
         self.lm: np.ndarray | None = None  # where it was last found
         self.at = 0
         self.found: dict[int, Body] = {}  # frame -> what was found there
@@ -160,23 +164,31 @@ class LeftBody:
              retry) -> None:
         """Look for the left body in frame ``i``; ``tracked``: the tracker's landmarks there (or None), ``last``
         its landmarks at frame ``last_at`` before."""
-        if tracked is not None and self.lm is None and last is not None \
-                and not same_person(last, tracked, i - last_at, self.fps):
+        jumped = tracked is not None and last is not None and not same_person(last, tracked, i - last_at, self.fps)
+        if self.lm is not None and tracked is not None and (
+                same_person(self.lm, tracked, 1, self.fps) or (jumped and same_person(self.lm, tracked, i - self.at,
+                                                                                      self.fps))):
+            # the tracker is on it: it never left (MediaPipe re-fitted the same body a torso off), or it jumped
+            # back; the other person walking up to where this one was, without a jump, is not that
+            self.lm = None
+        run, self.run = self.run, (1 if jumped else self.run + 1) if tracked is not None else self.run
+        if jumped and self.lm is None and run >= MIN_LEFT_RUN:
             self.lm, self.at = last, last_at
         if self.lm is None:
             return
         since = i - self.at
-        if since > self.give_up or (tracked is not None and same_person(self.lm, tracked, since, self.fps)):
-            self.lm = None  # lost, or the tracker is back on it
+        if since > self.give_up:
+            self.lm = None  # lost
             return
         if since > self.hold and since % TILE_EVERY:
             return  # hidden for a while (somebody in front): looked for on every TILE_EVERY-th frame only
         body = look_in_square(retry, frame, body_square(self.lm))
         if body is None:
             return
-        if not same_person(self.lm, body[0], i - self.at, self.fps) or (
-                tracked is not None and same_person(tracked, body[0], 0, self.fps)):
-            return  # somebody else, or the tracker's body seen in the crop
+        theirs = same_person(tracked, body[0], 0, self.fps) if tracked is not None else \
+            last is not None and same_person(last, body[0], i - last_at, self.fps)
+        if theirs or not same_person(self.lm, body[0], since, self.fps):
+            return  # the tracker's body (now, or where it last was) seen in the crop, or somebody else
         self.lm, self.at = body[0], i
         self.found[i] = body
 
@@ -246,7 +258,8 @@ def extract_keypoints(
                 rows_world.append(body[1])
                 square, last, last_seen = body_square(lm), lm, i
                 valid.append(True)
-            background.update(frame, None if lm is None else (*lm[:, :2].min(axis=0), *lm[:, :2].max(axis=0)))
+            bodies = (lm, left.found[i][0] if i in left.found else None)  # both people kept out of the background
+            background.update(frame, [(*b[:, :2].min(axis=0), *b[:, :2].max(axis=0)) for b in bodies if b is not None])
             if on_progress is not None:
                 on_progress(i + 1, max(total, i + 1))
     if not rows_lm:

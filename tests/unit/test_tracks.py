@@ -74,3 +74,53 @@ def test_the_body_seen_in_more_frames_wins_counting_where_it_was_found_again():
     assert taken[36:].all() and not taken[:36].any()
     kept, _, taken = main_person_found_again(lm, np.ones(100, bool), 30.0, {i: first[i] for i in range(36, 50)})
     assert kept[30:].all() and not kept[:30].any() and not taken.any()  # found again too briefly: the second
+
+
+class _Misses:
+    """A single-image BlazePose that finds nobody (the left body hidden)."""
+
+    calls = 0
+
+    def process(self, image):
+        from types import SimpleNamespace
+
+        self.calls += 1
+        return SimpleNamespace(pose_landmarks=None)
+
+
+def test_the_left_body_is_looked_for_until_the_tracker_jumps_back_to_it():
+    # The tracker jumps from A (standing at x = 1000) to B, who then walks up to where A stood: B coming near
+    # is not the tracker coming back to A, so A is still looked for; a jump of the tracker back to A is, and
+    # then B, whom it left, is looked for.
+    from core.extract import LeftBody
+
+    a = _body(np.array([[1000.0, 300.0]]), 100.0)[0]
+    b = _body(np.stack([200 + 9.0 * np.arange(80), np.full(80, 300.0)], -1), 100.0)
+    frame, retry = np.zeros((720, 1280, 3), np.uint8), _Misses()
+    left = LeftBody(30.0, 30)
+    for i in range(5):  # the tracker on A for frames 0-4
+        left.step(i - 5, frame, a, a if i else None, i - 6, retry)
+    assert left.lm is None and retry.calls == 0  # no jump, no search
+    for i in range(70):  # on B from frame 0
+        left.step(i, frame, b[i], a if i == 0 else b[i - 1], i - 1, retry)
+    assert left.lm is not None and abs(b[69, 23, 0] - 1000.0) < 200  # B is near A's spot, A still looked for
+    assert retry.calls == 2 * (31 + 7)  # upright and turned: every frame for a second, then every fifth
+    left.step(70, frame, a, b[69], 69, retry)
+    assert left.at == 69 and np.array_equal(left.lm, b[69])  # the tracker jumped back to A: now B is looked for
+
+
+def test_a_refit_of_the_same_body_ends_the_search_at_once():
+    # MediaPipe sometimes re-fits the same body a torso length off for a frame (the real two-person clip, frame
+    # 6): that reads as a jump, but the next frame the tracker is back where the body was, and the search ends
+    # there (left running, it once latched onto the other person nearby and lost the main one later).
+    from core.extract import LeftBody
+
+    still = _body(np.full((10, 2), [600.0, 300.0]), 100.0)
+    tracked = still.copy()
+    tracked[5, :, 1] += 130.0  # frame 5: re-fitted 1.3 torso lengths lower
+    frame, retry = np.zeros((720, 1280, 3), np.uint8), _Misses()
+    left = LeftBody(30.0, 30)
+    for i in range(10):
+        left.step(i, frame, tracked[i], tracked[i - 1] if i else None, i - 1, retry)
+        assert (left.lm is not None) == (i == 5), i
+    assert retry.calls == 2  # one look, upright and turned
