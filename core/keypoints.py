@@ -63,3 +63,43 @@ def denormalize_2d(xy_n: np.ndarray, width: float, height: float) -> np.ndarray:
     xy[..., 0] += 1.0
     xy[..., 1] += np.float32(height / width)
     return xy * np.float32(width) / 2.0
+
+
+def upright_turns(joints_2d: np.ndarray, valid: np.ndarray | None = None) -> int:
+    """Return k in 0..3: the quarter turns (clockwise, :func:`turn_points`) that bring the person's median
+    pelvis -> thorax direction (H36M-17 pixels (T, 17, 2), over ``valid`` frames) nearest the image's up.
+
+    0 for an upright person; 1-3 for a video turned on its side or upside down (recorded without rotation
+    metadata) or a person lying down or upside down most of the clip."""
+    xy = np.asarray(joints_2d, np.float64)
+    ok = np.ones(len(xy), bool) if valid is None else np.asarray(valid, bool)
+    d = xy[ok, 8] - xy[ok, 0]  # pelvis -> thorax
+    d = d[np.isfinite(d).all(axis=1)]
+    if not len(d):
+        return 0
+    dx, dy = np.median(d, axis=0)
+    # after k clockwise quarter turns (u, v) -> (-v, u) each; image up is -y
+    ups = [-dy, -dx, dy, dx]
+    return int(np.argmax(ups))
+
+
+def turn_points(xy: np.ndarray, image_size: tuple[int, int], k: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Return pixel points (..., 2) of a ``image_size`` (W, H) image turned ``k`` quarter turns clockwise, and the
+    turned image's size: each turn maps (x, y) to (H - y, x) and swaps W and H. About the image's centre it is
+    (u, v) -> (-v, u), which for a centred pinhole is the camera rolled about its axis: 3D camera-frame points
+    turn the same way (:func:`turn_camera_points`)."""
+    out = np.array(xy, np.float32, copy=True)
+    w, h = image_size
+    for _ in range(k % 4):
+        out = np.stack([h - out[..., 1], out[..., 0]], axis=-1)
+        w, h = h, w
+    return out, (w, h)
+
+
+def turn_camera_points(points: np.ndarray, k: int) -> np.ndarray:
+    """Return camera-frame points (..., 3) (x right, y down) turned as :func:`turn_points` turns the image:
+    (x, y, z) -> (-y, x, z) per quarter turn; ``k`` negative turns back."""
+    out = np.array(points, copy=True)
+    for _ in range(k % 4):
+        out = np.stack([-out[..., 1], out[..., 0], out[..., 2]], axis=-1)
+    return out

@@ -342,10 +342,11 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
     (core.contact.lock_offsets: the heel may rise, offsets ease across swings up to ``max_swing``
     frames, ``blend_frames`` of fade elsewhere).
     ``on_rest_ground``: hold the ankle at the rest ankles' height (motions in a ground-aligned world),
-    rising only by what the retargeted ankle rises above its median height in that contact; else its
-    height is left as retargeted.
+    rising only by what the retargeted ankle rises above its median height in that contact, except on a
+    raised level (a contact :data:`core.contact.RAISED_M` or more above it: held at its own median height);
+    else its height is left as retargeted.
     """
-    from core.contact import lock_offsets, runs, two_bone_ik
+    from core.contact import RAISED_M, lock_offsets, runs, two_bone_ik
 
     plan = plan_bones(rest)
     heads, deltas = forward_kinematics(rest, res.rotations, res.root_location)
@@ -358,7 +359,9 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
             continue  # nothing planted, or a leg chain this simple IK does not cover
         z = heads[:, ankle, 2]
         floors = [float(np.median(z[s: e + 1])) if on_rest_ground else float(z[s: e + 1].min()) for s, e in spans]
-        pins = [np.r_[heads[s: e + 1, ankle, :2].mean(axis=0), rest.heads[ankle, 2] if on_rest_ground else floor]
+        ground = rest.heads[ankle, 2]  # a contact well above it is on a box or a step: held at its own height
+        pins = [np.r_[heads[s: e + 1, ankle, :2].mean(axis=0),
+                      ground if on_rest_ground and floor < ground + RAISED_M else floor]
                 for (s, e), floor in zip(spans, floors, strict=True)]
         hip, knee, ank = heads[:, upper], heads[:, lower], heads[:, ankle]
         target = ank + lock_offsets(ank, contact, pins, blend_frames, max_swing, rise_from=floors)

@@ -110,13 +110,14 @@ def _cpu_fallback(run: Callable[[Any, InferenceConfig], Any], model: Any, cfg: I
 def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | None = None,
                emit: Emit = _noop) -> tuple[list[np.ndarray], InferenceConfig]:
     """Return the raw 3D joints of several clips lifted together (windows share batches), and the cfg used."""
-    from core.inference import lift_many
-    from core.keypoints import normalize_2d
+    from core.inference import lift_input, lift_many
+    from core.keypoints import turn_camera_points
 
-    seqs = [normalize_2d(kp.joints_2d, *kp.image_size) for kp in kps]
+    seqs, turns = zip(*(lift_input(kp.joints_2d, kp.image_size, kp.valid) for kp in kps), strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
-    return _cpu_fallback(lambda m, c: lift_many(m, seqs, lifter.window, c, on_progress=progress),
-                         lifter.model, cfg or InferenceConfig(), emit)
+    joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress),
+                                lifter.model, cfg or InferenceConfig(), emit)
+    return [turn_camera_points(j, -k) for j, k in zip(joints, turns, strict=True)], cfg
 
 
 def to_motion(
@@ -138,6 +139,7 @@ def to_motion(
 ) -> MotionClip:
     """Return the motion clip for lifted ``joints_3d``: clean-up (see :func:`lift`) and provenance."""
     from core.inference import resolve_device
+    from core.keypoints import upright_turns
     from core.motion_cleanup import clean_motion
 
     emit(Progress("filter", 0, 1))
@@ -152,7 +154,8 @@ def to_motion(
         "tool": "posemoe", "version": __version__, "weights": lifter.weights.name,
         "weights_sha256": lifter.sha256, "source": source,
         "inference": asdict(cfg), "smoothing": smoothing, "constant_bone_lengths": fixed_bones,
-        "device": str(resolve_device(cfg.device)), "lift_seconds": round(lift_seconds, 4), **info,
+        "device": str(resolve_device(cfg.device)), "lift_seconds": round(lift_seconds, 4),
+        "upright_quarter_turns": upright_turns(kp.joints_2d, kp.valid), **info,
     }
     extras = {k: v for k, v in kp.extras.items() if k not in ("mp_landmarks", "mp_world", "source")}
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
@@ -182,7 +185,8 @@ def lift(
     t0 = time.perf_counter()
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints_3d, cfg = _cpu_fallback(
-        lambda m, c: inference.lift_sequence(kp.joints_2d, kp.image_size, m, lifter.window, c, on_progress=progress),
+        lambda m, c: inference.lift_sequence(kp.joints_2d, kp.image_size, m, lifter.window, c, on_progress=progress,
+                                             valid=kp.valid),
         lifter.model, cfg, emit)
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
 

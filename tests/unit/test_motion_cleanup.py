@@ -198,3 +198,10 @@ def test_planted_feet_stay_planted_on_a_rig_with_other_proportions():
             flat = s + int(np.argmin(z_before[s: e + 1]))
             assert abs(z_after[flat] - rest_z[f]) < 0.01
             assert z_after[s: e + 1].min() > rest_z[f] - 0.01
+    # on a box 0.8 m high the feet are held on the box, not pulled down to the floor's height
+    on_box = raised(0.8)
+    held = ankles(rt.lock_rig_feet(rest, on_box, stance, on_rest_ground=True))
+    assert foot_skate(held, stance, FPS) < 0.5
+    for f in range(2):
+        z = held[stance[:, f], f, 2]
+        assert np.median(z) == pytest.approx(np.median(ankles(on_box)[stance[:, f], f, 2]), abs=0.01)
