@@ -146,10 +146,10 @@ class LeftBody:
 
     When the tracked body jumps to somewhere no body goes in the time (core.tracks), the body it left is often
     still in view: the single-image BlazePose looks for it in a square around where it was, every frame (after
-    :data:`CROP_HOLD_S` without it, every :data:`TILE_EVERY`-th), until the tracker comes back to it or it is not
-    found for :data:`LEFT_BODY_S`. What it finds is kept aside; where
-    core.tracks decides the tracker was on another person, those frames take its place (sports2d_demo.mp4: the
-    tracker left a man flipping off a box for a walker, and the flip was lost).
+    :data:`CROP_HOLD_S` without it, every :data:`TILE_EVERY`-th), until the tracker jumps back to it or it is
+    not found for :data:`LEFT_BODY_S`. What it finds is kept aside, and core.tracks weighs it against the
+    tracker's frames (sports2d_demo.mp4: the tracker left a man flipping off a box for a walker, and the flip
+    was lost).
     """
 
     def __init__(self, fps: float, hold: int) -> None:
@@ -165,13 +165,15 @@ class LeftBody:
         """Look for the left body in frame ``i``; ``tracked``: the tracker's landmarks there (or None), ``last``
         its landmarks at frame ``last_at`` before."""
         jumped = tracked is not None and last is not None and not same_person(last, tracked, i - last_at, self.fps)
-        if self.lm is not None and tracked is not None and (
-                same_person(self.lm, tracked, 1, self.fps) or (jumped and same_person(self.lm, tracked, i - self.at,
-                                                                                      self.fps))):
+        if self.lm is not None and tracked is not None:
             # the tracker is on it: it never left (MediaPipe re-fitted the same body a torso off), or it jumped
             # back; the other person walking up to where this one was, without a jump, is not that
-            self.lm = None
-        run, self.run = self.run, (1 if jumped else self.run + 1) if tracked is not None else self.run
+            if same_person(self.lm, tracked, 1, self.fps) or (
+                    jumped and same_person(self.lm, tracked, i - self.at, self.fps)):
+                self.lm = None
+        run = self.run  # how long the tracker stayed on the body it may have just left
+        if tracked is not None:
+            self.run = 1 if jumped else self.run + 1
         if jumped and self.lm is None and run >= MIN_LEFT_RUN:
             self.lm, self.at = last, last_at
         if self.lm is None:
@@ -284,16 +286,16 @@ def extract_keypoints(
 
 def _main_person(video: Path, lm: np.ndarray, world: np.ndarray, valid: np.ndarray, left: dict[int, Body],
                  fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (landmarks, world landmarks, valid) of the main person (core.tracks): frames where the tracker was on
-    somebody else take the body it left (:class:`LeftBody`) where that continues the main person, and are invalid
-    otherwise."""
+    """Return (landmarks, world landmarks, valid) of the main person (core.tracks.main_person_found_again):
+    frames where the tracker was on somebody else take the body it left (:class:`LeftBody`) where counting it
+    keeps more of the main person, and are invalid otherwise."""
     kept, others, taken = main_person_found_again(lm, valid, fps, {i: b[0] for i, b in left.items()})
     if taken.any():
         lm, world = lm.copy(), world.copy()
         for i in np.flatnonzero(taken):
             lm[i], world[i] = left[i]
         log.info("%s: the detector jumped to another person; the main person was found again in %d frames "
-                    "around it", video, int(taken.sum()))
+                 "around it", video, int(taken.sum()))
     if others:
         ranges = ", ".join(f"{a}-{b}" for a, b in others)
         log.warning("%s: the detector jumped to another person in frames %s; those %d frames are filled from the "
