@@ -70,7 +70,8 @@ def clips_for(name: str, truth: dict, kp, lift: np.ndarray) -> tuple:
 
     rel, root, info = clean_motion(lift, kp.joints_2d, kp.scores, kp.valid, truth["fps"], truth["image_size"],
                                    "medium", subject_height=mq.TRUTH_HEIGHT,
-                                   camera_rotation=kp.extras.get("camera_rotation"))
+                                   camera_rotation=kp.extras.get("camera_rotation"),
+                                   camera_flow=(kp.extras.get("camera_flow"), kp.extras.get("camera_flow_frames")))
     contacts = np.zeros((len(rel), 2), bool)
     for f, side in enumerate(("left", "right")):
         for first, last in info["contacts"][side]:

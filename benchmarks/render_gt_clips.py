@@ -39,7 +39,9 @@ CLIPS: dict[str, tuple] = {
     "run_113_07": ("113/113_07.bvh.gz", 0.5, 3.0, 45.0, 1.2, 0.0, "640x480", 7, "run", "high"),
 }
 QUICK = ("jump_16_05", "punch_02_05")
-PAN_CLIPS: dict[str, tuple] = {  # a camera following the person, turning or travelling (--pan); not in posemoe bench
+# a camera following the person, turning or travelling (--pan); not in posemoe bench. The travelling ("track") clips
+# have a tiled floor: the camera's path is measured on the floor, and a plain one has nothing to follow.
+PAN_CLIPS: dict[str, tuple] = {
     "walk_pan_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 8, "walk", "pan"),
     "run_pan_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 70.0, 0.2, 0.0, "640x480", 9, "run", "pan"),
     "walk_track_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 10, "walk", "track"),
@@ -50,11 +52,13 @@ PAN_CLIPS: dict[str, tuple] = {  # a camera following the person, turning or tra
 def render(name: str, out: Path) -> None:
     """Render clip ``name`` of CLIPS into ``out`` as <name>.mp4 + <name>_truth.npz."""
     bvh, start, seconds, yaw, raise_m, orbit, size, look, category, view = (CLIPS | PAN_CLIPS)[name]
-    meta = json.dumps({"category": category, "view": view, "size": size, "look": look})
+    meta = json.dumps({"category": category, "view": view, "size": size, "look": look,
+                       "floor": "tiles" if view == "track" else "plain"})
     argv = ["--bvh", str(DATA / "mocap" / "cmu" / bvh), "--character", str(DATA / "characters" / "human_mixamo.blend"),
             "--start", str(start), "--seconds", str(seconds), "--yaw", str(yaw), "--raise", str(raise_m),
             "--orbit", str(orbit), "--size", size, "--look", str(look), "--meta", meta, "--out", str(out),
             "--name", name] + ([f"--{view}"] if view in ("pan", "track") else [])
+    argv += ["--tiles"] if view == "track" else []
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), *argv], check=True, cwd=REPO)
 
 

@@ -57,6 +57,10 @@ INLIER_PX = 1.0
 MIN_SPREAD = 0.1
 """The corners must spread in two directions: the smaller principal spread at least this fraction of the
 larger one, else (corners along one line) the turn about that line cannot be told and the pair counts as still."""
+FLOW_KEEP = 64
+"""Background corners kept per measured frame pair where the camera moved (:meth:`BackgroundTracker.flow`), a
+random subset: what core.camera_travel needs to find a travelling camera's path on the floor (0.5 MB a minute
+of moving-camera video; a standing camera keeps none)."""
 MIN_TURN_DEG = 5.0
 """A clip whose camera turns less than this (largest angle from the first frame) counts as a standing camera:
 the tracking drifts by up to 0.5 degrees over a rendered clip from a standing camera with a plain background
@@ -111,9 +115,15 @@ class BackgroundTracker:
         self._chain = np.eye(3)
         self._out: list[np.ndarray] = []
         self._pts: np.ndarray | None = None  # corners carried over from the last pair, in the previous frame
+        self._anchors: np.ndarray | None = None  # where the corners were in the frame they were found in
+        self._anchor_frame = 0
+        self._kept: tuple[np.ndarray, tuple[int, int]] | None = None  # this pair's corners for flow()
         self._age = self._found = 0
         self._broken = False
         self.tracked: list[int] = []
+        self._flow: list[np.ndarray] = []
+        self._flow_frames: list[tuple[int, int]] = []
+        self._flow_rng = np.random.default_rng(1)  # its own: the turn's RANSAC draws stay as they were
 
     def update(self, frame: np.ndarray, person_box: Box | list[Box] | None) -> None:
         """Add the next frame (H, W, 3) uint8 RGB; ``person_box`` (x0, y0, x1, y1) full-frame pixels, a list of such
@@ -137,6 +147,10 @@ class BackgroundTracker:
             gray, person_box = self._prev, self._prev_box
         self.tracked.append(n)
         self._out.append(self._chain.copy())
+        if self._kept is not None:
+            self._flow.append(self._kept[0])
+            self._flow_frames.append(self._kept[1])
+            self._kept = None
         self._prev, self._prev_box = gray, [person_box] if isinstance(person_box, tuple) else person_box
 
     def _step(self, prev: np.ndarray, cur: np.ndarray, boxes: list[Box] | None) -> tuple[np.ndarray, int]:
@@ -147,13 +161,13 @@ class BackgroundTracker:
         for bx0, by0, bx1, by1 in ((v * self.scale for v in box) for box in boxes or []):
             mx, my = PERSON_MARGIN * (bx1 - bx0), PERSON_MARGIN * (by1 - by0)
             rects.append((bx0 - mx, by0 - my, bx1 + mx, by1 + my))
-        pts = self._pts
+        pts, anchors = self._pts, self._anchors
         if pts is not None:  # corners followed on from the last pair, minus those the people now cover
             xy = pts.reshape(-1, 2)
             covered = np.zeros(len(xy), bool)
             for x0, y0, x1, y1 in rects:
                 covered |= (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
-            pts = pts[~covered]
+            pts, anchors = pts[~covered], anchors[~covered]
         if pts is None or len(pts) < max(MIN_TRACKS, self._found // 2) or self._age >= REDETECT_EVERY:
             mask = np.full(prev.shape, 255, np.uint8)
             for x0, y0, x1, y1 in rects:
@@ -161,6 +175,7 @@ class BackgroundTracker:
             # a low corner quality: flat-shaded or plain scenes have few strong corners; the checks drop bad ones
             pts = cv2.goodFeaturesToTrack(prev, MAX_CORNERS, 0.003, 6, mask=mask)
             self._age, self._found = 0, 0 if pts is None else len(pts)
+            anchors, self._anchor_frame = pts, len(self._out) - EVERY
         self._age += 1
         self._pts = None
         if pts is None or len(pts) < MIN_TRACKS:
@@ -169,10 +184,14 @@ class BackgroundTracker:
         back, status_back, _ = cv2.calcOpticalFlowPyrLK(cur, prev, nxt, None, winSize=(15, 15), maxLevel=3)
         fb = np.linalg.norm((back - pts).reshape(-1, 2), axis=1)
         ok = (status.ravel() == 1) & (status_back.ravel() == 1) & (fb < MAX_FB_PX)
-        self._pts = nxt[ok]
+        self._pts, self._anchors = nxt[ok], anchors[ok]
         src, dst = nxt.reshape(-1, 2)[ok].astype(np.float64), pts.reshape(-1, 2)[ok].astype(np.float64)
         if len(src) < MIN_TRACKS or np.median(np.linalg.norm(src - dst, axis=1)) < STILL_PX:
             return np.eye(3), len(src)
+        # for flow(): where each corner was when found (a longer base than the pair's: less drift when chained)
+        keep = self._flow_rng.choice(len(src), min(FLOW_KEEP, len(src)), replace=False)
+        both = np.hstack([self._anchors.reshape(-1, 2)[keep], src[keep]])
+        self._kept = ((both + 0.5) / self.scale - 0.5).astype(np.float32), (self._anchor_frame, len(self._out))
         rot, inliers = fit_rotation(_rays(src, self.size, self.focal), _rays(dst, self.size, self.focal),
                                     INLIER_PX / self.focal, self._rng)
         if inliers.sum() < MIN_TRACKS:
@@ -194,6 +213,17 @@ class BackgroundTracker:
             slerp = Slerp(known, Rotation.from_matrix(np.array([self._out[i] for i in known])))
             out[: known[-1] + 1] = slerp(np.arange(known[-1] + 1)).as_matrix()
         return out.astype(np.float32)
+
+
+    def flow(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (points (P, FLOW_KEEP, 4) float32, frames (P, 2) int32): for each measured frame where the
+        background moved since the last one, background corners as (x, y) in an earlier frame (the one where the
+        corners were found, up to :data:`REDETECT_EVERY` measured frames before) then (x, y) in this one,
+        full-frame pixels (pixel centres at integers), NaN-padded, and the two frames' indices."""
+        pts = np.full((len(self._flow), FLOW_KEEP, 4), np.nan, np.float32)
+        for i, p in enumerate(self._flow):
+            pts[i, : len(p)] = p
+        return pts, np.array(self._flow_frames, np.int32).reshape(-1, 2)
 
 
 def refocus(rotations: np.ndarray, measured_with: float, focal: float) -> np.ndarray:

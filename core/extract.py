@@ -218,7 +218,8 @@ def extract_keypoints(
     ``mp_landmarks`` (T,33,4: x px, y px, z, visibility), ``mp_world`` (T,33,3 metres,
     MediaPipe's hip-centred world landmarks) and ``camera_rotation`` (T,3,3: each frame's camera turn from the
     first frame's, measured on the background with the default focal length, core.camera_motion) are kept as
-    extras.
+    extras, with ``camera_flow`` and ``camera_flow_frames`` (the background corners followed where the camera
+    moved, for core.camera_travel).
     """
     info = probe(video)
     total = info.frame_count
@@ -280,7 +281,8 @@ def extract_keypoints(
     scores[~valid_arr] = 0.0
     return Keypoints2D(
         joints_2d=joints_2d, scores=scores, valid=valid_arr, fps=info.fps, image_size=(w, h),
-        extras={"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations()},
+        extras={"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations(),
+                **dict(zip(("camera_flow", "camera_flow_frames"), background.flow(), strict=True))},
     )
 
 

@@ -19,6 +19,7 @@ import logging
 import numpy as np
 
 from core.camera_motion import refocus, turn_angles, turning_rotations
+from core.camera_travel import camera_path, checked_flow, path_length
 from core.contact import (
     DEFAULT_PARAMS,
     FEET,
@@ -59,6 +60,7 @@ def clean_motion(
     image_size: tuple[int, int], preset: str = DEFAULT_PRESET, subject_height: float = DEFAULT_SUBJECT_HEIGHT,
     focal: float | None = None, foot_lock: bool = True, fixed_bones: bool = True, level_camera: bool = False,
     params: ContactParams = DEFAULT_PARAMS, camera_rotation: np.ndarray | None = None,
+    camera_flow: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return (joints_3d (T,17,3) float32, root (T,3) float32, info): cleaned camera-frame motion.
 
@@ -71,6 +73,9 @@ def clean_motion(
     camera_rotation: (T,3,3) each frame's camera turn from the first frame's (core.camera_motion); where the
     camera turned (a pan, a hand following the person) and taking the turn out leaves the planted feet
     stiller, the motion is put in the first frame's camera.
+    camera_flow: (points, frames) of core.camera_motion.BackgroundTracker.flow(); where the camera travelled
+    (a tracking shot) and its path measured on the floor (core.camera_travel) leaves the planted feet stiller,
+    the motion is put in the first frame's camera, the camera's travel added to the root.
     The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame (of the first
     frame when the camera turned), metres.
     ``info`` is JSON-serialisable, for the motion file's meta: keys ``world_from_camera`` (4x4 nested
@@ -96,14 +101,34 @@ def clean_motion(
             log.warning("the camera moved during the clip, not only turned (planted feet %.2f m/s with the turn "
                         "taken out, %.2f without): the motion stays in each frame's view", still_turned, still)
             turns = None
-    rel, root, scale = placed
     ankle_h = ANKLE_HEIGHT_RATIO * float(subject_height)
-    absolute = rel + root[:, None]
     level = (np.array([0.0, -1.0, 0.0]), 100.0) if level_camera else (None, GROUND_PRIOR_SPAN)
+    flow = None if camera_flow is None else checked_flow(*camera_flow)
+    travel = None
+    if flow is not None:
+        def place(path: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
+            return _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
+                          fixed_bones, *path)
+
+        travel, travelled = _travel(placed, place, flow, fps, image_size, f_px, ankle_h, params, level)
+        if travel is not None:
+            still, still_travelled = _planted_speed(placed, fps), _planted_speed(travelled, fps)
+            if still_travelled < still:
+                placed, turns = travelled, travel[0]
+            else:
+                log.info("the camera's path measured on the floor left the planted feet sliding more (%.2f m/s, "
+                         "%.2f without); not used", still_travelled, still)
+                travel = None
+    rel, root, scale = placed
+    absolute = rel + root[:, None]
     ankles = [FEET[0][2], FEET[1][2]]
-    rays = camera_rays(joints_2d[:, ankles], image_size, f_px)
-    if turns is not None:
-        rays = _rotate(rays, turns)
+    rays = None  # rays from a travelling camera start where it was, not at the origin
+    if travel is None:
+        rays = camera_rays(joints_2d[:, ankles], image_size, f_px)
+        if turns is not None:
+            rays = _rotate(rays, turns)
+    if travel is not None:  # the floor's normal as the background showed it
+        level = (travel[2], 100.0)
     normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
     seen = weights[:, ankles] >= FOOT_SEEN
     contacts = seen_contacts(contacts, seen, fps, params)
@@ -120,6 +145,7 @@ def clean_motion(
     info["cleanup"]["level_camera"] = bool(level_camera)
     info["ground"]["feet_seen"] = round(float(seen.mean()), 4)
     info["camera_turn_deg"] = 0.0 if turns is None else round(float(turn_angles(turns).max()), 3)
+    info["camera_travel_m"] = 0.0 if travel is None else round(float(path_length(travel[1])), 3)
     log.info("clean-up %s: scale %.3f, focal %.0f px, camera pitch %.1f deg, %d + %d contacts", preset, scale,
              f_px, info["ground"]["pitch_deg"], len(info["contacts"]["left"]), len(info["contacts"]["right"]))
     return (absolute - root[:, None]).astype(np.float32), root.astype(np.float32), info
@@ -127,10 +153,12 @@ def clean_motion(
 
 def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, valid: np.ndarray, fps: float,
            image_size: tuple[int, int], f_px: float, cutoff: float | None, subject_height: float, fixed_bones: bool,
-           turns: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+           turns: np.ndarray | None = None, centres: np.ndarray | None = None,
+           ) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
     """Return (root-relative joints, root, scale) filtered, rigid and scaled, in the camera frame; with ``turns``
     (T,3,3, camera t -> first camera) in the first frame's camera (the pose turned before filtering, so hand
-    shake is filtered out with the rest; the root seen from each frame's own camera, then turned)."""
+    shake is filtered out with the rest; the root seen from each frame's own camera, then turned), and with
+    ``centres`` (T,3, each frame's camera centre in the first one's) the camera's travel added to the root."""
     from core.filters import constant_bone_lengths
     from core.smoothing import smooth_series
     from core.trajectory import estimate_root
@@ -149,9 +177,31 @@ def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, va
     root = estimate_root(own, joints_2d, np.maximum(weights, 1e-3), image_size, focal=f_px).astype(np.float64)
     if turns is not None:
         root = _rotate(root[:, None], turns)[:, 0]
+    if centres is not None:
+        root = root + centres
     root = smooth_series(root, fps, None if cutoff is None else cutoff * ROOT_CUTOFF_RATIO, FILTER_METHOD,
                          np.where(valid, 1.0, 0.0))
     return rel, root, scale
+
+
+def _travel(placed: tuple[np.ndarray, np.ndarray, float], place, flow: tuple[np.ndarray, np.ndarray], fps: float,
+            image_size: tuple[int, int], f_px: float, ankle_h: float, params: ContactParams, level: tuple,
+            ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray, float] | None]:
+    """Return ((turns, centres, floor normal), motion placed with them) of a travelling camera
+    (core.camera_travel), or (None, None): the ground from the feet as the camera saw them, the path on it,
+    then once more with the camera's height from the motion so placed (its planted feet now stand still, so it
+    is the surer) and the floor's normal from the background."""
+    travel, travelled = None, None
+    for _ in range(2):
+        rel, root, _ = placed if travelled is None else travelled
+        # the second time round, the floor's normal from the background, only the camera's height from the feet
+        prior = level if travel is None else (travel[2], 100.0)
+        normal, offset, _ = estimate_ground(rel + root[:, None], fps, ankle_h, params, *prior)
+        path = camera_path(*flow, len(rel), normal, offset, image_size, f_px, refine_normal=travel is None)
+        if path is None:
+            break
+        travel, travelled = path, place(path[:2])
+    return travel, travelled
 
 
 def _planted_speed(placed: tuple[np.ndarray, np.ndarray, float], fps: float) -> float:

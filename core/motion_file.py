@@ -20,6 +20,9 @@ from core.skeleton import JOINT_NAMES, NUM_JOINTS
 MOTION_FORMAT_VERSION = 1
 KEYPOINTS_REQUIRED = ("joints_2d", "scores", "valid", "fps", "image_size")
 MOTION_REQUIRED = KEYPOINTS_REQUIRED + ("joints_3d", "root", "joint_names", "meta")
+DETECTOR_EXTRAS = ("mp_landmarks", "mp_world", "camera_flow", "camera_flow_frames")
+"""Keypoints-file extras that stay there: the detector's own output and the background corners (large; what the
+clean-up needed of them is in the motion)."""
 MAX_FRAMES = 10_000_000  # ~3.8 days at 30 fps: anything larger is a corrupt header
 
 
@@ -256,7 +259,7 @@ def write_motion(path: Path, clip: MotionClip) -> Path:
     meta = dict(clip.meta)
     meta.setdefault("format_version", MOTION_FORMAT_VERSION)
     arrays = keypoints_arrays(clip)
-    for key in ("mp_landmarks", "mp_world"):  # detector extras stay in keypoints files
+    for key in DETECTOR_EXTRAS:  # detector extras stay in keypoints files
         arrays.pop(key, None)
     arrays.update({
         "joints_3d": np.asarray(clip.joints_3d, np.float32),

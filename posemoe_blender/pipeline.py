@@ -23,7 +23,7 @@ from core import __version__
 from core.config import InferenceConfig
 from core.errors import CancelledError
 from core.motion_cleanup import DEFAULT_PRESET, DEFAULT_SUBJECT_HEIGHT
-from core.motion_file import Keypoints2D, MotionClip, check_writable, write_keypoints, write_motion
+from core.motion_file import DETECTOR_EXTRAS, Keypoints2D, MotionClip, check_writable, write_keypoints, write_motion
 from core.protocol import Event, Message, Progress
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def to_motion(
             joints_3d, kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, preset=smoothing,
             subject_height=subject_height, focal=focal, foot_lock=foot_lock, fixed_bones=fixed_bones,
             level_camera=level_camera, camera_rotation=None if static_camera else kp.extras.get("camera_rotation"),
+            camera_flow=None if static_camera else (kp.extras.get("camera_flow"), kp.extras.get("camera_flow_frames")),
         )
     emit(Progress("filter", 1, 1))
     meta = {
@@ -157,7 +158,7 @@ def to_motion(
         "device": str(resolve_device(cfg.device)), "lift_seconds": round(lift_seconds, 4),
         "upright_quarter_turns": upright_turns(kp.joints_2d, kp.valid), **info,
     }
-    extras = {k: v for k, v in kp.extras.items() if k not in ("mp_landmarks", "mp_world", "source")}
+    extras = {k: v for k, v in kp.extras.items() if k not in DETECTOR_EXTRAS + ("source",)}
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
                       joints_3d=joints_3d.astype(np.float32), root=root.astype(np.float32), meta=meta)
 

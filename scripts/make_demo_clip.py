@@ -88,12 +88,14 @@ def posed_joints(arm, bone_map: dict[str, str], nose_local, top_local) -> np.nda
 
 
 def setup_scene(world_joints: np.ndarray, yaw_deg: float, ankle_height: float, size: tuple[int, int] = SIZE,
-                raise_m: float = 0.0, look: int = 0):
+                raise_m: float = 0.0, look: int = 0, tiles: bool = False):
     """Add a floor under the soles, light and a camera framing every joint of every frame; return the camera.
 
     raise_m lifts the camera above its default height (0.2 m above the subject's centre) and aims it
     back at the centre (positive: high, looking down; negative: low, looking up). look > 0 picks a
     seeded variation of background clutter, colours and studio light (0 = the demo clip's plain look).
+    tiles lays the floor as 0.5 m tiles of four shades (paving, a tiled hall): a floor with corners to follow,
+    as most real floors have (grass, tarmac, boards), for the travelling-camera clips.
     """
     import bpy
     from mathutils import Vector
@@ -101,11 +103,21 @@ def setup_scene(world_joints: np.ndarray, yaw_deg: float, ankle_height: float, s
     scene = bpy.context.scene
     rng = np.random.default_rng(look)
     floor_z = float(world_joints[:, [3, 6], 2].min()) - ankle_height
-    bpy.ops.mesh.primitive_plane_add(size=40, location=(0, 0, floor_z))
+    if tiles:
+        bpy.ops.mesh.primitive_grid_add(x_subdivisions=80, y_subdivisions=80, size=40, location=(0, 0, floor_z))
+    else:
+        bpy.ops.mesh.primitive_plane_add(size=40, location=(0, 0, floor_z))
     floor = bpy.context.active_object
     mat = bpy.data.materials.new("floor")
     mat.diffuse_color = (0.45, 0.5, 0.42, 1.0) if look == 0 else (*rng.uniform(0.15, 0.8, 3), 1.0)
     floor.data.materials.append(mat)
+    if tiles:
+        base = np.array(mat.diffuse_color[:3])
+        for i in range(3):
+            shade = bpy.data.materials.new(f"floor{i}")
+            shade.diffuse_color = (*np.clip(base * rng.uniform(0.6, 1.4) + rng.normal(0, 0.04, 3), 0, 1), 1.0)
+            floor.data.materials.append(shade)
+        floor.data.polygons.foreach_set("material_index", rng.integers(0, 4, len(floor.data.polygons)))
     lo, hi = world_joints.reshape(-1, 3).min(0), world_joints.reshape(-1, 3).max(0)
     centre = 0.5 * (lo + hi)
     extent = float(np.max(hi - lo)) + 0.6
@@ -259,6 +271,7 @@ def main() -> int:
                     help="the camera stands 3.5 m from the path and turns to follow the pelvis (a panning camera)")
     ap.add_argument("--track", action="store_true",
                     help="the camera travels beside the person, 3.5 m away, without turning (a tracking shot)")
+    ap.add_argument("--tiles", action="store_true", help="a tiled floor (0.5 m tiles of four shades)")
     ap.add_argument("--look", type=int, default=0, help="background/light variation seed (0 = plain)")
     ap.add_argument("--meta", default="{}", help="JSON stored in the truth file as meta (category, view)")
     args = ap.parse_args()
@@ -294,7 +307,7 @@ def main() -> int:
         truth_world.append(posed_joints(arm, bone_map, nose_l, top_l))
     truth_world = np.array(truth_world)
     cam = setup_scene(truth_world, args.yaw, float(info["rest_bone_heads_m"]["l_ankle"][2]), size, args.raise_m,
-                      args.look)
+                      args.look, args.tiles)
     k = camera_intrinsics(cam, size)
     if args.orbit:
         lo, hi = truth_world.reshape(-1, 3).min(0), truth_world.reshape(-1, 3).max(0)

@@ -1,0 +1,232 @@
+"""A camera that travels during a clip (a cameraman walking alongside, a dolly, a car), its path measured on the
+floor.
+
+From one camera a person's root path is seen relative to the camera: where the camera travels with them, they
+"walk on the spot". :func:`camera_path` puts the camera back on its path, in metres: the background corners
+that core.camera_motion followed between measured frame pairs (``camera_flow``) are taken to lie on the ground
+plane (known from the person's feet, core.contact, in the first frame's camera), which gives each corner of the
+earlier frame a 3D point at the scale of the person; OpenCV's ``solvePnPRansac`` then finds the later frame's
+camera from where those points are seen in it. Corners off the floor (walls, furniture, the horizon) disagree
+with the plane and fall out as outliers. Chained over the clip, the pairs give every frame's camera turn and
+position relative to the first.
+
+Why not the essential matrix (``cv2.findEssentialMat``): it gives the direction of travel but not how far;
+the floor at the camera's height is what gives metres. Why not a homography (8 degrees of freedom): the plane
+is known, and fitting only the camera's 6 leaves less to chance on a floor with few corners.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_FLOOR_M = 25.0
+"""Corners whose ray meets the ground further than this from the camera are not used: near the horizon a
+pixel's error moves the point metres, and most are not on the floor at all."""
+MIN_FLOOR_POINTS = 12
+"""Fewer floor corners (or PnP inliers) than this in a frame pair: it is not measured (see :func:`camera_path`)."""
+INLIER_PX = 2.0
+"""A corner agrees with a camera when it is seen within this many pixels (at 640 px wide; scaled with the width)
+of where its floor point projects."""
+MIN_TRAVEL_M = 0.25
+"""A camera whose measured path is shorter than this counts as standing: a hand's sway, a tripod's wobble,
+or the noise of pairs measured on a few corners (the root's own error is larger)."""
+NORMAL_ROUNDS = 3
+"""Rounds of the floor's normal refitted and its pairs measured again on it (:func:`camera_path`)."""
+NORMAL_PAIRS = 60
+"""The floor's normal is fitted on up to this many frame pairs spread over the clip (2 s of a moving camera)."""
+MIN_PAIRS = 5
+"""Fewer frame pairs measured on the floor than this: no path (nor a floor normal to trust; a camera moving for
+a third of a second is a bump, not a tracking shot)."""
+MIN_MEASURED = 0.6
+"""At least this fraction of the frame pairs where the background moved must be measured on the floor, else
+the path is not trusted (a plain floor, a wall behind the person) and :func:`camera_path` returns None."""
+
+
+def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.ndarray, offset: float,
+                image_size: tuple[int, int], focal: float, refine_normal: bool = True,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
+    """Return (turns (T,3,3), centres (T,3), normal (3,)): frame t's camera turn (``p_0 = R_t p_t``, as
+    core.camera_motion's), its centre in the first frame's camera, metres, and the floor's normal (up) as the
+    background showed it; None where the floor could not show the path (too few pairs measured,
+    :data:`MIN_MEASURED`) or the camera stood (:data:`MIN_TRAVEL_M`).
+
+    flow, flow_frames: core.camera_motion.BackgroundTracker.flow(); frames: the clip's length; normal, offset:
+    the ground in the first frame's camera from the person's feet (``normal . p + offset`` = height above it,
+    metres; normal up): the offset (the camera's height) sets the scale, the normal is a first guess that
+    :func:`_floor_normal` refines on the background (``refine_normal``; off: the normal is kept). focal: pixels.
+    Frames between measured ones are interpolated; pairs not measured keep the last velocity.
+    """
+    from scipy.spatial.transform import Rotation, Slerp
+
+    flow, flow_frames = np.asarray(flow, np.float64), np.asarray(flow_frames, np.int64)
+    normal = np.asarray(normal, np.float64) / np.linalg.norm(normal)
+    k = np.array([[focal, 0.0, image_size[0] / 2.0], [0.0, focal, image_size[1] / 2.0], [0.0, 0.0, 1.0]])
+    tol = INLIER_PX * image_size[0] / 640.0
+    if len(flow_frames) == 0:  # the background never moved
+        return None
+    known, floors = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+    if len(floors) < MIN_MEASURED * len(flow_frames) or len(floors) < MIN_PAIRS:
+        log.info("the camera's path was not measured on the floor (%d of %d moving frame pairs)", len(floors),
+                 len(flow_frames))
+        return None
+    if refine_normal:
+        # on up to NORMAL_PAIRS pairs spread over the clip, the earlier cameras kept as first chained: the cost
+        # stays bounded on long clips; each round's pairs, fitted on a surer floor, start the next one closer
+        pick = sorted(floors)[:: max(1, len(floors) // NORMAL_PAIRS)][:NORMAL_PAIRS]
+        sample = [floors[i] for i in pick]
+        for _ in range(NORMAL_ROUNDS):
+            normal = _floor_normal(sample, normal, k, tol)
+            redone = [_pair(_finite(flow[i]), f[0], f[6], normal, offset, k, tol)
+                      for i, f in zip(pick, sample, strict=True)]
+            sample = [f if r is None else r for f, r in zip(sample, redone, strict=True)]
+        known, floors = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+    idx = np.array(sorted(known))
+    turns = np.repeat(np.eye(3)[None], frames, axis=0)
+    centres = np.zeros((frames, 3))
+    rots = Rotation.from_matrix(np.array([known[i][0] for i in idx]))
+    span = np.arange(idx[-1] + 1)
+    turns[: idx[-1] + 1] = Slerp(idx, rots)(span).as_matrix() if len(idx) > 1 else rots.as_matrix()
+    centres[: idx[-1] + 1] = np.stack([np.interp(span, idx, [known[i][1][d] for i in idx]) for d in range(3)], 1)
+    turns[idx[-1] + 1:], centres[idx[-1] + 1:] = turns[idx[-1]], centres[idx[-1]]
+    length = path_length(centres)
+    log.info("the camera travelled %.2f m (measured on the floor in %d of %d moving frame pairs)", length,
+             len(floors), len(flow_frames))
+    return None if length < MIN_TRAVEL_M else (turns, centres, normal)
+
+
+Floor = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]
+"""One measured pair: (earlier camera's turn, rays (N,3) of all its corners, where the later camera saw them
+(N,2), rvec and tvec of the later camera (OpenCV's: earlier camera's frame -> later's), the earlier camera's
+height and centre)."""
+
+
+def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.ndarray, offset: float,
+           k: np.ndarray, tol: float) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, Floor]]:
+    """Return ({frame: (turn, centre)} of the measured frames, {pair: its Floor} of the pairs measured on the
+    floor), the pairs chained in order of their later frame."""
+    known: dict[int, tuple[np.ndarray, np.ndarray]] = {0: (np.eye(3), np.zeros(3))}
+    velocity = np.zeros(3)  # metres a frame, for pairs the floor cannot measure
+    floors: dict[int, Floor] = {}
+    for i in np.argsort(flow_frames[:, 1], kind="stable"):
+        (a, b), pts = flow_frames[i], flow[i]
+        if not 0 <= a < b < frames:
+            continue
+        if a not in known:  # the pairs between were still (no flow stored): the camera held
+            known[a] = known[max(f for f in known if f < a)]
+        rot, centre = known[a]
+        floor = _pair(_finite(pts), rot, centre, normal, offset, k, tol)
+        if floor is None:
+            known[b] = (rot, centre + velocity * (b - a))
+            continue
+        floors[int(i)] = floor
+        r_ba = _rodrigues(floor[3])  # earlier camera's frame -> later camera's
+        shift = -r_ba.T @ floor[4]
+        velocity = rot @ shift / (b - a)
+        known[b] = (rot @ r_ba.T, centre + rot @ shift)
+    return known, floors
+
+
+def _floor_normal(floors: list[Floor], normal: np.ndarray, k: np.ndarray, tol: float) -> np.ndarray:
+    """Return the floor's normal (first-frame camera, up) that lets one camera move explain each pair's floor
+    corners best (the least squared reprojection error, each corner's capped at ``tol``: a larger cap lets the
+    corners off the floor drown the floor's), searched within
+    about 20 degrees of ``normal``. Why it can be seen: a wrong floor puts the corners at depths no camera move
+    projects right; the camera's height only scales the scene, so it does not enter (and stays the feet's)."""
+    import cv2
+    from scipy.optimize import minimize
+    from scipy.spatial.transform import Rotation
+
+    e1 = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 0.0, 1.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(normal, e1)
+    cap = tol**2
+
+    def tilted(ab: np.ndarray) -> np.ndarray:
+        return Rotation.from_rotvec(np.radians(ab[0]) * e1 + np.radians(ab[1]) * e2).apply(normal)
+
+    def cost(ab: np.ndarray) -> float:
+        if np.hypot(*ab) > 20.0:
+            return 1e9
+        n, total = tilted(ab), 0.0
+        for rot, rays, seen, rvec, tvec, height, _ in floors:
+            down = -(rays @ (rot.T @ n))
+            pts3 = rays / np.maximum(down, 1e-6)[:, None]  # height 1: the scale does not change the fit
+            ok = (down > 1e-6) & (np.linalg.norm(pts3, axis=1) * height < MAX_FLOOR_M)
+            rv, tv, err = rvec, tvec / height, np.full(len(rays), np.inf)
+            for _ in range(2):  # the corners that agree with the camera, the camera refitted to them
+                err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok],
+                                         axis=1)
+                agree = ok & (err < tol)
+                if agree.sum() < 6:
+                    break
+                rv, tv = cv2.solvePnPRefineLM(pts3[agree], seen[agree], k, None, rv.copy(), tv.copy())
+            err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok], axis=1)
+            total += float(np.minimum(err**2, cap).mean())
+        return total / len(floors)
+
+    res = minimize(cost, np.zeros(2), method="Nelder-Mead",
+                   options={"initial_simplex": [[0, 0], [3, 0], [0, 3]], "xatol": 0.1, "fatol": 1e-4, "maxfev": 80})
+    log.info("the floor's normal, measured on the background: %.1f deg from the feet's", np.hypot(*res.x))
+    return tilted(res.x)
+
+
+def _finite(pts: np.ndarray) -> np.ndarray:
+    """Return the rows of a pair's corners (N, 4) that are not padding."""
+    return pts[np.isfinite(pts).all(axis=1)]
+
+
+def _rodrigues(rvec: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.Rodrigues(np.asarray(rvec, np.float64))[0]
+
+
+def checked_flow(points: np.ndarray | None, frames: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return (points, frames) as float64 / int64 when they have the shapes of ``camera_flow`` and
+    ``camera_flow_frames`` (docs/FORMATS.md), else None (missing: a keypoints file from elsewhere or from before
+    they were kept; malformed: logged)."""
+    if points is None or frames is None:
+        return None
+    p, f = np.asarray(points), np.asarray(frames)
+    if p.ndim != 3 or p.shape[2] != 4 or f.shape != (len(p), 2) or p.dtype.kind not in "fiu" \
+            or f.dtype.kind not in "iu":
+        log.warning("ignoring camera_flow %s %s / camera_flow_frames %s %s: not (P, N, 4) points and (P, 2) frame "
+                    "indices; a travelling camera's path is not measured", p.shape, p.dtype, f.shape, f.dtype)
+        return None
+    return p.astype(np.float64), f.astype(np.int64)
+
+
+def path_length(centres: np.ndarray) -> float:
+    """Return the length, metres, of a path (T, 3)."""
+    return float(np.linalg.norm(np.diff(centres, axis=0), axis=1).sum())
+
+
+def _pair(pts: np.ndarray, rot: np.ndarray, centre: np.ndarray, normal: np.ndarray, offset: float, k: np.ndarray,
+          tol: float) -> Floor | None:
+    """Return the later camera of a frame pair as seen from the earlier one (a :data:`Floor`), from corners
+    ``pts`` (N, 4) seen in both, or None; the earlier camera's turn ``rot`` and ``centre`` in the first frame's
+    camera place the ground in its view."""
+    import cv2
+
+    if len(pts) < MIN_FLOOR_POINTS:
+        return None
+    up = rot.T @ normal  # the ground in the earlier camera's frame
+    height = float(normal @ centre + offset)
+    if height <= 0.05:
+        return None
+    rays = np.linalg.solve(k, np.column_stack([pts[:, :2], np.ones(len(pts))]).T).T
+    down = -(rays @ up)
+    depth = np.where(down > 1e-6, height / np.maximum(down, 1e-6), np.inf)  # along z, since rays have z = 1
+    on_floor = depth * np.linalg.norm(rays, axis=1) < MAX_FLOOR_M
+    if on_floor.sum() < MIN_FLOOR_POINTS:
+        return None
+    ok, rvec, tvec, inliers = cv2.solvePnPRansac(
+        rays[on_floor] * depth[on_floor, None], pts[on_floor, 2:4], k, None, useExtrinsicGuess=False,
+        iterationsCount=2000, reprojectionError=tol, confidence=0.999, flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok or inliers is None or len(inliers) < MIN_FLOOR_POINTS:
+        return None
+    return rot, rays, pts[:, 2:4], rvec.ravel(), tvec.ravel(), height, centre
