@@ -103,8 +103,8 @@ class PosemoeSettings(bpy.types.PropertyGroup):
     level_camera: BoolProperty(name="Level Camera", default=False,
                                description="The camera was level (a tripod): fit only the ground's height")
     static_camera: BoolProperty(name="Static Camera", default=False,
-                                description="The camera did not turn: ignore the turn measured on the background "
-                                            "(by default a camera that turned to follow the person is taken out)")
+                                description="The camera stood still: ignore its turn and travel measured on the "
+                                            "background (by default a camera that followed the person is taken out)")
     job: PointerProperty(type=PosemoeJob)
 
     def mapping_dict(self) -> dict[str, str]:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import motion_quality as mq  # noqa: E402
 
-CLIPS = ("walk_pan_02_01", "run_pan_16_08", "walk_track_02_01", "run_track_16_08", "punch_02_05")
+CLIPS = ("walk_pan_02_01", "run_pan_16_08", "walk_track_02_01", "run_track_16_08", "punch_02_05", "punch_orbit_02_05")
 FIGURES = ("mpjpe_mm", "accel_err_mm", "root_err_pct", "skate_true_contacts_cm_s", "ground_normal_err_deg",
            "contact_recall")
 

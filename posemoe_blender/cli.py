@@ -246,8 +246,8 @@ def _add_lift_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--level-camera", action="store_true",
                    help="the camera was level (tripod): fit only the ground's height, not its tilt")
     p.add_argument("--static-camera", action="store_true",
-                   help="the camera did not turn: ignore the turn measured on the background (by default a "
-                        "camera that turned to follow the person is taken out of the motion)")
+                   help="the camera stood still: ignore its turn and travel measured on the background (by "
+                        "default a camera that turned or travelled to follow the person is taken out of the motion)")
     p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation (faster)")
     p.add_argument("--batch-size", type=int, default=0,
                    help="windows per lifter batch (0 = 16 on a CPU, 256 on CUDA)")

@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--focal", type=float, default=None, help="pixels")
     p.add_argument("--no-foot-lock", action="store_true")
     p.add_argument("--level-camera", action="store_true", help="fit only the ground's height, not its tilt")
-    p.add_argument("--static-camera", action="store_true", help="ignore the camera turn measured on the background")
+    p.add_argument("--static-camera", action="store_true",
+                   help="ignore the camera turn and travel measured on the background")
     p.add_argument("--weights", type=Path, default=None)
     p.add_argument("--check", action="store_true", help="print the environment as one JSON line and exit")
     return p
