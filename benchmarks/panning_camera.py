@@ -13,7 +13,8 @@ the first frame's camera saw it (benchmarks/motion_quality.py). Variants:
   travel     as shipped: also the camera's path measured on the floor (core.camera_travel), used where it
              leaves the feet stiller;
   travel, true focal   the same with the true focal length given (--focal), as a user who knows their lens.
-Writes benchmarks/results/panning_camera.json.
+Writes benchmarks/results/panning_camera.json, and docs/images/tracking_shot_root.png (the tracking shots' root
+paths from above) when both tracking shots were measured.
 
     python benchmarks/render_gt_clips.py --pan && python benchmarks/panning_camera.py
 """
@@ -32,6 +33,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import motion_quality as mq  # noqa: E402
 
 CLIPS = ("walk_pan_02_01", "run_pan_16_08", "walk_track_02_01", "run_track_16_08", "punch_02_05", "punch_orbit_02_05")
+PLOT = REPO / "docs" / "images" / "tracking_shot_root.png"
+PATHS: dict[str, dict[str, np.ndarray]] = {}  # clip -> variant -> root path in the true world (for the plot)
 FIGURES = ("mpjpe_mm", "accel_err_mm", "root_err_pct", "skate_true_contacts_cm_s", "ground_normal_err_deg",
            "contact_recall")
 
@@ -48,6 +51,7 @@ def measure(name: str, gt_dir: Path, weights: Path) -> dict:
     from core.camera_motion import turn_angles
     from core.camera_travel import path_length
     from core.motion_cleanup import clean_motion
+    from core.world import transform_points
 
     truth_path = gt_dir / f"{name}_truth.npz"
     truth = mq.load_truth(truth_path)
@@ -69,14 +73,45 @@ def measure(name: str, gt_dir: Path, weights: Path) -> dict:
                                        subject_height=mq.TRUTH_HEIGHT, focal=focal, camera_rotation=rot,
                                        camera_flow=fl)
         r = mq.evaluate(rel.astype(np.float64), root.astype(np.float64), info, truth)
+        PATHS.setdefault(name, {"truth": truth["world_joints"][:, 0]})[variant] = transform_points(root, truth["world"])
         res[variant] = {k: r[k] for k in FIGURES} | {"camera_turn_deg": info["camera_turn_deg"],
                                                      "camera_travel_m": info["camera_travel_m"]}
     return res
 
 
+def plot(clips: tuple[str, ...] = ("walk_track_02_01", "run_track_16_08"), out: Path = PLOT) -> Path | None:
+    """Draw the tracking shots' root paths seen from above (truth, the pipeline before, as shipped) into ``out``."""
+    if not all(c in PATHS for c in clips):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(clips), figsize=(5.2 * len(clips), 3.6))
+    for ax, name in zip(np.atleast_1d(axes), clips, strict=True):
+        for variant, style, label in (("truth", "k-", "truth"), ("turn", "C3--", "before (camera travel not measured)"),
+                                      ("travel", "C0-", "as shipped (path measured on the floor)")):
+            path = PATHS[name][variant]
+            ax.plot(path[:, 0], path[:, 1], style, label=label)
+            ax.plot(path[:1, 0], path[:1, 1], style[:2] + "o")
+        ax.set_title(f"{name}: pelvis seen from above")
+        ax.set_xlabel("x m")
+        ax.set_ylabel("y m")
+        ax.set_aspect("equal", adjustable="datalim")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     results = mq.clip_study(argv, __doc__, CLIPS, REPO / "benchmarks" / "results" / "panning_camera.json", measure,
                             "benchmarks/render_gt_clips.py --pan")
+    if (image := plot()) is not None:
+        print(f"wrote {image}")
     print("| clip | turn: true / measured ° (error mean, max) | variant | camera turn taken out ° "
           "| camera travel: true / used m | MPJPE mm "
           "| accel mm/f² | root err % | skate at true contacts cm/s | ground ° | contact recall |")
