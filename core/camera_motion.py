@@ -157,6 +157,7 @@ class BackgroundTracker:
         """Return (R (3,3) turning ``cur``'s camera directions into ``prev``'s, number of corners agreeing)."""
         import cv2
 
+        self._kept = None
         rects = []  # the people's boxes, widened, in tracking pixels
         for bx0, by0, bx1, by1 in ((v * self.scale for v in box) for box in boxes or []):
             mx, my = PERSON_MARGIN * (bx1 - bx0), PERSON_MARGIN * (by1 - by0)
@@ -191,7 +192,7 @@ class BackgroundTracker:
         # for flow(): where each corner was when found (a longer base than the pair's: less drift when chained)
         keep = self._flow_rng.choice(len(src), min(FLOW_KEEP, len(src)), replace=False)
         both = np.hstack([self._anchors.reshape(-1, 2)[keep], src[keep]])
-        self._kept = ((both + 0.5) / self.scale - 0.5).astype(np.float32), (self._anchor_frame, len(self._out))
+        self._kept = ((both + 0.5) / self.scale).astype(np.float32), (self._anchor_frame, len(self._out))
         rot, inliers = fit_rotation(_rays(src, self.size, self.focal), _rays(dst, self.size, self.focal),
                                     INLIER_PX / self.focal, self._rng)
         if inliers.sum() < MIN_TRACKS:
@@ -219,7 +220,8 @@ class BackgroundTracker:
         """Return (points (P, FLOW_KEEP, 4) float32, frames (P, 2) int32): for each measured frame where the
         background moved since the last one, background corners as (x, y) in an earlier frame (the one where the
         corners were found, up to :data:`REDETECT_EVERY` measured frames before) then (x, y) in this one,
-        full-frame pixels (pixel centres at integers), NaN-padded, and the two frames' indices."""
+        full-frame pixels (the keypoints' convention: a pixel's centre at +0.5), NaN-padded, and the two frames'
+        indices."""
         pts = np.full((len(self._flow), FLOW_KEEP, 4), np.nan, np.float32)
         for i, p in enumerate(self._flow):
             pts[i, : len(p)] = p

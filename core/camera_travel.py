@@ -38,6 +38,8 @@ NORMAL_ROUNDS = 3
 """Rounds of the floor's normal refitted and its pairs measured again on it (:func:`camera_path`)."""
 NORMAL_PAIRS = 60
 """The floor's normal is fitted on up to this many frame pairs spread over the clip (2 s of a moving camera)."""
+MAX_NORMAL_DEG = 20.0
+"""The floor's normal from the background is looked for within this angle of the feet's."""
 MIN_PAIRS = 5
 """Fewer frame pairs measured on the floor than this: no path (nor a floor normal to trust; a camera moving for
 a third of a second is a bump, not a tracking shot)."""
@@ -56,9 +58,9 @@ def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: 
 
     flow, flow_frames: core.camera_motion.BackgroundTracker.flow(); frames: the clip's length; normal, offset:
     the ground in the first frame's camera from the person's feet (``normal . p + offset`` = height above it,
-    metres; normal up): the offset (the camera's height) sets the scale, the normal is a first guess that
-    :func:`_floor_normal` refines on the background (``refine_normal``; off: the normal is kept). focal: pixels.
-    Frames between measured ones are interpolated; pairs not measured keep the last velocity.
+    metres; normal up): the offset (the camera's height) sets the scale (the path is proportional to it), the
+    normal is a first guess that :func:`_floor_normal` refines on the background (``refine_normal``; off: the
+    normal is kept). focal: pixels. Frames not measured are interpolated between those measured.
     """
     from scipy.spatial.transform import Rotation, Slerp
 
@@ -68,22 +70,18 @@ def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: 
     tol = INLIER_PX * image_size[0] / 640.0
     if len(flow_frames) == 0:  # the background never moved
         return None
-    known, floors = _chain(flow, flow_frames, frames, normal, offset, k, tol)
-    if len(floors) < MIN_MEASURED * len(flow_frames) or len(floors) < MIN_PAIRS:
-        log.info("the camera's path was not measured on the floor (%d of %d moving frame pairs)", len(floors),
-                 len(flow_frames))
+    known, measured = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+    enough = _enough(measured, flow_frames)
+    if refine_normal and enough:
+        # on up to NORMAL_PAIRS pairs spread over the clip (the cost stays bounded on long clips), their earlier
+        # cameras as first chained
+        pick = measured[:: max(1, len(measured) // NORMAL_PAIRS)][:NORMAL_PAIRS]
+        sample = [(_finite(flow[i]), *known[int(flow_frames[i, 0])]) for i in pick]
+        normal = _floor_normal(sample, normal, offset, k, tol)
+        known, measured = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+        enough = _enough(measured, flow_frames)
+    if not enough:
         return None
-    if refine_normal:
-        # on up to NORMAL_PAIRS pairs spread over the clip, the earlier cameras kept as first chained: the cost
-        # stays bounded on long clips; each round's pairs, fitted on a surer floor, start the next one closer
-        pick = sorted(floors)[:: max(1, len(floors) // NORMAL_PAIRS)][:NORMAL_PAIRS]
-        sample = [floors[i] for i in pick]
-        for _ in range(NORMAL_ROUNDS):
-            normal = _floor_normal(sample, normal, k, tol)
-            redone = [_pair(_finite(flow[i]), f[0], f[6], normal, offset, k, tol)
-                      for i, f in zip(pick, sample, strict=True)]
-            sample = [f if r is None else r for f, r in zip(sample, redone, strict=True)]
-        known, floors = _chain(flow, flow_frames, frames, normal, offset, k, tol)
     idx = np.array(sorted(known))
     turns = np.repeat(np.eye(3)[None], frames, axis=0)
     centres = np.zeros((frames, 3))
@@ -94,48 +92,71 @@ def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: 
     turns[idx[-1] + 1:], centres[idx[-1] + 1:] = turns[idx[-1]], centres[idx[-1]]
     length = path_length(centres)
     log.info("the camera travelled %.2f m (measured on the floor in %d of %d moving frame pairs)", length,
-             len(floors), len(flow_frames))
+             len(measured), len(flow_frames))
     return None if length < MIN_TRAVEL_M else (turns, centres, normal)
 
 
-Floor = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]
+def _enough(measured: list[int], flow_frames: np.ndarray) -> bool:
+    """Return whether enough of the moving frame pairs were measured on the floor (:data:`MIN_MEASURED`)."""
+    if len(measured) >= max(MIN_PAIRS, MIN_MEASURED * len(flow_frames)):
+        return True
+    log.info("the camera's path was not measured on the floor (%d of %d moving frame pairs)", len(measured),
+             len(flow_frames))
+    return False
+
+
+Floor = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
 """One measured pair: (earlier camera's turn, rays (N,3) of all its corners, where the later camera saw them
-(N,2), rvec and tvec of the later camera (OpenCV's: earlier camera's frame -> later's), the earlier camera's
-height and centre)."""
+(N,2), rvec and tvec of the later camera (OpenCV's: earlier camera's frame -> later's) as one array (6,), the
+earlier camera's height)."""
 
 
 def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.ndarray, offset: float,
-           k: np.ndarray, tol: float) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, Floor]]:
-    """Return ({frame: (turn, centre)} of the measured frames, {pair: its Floor} of the pairs measured on the
-    floor), the pairs chained in order of their later frame."""
+           k: np.ndarray, tol: float) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], list[int]]:
+    """Return ({frame: (turn, centre)} of the frames whose camera is known, the pairs measured on the floor),
+    the pairs chained in order of their later frame.
+
+    A pair's later camera is known when the pair is measured. Its earlier camera must be known: measured, or
+    held from the last camera before it where no pair ended between (the background stood still there: no
+    flow was kept). A frame whose pair failed is not guessed (nor are pairs from it): the interpolation of
+    :func:`camera_path` fills it."""
+    from bisect import bisect_right
+
     known: dict[int, tuple[np.ndarray, np.ndarray]] = {0: (np.eye(3), np.zeros(3))}
-    velocity = np.zeros(3)  # metres a frame, for pairs the floor cannot measure
-    floors: dict[int, Floor] = {}
+    ends, failed = [0], set()  # every frame a pair ended at, in order (pairs come in order of their end)
+    measured: list[int] = []
     for i in np.argsort(flow_frames[:, 1], kind="stable"):
-        (a, b), pts = flow_frames[i], flow[i]
-        if not 0 <= a < b < frames:
+        (a, b), pts = (int(v) for v in flow_frames[i]), flow[i]
+        if not 0 <= a < b < frames or b <= ends[-1]:
             continue
-        if a not in known:  # the pairs between were still (no flow stored): the camera held
-            known[a] = known[max(f for f in known if f < a)]
+        ends.append(b)
+        if a not in known:  # still frames since the last pair's end hold its camera; a failed end holds nothing
+            last = ends[bisect_right(ends, a) - 1]
+            if last in failed or last not in known:
+                failed.add(b)
+                continue
+            known[a] = known[last]
         rot, centre = known[a]
         floor = _pair(_finite(pts), rot, centre, normal, offset, k, tol)
         if floor is None:
-            known[b] = (rot, centre + velocity * (b - a))
+            failed.add(b)
             continue
-        floors[int(i)] = floor
-        r_ba = _rodrigues(floor[3])  # earlier camera's frame -> later camera's
-        shift = -r_ba.T @ floor[4]
-        velocity = rot @ shift / (b - a)
+        measured.append(int(i))
+        r_ba = _rodrigues(floor[3][:3])  # earlier camera's frame -> later camera's
+        shift = -r_ba.T @ floor[3][3:]
         known[b] = (rot @ r_ba.T, centre + rot @ shift)
-    return known, floors
+    return known, measured
 
 
-def _floor_normal(floors: list[Floor], normal: np.ndarray, k: np.ndarray, tol: float) -> np.ndarray:
-    """Return the floor's normal (first-frame camera, up) that lets one camera move explain each pair's floor
-    corners best (the least squared reprojection error, each corner's capped at ``tol``: a larger cap lets the
-    corners off the floor drown the floor's), searched within
-    about 20 degrees of ``normal``. Why it can be seen: a wrong floor puts the corners at depths no camera move
-    projects right; the camera's height only scales the scene, so it does not enter (and stays the feet's)."""
+def _floor_normal(sample: list[tuple[np.ndarray, np.ndarray, np.ndarray]], normal: np.ndarray, offset: float,
+                  k: np.ndarray, tol: float) -> np.ndarray:
+    """Return the floor's normal (first-frame camera, up) that lets one camera move explain each sampled pair's
+    floor corners best (the least squared reprojection error, each corner's capped at ``tol``: a larger cap lets
+    the corners off the floor drown the floor's), within :data:`MAX_NORMAL_DEG` of ``normal`` (the feet's).
+    sample: (corners (N,4), earlier camera's turn, centre) per pair. Why it can be seen: a wrong floor puts the
+    corners at depths no camera move projects right; the camera's height only scales the scene, so it does not
+    enter. :data:`NORMAL_ROUNDS` rounds: each round's cameras, fitted on a surer floor, start the next one
+    closer; a round that does not lower the error ends the search."""
     import cv2
     from scipy.optimize import minimize
     from scipy.spatial.transform import Rotation
@@ -148,15 +169,19 @@ def _floor_normal(floors: list[Floor], normal: np.ndarray, k: np.ndarray, tol: f
     def tilted(ab: np.ndarray) -> np.ndarray:
         return Rotation.from_rotvec(np.radians(ab[0]) * e1 + np.radians(ab[1]) * e2).apply(normal)
 
-    def cost(ab: np.ndarray) -> float:
-        if np.hypot(*ab) > 20.0:
+    def measure(n: np.ndarray) -> list[Floor]:
+        floors = (_pair(pts, rot, centre, n, offset, k, tol) for pts, rot, centre in sample)
+        return [f for f in floors if f is not None]
+
+    def cost(ab: np.ndarray, floors: list[Floor]) -> float:
+        if np.hypot(*ab) > MAX_NORMAL_DEG or not floors:
             return 1e9
         n, total = tilted(ab), 0.0
-        for rot, rays, seen, rvec, tvec, height, _ in floors:
+        for rot, rays, seen, pose, height in floors:
             down = -(rays @ (rot.T @ n))
             pts3 = rays / np.maximum(down, 1e-6)[:, None]  # height 1: the scale does not change the fit
             ok = (down > 1e-6) & (np.linalg.norm(pts3, axis=1) * height < MAX_FLOOR_M)
-            rv, tv, err = rvec, tvec / height, np.full(len(rays), np.inf)
+            rv, tv, err = pose[:3], pose[3:] / height, np.full(len(rays), np.inf)
             for _ in range(2):  # the corners that agree with the camera, the camera refitted to them
                 err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok],
                                          axis=1)
@@ -168,10 +193,18 @@ def _floor_normal(floors: list[Floor], normal: np.ndarray, k: np.ndarray, tol: f
             total += float(np.minimum(err**2, cap).mean())
         return total / len(floors)
 
-    res = minimize(cost, np.zeros(2), method="Nelder-Mead",
-                   options={"initial_simplex": [[0, 0], [3, 0], [0, 3]], "xatol": 0.1, "fatol": 1e-4, "maxfev": 80})
-    log.info("the floor's normal, measured on the background: %.1f deg from the feet's", np.hypot(*res.x))
-    return tilted(res.x)
+    x, floors = np.zeros(2), measure(normal)
+    for _ in range(NORMAL_ROUNDS):
+        before = cost(x, floors)
+        res = minimize(cost, x, args=(floors,), method="Nelder-Mead",
+                       options={"initial_simplex": [x, x + [3, 0], x + [0, 3]], "xatol": 0.1, "fatol": 1e-4,
+                                "maxfev": 80})
+        if not res.fun < before:
+            break
+        x = res.x
+        floors = measure(tilted(x)) or floors
+    log.info("the floor's normal, measured on the background: %.1f deg from the feet's", np.hypot(*x))
+    return tilted(x)
 
 
 def _finite(pts: np.ndarray) -> np.ndarray:
@@ -229,4 +262,4 @@ def _pair(pts: np.ndarray, rot: np.ndarray, centre: np.ndarray, normal: np.ndarr
         iterationsCount=2000, reprojectionError=tol, confidence=0.999, flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok or inliers is None or len(inliers) < MIN_FLOOR_POINTS:
         return None
-    return rot, rays, pts[:, 2:4], rvec.ravel(), tvec.ravel(), height, centre
+    return rot, rays, pts[:, 2:4], np.concatenate([rvec.ravel(), tvec.ravel()]), height

@@ -110,7 +110,7 @@ def clean_motion(
             return _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
                           fixed_bones, *path)
 
-        travel, travelled = _travel(placed, place, flow, fps, image_size, f_px, ankle_h, params, level)
+        travel, travelled = _travel(placed, place, flow, fps, image_size, f_px, ankle_h, params, level, level_camera)
         if travel is not None:
             still, still_travelled = _planted_speed(placed, fps), _planted_speed(travelled, fps)
             if still_travelled < still:
@@ -127,7 +127,7 @@ def clean_motion(
         rays = camera_rays(joints_2d[:, ankles], image_size, f_px)
         if turns is not None:
             rays = _rotate(rays, turns)
-    if travel is not None:  # the floor's normal as the background showed it
+    if travel is not None and not level_camera:  # the floor's normal as the background showed it
         level = (travel[2], 100.0)
     normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
     seen = weights[:, ankles] >= FOOT_SEEN
@@ -186,22 +186,23 @@ def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, va
 
 def _travel(placed: tuple[np.ndarray, np.ndarray, float], place, flow: tuple[np.ndarray, np.ndarray], fps: float,
             image_size: tuple[int, int], f_px: float, ankle_h: float, params: ContactParams, level: tuple,
-            ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray, float] | None]:
+            level_camera: bool) -> tuple[tuple | None, tuple | None]:  # fmt: skip
     """Return ((turns, centres, floor normal), motion placed with them) of a travelling camera
-    (core.camera_travel), or (None, None): the ground from the feet as the camera saw them, the path on it,
-    then once more with the camera's height from the motion so placed (its planted feet now stand still, so it
-    is the surer) and the floor's normal from the background."""
-    travel, travelled = None, None
-    for _ in range(2):
-        rel, root, _ = placed if travelled is None else travelled
-        # the second time round, the floor's normal from the background, only the camera's height from the feet
-        prior = level if travel is None else (travel[2], 100.0)
-        normal, offset, _ = estimate_ground(rel + root[:, None], fps, ankle_h, params, *prior)
-        path = camera_path(*flow, len(rel), normal, offset, image_size, f_px, refine_normal=travel is None)
-        if path is None:
-            break
-        travel, travelled = path, place(path[:2])
-    return travel, travelled
+    (core.camera_travel), or (None, None): the ground from the feet as the camera saw them, the path on it
+    (the floor's normal refined on the background unless ``level_camera``), then the path scaled to the
+    camera's height found again in the motion so placed (its planted feet now stand still, so it is the surer;
+    the path is proportional to that height)."""
+    rel, root, _ = placed
+    normal, offset, _ = estimate_ground(rel + root[:, None], fps, ankle_h, params, *level)
+    path = camera_path(*flow, len(rel), normal, offset, image_size, f_px, refine_normal=not level_camera)
+    if path is None:
+        return None, None
+    turns, centres, normal = path
+    rel, root, _ = place((turns, centres))
+    _, height, _ = estimate_ground(rel + root[:, None], fps, ankle_h, params, normal, 100.0)
+    if height > 0.05 and offset > 0.05:
+        centres = centres * (height / offset)
+    return (turns, centres, normal), place((turns, centres))
 
 
 def _planted_speed(placed: tuple[np.ndarray, np.ndarray, float], fps: float) -> float:

