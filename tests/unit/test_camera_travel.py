@@ -113,6 +113,20 @@ def test_a_camera_that_only_turns_or_shakes_does_not_travel(pan_deg):
     assert camera_path(*flow, len(cams), normal, offset, IMAGE_SIZE, FOCAL) is None
 
 
+def test_pairs_in_any_order_or_out_of_the_clip_give_the_same_path():
+    joints, _ = walk_world(seconds=2.0, speed=1.2)
+    cams = _tracking_shot(joints)
+    normal, offset = _ground(cams)
+    pts, frames = _flow(cams, _scene(np.random.default_rng(3)), noise_px=0.3)
+    ref = camera_path(pts, frames, len(cams), normal, offset, IMAGE_SIZE, FOCAL, refine_normal=False)
+    order = np.random.default_rng(0).permutation(len(frames))
+    odd = np.concatenate([frames[order], [[5, 500], [-4, 2], [9, 9]]])  # past the end, before the start, empty
+    odd_pts = np.concatenate([pts[order], pts[:3]])
+    got = camera_path(odd_pts, odd, len(cams), normal, offset, IMAGE_SIZE, FOCAL, refine_normal=False)
+    assert ref is not None and got is not None
+    assert np.allclose(got[1], ref[1]) and np.allclose(got[0], ref[0])
+
+
 def test_a_plain_floor_or_malformed_flow_give_no_path(caplog):
     joints, _ = walk_world(seconds=2.0, speed=1.2)
     moving = _tracking_shot(joints)
