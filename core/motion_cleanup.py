@@ -77,7 +77,7 @@ def clean_motion(
     (a tracking shot) and its path measured on the floor (core.camera_travel) leaves the planted feet stiller,
     the motion is put in the first frame's camera, the camera's travel added to the root.
     The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame (of the first
-    frame when the camera turned), metres.
+    frame when the camera turned or travelled), metres.
     ``info`` is JSON-serialisable, for the motion file's meta: keys ``world_from_camera`` (4x4 nested
     list), ``ground``, ``contacts`` ({"left"|"right": [[first, last], ...]} inclusive frames) and ``cleanup``.
     """
