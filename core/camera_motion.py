@@ -59,7 +59,7 @@ MIN_SPREAD = 0.1
 larger one, else (corners along one line) the turn about that line cannot be told and the pair counts as still."""
 FLOW_KEEP = 64
 """Background corners kept per measured frame pair where the camera moved (:meth:`BackgroundTracker.flow`), a
-random subset: what core.camera_travel needs to find a travelling camera's path on the floor (0.5 MB a minute
+random subset: what core.camera_travel needs to find a travelling camera's path on the floor (0.9 MB a minute
 of moving-camera video; a standing camera keeps none)."""
 MIN_TURN_DEG = 5.0
 """A clip whose camera turns less than this (largest angle from the first frame) counts as a standing camera:
