@@ -127,6 +127,28 @@ def test_pairs_in_any_order_or_out_of_the_clip_give_the_same_path():
     assert np.allclose(got[1], ref[1]) and np.allclose(got[0], ref[0])
 
 
+def test_traffic_behind_a_standing_camera_does_not_move_it():
+    """Most corners on cars driving past (a flow a travelling camera would give): the path they fake would make
+    the walker's planted feet slide, so the clean-up keeps the standing camera."""
+    joints, _ = walk_world(seconds=3.0, speed=1.2)
+    cams = np.repeat(camera(pitch_deg=12, roll_deg=2, height=1.5)[None], len(joints), axis=0)
+    rng = np.random.default_rng(6)
+    cars = np.column_stack([rng.uniform(-8, 8, 2000), rng.uniform(4.0, 9.0, 2000), np.zeros(2000)])
+    out, frames = [], []
+    for b in range(EVERY, len(cams), EVERY):
+        a = (b - 1) // (EVERY * REDETECT_EVERY) * EVERY * REDETECT_EVERY
+        ua, sa = _project(cars, cams[a])
+        ub, sb = _project(cars + np.array([-6.0 * (b - a) / FPS, 0.0, 0.0]), cams[b])  # 6 m/s, all one way
+        pick = np.flatnonzero(sa & sb)[:64]
+        out.append(np.hstack([ua[pick], ub[pick]]))
+        frames.append((a, b))
+    flow = np.array(out, np.float32), np.array(frames, np.int32)
+    assert camera_path(*flow, len(cams), *_ground(cams), IMAGE_SIZE, FOCAL) is not None  # a path is there to fake
+    _, root, info = _clean_tracking_shot(cams, joints, camera_flow=flow)
+    _, root_still, _ = _clean_tracking_shot(cams, joints)
+    assert info["camera_travel_m"] == 0.0 and np.allclose(root, root_still)
+
+
 def test_a_plain_floor_or_malformed_flow_give_no_path(caplog):
     joints, _ = walk_world(seconds=2.0, speed=1.2)
     moving = _tracking_shot(joints)
