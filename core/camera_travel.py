@@ -35,8 +35,8 @@ MIN_TRAVEL_M = 0.25
 """A camera whose measured path is shorter than this counts as standing: a hand's sway, a tripod's wobble,
 or the noise of pairs measured on a few corners (the root's own error is larger)."""
 NORMAL_ROUNDS = 5
-"""Rounds of the floor's normal refitted and its pairs measured again on it (:func:`_floor_normal`; on synthetic
-tracking shots 3 rounds left it 0.8-1.6 degrees off, 5 rounds 0.4-1.0)."""
+"""At most this many rounds of the floor's normal refitted and its pairs measured again on it
+(:func:`_floor_normal`; on synthetic tracking shots 3 rounds left it 0.8-1.6 degrees off, 5 rounds 0.4-1.0)."""
 NORMAL_PAIRS = 60
 """The floor's normal is fitted on the first this many frame pairs measured (4 s of a moving camera)."""
 MAX_NORMAL_DEG = 20.0
@@ -71,14 +71,14 @@ def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: 
     tol = INLIER_PX * image_size[0] / 640.0
     if len(flow_frames) == 0:  # the background never moved
         return None
-    known, measured = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+    known, measured, held = _chain(flow, flow_frames, frames, normal, offset, k, tol)
     enough = _enough(measured, flow_frames)
     if refine_normal and enough:
         # on the first NORMAL_PAIRS pairs measured (the cost stays bounded on long clips)
-        sample = [(_finite(flow[i]), int(flow_frames[i, 0]), int(flow_frames[i, 1]), *known[int(flow_frames[i, 0])])
-                  for i in measured[:NORMAL_PAIRS]]
+        sample = [(_finite(flow[i]), held.get(a, a), int(flow_frames[i, 1]), *known[a])
+                  for i, a in ((i, int(flow_frames[i, 0])) for i in measured[:NORMAL_PAIRS])]
         normal = _floor_normal(sample, normal, offset, k, tol)
-        known, measured = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+        known, measured, _ = _chain(flow, flow_frames, frames, normal, offset, k, tol)
         enough = _enough(measured, flow_frames)
     if not enough:
         return None
@@ -112,9 +112,9 @@ earlier camera's height)."""
 
 
 def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.ndarray, offset: float,
-           k: np.ndarray, tol: float) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], list[int]]:
-    """Return ({frame: (turn, centre)} of the frames whose camera is known, the pairs measured on the floor),
-    the pairs chained in order of their later frame.
+           k: np.ndarray, tol: float) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], list[int], dict[int, int]]:
+    """Return ({frame: (turn, centre)} of the frames whose camera is known, the pairs measured on the floor,
+    {held frame: the frame whose camera it holds}), the pairs chained in order of their later frame.
 
     A pair's later camera is known when the pair is measured. Its earlier camera must be known: measured, or
     held from the last camera before it where no pair ended between (the background stood still there: no
@@ -125,6 +125,7 @@ def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.nd
     known: dict[int, tuple[np.ndarray, np.ndarray]] = {0: (np.eye(3), np.zeros(3))}
     ends, failed = [0], set()  # every frame a pair ended at, in order (pairs come in order of their end)
     measured: list[int] = []
+    held: dict[int, int] = {}
     for i in np.argsort(flow_frames[:, 1], kind="stable"):
         (a, b), pts = (int(v) for v in flow_frames[i]), flow[i]
         if not 0 <= a < b < frames or b <= ends[-1]:
@@ -135,7 +136,7 @@ def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.nd
             if last in failed or last not in known:
                 failed.add(b)
                 continue
-            known[a] = known[last]
+            known[a], held[a] = known[last], last
         rot, centre = known[a]
         floor = _pair(_finite(pts), rot, centre, normal, offset, k, tol)
         if floor is None:
@@ -145,7 +146,7 @@ def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.nd
         r_ba = _rodrigues(floor[3][:3])  # earlier camera's frame -> later camera's
         shift = -r_ba.T @ floor[3][3:]
         known[b] = (rot @ r_ba.T, centre + rot @ shift)
-    return known, measured
+    return known, measured, held
 
 
 def _floor_normal(sample: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarray]], normal: np.ndarray,
@@ -154,13 +155,14 @@ def _floor_normal(sample: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarra
     floor corners best (the least squared reprojection error, each corner's capped at ``tol``: a larger cap lets
     the corners off the floor drown the floor's), within :data:`MAX_NORMAL_DEG` of ``normal`` (the feet's).
 
-    sample: consecutive measured pairs, (corners (N,4), earlier frame, later frame, earlier camera's turn and
-    centre as first chained). Why it can be seen: a wrong floor puts the corners at depths no camera move
-    projects right; the camera's height only scales the scene, so it does not enter. The pairs are chained
-    afresh for every normal tried: the floor is placed in each camera by turns that follow from that normal,
-    not by the first chain's (whose drift, from the feet's normal, would pull the fit towards it).
-    :data:`NORMAL_ROUNDS` rounds (each round's pairs measured again on its normal start the next one closer); a
-    round that does not lower the error ends the search."""
+    sample: consecutive measured pairs, (corners (N,4), the frame whose camera the earlier one is (itself, or
+    the one it holds), later frame, earlier camera's turn and centre as first chained). Why it can be seen: a
+    wrong floor puts the corners at depths no camera move projects right; the camera's height only scales the
+    scene, so it does not enter. The pairs are chained afresh for every normal tried: the floor is placed in
+    each camera by turns that follow from that normal, not by the first chain's (whose drift, from the feet's
+    normal, would pull the fit towards it). The fit still leans towards the normal the pairs' corners were
+    measured on, so :data:`NORMAL_ROUNDS` rounds measure them again on each round's normal, until a round
+    moves it by under 0.1 degrees."""
     import cv2
     from scipy.optimize import minimize
     from scipy.spatial.transform import Rotation
@@ -169,6 +171,7 @@ def _floor_normal(sample: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarra
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(normal, e1)
     cap = tol**2
+    later = {b for _, _, b, _, _ in sample}  # frames whose camera a sampled pair gives
 
     def tilted(ab: np.ndarray) -> np.ndarray:
         return Rotation.from_rotvec(np.radians(ab[0]) * e1 + np.radians(ab[1]) * e2).apply(normal)
@@ -177,6 +180,8 @@ def _floor_normal(sample: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarra
         turns: dict[int, np.ndarray] = {}
         floors = []
         for pts, a, b, rot, centre in sample:
+            if a in later and a not in turns:  # its pair failed on this normal: its camera is not known
+                continue
             floor = _pair(pts, turns.get(a, rot), centre, n, offset, k, tol)
             if floor is not None:
                 floors.append((a, b, rot, floor))
@@ -193,28 +198,29 @@ def _floor_normal(sample: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarra
             pts3 = rays / np.maximum(down, 1e-6)[:, None]  # height 1: the scale does not change the fit
             ok = (down > 1e-6) & (np.linalg.norm(pts3, axis=1) * height < MAX_FLOOR_M)
             rv, tv, err = pose[:3], pose[3:] / height, np.full(len(rays), np.inf)
-            for _ in range(2):  # the corners that agree with the camera, the camera refitted to them
+            for _ in range(2 if ok.any() else 0):  # the corners that agree with the camera, it refitted to them
                 err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok],
                                          axis=1)
                 agree = ok & (err < tol)
                 if agree.sum() < 6:
                     break
                 rv, tv = cv2.solvePnPRefineLM(pts3[agree], seen[agree], k, None, rv.copy(), tv.copy())
-            err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok], axis=1)
+            if ok.any():
+                err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok],
+                                         axis=1)
             total += float(np.minimum(err**2, cap).mean())
             turns[b] = rot @ _rodrigues(rv).T
         return total / len(floors)
 
     x, floors = np.zeros(2), measure(normal)
     for _ in range(NORMAL_ROUNDS):
-        before = cost(x, floors)
         res = minimize(cost, x, args=(floors,), method="Nelder-Mead",
                        options={"initial_simplex": [x, x + [3, 0], x + [0, 3]], "xatol": 0.1, "fatol": 1e-4,
                                 "maxfev": 40})
-        if not res.fun < before:
-            break
-        x = res.x
+        step, x = np.hypot(*(res.x - x)), res.x
         floors = measure(tilted(x)) or floors
+        if step < 0.1:
+            break
     log.info("the floor's normal, measured on the background: %.1f deg from the feet's", np.hypot(*x))
     return tilted(x)
 
