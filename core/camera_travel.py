@@ -18,6 +18,7 @@ is known, and fitting only the camera's 6 leaves less to chance on a floor with 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -41,6 +42,8 @@ NORMAL_PAIRS = 60
 """The floor's normal is fitted on the first this many frame pairs measured (4 s of a moving camera)."""
 MAX_NORMAL_DEG = 20.0
 """The floor's normal from the background is looked for within this angle of the feet's."""
+PROGRESS_EVERY = 250
+"""Frame pairs chained between two progress reports (about half a second)."""
 MIN_PAIRS = 5
 """Fewer frame pairs measured on the floor than this: no path (nor a floor normal to trust; a camera moving for
 a third of a second is a bump, not a tracking shot)."""
@@ -51,6 +54,7 @@ the path is not trusted (a plain floor, a wall behind the person) and :func:`cam
 
 def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.ndarray, offset: float,
                 image_size: tuple[int, int], focal: float, refine_normal: bool = True,
+                on_progress: Callable[[int, int], None] | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
     """Return (turns (T,3,3), centres (T,3), normal (3,)): frame t's camera turn (``p_0 = R_t p_t``, as
     core.camera_motion's), its centre in the first frame's camera, metres, and the floor's normal (up) as the
@@ -62,6 +66,8 @@ def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: 
     metres; normal up): the offset (the camera's height) sets the scale (the path is proportional to it), the
     normal is a first guess that :func:`_floor_normal` refines on the background (``refine_normal``; off: the
     normal is kept). focal: pixels. Frames not measured are interpolated between those measured.
+    on_progress(done, total): called as the frame pairs are chained (twice over where the normal is refined; a
+    long moving-camera clip takes minutes).
     """
     from scipy.spatial.transform import Rotation, Slerp
 
@@ -71,14 +77,19 @@ def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: 
     tol = INLIER_PX * image_size[0] / 640.0
     if len(flow_frames) == 0:  # the background never moved
         return None
-    known, measured, held = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+    total = (2 if refine_normal else 1) * len(flow_frames)
+
+    def report(before: int) -> Callable[[int], None] | None:
+        return None if on_progress is None else lambda done: on_progress(before + done, total)
+
+    known, measured, held = _chain(flow, flow_frames, frames, normal, offset, k, tol, report(0))
     enough = _enough(measured, flow_frames)
     if refine_normal and enough:
         # on the first NORMAL_PAIRS pairs measured (the cost stays bounded on long clips)
         sample = [(_finite(flow[i]), held.get(a, a), int(flow_frames[i, 1]), *known[a])
                   for i, a in ((i, int(flow_frames[i, 0])) for i in measured[:NORMAL_PAIRS])]
         normal = _floor_normal(sample, normal, offset, k, tol)
-        known, measured, _ = _chain(flow, flow_frames, frames, normal, offset, k, tol)
+        known, measured, _ = _chain(flow, flow_frames, frames, normal, offset, k, tol, report(len(flow_frames)))
         enough = _enough(measured, flow_frames)
     if not enough:
         return None
@@ -112,7 +123,8 @@ earlier camera's height)."""
 
 
 def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.ndarray, offset: float,
-           k: np.ndarray, tol: float) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], list[int], dict[int, int]]:
+           k: np.ndarray, tol: float, progress: Callable[[int], None] | None = None,
+           ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], list[int], dict[int, int]]:  # fmt: skip
     """Return ({frame: (turn, centre)} of the frames whose camera is known, the pairs measured on the floor,
     {held frame: the frame whose camera it holds}), the pairs chained in order of their later frame.
 
@@ -126,7 +138,9 @@ def _chain(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: np.nd
     ends, failed = [0], set()  # every frame a pair ended at, in order (pairs come in order of their end)
     measured: list[int] = []
     held: dict[int, int] = {}
-    for i in np.argsort(flow_frames[:, 1], kind="stable"):
+    for n, i in enumerate(np.argsort(flow_frames[:, 1], kind="stable")):
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n)
         (a, b), pts = (int(v) for v in flow_frames[i]), flow[i]
         if not 0 <= a < b < frames or b <= ends[-1]:
             continue

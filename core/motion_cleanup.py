@@ -15,6 +15,7 @@ ground-truth clips (docs/motion_quality.md).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -61,6 +62,7 @@ def clean_motion(
     focal: float | None = None, foot_lock: bool = True, fixed_bones: bool = True, level_camera: bool = False,
     params: ContactParams = DEFAULT_PARAMS, camera_rotation: np.ndarray | None = None,
     camera_flow: tuple[np.ndarray, np.ndarray] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return (joints_3d (T,17,3) float32, root (T,3) float32, info): cleaned camera-frame motion.
 
@@ -76,6 +78,7 @@ def clean_motion(
     camera_flow: (points, frames) of core.camera_motion.BackgroundTracker.flow(); where the camera travelled
     (a tracking shot) and its path measured on the floor (core.camera_travel) leaves the planted feet stiller,
     the motion is put in the first frame's camera, the camera's travel added to the root.
+    on_progress(done, total): called while a travelling camera's path is measured (minutes on a long clip).
     The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame (of the first
     frame when the camera turned or travelled), metres.
     ``info`` is JSON-serialisable, for the motion file's meta: keys ``world_from_camera`` (4x4 nested
@@ -110,7 +113,8 @@ def clean_motion(
             return _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
                           fixed_bones, *path)
 
-        travel, travelled = _travel(placed, place, flow, fps, image_size, f_px, ankle_h, params, level, level_camera)
+        travel, travelled = _travel(placed, place, flow, fps, image_size, f_px, ankle_h, params, level, level_camera,
+                                    on_progress)
         if travel is not None:
             still, still_travelled = _planted_speed(placed, fps), _planted_speed(travelled, fps)
             if still_travelled < still:
@@ -186,7 +190,8 @@ def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, va
 
 def _travel(placed: tuple[np.ndarray, np.ndarray, float], place, flow: tuple[np.ndarray, np.ndarray], fps: float,
             image_size: tuple[int, int], f_px: float, ankle_h: float, params: ContactParams, level: tuple,
-            level_camera: bool) -> tuple[tuple | None, tuple | None]:  # fmt: skip
+            level_camera: bool, on_progress: Callable[[int, int], None] | None = None,
+            ) -> tuple[tuple | None, tuple | None]:  # fmt: skip
     """Return ((turns, centres, floor normal), motion placed with them) of a travelling camera
     (core.camera_travel), or (None, None): the ground from the feet as the camera saw them, the path on it
     (the floor's normal refined on the background unless ``level_camera``), then the path scaled to the
@@ -194,7 +199,8 @@ def _travel(placed: tuple[np.ndarray, np.ndarray, float], place, flow: tuple[np.
     the path is proportional to that height)."""
     rel, root, _ = placed
     normal, offset, _ = estimate_ground(rel + root[:, None], fps, ankle_h, params, *level)
-    path = camera_path(*flow, len(rel), normal, offset, image_size, f_px, refine_normal=not level_camera)
+    path = camera_path(*flow, len(rel), normal, offset, image_size, f_px, refine_normal=not level_camera,
+                       on_progress=on_progress)
     if path is None:
         return None, None
     turns, centres, normal = path

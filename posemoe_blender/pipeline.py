@@ -149,6 +149,7 @@ def to_motion(
             subject_height=subject_height, focal=focal, foot_lock=foot_lock, fixed_bones=fixed_bones,
             level_camera=level_camera, camera_rotation=None if static_camera else kp.extras.get("camera_rotation"),
             camera_flow=None if static_camera else (kp.extras.get("camera_flow"), kp.extras.get("camera_flow_frames")),
+            on_progress=lambda done, total: emit(Progress("filter", done, total + 1)),  # + 1: the rest of it
         )
     emit(Progress("filter", 1, 1))
     meta = {

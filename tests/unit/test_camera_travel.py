@@ -210,7 +210,9 @@ def test_a_walker_followed_by_a_travelling_camera_walks_across_the_world():
     cams = _tracking_shot(joints)
     flow = _flow(cams, _scene(np.random.default_rng(2)), noise_px=0.3)
     _, root_fixed, _ = _clean_tracking_shot(cams, joints)
-    _, root, info = _clean_tracking_shot(cams, joints, camera_flow=flow)
+    seen: list[tuple[int, int]] = []
+    _, root, info = _clean_tracking_shot(cams, joints, camera_flow=flow, on_progress=lambda d, t: seen.append((d, t)))
+    assert len(seen) >= 2 and seen == sorted(seen) and all(0 <= d < t for d, t in seen)  # both chains reported
     true_root = to_camera(joints, cams[0])[0][:, 0]
     assert info["camera_travel_m"] == pytest.approx(path_length(_in_first_camera(cams)[1]), rel=0.1)
     assert root_trajectory_error(root, true_root)["percent"] < 5
