@@ -86,8 +86,10 @@ def camera_path(flow: np.ndarray, flow_frames: np.ndarray, frames: int, normal: 
     enough = _enough(measured, flow_frames)
     if refine_normal and enough:
         # on the first NORMAL_PAIRS pairs measured (the cost stays bounded on long clips)
-        sample = [(_finite(flow[i]), held.get(a, a), int(flow_frames[i, 1]), *known[a])
-                  for i, a in ((i, int(flow_frames[i, 0])) for i in measured[:NORMAL_PAIRS])]
+        sample = []
+        for i in measured[:NORMAL_PAIRS]:
+            a = int(flow_frames[i, 0])
+            sample.append((_finite(flow[i]), held.get(a, a), int(flow_frames[i, 1]), *known[a]))
         normal = _floor_normal(sample, normal, offset, k, tol)
         known, measured, _ = _chain(flow, flow_frames, frames, normal, offset, k, tol, report(len(flow_frames)))
         enough = _enough(measured, flow_frames)
