@@ -32,7 +32,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import motion_quality as mq  # noqa: E402
 
-CLIPS = ("walk_pan_02_01", "run_pan_16_08", "walk_track_02_01", "run_track_16_08", "punch_02_05", "punch_orbit_02_05")
+CLIPS = ("walk_pan_02_01", "run_pan_16_08", "walk_track_02_01", "run_track_16_08", "walk_follow_02_01", "punch_02_05",
+         "punch_orbit_02_05")
 PLOT = REPO / "docs" / "images" / "tracking_shot_root.png"
 PATHS: dict[str, dict[str, np.ndarray]] = {}  # clip -> variant -> root path in the true world (for the plot)
 FIGURES = ("mpjpe_mm", "accel_err_mm", "root_err_pct", "skate_true_contacts_cm_s", "ground_normal_err_deg",

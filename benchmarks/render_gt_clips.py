@@ -39,15 +39,17 @@ CLIPS: dict[str, tuple] = {
     "run_113_07": ("113/113_07.bvh.gz", 0.5, 3.0, 45.0, 1.2, 0.0, "640x480", 7, "run", "high"),
 }
 QUICK = ("jump_16_05", "punch_02_05")
-# a camera following the person, turning or travelling (--pan); not in posemoe bench. The travelling ("track") clips
-# and the orbit over tiles (punch_02_05 of CLIPS again, its floor tiled) have a tiled floor: the camera's path is
-# measured on the floor, and a plain one has nothing to follow.
+# a camera following the person, turning or travelling (--pan); not in posemoe bench. The travelling ("track": the
+# camera keeps its view; "follow": it travels half the way and turns) clips and the orbit over tiles (punch_02_05 of
+# CLIPS again, its floor tiled) have a tiled floor: the camera's path is measured on the floor, and a plain one has
+# nothing to follow.
 PAN_CLIPS: dict[str, tuple] = {
     "walk_pan_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 8, "walk", "pan"),
     "run_pan_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 70.0, 0.2, 0.0, "640x480", 9, "run", "pan"),
     "walk_track_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 10, "walk", "track"),
     "run_track_16_08": ("16/16_08.bvh.gz", 0.0, 3.0, 70.0, 0.2, 0.0, "640x480", 11, "run", "track"),
     "punch_orbit_02_05": ("02/02_05.bvh.gz", 2.0, 3.0, -45.0, 0.0, 40.0, "640x480", 3, "sports", "orbit_tiles"),
+    "walk_follow_02_01": ("02/02_01.bvh.gz", 0.3, 4.0, 90.0, 0.3, 0.0, "640x480", 12, "walk", "follow"),
 }
 
 
@@ -55,12 +57,12 @@ def render(name: str, out: Path) -> None:
     """Render clip ``name`` of CLIPS into ``out`` as <name>.mp4 + <name>_truth.npz."""
     bvh, start, seconds, yaw, raise_m, orbit, size, look, category, view = (CLIPS | PAN_CLIPS)[name]
     meta = json.dumps({"category": category, "view": view, "size": size, "look": look,
-                       "floor": "tiles" if view in ("track", "orbit_tiles") else "plain"})
+                       "floor": "tiles" if view in ("track", "orbit_tiles", "follow") else "plain"})
     argv = ["--bvh", str(DATA / "mocap" / "cmu" / bvh), "--character", str(DATA / "characters" / "human_mixamo.blend"),
             "--start", str(start), "--seconds", str(seconds), "--yaw", str(yaw), "--raise", str(raise_m),
             "--orbit", str(orbit), "--size", size, "--look", str(look), "--meta", meta, "--out", str(out),
-            "--name", name] + ([f"--{view}"] if view in ("pan", "track") else [])
-    argv += ["--tiles"] if view in ("track", "orbit_tiles") else []
+            "--name", name] + ([f"--{view}"] if view in ("pan", "track", "follow") else [])
+    argv += ["--tiles"] if view in ("track", "orbit_tiles", "follow") else []
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), *argv], check=True, cwd=REPO)
 
 

@@ -241,6 +241,34 @@ def track_camera(cam, pelvis: np.ndarray, fps: float, seed: int) -> None:
     bpy.context.scene.frame_set(1)
 
 
+def follow_camera(cam, pelvis: np.ndarray, fps: float, seed: int, share: float = 0.5) -> None:
+    """Key the camera, moved in to 3.5 m from the path's start, to travel ``share`` of the pelvis's horizontal
+    path (``pelvis`` (T, 3), world) and turn to keep it in view, 0.3 s behind, with a little hand shake (1 cm and
+    0.3 degrees, seeded): a cameraman who walks along more slowly than the person and turns to follow them. The
+    camera moves and turns."""
+    import bpy
+    from mathutils import Vector
+
+    t = len(pelvis)
+    back = np.array(cam.location) - pelvis[0]
+    back[:2] *= 3.5 / max(np.linalg.norm(back[:2]), 1e-6)
+    lag = max(1, int(round(0.3 * fps)))
+    kernel = np.ones(lag) / lag
+    aim = np.stack([np.convolve(np.pad(pelvis[:, i], (lag - 1, 0), mode="edge"), kernel, "valid") for i in range(3)], 1)
+    rng = np.random.default_rng(seed)
+    shake = np.cumsum(rng.normal(0.0, 0.002, (t, 6)), axis=0)
+    shake -= np.linspace(0, 1, t)[:, None] * shake[-1]
+    for f in range(1, t + 1):
+        along = aim[f - 1] - aim[0]
+        pos = pelvis[0] + back + share * np.array([along[0], along[1], 0.0]) + shake[f - 1, :3] * 5.0
+        cam.location = Vector(pos)
+        target = aim[f - 1] + shake[f - 1, 3:] * np.linalg.norm(back)
+        cam.rotation_euler = (Vector(target) - cam.location).to_track_quat("-Z", "Y").to_euler()
+        cam.keyframe_insert("location", frame=f)
+        cam.keyframe_insert("rotation_euler", frame=f)
+    bpy.context.scene.frame_set(1)
+
+
 def camera_intrinsics(cam, size: tuple[int, int] = SIZE) -> np.ndarray:
     """Return the 3x3 pinhole matrix of ``cam`` at the render size (square pixels, centred, horizontal fit)."""
     f = cam.data.lens / cam.data.sensor_width * size[0]
@@ -271,6 +299,8 @@ def main() -> int:
                     help="the camera stands 3.5 m from the path and turns to follow the pelvis (a panning camera)")
     ap.add_argument("--track", action="store_true",
                     help="the camera travels beside the person, 3.5 m away, without turning (a tracking shot)")
+    ap.add_argument("--follow", action="store_true",
+                    help="the camera travels half the person's way beside them and turns to keep them in view")
     ap.add_argument("--tiles", action="store_true", help="a tiled floor (0.5 m tiles of four shades)")
     ap.add_argument("--look", type=int, default=0, help="background/light variation seed (0 = plain)")
     ap.add_argument("--meta", default="{}", help="JSON stored in the truth file as meta (category, view)")
@@ -316,6 +346,8 @@ def main() -> int:
         pan_camera(cam, truth_world[:, 0], FPS, args.look)
     if args.track:
         track_camera(cam, truth_world[:, 0], FPS, args.look)
+    if args.follow:
+        follow_camera(cam, truth_world[:, 0], FPS, args.look)
     cams, joints_cam = [], []
     for f in range(1, t + 1):  # per frame: the camera may move
         scene.frame_set(f)
@@ -337,7 +369,7 @@ def main() -> int:
     np.savez(args.out / f"{args.name}_truth.npz", joints_3d=joints_cam.astype(np.float32),
              joints_2d=uv.astype(np.float32), intrinsics=k,
              # (T,4,4) for a camera that moves or turns
-             camera_to_world=np.array(cams) if args.orbit or args.pan or args.track else cams[0],
+             camera_to_world=np.array(cams) if args.orbit or args.pan or args.track or args.follow else cams[0],
              fps=np.float64(FPS), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
              meta=np.array(args.meta),
              source=np.array(f"{args.bvh.name} from {args.start:.2f}s, {args.seconds:.2f}s; {args.character.name}"))
