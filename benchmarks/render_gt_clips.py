@@ -39,6 +39,7 @@ CLIPS: dict[str, tuple] = {
     "run_113_07": ("113/113_07.bvh.gz", 0.5, 3.0, 45.0, 1.2, 0.0, "640x480", 7, "run", "high"),
 }
 QUICK = ("jump_16_05", "punch_02_05")
+TILED_VIEWS = ("track", "orbit_tiles", "follow")  # rendered over a tiled floor (make_demo_clip.py --tiles)
 # a camera following the person, turning or travelling (--pan); not in posemoe bench. The travelling ("track": the
 # camera keeps its view; "follow": it travels half the way and turns) clips and the orbit over tiles (punch_02_05 of
 # CLIPS again, its floor tiled) have a tiled floor: the camera's path is measured on the floor, and a plain one has
@@ -57,12 +58,12 @@ def render(name: str, out: Path) -> None:
     """Render clip ``name`` of CLIPS into ``out`` as <name>.mp4 + <name>_truth.npz."""
     bvh, start, seconds, yaw, raise_m, orbit, size, look, category, view = (CLIPS | PAN_CLIPS)[name]
     meta = json.dumps({"category": category, "view": view, "size": size, "look": look,
-                       "floor": "tiles" if view in ("track", "orbit_tiles", "follow") else "plain"})
+                       "floor": "tiles" if view in TILED_VIEWS else "plain"})
     argv = ["--bvh", str(DATA / "mocap" / "cmu" / bvh), "--character", str(DATA / "characters" / "human_mixamo.blend"),
             "--start", str(start), "--seconds", str(seconds), "--yaw", str(yaw), "--raise", str(raise_m),
             "--orbit", str(orbit), "--size", size, "--look", str(look), "--meta", meta, "--out", str(out),
             "--name", name] + ([f"--{view}"] if view in ("pan", "track", "follow") else [])
-    argv += ["--tiles"] if view in ("track", "orbit_tiles", "follow") else []
+    argv += ["--tiles"] if view in TILED_VIEWS else []
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), *argv], check=True, cwd=REPO)
 
 

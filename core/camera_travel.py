@@ -215,15 +215,13 @@ def _floor_normal(sample: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarra
             ok = (down > 1e-6) & (np.linalg.norm(pts3, axis=1) * height < MAX_FLOOR_M)
             rv, tv, err = pose[:3], pose[3:] / height, np.full(len(rays), np.inf)
             for _ in range(2 if ok.any() else 0):  # the corners that agree with the camera, it refitted to them
-                err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok],
-                                         axis=1)
+                err[ok] = _miss_px(pts3[ok], seen[ok], rv, tv, k)
                 agree = ok & (err < tol)
                 if agree.sum() < 6:
                     break
                 rv, tv = cv2.solvePnPRefineLM(pts3[agree], seen[agree], k, None, rv.copy(), tv.copy())
             if ok.any():
-                err[ok] = np.linalg.norm(cv2.projectPoints(pts3[ok], rv, tv, k, None)[0].reshape(-1, 2) - seen[ok],
-                                         axis=1)
+                err[ok] = _miss_px(pts3[ok], seen[ok], rv, tv, k)
             total += float(np.minimum(err**2, cap).mean())
             turns[b] = rot @ _rodrigues(rv).T
         return total / len(floors)
@@ -239,6 +237,13 @@ def _floor_normal(sample: list[tuple[np.ndarray, int, int, np.ndarray, np.ndarra
             break
     log.info("the floor's normal, measured on the background: %.1f deg from the feet's", np.hypot(*x))
     return tilted(x)
+
+
+def _miss_px(points: np.ndarray, seen: np.ndarray, rvec: np.ndarray, tvec: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Return (N,) pixels between where a camera (OpenCV's rvec, tvec) projects ``points`` (N,3) and ``seen``."""
+    import cv2
+
+    return np.linalg.norm(cv2.projectPoints(points, rvec, tvec, k, None)[0].reshape(-1, 2) - seen, axis=1)
 
 
 def _finite(pts: np.ndarray) -> np.ndarray:
