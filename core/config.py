@@ -145,6 +145,7 @@ class LossConfig:
     mpjpe: float = 1.0
     temporal: float = 0.5
     velocity: float = 2.0
+    accel: float = 0.0  # second-difference error; the temporal term (a pull towards stillness) fights it
     aux_2d: float = 0.5
     aux_depth: float = 0.5
     prior: float = 0.01

@@ -327,14 +327,15 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
         if best is None or score > best[0]:
             best = (score, normal, offset, contacts)
     _, normal, offset, contacts = best
-    raised = raised_contacts(joints, normal, offset, ankle_height, fps, params, ankle_rays)
+    raised = raised_contacts(joints, normal, offset, ankle_height, fps, params, ankle_rays, speeds)
     return normal, offset, contacts | raised
 
 
 def raised_contacts(joints: np.ndarray, normal: np.ndarray, offset: float, ankle_height: float, fps: float,
-                    params: ContactParams = DEFAULT_PARAMS, ankle_rays: np.ndarray | None = None) -> np.ndarray:
+                    params: ContactParams = DEFAULT_PARAMS, ankle_rays: np.ndarray | None = None,
+                    speeds: np.ndarray | None = None) -> np.ndarray:
     """Return (T, 2) bool contacts on raised levels of joints (T, 17, 3) above the ground ``normal``, ``offset``
-    (as :func:`estimate_ground`'s).
+    (as :func:`estimate_ground`'s); ``speeds``: the ankles' :func:`foot_speed` where the caller has them.
 
     Where the lower foot's standing level (its lowest height over :data:`LEVEL_S`) is :data:`RAISED_M` or more
     above the ground, :func:`detect_contacts` runs on the heights above that level; elsewhere nothing is
@@ -350,8 +351,9 @@ def raised_contacts(joints: np.ndarray, normal: np.ndarray, offset: float, ankle
     if not raised.any():
         return np.zeros(heights.shape, bool)
     level = np.where(raised, level, 0.0)[:, None]
-    still = _still_speeds(foot_speed(ankles, fps, params.detect_hz), ankle_rays, ankles, normal, offset,
-                          ankle_height + level, fps, params)
+    if speeds is None:
+        speeds = foot_speed(ankles, fps, params.detect_hz)
+    still = _still_speeds(speeds, ankle_rays, ankles, normal, offset, ankle_height + level, fps, params)
     return detect_contacts(heights - level, still, fps, params, body_speed(joints, normal, fps)) & raised[:, None]
 
 

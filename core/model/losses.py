@@ -1,7 +1,8 @@
 """Training losses for the lifters (torch). Poses are (B, T, J, 3) metres; losses are in metres (or m/frame).
 
-Total (see :func:`lifter_loss`): weighted MPJPE + temporal consistency + velocity (MPJVE) + auxiliary 2D and
-depth terms on the encoder outputs + a weak Gaussian-prior likelihood term, weights from LossConfig.
+Total (see :func:`lifter_loss`): weighted MPJPE + temporal consistency + velocity (MPJVE) + acceleration (off
+by default) + auxiliary 2D and depth terms on the encoder outputs + a weak Gaussian-prior likelihood term,
+weights from LossConfig.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ def velocity_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(pred.diff(dim=1) - target.diff(dim=1), dim=-1).mean()
 
 
+def acceleration_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Return the mean per-joint acceleration error (second differences), scalar, input unit per frame squared."""
+    if pred.shape[1] < 3:
+        return pred.new_zeros(())
+    return torch.linalg.vector_norm(pred.diff(n=2, dim=1) - target.diff(n=2, dim=1), dim=-1).mean()
+
+
 def temporal_consistency(pred: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Return the mean (weighted) frame-to-frame displacement of the prediction (smoothness), scalar."""
     if pred.shape[1] < 2:
@@ -55,6 +63,8 @@ def lifter_loss(out: dict[str, torch.Tensor], target: torch.Tensor, clean_2d: to
         "velocity": velocity_error(pred, target),
         "temporal": 0.1 * temporal_consistency(pred, w),
     }
+    if cfg.accel:  # off by default: the shipped weights trained without it, and reading it costs a pass
+        terms["accel"] = acceleration_error(pred, target)
     if "aux_2d" in out:
         terms["aux_2d"] = torch.linalg.vector_norm(out["aux_2d"] - clean_2d, dim=-1).mean()
     if "aux_depth" in out:

@@ -67,6 +67,26 @@ def test_loss_terms_and_backward():
     assert model.head_z.weight.grad is not None and model.depth_prior.mu.grad is not None
 
 
+def test_acceleration_term_sees_only_second_differences():
+    """A constant or uniformly moving offset has no acceleration error; a single-frame spike has 1, -2, 1 times
+    its size; the term joins the total only when its weight is set."""
+    from core.model.losses import acceleration_error
+
+    y = torch.zeros(1, 7, 17, 3)
+    ramp = torch.arange(7.0).view(1, 7, 1, 1) * torch.tensor([0.01, 0.0, 0.0])
+    assert acceleration_error(y + 0.2, y).item() == 0.0
+    assert abs(acceleration_error(y + ramp, y).item()) < 1e-7
+    spike = y.clone()
+    spike[:, 3, :, 0] = 0.03
+    assert abs(acceleration_error(spike, y).item() - 0.03 * (1 + 2 + 1) / 5) < 1e-7
+    assert acceleration_error(y[:, :2], y[:, :2]).item() == 0.0
+    out = {"pose": spike}
+    base, terms = lifter_loss(out, y, torch.zeros(1, 7, 17, 2), LossConfig())
+    assert "accel" not in terms
+    total, terms = lifter_loss(out, y, torch.zeros(1, 7, 17, 2), LossConfig(accel=2.0))
+    assert abs((total - base).item() - 2.0 * terms["accel"].item()) < 1e-6
+
+
 def test_temporal_mlp_starts_as_its_mlp_and_loads_its_weights(tmp_path):
     """The temporal blocks' zero-initialised projections make a fresh temporal MLP initialised from a trained
     MLP compute exactly that MLP, so fine-tuning starts from it (TrainConfig.init_weights)."""
