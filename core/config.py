@@ -178,6 +178,7 @@ class TrainConfig:
     threads: int = 1
     device: str = "cpu"  # "auto" | "cpu" | "cuda" (core.inference.resolve_device)
     workers: int = 0  # batch-making processes; 0 = in the training process (enough on CPU, a GPU needs ~8)
+    sampler: str = "numpy"  # "numpy": batches made on the CPU; "device": made on `device` (core.synthetic_device)
     val_every: int = 500
     val_windows: int = 256  # windows for periodic validation (final evaluation uses all)
     checkpoint_every: int = 1000
@@ -186,6 +187,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.workers < 0 or self.threads < 1 or self.batch_size < 1:
             raise ConfigError("TrainConfig: workers must be >= 0, threads and batch_size >= 1")
+        if self.sampler not in ("numpy", "device"):
+            raise ConfigError(f"TrainConfig.sampler must be numpy or device, got {self.sampler!r}")
+        if self.sampler == "device" and self.workers:
+            raise ConfigError("TrainConfig: sampler = \"device\" makes batches on the device itself; set workers = 0")
         _check_device("TrainConfig", self.device)
 
     @classmethod

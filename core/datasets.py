@@ -228,7 +228,7 @@ def node_positions(graph: BoneGraph, root: np.ndarray, dirs: np.ndarray, lengths
     Each node is the root plus the bones on its path from the root: one product with the (K, K) path matrix,
     ~3.5x faster on training batches than walking the tree bone by bone (strided writes per bone).
     """
-    path = _path_matrix(tuple(int(p) for p in graph.parent)).astype(dirs.dtype, copy=False)
+    path = path_matrix(tuple(int(p) for p in graph.parent)).astype(dirs.dtype, copy=False)
     seg = np.array(np.broadcast_to(lengths[..., None] * dirs, np.broadcast_shapes(
         np.shape(lengths) + (1,), dirs.shape, np.shape(root)[:-1] + (1, 3))), dtype=dirs.dtype)
     seg[..., 0, :] = root
@@ -236,7 +236,7 @@ def node_positions(graph: BoneGraph, root: np.ndarray, dirs: np.ndarray, lengths
 
 
 @functools.lru_cache(maxsize=8)
-def _path_matrix(parent: tuple[int, ...]) -> np.ndarray:
+def path_matrix(parent: tuple[int, ...]) -> np.ndarray:
     """Return (K, K): [k, j] = 1 where node j (the root included) is on node k's path from the root.
 
     Cached: node_positions runs on every training batch, the skeleton hardly ever changes."""

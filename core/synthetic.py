@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from core.datasets import MotionSet, derive_virtual, node_positions, to_h36m
 from core.skeleton import FLIP_PERM
 
 log = logging.getLogger(__name__)
+
+Array = Any  # a numpy array or a torch tensor: the functions that say so run on both
 
 IMAGE_SIZES = ((1920, 1080), (1280, 720), (640, 480), (1080, 1920), (720, 1280), (576, 576), (1768, 994))
 """Landscape, portrait and square frame sizes (W, H) in pixels."""
@@ -51,7 +54,7 @@ def _interp(motion: MotionSet, clip: np.ndarray, start: np.ndarray, step: np.nda
     return root.astype(np.float32), dirs.astype(np.float32)
 
 
-def _cameras(rng: np.random.Generator, centre: np.ndarray, aug: AugmentConfig
+def cameras(rng: np.random.Generator, centre: np.ndarray, aug: AugmentConfig
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Return (R (B,3,3) world->camera, C (B,3) camera centres, K (B,3) [f, cx, cy], size (B,2) [W, H])."""
     b = len(centre)
@@ -83,13 +86,41 @@ def _cameras(rng: np.random.Generator, centre: np.ndarray, aug: AugmentConfig
     return rot.astype(np.float32), cam.astype(np.float32), intr.astype(np.float32), size
 
 
-def _project(world: np.ndarray, rot: np.ndarray, cam: np.ndarray, intr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (camera-frame points (B,T,17,3), pixels (B,T,17,2)) of world points (B,T,17,3)."""
+def project(world: Array, rot: Array, cam: Array, intr: Array) -> tuple[Array, Array]:
+    """Return (camera-frame points (B,T,17,3), pixels (B,T,17,2)) of world points (B,T,17,3).
+
+    numpy arrays or torch tensors alike (operators and methods both share), so the device sampler
+    (core.synthetic_device) projects with this same code."""
     b, t, k, _ = world.shape  # a batched BLAS product: ~30x faster than the same np.einsum
-    pc = ((world - cam[:, None, None]).reshape(b, t * k, 3) @ rot.transpose(0, 2, 1)).reshape(b, t, k, 3)
-    z = np.maximum(pc[..., 2:], 0.1)
+    pc = ((world - cam[:, None, None]).reshape(b, t * k, 3) @ rot.swapaxes(-1, -2)).reshape(b, t, k, 3)
+    z = pc[..., 2:].clip(min=0.1)
     px = pc[..., :2] / z * intr[:, None, None, :1] + intr[:, None, None, 1:]
     return pc, px
+
+
+@dataclass
+class GapDraws:
+    """Per-clip draws of :func:`detector_gap` (each (B,), offsets (B,1,17,3)), numpy or torch alike."""
+
+    on: Array
+    towards: list[Array]  # magnitudes for GAP_TOWARDS, in its order
+    hip_in: Array
+    sh_in: Array
+    sh_up: Array
+    offsets: Array
+
+
+GAP_TOWARDS = ((3, 2, 0.015, 0.045), (6, 5, 0.015, 0.045), (2, 1, 0.005, 0.035), (5, 4, 0.005, 0.035))
+"""(joint, towards joint, lowest, highest metres): ankles towards the knees, knees towards the hips."""
+
+
+def gap_draws(rng: np.random.Generator, b: int, aug: AugmentConfig) -> GapDraws:
+    """Return the per-clip random magnitudes of :func:`detector_gap` for ``b`` clips."""
+    on = (rng.random(b) < aug.gap_prob).astype(np.float32) * aug.gap_scale
+    towards = [rng.uniform(lo, hi, b) for _, _, lo, hi in GAP_TOWARDS]
+    hip_in, sh_in, sh_up = rng.uniform(0.0, 0.035, (3, b))
+    offsets = rng.normal(0, aug.gap_random_m, size=(b, 1, 17, 3)).astype(np.float32) * (on > 0)[:, None, None, None]
+    return GapDraws(on, towards, hip_in, sh_in, sh_up, offsets)
 
 
 def detector_gap(world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> np.ndarray:
@@ -98,26 +129,28 @@ def detector_gap(world: np.ndarray, rng: np.random.Generator, aug: AugmentConfig
     Ankles ~3 cm towards the knees, knees ~2 cm towards the hips, hips closer together, shoulders closer
     together and higher (data/README.md), random per-clip magnitudes, plus small random constant offsets.
     """
-    b = world.shape[0]
-    out = world.copy()
-    on = (rng.random(b) < aug.gap_prob).astype(np.float32) * aug.gap_scale
+    return apply_gap(world, gap_draws(rng, world.shape[0], aug))
 
-    def towards(a: int, t: np.ndarray, mag: np.ndarray) -> None:
+
+def apply_gap(world: Array, d: GapDraws) -> Array:
+    """Return a moved copy of ``world`` (B,T,17,3) for the draws ``d`` (numpy, or torch on world's device)."""
+    out = world.copy() if isinstance(world, np.ndarray) else world.clone()
+
+    def towards(a: int, t: Array, mag: Array) -> None:
         v = t - world[:, :, a]
-        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
-        out[:, :, a] += (mag * on)[:, None, None] * v
+        v /= ((v**2).sum(-1, keepdims=True) ** 0.5).clip(min=1e-6)
+        out[:, :, a] += (mag * d.on)[:, None, None] * v
 
     up = world[:, :, 8] - world[:, :, 0]
-    for a, k, lo, hi in ((3, 2, 0.015, 0.045), (6, 5, 0.015, 0.045), (2, 1, 0.005, 0.035), (5, 4, 0.005, 0.035)):
-        towards(a, world[:, :, k], rng.uniform(lo, hi, b))
-    hip_in, sh_in, sh_up = rng.uniform(0.0, 0.035, (3, b))
-    towards(1, world[:, :, 0], hip_in)
-    towards(4, world[:, :, 0], hip_in)
-    towards(11, world[:, :, 8], sh_in)
-    towards(14, world[:, :, 8], sh_in)
-    towards(11, world[:, :, 11] + up, sh_up)
-    towards(14, world[:, :, 14] + up, sh_up)
-    out += rng.normal(0, aug.gap_random_m, size=(b, 1, 17, 3)).astype(np.float32) * (on > 0)[:, None, None, None]
+    for (a, k, _, _), mag in zip(GAP_TOWARDS, d.towards, strict=True):
+        towards(a, world[:, :, k], mag)
+    towards(1, world[:, :, 0], d.hip_in)
+    towards(4, world[:, :, 0], d.hip_in)
+    towards(11, world[:, :, 8], d.sh_in)
+    towards(14, world[:, :, 8], d.sh_in)
+    towards(11, world[:, :, 11] + up, d.sh_up)
+    towards(14, world[:, :, 14] + up, d.sh_up)
+    out += d.offsets
     return derive_virtual(out)
 
 
@@ -138,13 +171,13 @@ def _noise_2d(px: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> n
     return out
 
 
-def _normalise(px: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Return pixels (B,T,17,2) normalised per sample as core.keypoints.normalize_2d does."""
+def normalise(px: Array, size: Array) -> Array:
+    """Return pixels (B,T,17,2) normalised per sample as core.keypoints.normalize_2d does (numpy or torch)."""
     w, h = size[:, 0, None, None, None], size[:, 1, None, None]
     out = px / w * 2.0
     out[..., 0] -= 1.0
     out[..., 1] -= (h / size[:, 0, None, None])
-    return out.astype(np.float32)
+    return out
 
 
 class WindowSampler:
@@ -183,12 +216,12 @@ class WindowSampler:
         world = to_h36m(graph, node_positions(graph, root, dirs, lengths[:, None]))
         centre = world[:, :, 0].mean(axis=1)
         centre[:, 1] = 0.0
-        rot, cam, intr, size = _cameras(rng, centre.astype(np.float64), aug)
-        pc, px_clean = _project(world, rot, cam, intr)
-        _, px = _project(detector_gap(world, rng, aug), rot, cam, intr)
+        rot, cam, intr, size = cameras(rng, centre.astype(np.float64), aug)
+        pc, px_clean = project(world, rot, cam, intr)
+        _, px = project(detector_gap(world, rng, aug), rot, cam, intr)
         px = _noise_2d(px, rng, aug)
         y = pc - pc[:, :, :1]
-        x, clean = _normalise(px, size), _normalise(px_clean, size)
+        x, clean = normalise(px, size).astype(np.float32), normalise(px_clean, size).astype(np.float32)
         flip = rng.random(len(clip)) < aug.flip_prob
         if flip.any():
             for a in (x, clean, y):

@@ -32,6 +32,7 @@ from core.metrics import accel_error, h_mpjpe, mpjpe, mpjve, n_mpjpe, p_mpjpe
 from core.model import build_model, count_parameters
 from core.model.losses import lifter_loss
 from core.synthetic import Batch, WindowSampler
+from core.synthetic_device import DeviceWindowSampler
 from core.weights import save_weights, write_json
 
 log = logging.getLogger(__name__)
@@ -57,15 +58,23 @@ def _motion(cfg: TrainConfig) -> MotionSet:
 
 
 def _samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...],
-              bodies: list[dict[str, float]] | None = None) -> tuple[WindowSampler, ...]:
-    """Return (train sampler, validation sampler) split by subject, re-posed on ``bodies`` (default body_set())."""
+              bodies: list[dict[str, float]] | None = None, device: torch.device | None = None
+              ) -> tuple[WindowSampler, WindowSampler]:  # fmt: skip
+    """Return (train sampler, validation sampler) split by subject, re-posed on ``bodies`` (default body_set()).
+
+    The training sampler makes its batches on ``device`` where ``cfg.sampler`` is "device"; validation windows
+    always come from the numpy sampler, so figures stay comparable whichever sampler trained."""
     bodies = bodies or body_set()
     train_ids = motion.clip_indices(val_subjects, include=False)
     val_ids = motion.clip_indices(val_subjects, include=True)
     if len(train_ids) == 0 or len(val_ids) == 0:
         raise PosemoeError(f"subject split leaves {len(train_ids)} train / {len(val_ids)} validation clips")
     w = cfg.model.window
-    train = WindowSampler(motion, train_ids, w, cfg.fps_choices, cfg.augment, bodies, seed=cfg.seed)
+    if cfg.sampler == "device":
+        train = DeviceWindowSampler(motion, train_ids, w, cfg.fps_choices, cfg.augment, bodies, seed=cfg.seed,
+                                    device=device or torch.device("cpu"))  # fmt: skip
+    else:
+        train = WindowSampler(motion, train_ids, w, cfg.fps_choices, cfg.augment, bodies, seed=cfg.seed)
     val = WindowSampler(motion, val_ids, w, (VAL_FPS,), cfg.augment, bodies, seed=VAL_SEED)
     return train, val
 
@@ -112,6 +121,10 @@ def _batches(cfg: TrainConfig, sampler: WindowSampler, step: int, device: torch.
              ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:  # fmt: skip
     """Yield training batches on ``device``: made in this process (``cfg.workers`` = 0; the sampler's own
     generator, re-seeded from the step on resume) or by ``cfg.workers`` processes, which a GPU needs to be fed."""
+    if isinstance(sampler, DeviceWindowSampler):
+        while True:
+            b = sampler.sample(cfg.batch_size)
+            yield b.x, b.y, b.clean_2d
     if cfg.workers == 0:
         while True:
             b = sampler.sample(cfg.batch_size)
@@ -215,14 +228,17 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     val_subjects = tuple(cfg.val_subjects) or VALIDATION_SUBJECTS
     motion = _motion(cfg)
-    train_s, val_s = _samplers(cfg, motion, val_subjects)
+    train_s, val_s = _samplers(cfg, motion, val_subjects, device=device)
     val = val_s.fixed_windows(cfg.val_windows, VAL_SEED)
     model = build_model(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = {"step": 0, "elapsed": 0.0, "best": float("inf"), "frames": 0, "history": []}
     if resume:
         state = _load_checkpoint(out, model, opt)
-        train_s.rng = np.random.default_rng([cfg.seed, state["step"]])
+        if isinstance(train_s, DeviceWindowSampler):
+            train_s.reseed(cfg.seed, state["step"])
+        else:
+            train_s.rng = np.random.default_rng([cfg.seed, state["step"]])
     elif cfg.init_weights:
         _init_from(model, Path(cfg.init_weights))
     meta = {"data_id": motion.data_id, "val_subjects": list(val_subjects), "train_config": cfg.to_dict(),
@@ -306,7 +322,7 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
     window = window or mcfg.window
     if window < 1 or (mcfg.arch in ("posemoe", "entangled") and window > mcfg.window):
         raise PosemoeError(f"--window {window}: the {mcfg.arch} model accepts 1..{mcfg.window} frames")
-    cfg = replace(cfg or TrainConfig(), model=replace(mcfg, window=window))
+    cfg = replace(cfg or TrainConfig(), model=replace(mcfg, window=window), sampler="numpy", workers=0)
     val_subjects = tuple(meta.get("val_subjects") or VALIDATION_SUBJECTS)
     motion = _motion(cfg)
     train_s, val_s = _samplers(cfg, motion, val_subjects, bodies)
@@ -364,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="override the config's step budget (train)")
     p.add_argument("--device", help="override the config's device: auto, cpu or cuda (train)")
     p.add_argument("--workers", type=int, help="override the config's batch-making processes (train)")
+    p.add_argument("--sampler", choices=("numpy", "device"), help="override where batches are made (train)")
     p.add_argument("--weights", type=Path, help="weights .safetensors to evaluate (eval)")
     p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
     p.add_argument("--no-flip", action="store_true", help="evaluate without flip test-time augmentation")
@@ -390,8 +407,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.out:
             raise PosemoeError("train needs --out DIR")
-        overrides = {k: v for k, v in (("minutes", args.minutes), ("steps", args.steps), ("device", args.device),
-                                       ("workers", args.workers)) if v is not None}  # fmt: skip
+        given = (("minutes", args.minutes), ("steps", args.steps), ("device", args.device), ("workers", args.workers),
+                 ("sampler", args.sampler))  # fmt: skip
+        overrides = {k: v for k, v in given if v is not None}
         train(replace(cfg, **overrides), args.out, resume=args.resume)
         return 0
     except PosemoeError as e:

@@ -188,9 +188,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = replace(cfg, data_dir=str(args.bvh))
     if args.minutes is not None:
         cfg = replace(cfg, minutes=args.minutes)
+    if args.sampler is not None:
+        cfg = replace(cfg, sampler=args.sampler, workers=0 if args.sampler == "device" else cfg.workers)
     if args.workers is not None:
         cfg = replace(cfg, workers=args.workers)
-    elif cfg.workers == 0 and resolve_device(cfg.device).type == "cuda":  # one process cannot feed a GPU
+    elif cfg.workers == 0 and cfg.sampler == "numpy" and resolve_device(cfg.device).type == "cuda":
+        # one process cannot feed a GPU from the CPU
         cfg = replace(cfg, workers=max(1, min(8, len(os.sched_getaffinity(0)) - 1)))
     out = train(cfg, args.out, resume=args.resume)
     _print_result(args, out)
@@ -358,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, default=None, help="override the config's wall-clock budget")
     p.add_argument("--workers", type=int, default=None,
                    help="batch-making processes (default: the config's; if that is 0 on a GPU, min(8, cores - 1))")
+    p.add_argument("--sampler", choices=("numpy", "device"), default=None,
+                   help="where training batches are made: numpy processes, or on the training device itself "
+                        "(default: the config's)")
     _add_common(p)
 
     p = add("eval", cmd_eval, "evaluate lifter weights on the held-out CMU subjects",

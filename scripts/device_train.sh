@@ -5,14 +5,15 @@
 #   bash scripts/device_train.sh run         # there, from the repository root, .devdata carried; results in $OUT
 #
 # `run` restores ../shared/data (characters' measurements, the CMU index) and the motion cache from .devdata,
-# trains the configs named in $CONFIGS side by side for $MINUTES each (they share the GPU; 7 batch-making
-# processes each), times the lifters with benchmarks/lifter_speed.py, and leaves in $OUT each run's last
-# weights, JSON and state (<name>.tgz), logs and the speed JSON.  PY (default python3) and DEVICE (default
+# times the two training-batch samplers (benchmarks/sampler_speed.py), trains the configs named in $CONFIGS side
+# by side for $MINUTES each (they share the GPU; each config says where its batches are made: worker processes or
+# the GPU itself), times the lifters with benchmarks/lifter_speed.py, and leaves in $OUT each run's last
+# weights, JSON and state (<name>.tgz), logs and the speed JSONs.  PY (default python3) and DEVICE (default
 # cuda) can be overridden to rehearse on a CPU-only machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
-CONFIGS=${CONFIGS:-"temporal_mlp_w48_gpu temporal_mlp_v2_cont_gpu"}
+CONFIGS=${CONFIGS:-"temporal_mlp_w48_long_gpu"}
 
 if [ "${1:-}" = prepare ]; then
     data=../shared/data
@@ -57,6 +58,7 @@ run_all() {
     $PY scripts/pack_motion_cache.py unpack .devdata/motion.pack.npz "$POSEMOE_CACHE" || return 1
     $PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__, 'cuda', torch.cuda.is_available())"
 
+    $PY benchmarks/sampler_speed.py --threads 2 --json "$OUT/sampler_speed.json"
     local names=($CONFIGS) pids=() failed=0 i name
     for name in "${names[@]}"; do
         $PY -m core.training --config "configs/$name.toml" --out "runs/$name" --minutes "$MINUTES" --device "$DEVICE" \

@@ -29,6 +29,11 @@ def test_bad_values_are_rejected():
     with pytest.raises(ConfigError, match="device"):
         TrainConfig.from_dict({"device": "gpu"})
     assert TrainConfig(device="cuda:1", workers=7).workers == 7
+    with pytest.raises(ConfigError, match="sampler"):
+        TrainConfig(sampler="gpu")
+    with pytest.raises(ConfigError, match="workers = 0"):
+        TrainConfig(sampler="device", workers=2)
+    assert TrainConfig.from_dict({"sampler": "device", "device": "cuda"}).sampler == "device"
 
 
 def test_inference_defaults():

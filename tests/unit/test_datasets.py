@@ -123,10 +123,10 @@ def test_shared_cmu_clip_maps_to_plausible_body():
 
 
 def test_projection_is_a_pinhole_camera():
-    """core.synthetic._project: camera frame = R (world - C); pixels = f x/z + c, per batch item."""
+    """core.synthetic.project: camera frame = R (world - C); pixels = f x/z + c, per batch item."""
     from scipy.spatial.transform import Rotation
 
-    from core.synthetic import _project
+    from core.synthetic import project as _project
 
     rng = np.random.default_rng(3)
     rot = Rotation.random(4, random_state=1).as_matrix().astype(np.float32)
