@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "sampler_speed.json")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
+    torch.backends.cuda.matmul.allow_tf32 = True  # as training sets it (the device sampler turns it off inside)
     cfg = TrainConfig()
     cfg = replace(cfg, model=replace(cfg.model, window=a.window))
     motion = _motion(cfg)

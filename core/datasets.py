@@ -251,13 +251,14 @@ def path_matrix(parent: tuple[int, ...]) -> np.ndarray:
     return path
 
 
+H36M_ROLES = ("r_hip", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_hip", "r_hip", "nose", "top",
+              "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist")  # fmt: skip
+"""Graph role taken for each H36M joint (pelvis, spine and thorax are placeholders: derive_virtual sets them)."""
+
+
 def to_h36m(graph: BoneGraph, nodes: np.ndarray) -> np.ndarray:
     """Return (..., 17, 3) H36M joints from graph node positions (..., K, 3) (virtual joints as in DESIGN.md 3)."""
-    rn = graph.role_node
-    idx = [rn["r_hip"], rn["r_hip"], rn["r_knee"], rn["r_ankle"], rn["l_hip"], rn["l_knee"], rn["l_ankle"],
-           rn["r_hip"], rn["r_hip"], rn["nose"], rn["top"], rn["l_shoulder"], rn["l_elbow"], rn["l_wrist"],
-           rn["r_shoulder"], rn["r_elbow"], rn["r_wrist"]]  # fmt: skip
-    out = nodes[..., idx, :].copy()
+    out = nodes[..., [graph.role_node[r] for r in H36M_ROLES], :].copy()
     return derive_virtual(out)
 
 

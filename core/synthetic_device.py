@@ -11,17 +11,16 @@ draws come from another generator (tests/unit/test_synthetic_device.py compares 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
 from core.config import AugmentConfig
-from core.datasets import MotionSet, derive_virtual, path_matrix
+from core.datasets import H36M_ROLES, MotionSet, derive_virtual, path_matrix
 from core.skeleton import FLIP_PERM
 from core.synthetic import GapDraws, WindowSampler, apply_gap, cameras, gap_draws, normalise, project
-
-H36M_ROLES = ("r_hip", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_hip", "r_hip", "nose", "top",
-              "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist")  # fmt: skip
-"""Graph node of each H36M joint, as core.datasets.to_h36m takes them (virtual joints derived after)."""
 
 
 class TensorBatch:
@@ -53,9 +52,11 @@ class DeviceWindowSampler(WindowSampler):
         self.reseed(seed)
 
     def reseed(self, *seed: int) -> None:
-        """Seed both generators (numpy for per-clip draws, torch for per-frame ones) from ``seed``."""
-        self.rng = np.random.default_rng(list(seed))
-        self.gen.manual_seed(int(np.random.default_rng(list(seed)).integers(2**62)))
+        """Seed both generators (numpy for per-clip draws, torch for per-frame ones) from ``seed``: the numpy
+        stream is the numpy sampler's for that seed, the torch seed a separate child of it."""
+        seq = np.random.SeedSequence(list(seed))
+        self.rng = np.random.default_rng(seq)
+        self.gen.manual_seed(int(seq.spawn(1)[0].generate_state(1, np.uint64)[0] >> np.uint64(1)))
 
     def _t(self, a: np.ndarray) -> torch.Tensor:
         """Return ``a`` as a float32 tensor on the device."""
@@ -90,7 +91,16 @@ class DeviceWindowSampler(WindowSampler):
     def render(self, clip: np.ndarray, start: np.ndarray, step: np.ndarray,  # type: ignore[override]
                rng: np.random.Generator) -> TensorBatch:  # fmt: skip
         """Return the :class:`TensorBatch` of given clips, start frames and source-frame steps: per-clip draws
-        from ``rng``, per-frame ones from this sampler's torch generator."""
+        from ``rng``, per-frame ones from this sampler's torch generator.
+
+        Matrix products run in full float32 even where training allows TF32 (10-bit mantissas): rounding camera
+        coordinates 2-12 m from the lens would shake the targets by about a millimetre from frame to frame,
+        more than a pose's true acceleration."""
+        with _full_float32():
+            return self._render(clip, start, step, rng)
+
+    def _render(self, clip: np.ndarray, start: np.ndarray, step: np.ndarray, rng: np.random.Generator
+                ) -> TensorBatch:  # fmt: skip
         aug, b = self.aug, len(clip)
         world = self.world(clip, start, step, rng.integers(len(self.body_lengths), size=b))
         centre = world[:, :, 0].mean(dim=1).double().cpu().numpy()
@@ -126,3 +136,13 @@ class DeviceWindowSampler(WindowSampler):
         swap = (torch.rand((b, t), generator=g, device=self.device) < aug.swap_rate) & swap_clip[:, None]
         return torch.where(swap[..., None, None], out[:, :, self.flip_t], out)
 
+
+@contextlib.contextmanager
+def _full_float32() -> Iterator[None]:
+    """Run the block with TF32 matrix products off (core.training turns them on for the network)."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before

@@ -410,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         given = (("minutes", args.minutes), ("steps", args.steps), ("device", args.device), ("workers", args.workers),
                  ("sampler", args.sampler))  # fmt: skip
         overrides = {k: v for k, v in given if v is not None}
+        if args.sampler == "device" and args.workers is None:
+            overrides["workers"] = 0  # batches made on the device need no batch-making processes
         train(replace(cfg, **overrides), args.out, resume=args.resume)
         return 0
     except PosemoeError as e:

@@ -44,7 +44,7 @@ mkdir -p "$OUT"
 run_all() {
     date -u
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
-    nproc; df -h /dev/shm | tail -1
+    echo "cores: $(OMP_NUM_THREADS= nproc)"; df -h /dev/shm | tail -1
     # Batches travel from the workers through /dev/shm (~0.6 GB in flight per run): make room where it is small.
     local shm_kb
     shm_kb=$(df -k /dev/shm | awk 'NR==2 {print $2}')
