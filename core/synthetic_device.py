@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -23,11 +24,14 @@ from core.skeleton import FLIP_PERM
 from core.synthetic import GapDraws, WindowSampler, apply_gap, cameras, gap_draws, normalise, project
 
 
+@dataclass
 class TensorBatch:
     """One batch on the device: x (B,T,17,2), y (B,T,17,3), clean_2d (B,T,17,2) float32 tensors, clip (B,)."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, clean_2d: torch.Tensor, clip: np.ndarray) -> None:
-        self.x, self.y, self.clean_2d, self.clip = x, y, clean_2d, clip
+    x: torch.Tensor
+    y: torch.Tensor
+    clean_2d: torch.Tensor
+    clip: np.ndarray
 
 
 class DeviceWindowSampler(WindowSampler):
