@@ -7,8 +7,9 @@
 # `run` restores ../shared/data (characters' measurements, the CMU index) and the motion cache from .devdata,
 # times the two training-batch samplers (benchmarks/sampler_speed.py), trains the configs named in $CONFIGS side
 # by side for $MINUTES each (they share the GPU; each config says where its batches are made: worker processes or
-# the GPU itself), times the lifters with benchmarks/lifter_speed.py, and leaves in $OUT each run's last
-# weights, JSON and state (<name>.tgz), logs and the speed JSONs.  PY (default python3) and DEVICE (default
+# the GPU itself), evaluates each run on the validation subjects, times the lifters with
+# benchmarks/lifter_speed.py, and leaves in $OUT each run's last weights, JSON and state (<name>.tgz), its
+# evaluations (<name>_eval27.json, <name>_eval.json), logs and the speed JSONs.  PY (default python3) and DEVICE (default
 # cuda) can be overridden to rehearse on a CPU-only machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +75,13 @@ run_all() {
         weights+=("runs/$name/last.safetensors")
         tar czf "$OUT/$name.tgz" -C "runs/$name" last.safetensors last.json last.state.json config.json
         grep -E "val MPJPE|done:" "$OUT/$name.log" | tail -4
+        # the validation figures the model card quotes: 27-frame windows and the model's own
+        $PY -m core.training eval --weights "runs/$name/last.safetensors" --window 27 --threads 4 \
+            --out "$OUT/${name}_eval27.json" >/dev/null 2>>"$OUT/$name.log" || failed=1
+        $PY -m core.training eval --weights "runs/$name/last.safetensors" --threads 4 \
+            --out "$OUT/${name}_eval.json" >/dev/null 2>>"$OUT/$name.log" || failed=1
+        $PY -c "import json, sys; [print(f, json.load(open(f))['overall']) for f in sys.argv[1:]]" \
+            "$OUT/${name}_eval27.json" "$OUT/${name}_eval.json" 2>/dev/null
     done
     $PY benchmarks/lifter_speed.py --weights "${weights[@]}" --repeats 3 --json "$OUT/lifter_speed.json" || failed=1
     date -u
