@@ -55,6 +55,12 @@ def test_repo_configs_load(repo_root):
     for name in ("posemoe_cpu", "entangled_cpu"):
         cfg = load_train_config(repo_root / "configs" / f"{name}.toml")
         assert cfg.model.arch in ("posemoe", "entangled")
+    # every config the docs and scripts name must load, and start from weights that are shipped or under runs/
+    paths = sorted((repo_root / "configs").glob("*.toml"))
+    assert len(paths) > 10
+    for path in paths:
+        init = load_train_config(path).init_weights
+        assert not init or init.startswith("runs/") or (repo_root / init).is_file(), path
 
 
 def test_bad_toml_names_the_file(tmp_path):
