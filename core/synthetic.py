@@ -8,6 +8,7 @@ root-relative camera-frame targets (B, T, 17, 3) float32 metres (x right, y down
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,11 @@ class GapDraws:
     sh_in: Array
     sh_up: Array
     offsets: Array
+
+    def map(self, f: Callable[[Array], Array]) -> GapDraws:
+        """Return the draws with ``f`` applied to every array (core.synthetic_device: numpy to device tensors)."""
+        return GapDraws(f(self.on), [f(m) for m in self.towards], f(self.hip_in), f(self.sh_in), f(self.sh_up),
+                        f(self.offsets))  # fmt: skip
 
 
 GAP_TOWARDS = ((3, 2, 0.015, 0.045), (6, 5, 0.015, 0.045), (2, 1, 0.005, 0.035), (5, 4, 0.005, 0.035))

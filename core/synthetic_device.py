@@ -21,7 +21,7 @@ import torch
 from core.config import AugmentConfig
 from core.datasets import H36M_ROLES, MotionSet, derive_virtual, path_matrix
 from core.skeleton import FLIP_PERM
-from core.synthetic import GapDraws, WindowSampler, apply_gap, cameras, gap_draws, normalise, project
+from core.synthetic import WindowSampler, apply_gap, cameras, gap_draws, normalise, project
 
 
 @dataclass
@@ -110,9 +110,7 @@ class DeviceWindowSampler(WindowSampler):
         centre = world[:, :, 0].mean(dim=1).double().cpu().numpy()
         centre[:, 1] = 0.0
         rot, cam, intr, size = (self._t(a) for a in cameras(rng, centre, aug))
-        d = gap_draws(rng, b, aug)
-        d = GapDraws(self._t(d.on), [self._t(m) for m in d.towards], self._t(d.hip_in), self._t(d.sh_in),
-                     self._t(d.sh_up), self._t(d.offsets))  # fmt: skip
+        d = gap_draws(rng, b, aug).map(self._t)
         pc, px_clean = project(world, rot, cam, intr)
         _, px = project(apply_gap(world, d), rot, cam, intr)
         px = self._noise_2d(px, rng)
