@@ -1,0 +1,94 @@
+"""Render clips of TRAINING subjects with real MediaPipe 2D, to fine-tune the lifter on real detector output.
+
+Why: cross-validated on the benchmark's rendered clips, real detector windows in fine-tuning took 2.4-3.2 mm
+off held-out real-2D P-MPJPE (docs/model.md section 2e), but those clips show validation subjects, which no
+shipped weights may learn from. This makes the clips they may learn from, never committed: into
+``~/.cache/posemoe/real2d`` (or ``--out``).
+
+Clip ``i`` of ``--seed`` s: a CMU take of a training subject (the split of core.datasets: never a validation
+subject), a random stretch of it, one of the shared characters, a random camera (yaw all round, height, portrait
+or landscape) and background look, rendered by scripts/make_demo_clip.py (<name>.mp4, <name>_truth.npz), then
+the extractor's keypoints beside it (<name>_kp.npz, core.extract). The draws of clip i depend on s and i only,
+and a clip whose keypoints exist is kept, so the set grows run after run. About 1-2 s a frame on 2 cores.
+
+    python scripts/render_real2d_set.py --clips 40 [--seed 0] [--seconds 3] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CHARACTERS = ("human_cmu", "human_mixamo", "human_rigify", "human_small", "human_ue")
+
+
+def clip_spec(rows: list[dict[str, str]], seed: int, i: int, seconds: float) -> dict:
+    """Return clip ``i``'s draws: take, start, character, camera and look (``rows``: training takes only)."""
+    rng = np.random.default_rng([seed, i])
+    row = rows[int(rng.integers(len(rows)))]
+    length = float(row["seconds"])
+    return {"name": f"r{seed}_{i:04d}_{row['clip']}", "bvh": row["path"], "category": row["category"],
+            "start": round(float(rng.uniform(0.0, max(0.0, length - seconds))), 2), "seconds": min(seconds, length),
+            "character": CHARACTERS[int(rng.integers(len(CHARACTERS)))], "yaw": round(float(rng.uniform(-180, 180)), 1),
+            "raise": round(float(rng.uniform(-0.6, 1.5)), 2), "size": "480x640" if rng.random() < 0.3 else "640x480",
+            "look": int(rng.integers(0, 8))}  # fmt: skip
+
+
+def training_rows(data_dir: Path) -> list[dict[str, str]]:
+    """Return the index rows of the training subjects' takes, long enough to cut a second from."""
+    from core.datasets import VALIDATION_SUBJECTS, read_index
+
+    return [r for r in read_index(data_dir) if r["subject"] not in VALIDATION_SUBJECTS and float(r["seconds"]) >= 1.0]
+
+
+def render(spec: dict, out: Path, data_dir: Path) -> Path:
+    """Render ``spec`` into ``out`` and extract its keypoints; return the keypoints file."""
+    from core.extract import extract_keypoints
+    from core.motion_file import write_keypoints
+
+    name = spec["name"]
+    meta = json.dumps({"category": spec["category"], "character": spec["character"], "look": spec["look"],
+                       "size": spec["size"], "view": "random", "floor": "plain"})  # fmt: skip
+    argv = ["--bvh", spec["bvh"], "--character", str(data_dir.parents[1] / "characters" / f"{spec['character']}.blend"),
+            "--start", str(spec["start"]), "--seconds", str(spec["seconds"]), "--yaw", str(spec["yaw"]),
+            "--raise", str(spec["raise"]), "--size", spec["size"], "--look", str(spec["look"]), "--meta", meta,
+            "--out", str(out), "--name", name]  # fmt: skip
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), *argv], check=True, cwd=REPO)
+    # written atomically and last: a clip is whole when its keypoints exist
+    return write_keypoints(out / f"{name}_kp.npz", extract_keypoints(out / f"{name}.mp4"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.datasets import default_data_dir
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", type=int, default=40, help="clips 0..N-1 of the seed (those present are kept)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=3.0, help="length of each clip")
+    ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "posemoe" / "real2d")
+    a = ap.parse_args(argv)
+    data_dir = default_data_dir()
+    rows = training_rows(data_dir)
+    if not rows:
+        print(f"render_real2d_set: no CMU takes in {data_dir}; ../shared/data is needed", file=sys.stderr)
+        return 2
+    a.out.mkdir(parents=True, exist_ok=True)
+    for i in range(a.clips):
+        spec = clip_spec(rows, a.seed, i, a.seconds)
+        if (a.out / f"{spec['name']}_kp.npz").exists():
+            continue
+        print(f"[{i + 1}/{a.clips}] {spec['name']}: {spec['character']}, yaw {spec['yaw']}, raise {spec['raise']}",
+              flush=True)  # fmt: skip
+        render(spec, a.out, data_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
