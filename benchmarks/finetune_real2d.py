@@ -6,7 +6,9 @@ them; this only measures whether learning from real 2D would pay, before renderi
 it. Folds by subject (113 | the others): the default lifter is fine-tuned on one fold's real windows mixed into
 the usual synthetic batches, and, as the control, on the synthetic batches alone (same steps, rate and seed),
 then measured raw (no clean-up) on the other fold's real 2D, and on the synthetic validation windows.
-Prints a table and saves JSON (default benchmarks/results/finetune_real2d.json).
+With ``--train-dir``, the fine-tuning windows come instead from clips of training subjects
+(scripts/render_real2d_set.py) and every benchmark clip is held out. Prints a table and saves JSON (default
+benchmarks/results/finetune_real2d.json).
 
     python benchmarks/finetune_real2d.py [--steps 300] [--lr 5e-5] [--real-batch 32] [--real-weight 1]
                                          [--no-control] [--gt-dir DIR] [--json FILE]
@@ -15,6 +17,7 @@ Prints a table and saves JSON (default benchmarks/results/finetune_real2d.json).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -39,20 +42,30 @@ def real_clips(gt_dir: Path) -> dict[str, dict]:
     root-relative true joints, m, valid (T,), kp}} of the bench's rendered clips found in ``gt_dir``."""
     from bench import gt_clips, keypoints
 
+    return {c["name"]: _entry(c["name"].split("_")[-2], np.load(c["truth"]), keypoints(c["video"], gt_dir))
+            for c in gt_clips(gt_dir, quick=False, render=False)}  # fmt: skip
+
+
+def rendered_clips(folder: Path) -> dict[str, dict]:
+    """Return :func:`real_clips`' entries for the clips of scripts/render_real2d_set.py in ``folder`` (training
+    subjects: <name>_truth.npz beside <name>_kp.npz, name r<seed>_<i>_<subject>_<trial>)."""
+    from core.motion_file import read_keypoints
+
+    return {p.name[:-7]: _entry(p.name[:-7].split("_")[-2], np.load(p.with_name(p.name[:-7] + "_truth.npz")),
+                                read_keypoints(p))
+            for p in sorted(folder.glob("*_kp.npz")) if p.with_name(p.name[:-7] + "_truth.npz").exists()}  # fmt: skip
+
+
+def _entry(subject: str, truth, kp) -> dict:
+    """Return one clip's arrays (see :func:`real_clips`) from its truth file and keypoints."""
     from core.inference import lift_input
     from core.keypoints import normalize_2d, turn_points
 
-    out = {}
-    for c in gt_clips(gt_dir, quick=False, render=False):
-        truth = np.load(c["truth"])
-        kp = keypoints(c["video"], gt_dir)
-        x, turns = lift_input(kp.joints_2d, kp.image_size, kp.valid)
-        xy, size = turn_points(truth["joints_2d"], kp.image_size, turns)
-        gt = truth["joints_3d"].astype(np.float32)
-        out[c["name"]] = {"subject": c["name"].split("_")[-2], "x": x.astype(np.float32),
-                          "clean": normalize_2d(xy, *size).astype(np.float32), "y": gt - gt[:, :1],
-                          "valid": np.asarray(kp.valid, bool), "kp": kp}  # fmt: skip
-    return out
+    x, turns = lift_input(kp.joints_2d, kp.image_size, kp.valid)
+    xy, size = turn_points(truth["joints_2d"], kp.image_size, turns)
+    gt = truth["joints_3d"].astype(np.float32)
+    return {"subject": subject, "x": x.astype(np.float32), "clean": normalize_2d(xy, *size).astype(np.float32),
+            "y": gt - gt[:, :1], "valid": np.asarray(kp.valid, bool), "kp": kp}  # fmt: skip
 
 
 def real_batch(clips: list[dict], b: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -75,19 +88,20 @@ def real_batch(clips: list[dict], b: int, rng: np.random.Generator) -> tuple[np.
 
 
 def raw_metrics(model, window: int, clips: list[dict]) -> dict[str, float]:
-    """Return frame-weighted raw-lifter MPJPE / P-MPJPE / acceleration error (mm) on ``clips``' real 2D."""
+    """Return frame-weighted raw-lifter MPJPE / P-MPJPE / acceleration error (mm) on ``clips``' real 2D, as
+    ``posemoe bench`` measures each clip (bench._metrics), but without its clean-up."""
+    from bench import _metrics
+
     from core.config import InferenceConfig
     from core.inference import lift_sequence
-    from core.metrics import accel_error, mpjpe, p_mpjpe
 
     sums, frames = {"mpjpe_mm": 0.0, "p_mpjpe_mm": 0.0, "accel_mm": 0.0}, 0
     for c in clips:
         kp = c["kp"]
         pred = lift_sequence(kp.joints_2d, kp.image_size, model, window, InferenceConfig(device="cpu"))
-        pred, gt, n = pred.astype(np.float64), c["y"].astype(np.float64), len(c["y"])
-        sums["mpjpe_mm"] += n * 1000 * mpjpe(pred, gt)
-        sums["p_mpjpe_mm"] += n * 1000 * p_mpjpe(pred, gt)
-        sums["accel_mm"] += n * 1000 * accel_error(pred, gt)
+        m, n = _metrics(pred.astype(np.float64), c["y"].astype(np.float64)), len(c["y"])
+        for k in sums:
+            sums[k] += n * m[k]
         frames += n
     return {k: round(v / frames, 2) for k, v in sums.items()} | {"frames": frames}
 
@@ -101,12 +115,12 @@ def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batc
     from core.config import TrainConfig
     from core.datasets import VALIDATION_SUBJECTS
     from core.model.losses import lifter_loss
-    from core.training import _motion, _samplers
+    from core.training import _samplers
     from core.weights import load_lifter
 
     model, mcfg, _ = load_lifter(weights, device="cpu")
     cfg = replace(TrainConfig(), model=mcfg, sampler="device", workers=0, seed=seed)
-    sampler, _ = _samplers(cfg, _motion(cfg), VALIDATION_SUBJECTS, device=torch.device("cpu"))
+    sampler, _ = _samplers(cfg, _motion_set(), VALIDATION_SUBJECTS, device=torch.device("cpu"))
     sampler.reseed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
@@ -128,15 +142,24 @@ def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batc
     return model.eval(), mcfg
 
 
+@functools.cache
+def _motion_set():
+    """Return the training motion set, loaded once for every run of this script."""
+    from core.config import TrainConfig
+    from core.training import _motion
+
+    return _motion(TrainConfig())
+
+
 def synthetic_val(model, window: int) -> dict[str, float]:
     """Return quick validation MPJPE / P-MPJPE (mm) on the 256 fixed synthetic windows training reports."""
     from core.config import TrainConfig
     from core.datasets import VALIDATION_SUBJECTS
-    from core.training import VAL_SEED, _motion, _samplers, _validate
+    from core.training import VAL_SEED, _samplers, _validate
 
     cfg = TrainConfig()
     cfg = replace(cfg, model=replace(cfg.model, window=window), sampler="numpy", workers=0)
-    _, val_s = _samplers(cfg, _motion(cfg), VALIDATION_SUBJECTS)
+    _, val_s = _samplers(cfg, _motion_set(), VALIDATION_SUBJECTS)
     return {k: round(v, 2) for k, v in _validate(model, val_s.fixed_windows(256, VAL_SEED)).items()}
 
 
@@ -154,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--real-batch", type=int, default=32, help=f"real windows of {REAL_WINDOW} frames per step")
     p.add_argument("--real-weight", type=float, default=1.0, help="weight of the real windows' loss")
     p.add_argument("--no-control", action="store_true", help="skip the synthetic-only control runs")
+    p.add_argument("--train-dir", type=Path, help="instead of cross-validating, fine-tune on the training-subject "
+                   "clips of scripts/render_real2d_set.py in this folder and measure on every benchmark clip")
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "finetune_real2d.json")
@@ -166,18 +191,27 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     base, mcfg, _ = load_lifter(a.weights, device="cpu")
-    folds = {"subject 113": ["113"], "subjects 02, 05, 15, 16, 26": ["02", "05", "15", "16", "26"]}
+    folds = {name: ([c for c in clips.values() if c["subject"] not in subjects],
+                    {n: c for n, c in clips.items() if c["subject"] in subjects})
+             for name, subjects in (("subject 113", ["113"]),
+                                    ("subjects 02, 05, 15, 16, 26", ["02", "05", "15", "16", "26"]))}  # fmt: skip
+    if a.train_dir:
+        train = list(rendered_clips(a.train_dir).values())
+        if not train:
+            print(f"finetune_real2d: no rendered clips in {a.train_dir}; run scripts/render_real2d_set.py first",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        folds = {"all 11 (trained on training subjects)": (train, clips)}
     res = {"weights": a.weights.name, "machine": platform.processor() or platform.machine(), "threads": a.threads,
            "steps": a.steps, "lr": a.lr, "synth_batch": a.synth_batch, "real_batch": a.real_batch,
            "real_weight": a.real_weight,
            "real_window": REAL_WINDOW, "seed": a.seed, "base_synthetic_val": synthetic_val(base, mcfg.window),
            "folds": {}}  # fmt: skip
-    for name, subjects in folds.items():
-        held = [c for c in clips.values() if c["subject"] in subjects]
-        train = [c for c in clips.values() if c["subject"] not in subjects]
+    for name, (train, held_clips) in folds.items():
+        held = list(held_clips.values())
         base_row = {"held_out": raw_metrics(base, mcfg.window, held),
                     "train_fold": raw_metrics(base, mcfg.window, train)}
-        row = {"held_out_clips": [n for n, c in clips.items() if c["subject"] in subjects],
+        row = {"held_out_clips": list(held_clips), "train_clips": len(train),
                "train_frames": int(sum(len(c["y"]) for c in train)), "base": base_row}  # fmt: skip
         for variant, real in (("synthetic only", []), ("synthetic + real", train))[a.no_control:]:
             t0 = time.monotonic()

@@ -3,7 +3,8 @@
 Why: cross-validated on the benchmark's rendered clips, real detector windows in fine-tuning took 2.4-3.2 mm
 off held-out real-2D P-MPJPE (docs/model.md section 2e), but those clips show validation subjects, which no
 shipped weights may learn from. This makes the clips they may learn from, never committed: into
-``~/.cache/posemoe/real2d`` (or ``--out``).
+``~/.cache/posemoe/real2d`` (or ``--out``). (The first 9 did not carry over to the benchmark: section 2e; the
+set is there to grow.)
 
 Clip ``i`` of ``--seed`` s: a CMU take of a training subject (the split of core.datasets: never a validation
 subject), a random stretch of it, one of the shared characters, a random camera (yaw all round, height, portrait
