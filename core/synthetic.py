@@ -201,6 +201,10 @@ class WindowSampler:
         self.body_lengths, self.body_root_scale = sample_bodies(
             motion.graph, bodies, body_bank, np.random.default_rng(seed + 7919), aug.body_jitter)
 
+    def reseed(self, *seed: int) -> None:
+        """Restart the sampler's draws from ``seed`` (a run resumed at a step, a batch-making process)."""
+        self.rng = np.random.default_rng(list(seed))
+
     def sample(self, batch_size: int) -> Batch:
         """Return a random :class:`Batch` (clips drawn proportionally to their length)."""
         rng, t = self.rng, self.window

@@ -58,9 +58,9 @@ class DeviceWindowSampler(WindowSampler):
     def reseed(self, *seed: int) -> None:
         """Seed both generators (numpy for per-clip draws, torch for per-frame ones) from ``seed``: the numpy
         stream is the numpy sampler's for that seed, the torch seed a separate child of it."""
-        seq = np.random.SeedSequence(list(seed))
-        self.rng = np.random.default_rng(seq)
-        self.gen.manual_seed(int(seq.spawn(1)[0].generate_state(1, np.uint64)[0] >> np.uint64(1)))
+        super().reseed(*seed)
+        child = np.random.SeedSequence(list(seed)).spawn(1)[0]
+        self.gen.manual_seed(int(child.generate_state(1, np.uint64)[0] >> np.uint64(1)))
 
     def _t(self, a: np.ndarray) -> torch.Tensor:
         """Return ``a`` as a float32 tensor on the device."""

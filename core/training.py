@@ -111,7 +111,7 @@ class _SampledBatches(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
         torch.set_num_threads(1)
-        self.sampler.rng = np.random.default_rng([*self.seed, info.id if info else 0])
+        self.sampler.reseed(*self.seed, info.id if info else 0)
         while True:
             b = self.sampler.sample(self.batch_size)
             yield torch.from_numpy(b.x), torch.from_numpy(b.y), torch.from_numpy(b.clean_2d)
@@ -121,15 +121,10 @@ def _batches(cfg: TrainConfig, sampler: WindowSampler, step: int, device: torch.
              ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:  # fmt: skip
     """Yield training batches on ``device``: made in this process (``cfg.workers`` = 0; the sampler's own
     generator, re-seeded from the step on resume) or by ``cfg.workers`` processes, which a GPU needs to be fed."""
-    if isinstance(sampler, DeviceWindowSampler):
+    if cfg.workers == 0:  # always so for batches made on the device (TrainConfig checks it)
         while True:
             b = sampler.sample(cfg.batch_size)
-            yield b.x, b.y, b.clean_2d
-    if cfg.workers == 0:
-        while True:
-            b = sampler.sample(cfg.batch_size)
-            yield (torch.from_numpy(b.x).to(device), torch.from_numpy(b.y).to(device),
-                   torch.from_numpy(b.clean_2d).to(device))  # fmt: skip
+            yield tuple(torch.as_tensor(a, device=device) for a in (b.x, b.y, b.clean_2d))  # type: ignore[misc]
     loader = torch.utils.data.DataLoader(_SampledBatches(sampler, cfg.batch_size, (cfg.seed, step)), batch_size=None,
                                          num_workers=cfg.workers, pin_memory=device.type == "cuda",
                                          prefetch_factor=4)  # fmt: skip
@@ -235,10 +230,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     state = {"step": 0, "elapsed": 0.0, "best": float("inf"), "frames": 0, "history": []}
     if resume:
         state = _load_checkpoint(out, model, opt)
-        if isinstance(train_s, DeviceWindowSampler):
-            train_s.reseed(cfg.seed, state["step"])
-        else:
-            train_s.rng = np.random.default_rng([cfg.seed, state["step"]])
+        train_s.reseed(cfg.seed, state["step"])
     elif cfg.init_weights:
         _init_from(model, Path(cfg.init_weights))
     meta = {"data_id": motion.data_id, "val_subjects": list(val_subjects), "train_config": cfg.to_dict(),
