@@ -115,7 +115,8 @@ def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | No
 
     seqs, turns = zip(*(lift_input(kp.joints_2d, kp.image_size, kp.valid) for kp in kps), strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
-    joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress),
+    joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress,
+                                                       fps=[kp.fps for kp in kps]),
                                 lifter.model, cfg or InferenceConfig(), emit)
     return [turn_camera_points(j, -k) for j, k in zip(joints, turns, strict=True)], cfg
 
@@ -138,7 +139,7 @@ def to_motion(
     static_camera: bool = False,
 ) -> MotionClip:
     """Return the motion clip for lifted ``joints_3d``: clean-up (see :func:`lift`) and provenance."""
-    from core.inference import resolve_device
+    from core.inference import rate_plan, resolve_device
     from core.keypoints import upright_turns
     from core.motion_cleanup import clean_motion
 
@@ -152,12 +153,14 @@ def to_motion(
             on_progress=lambda done, total: emit(Progress("filter", done, total + 1)),  # + 1: the rest of it
         )
     emit(Progress("filter", 1, 1))
+    up, streams = rate_plan(kp.fps, len(kp.joints_2d))
     meta = {
         "tool": "posemoe", "version": __version__, "weights": lifter.weights.name,
         "weights_sha256": lifter.sha256, "source": source,
         "inference": asdict(cfg), "smoothing": smoothing, "constant_bone_lengths": fixed_bones,
         "device": str(resolve_device(cfg.device)), "lift_seconds": round(lift_seconds, 4),
-        "upright_quarter_turns": upright_turns(kp.joints_2d, kp.valid), **info,
+        "upright_quarter_turns": upright_turns(kp.joints_2d, kp.valid),
+        "lifted_at_fps": round(kp.fps * up / streams, 3), **info,
     }
     extras = {k: v for k, v in kp.extras.items() if k not in DETECTOR_EXTRAS + ("source",)}
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
@@ -188,7 +191,7 @@ def lift(
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints_3d, cfg = _cpu_fallback(
         lambda m, c: inference.lift_sequence(kp.joints_2d, kp.image_size, m, lifter.window, c, on_progress=progress,
-                                             valid=kp.valid),
+                                             valid=kp.valid, fps=kp.fps),
         lifter.model, cfg, emit)
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
 

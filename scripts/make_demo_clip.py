@@ -304,7 +304,9 @@ def main() -> int:
     ap.add_argument("--tiles", action="store_true", help="a tiled floor (0.5 m tiles of four shades)")
     ap.add_argument("--look", type=int, default=0, help="background/light variation seed (0 = plain)")
     ap.add_argument("--meta", default="{}", help="JSON stored in the truth file as meta (category, view)")
+    ap.add_argument("--fps", type=float, default=FPS, help="frame rate of the video (slow motion: 120)")
     args = ap.parse_args()
+    fps_out = args.fps
     size = tuple(int(v) for v in args.size.lower().split("x"))
 
     import bpy
@@ -313,12 +315,12 @@ def main() -> int:
     from posemoe_blender.bake import bake_clip
 
     j_world, fps = bvh_h36m(args.bvh)
-    j_world = resample(j_world, fps, FPS)
-    j_world = j_world[int(args.start * FPS): int((args.start + args.seconds) * FPS)]
+    j_world = resample(j_world, fps, fps_out)
+    j_world = j_world[int(args.start * fps_out): int((args.start + args.seconds) * fps_out)]
     root = j_world[:, 0].copy()
     root[:, :2] -= root[0, :2]
     t = len(j_world)
-    clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), FPS,
+    clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), fps_out,
                       size, joints_3d=blender_to_camera(j_world - j_world[:, :1]).astype(np.float32),
                       root=blender_to_camera(root).astype(np.float32), meta={"source": args.bvh.name})
 
@@ -338,16 +340,17 @@ def main() -> int:
     truth_world = np.array(truth_world)
     cam = setup_scene(truth_world, args.yaw, float(info["rest_bone_heads_m"]["l_ankle"][2]), size, args.raise_m,
                       args.look, args.tiles)
+    scene.render.fps = int(round(fps_out))
     k = camera_intrinsics(cam, size)
     if args.orbit:
         lo, hi = truth_world.reshape(-1, 3).min(0), truth_world.reshape(-1, 3).max(0)
         orbit_camera(cam, 0.5 * (lo + hi), args.orbit, t)
     if args.pan:
-        pan_camera(cam, truth_world[:, 0], FPS, args.look)
+        pan_camera(cam, truth_world[:, 0], fps_out, args.look)
     if args.track:
-        track_camera(cam, truth_world[:, 0], FPS, args.look)
+        track_camera(cam, truth_world[:, 0], fps_out, args.look)
     if args.follow:
-        follow_camera(cam, truth_world[:, 0], FPS, args.look)
+        follow_camera(cam, truth_world[:, 0], fps_out, args.look)
     cams, joints_cam = [], []
     for f in range(1, t + 1):  # per frame: the camera may move
         scene.frame_set(f)
@@ -362,7 +365,7 @@ def main() -> int:
         scene.render.image_settings.file_format = "PNG"
         bpy.ops.render.render(animation=True)
         video = args.out / f"{args.name}.mp4"
-        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), FPS, size)
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps_out, size)
         for f in range(1, t + 1):
             writer.write(cv2.imread(str(Path(tmp) / f"f_{f:04d}.png")))
         writer.release()
@@ -370,7 +373,7 @@ def main() -> int:
              joints_2d=uv.astype(np.float32), intrinsics=k,
              # (T,4,4) for a camera that moves or turns
              camera_to_world=np.array(cams) if args.orbit or args.pan or args.track or args.follow else cams[0],
-             fps=np.float64(FPS), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
+             fps=np.float64(fps_out), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
              meta=np.array(args.meta),
              source=np.array(f"{args.bvh.name} from {args.start:.2f}s, {args.seconds:.2f}s; {args.character.name}"))
     print(f"wrote {video} ({t} frames) and its ground truth")

@@ -188,3 +188,48 @@ def test_a_person_on_their_side_or_upside_down_is_lifted_upright(tiny):
         out = lift_sequence(xy, size, model, cfg.window, icfg)
         assert np.allclose(turn_camera_points(out, -k), upright, atol=1e-5)
     assert upright_turns(kp, np.zeros(30, bool)) == 0  # no valid frame: as it is
+
+
+@pytest.mark.parametrize("fps,frames,plan", [
+    (None, 100, (1, 1)), (float("nan"), 100, (1, 1)), (20.0, 100, (1, 1)), (30.0, 100, (1, 1)), (75.0, 100, (1, 1)),
+    (15.0, 100, (2, 1)), (10.0, 100, (3, 1)), (5.0, 100, (5, 1)), (0.5, 100, (8, 1)),
+    (90.0, 100, (1, 2)), (120.0, 100, (1, 2)), (240.0, 100, (1, 4)), (960.0, 100, (1, 8)), (120.0, 3, (1, 1)),
+])  # fmt: skip
+def test_rate_plan_lifts_at_rates_the_lifter_learnt(fps, frames, plan):
+    from core.inference import rate_plan
+
+    assert rate_plan(fps, frames) == plan
+
+
+class _Step(torch.nn.Module):
+    """Each frame's output: its 2D step from the previous frame of the window (the first: the next's), joint-scaled."""
+
+    def forward(self, x):
+        step = x[:, 1:] - x[:, :-1]
+        step = torch.cat([step[:, :1], step], dim=1)
+        return torch.cat([step, step[..., :1]], dim=-1) * torch.arange(17.0).view(1, 1, 17, 1)
+
+
+def test_slow_clips_are_lifted_upsampled_and_fast_ones_as_streams():
+    """A person moving steadily: at 5 fps the lifter sees the steps of 25 fps (one fifth as long), at 240 fps the
+    steps of 60 fps (4x as long); a clip at a rate it learnt is lifted as it is. One pose per video frame."""
+    cfg = InferenceConfig(flip_tta=False, device="cpu")
+    kp = _kp(1)[[0] * 60] + np.arange(60, dtype=np.float32)[:, None, None] * np.float32([2.0, 0.0])
+    step = {fps: lift_sequence(kp, (640, 480), _Step(), 9, cfg, fps=fps) for fps in (5.0, 30.0, 240.0)}
+    assert all(len(y) == 60 for y in step.values())
+    inner = slice(2, 58)  # the clip's last frames: the streams' ends are not interleaved evenly
+    x30 = step[30.0][inner, 16, 0]
+    assert np.allclose(x30, x30.mean()) and x30.mean() > 0
+    assert np.allclose(step[5.0][inner, 16, 0], x30 / 5, rtol=1e-4)
+    assert np.allclose(step[240.0][inner, 16, 0], x30 * 4, rtol=1e-4)
+
+
+def test_streams_are_joined_without_alternation():
+    """Interleaved streams lifted apart, each with its own offset: the joined clip does not alternate."""
+    from core.inference import _rate_join
+
+    a, b = np.zeros((50, 17, 3), np.float32), np.ones((50, 17, 3), np.float32)
+    y = _rate_join([a, b], 100, 1, 2)
+    assert y.shape == (100, 17, 3) and np.allclose(y[1:-1], 0.5)
+    ramp = np.arange(100, dtype=np.float32)[:, None, None] * np.ones((1, 17, 3), np.float32)
+    assert np.allclose(_rate_join([ramp[0::2], ramp[1::2]], 100, 1, 2)[1:-1], ramp[1:-1])
