@@ -66,12 +66,16 @@ class ModelConfig:
     cross_attention: bool = True
     num_joints: int = 17
     temporal_layers: int = 3  # temporal_mlp only: dilated convolution blocks (receptive field 3 ** n frames)
+    dilation_cycle: int = 0  # temporal_mlp only: block i dilates 3 ** (i % cycle), so blocks can be added past
+    # the window's receptive field (0: 3 ** i)
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ConfigError(f"ModelConfig.arch must be one of {ARCHS}, got {self.arch!r}")
         if not 0 <= self.temporal_layers <= 8:
             raise ConfigError(f"ModelConfig.temporal_layers must be 0..8, got {self.temporal_layers}")
+        if not 0 <= self.dilation_cycle <= 8:
+            raise ConfigError(f"ModelConfig.dilation_cycle must be 0..8, got {self.dilation_cycle}")
         if self.window < 1 or self.channels < 1 or self.heads < 1 or self.channels % self.heads:
             raise ConfigError(f"ModelConfig: window/channels/heads must be positive, channels divisible by heads "
                               f"(got {self.window}/{self.channels}/{self.heads})")  # fmt: skip

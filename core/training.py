@@ -17,7 +17,7 @@ import math
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from core.bodies import DEFAULT_BODIES, character_measures
-from core.config import TrainConfig, load_train_config
+from core.config import ModelConfig, TrainConfig, load_train_config
 from core.datasets import VALIDATION_SUBJECTS, MotionSet, load_motion_set
 from core.errors import ModelError, PosemoeError
 from core.metrics import accel_error, h_mpjpe, mpjpe, mpjve, n_mpjpe, p_mpjpe
@@ -39,6 +39,22 @@ log = logging.getLogger(__name__)
 
 VAL_SEED = 20240611
 VAL_FPS = 30.0
+
+
+@dataclass(frozen=True)
+class ValidationRun:
+    """A lifter and its predictions on the validation windows (:func:`validation_predictions`)."""
+
+    model: torch.nn.Module
+    model_cfg: ModelConfig
+    val_subjects: tuple[str, ...]
+    motion: MotionSet
+    train_sampler: WindowSampler
+    windows: Batch
+    pred: np.ndarray
+    """(N, T, 17, 3) float32 metres, root-relative"""
+    seconds: float
+    """time taken by the predictions"""
 
 
 def characters_dir() -> Path:
@@ -295,11 +311,10 @@ def _all_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
             "accel_mm": 1000 * accel_error(pred, gt, axis=1), "frames": int(len(fp))}  # fmt: skip
 
 
-def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0, flip_tta: bool = True,
-             threads: int | None = None, window: int | None = None,
-             bodies: list[dict[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
-    """Return validation metrics of a weights file (mm; MPJVE mm/frame, accel mm/frame^2) overall and per
-    category, the mean-pose baseline's, and lifting speed (frames/s, flip TTA as set, non-overlapping windows).
+def validation_predictions(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0,
+                           flip_tta: bool = True, window: int | None = None,
+                           bodies: list[dict[str, float]] | None = None) -> ValidationRun:  # fmt: skip
+    """Return a weights file's predictions on its validation windows (see :func:`evaluate` for the arguments).
 
     Validation: the weights' own validation subjects (JSON), fixed seeded bodies, cameras and 2D noise at 30 fps,
     in non-overlapping windows of ``window`` frames (default the model's own; the per-frame and convolutional
@@ -308,8 +323,6 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
     """
     from core.weights import load_lifter
 
-    if threads:
-        torch.set_num_threads(threads)
     model, mcfg, meta = load_lifter(Path(weights))
     window = window or mcfg.window
     if window < 1 or (mcfg.arch in ("posemoe", "entangled") and window > mcfg.window):
@@ -322,15 +335,29 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
     t0 = time.perf_counter()
     pred = predict(model, val.x, flip_tta=flip_tta)
     seconds = time.perf_counter() - t0
-    mean_pose = train_s.fixed_windows(2000, VAL_SEED + 1).y.reshape(-1, 17, 3).mean(axis=0)
+    return ValidationRun(model, mcfg, val_subjects, motion, train_s, val, pred, seconds)
+
+
+def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0, flip_tta: bool = True,
+             threads: int | None = None, window: int | None = None,
+             bodies: list[dict[str, float]] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Return validation metrics of a weights file (mm; MPJVE mm/frame, accel mm/frame^2) overall and per
+    category, the mean-pose baseline's, and lifting speed (frames/s, flip TTA as set, non-overlapping windows);
+    the validation set is :func:`validation_predictions`'.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    run = validation_predictions(weights, cfg, max_windows, flip_tta, window, bodies)
+    val, pred = run.windows, run.pred
+    mean_pose = run.train_sampler.fixed_windows(2000, VAL_SEED + 1).y.reshape(-1, 17, 3).mean(axis=0)
     base = np.broadcast_to(mean_pose, val.y.shape)
-    cats = motion.categories[val.clip]
+    cats = run.motion.categories[val.clip]
     result: dict[str, Any] = {
-        "weights": str(weights), "arch": mcfg.arch, "parameters": count_parameters(model),
-        "val_subjects": list(val_subjects), "windows": int(len(val.x)), "window": window, "fps": VAL_FPS,
-        "flip_tta": flip_tta, "threads": torch.get_num_threads(),
-        "frames_per_s": round(val.x.shape[0] * val.x.shape[1] / seconds, 1),
-        "lift_sequence_frames_per_s_2_threads": round(lift_speed(model, mcfg.window), 1),
+        "weights": str(weights), "arch": run.model_cfg.arch, "parameters": count_parameters(run.model),
+        "val_subjects": list(run.val_subjects), "windows": int(len(val.x)), "window": val.x.shape[1],
+        "fps": VAL_FPS, "flip_tta": flip_tta, "threads": torch.get_num_threads(),
+        "frames_per_s": round(val.x.shape[0] * val.x.shape[1] / run.seconds, 1),
+        "lift_sequence_frames_per_s_2_threads": round(lift_speed(run.model, run.model_cfg.window), 1),
         "overall": _all_metrics(pred, val.y), "mean_pose": _all_metrics(base, val.y),
         "per_category": {str(c): _all_metrics(pred[cats == c], val.y[cats == c]) for c in sorted(set(cats))},
     }  # fmt: skip

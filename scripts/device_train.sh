@@ -15,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
-CONFIGS=${CONFIGS:-"temporal_mlp_v4_cont_gpu"}
+CONFIGS=${CONFIGS:-"temporal_mlp_v4_cont_gpu temporal_mlp_v4_deep_gpu"}
 
 if [ "${1:-}" = prepare ]; then
     data=../shared/data

@@ -44,13 +44,21 @@ class TemporalBlock(nn.Module):
         return h + self.proj(self.drop(self.act(y)))
 
 
+def dilations(cfg: ModelConfig) -> list[int]:
+    """Return the temporal blocks' dilations: 1, 3, 9, ... restarting every ``cfg.dilation_cycle`` blocks."""
+    return [3 ** (i % cfg.dilation_cycle if cfg.dilation_cycle else i) for i in range(cfg.temporal_layers)]
+
+
 class TemporalMlpLifter(MlpLifter):
-    """:class:`MlpLifter` (per-frame trunk, same tensor names) + ``temporal_layers`` blocks, dilations 1, 3, 9..."""
+    """:class:`MlpLifter` (per-frame trunk, same tensor names) + ``temporal_layers`` blocks, dilations 1, 3, 9...
+
+    Blocks added after a trained model's (``dilation_cycle``) start as the identity, like the temporal blocks
+    on a trained MLP: a deeper model can start from a shallower one's weights exactly."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
         hidden = cfg.channels * 8
-        self.temporal = nn.ModuleList(TemporalBlock(hidden, 3**i, cfg.dropout) for i in range(cfg.temporal_layers))
+        self.temporal = nn.ModuleList(TemporalBlock(hidden, d, cfg.dropout) for d in dilations(cfg))
 
     def mix_frames(self, h: torch.Tensor) -> torch.Tensor:
         """Return (B, T, C) per-frame features after the temporal blocks."""

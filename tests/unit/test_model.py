@@ -116,3 +116,26 @@ def test_temporal_mlp_receptive_field():
     with torch.inference_mode():
         d = (model(x) - model(x2)).abs().amax(dim=(0, 2, 3))
     assert d[13] > 1e-6 and torch.all(d[14:] == 0)
+
+
+def test_deeper_temporal_mlp_starts_from_a_trained_shallower_one(tmp_path):
+    """Blocks added with a dilation cycle (1, 3, 9, 1, 3) start as the identity: initialised from a trained
+    three-block model, the five-block model computes exactly what it did, then trains its new blocks."""
+    from core.model.temporal_mlp import dilations
+    from core.training import _init_from
+
+    torch.manual_seed(0)
+    shallow_cfg = ModelConfig(arch="temporal_mlp", **{**TINY, "window": 27}, temporal_layers=3)
+    shallow = build_model(shallow_cfg).eval()
+    for block in shallow.temporal:  # as if trained: the projections no longer zero
+        torch.nn.init.normal_(block.proj.weight, std=0.1)
+    path = tmp_path / "shallow.safetensors"
+    save_weights(shallow, shallow_cfg, path)
+    deep_cfg = ModelConfig(arch="temporal_mlp", **{**TINY, "window": 27}, temporal_layers=5, dilation_cycle=3)
+    assert dilations(deep_cfg) == [1, 3, 9, 1, 3] and dilations(shallow_cfg) == [1, 3, 9]
+    deep = build_model(deep_cfg).eval()
+    _init_from(deep, path)
+    x = torch.randn(2, 27, 17, 2)
+    with torch.inference_mode():
+        assert torch.allclose(deep(x), shallow(x), atol=1e-6)
+    assert [b.conv.dilation[0] for b in deep.temporal] == [1, 3, 9, 1, 3]
