@@ -115,7 +115,8 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
     argv = worker_client.capture_command(python, video, work_dir / f"{safe}.npz", device=device,
                                          smoothing=settings.smoothing, weights=weights,
                                          subject_height=settings.subject_height, foot_lock=settings.foot_lock,
-                                         level_camera=settings.level_camera, static_camera=settings.static_camera)
+                                         level_camera=settings.level_camera, static_camera=settings.static_camera,
+                                         lens_mm=settings.lens_mm)
     worker = worker_client.WorkerJob(
         argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.log",
         env=worker_client.worker_env(_engine.engine_root()), stall_timeout=prefs.stall_timeout if prefs else 300,

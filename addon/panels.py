@@ -77,6 +77,7 @@ class POSEMOE_PT_options(_PosemoePanel, bpy.types.Panel):
         col.prop(settings, "frame_start")
         col.prop(settings, "smoothing")
         col.prop(settings, "subject_height")
+        col.prop(settings, "lens_mm")
         col.prop(settings, "foot_lock")
         col.prop(settings, "level_camera")
         col.prop(settings, "static_camera")

@@ -98,6 +98,10 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                            description="Keep the character over the origin (drop horizontal root motion)")
     subject_height: FloatProperty(name="Subject Height", default=1.75, min=0.5, max=2.6, unit='LENGTH',
                                   description="The person's height: sets the motion's scale (one camera cannot)")
+    lens_mm: FloatProperty(name="Lens (35 mm equiv.)", default=0.0, min=0.0, max=600.0, precision=0,
+                           description="The camera's 35 mm-equivalent focal length as the phone states it (main "
+                                       "camera about 26, ultra-wide 0.5x about 13, telephoto 3x about 77); "
+                                       "0 = unknown")
     foot_lock: BoolProperty(name="Foot Lock", default=True,
                             description="Pin feet to the ground while they are planted")
     level_camera: BoolProperty(name="Level Camera", default=False,

@@ -56,12 +56,15 @@ def worker_env(engine_root: Path | None = None) -> dict[str, str]:
 
 def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto", smoothing: str = "medium",
                     weights: Path | None = None, subject_height: float = 1.75, foot_lock: bool = True,
-                    level_camera: bool = False, static_camera: bool = False) -> list[str]:
-    """Return the argument list of ``python -m posemoe_blender.worker`` for one capture."""
+                    level_camera: bool = False, static_camera: bool = False, lens_mm: float = 0.0) -> list[str]:
+    """Return the argument list of ``python -m posemoe_blender.worker`` for one capture (``lens_mm`` 0: the
+    lens is unknown)."""
     argv = [str(python), "-m", "posemoe_blender.worker", str(video), "--out", str(out),
             "--device", device, "--smoothing", smoothing, "--subject-height", f"{subject_height:.3f}"]
     if weights:
         argv += ["--weights", str(weights)]
+    if lens_mm > 0:
+        argv += ["--lens-mm", f"{lens_mm:g}"]
     argv += [flag for flag, on in (("--no-foot-lock", not foot_lock), ("--level-camera", level_camera),
                                    ("--static-camera", static_camera)) if on]
     return argv

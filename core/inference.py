@@ -32,6 +32,11 @@ less peak memory for the 3 M-parameter temporal MLP; CUDA: 256 lifts 1.5x faster
 LIFT_RATES = (20.0, 55.0)
 """Frame rates (fps) lifted as they are. The lifter learnt 25-60 fps (TrainConfig.fps_choices); slower and
 faster clips are lifted at a rate where it does best (:func:`rate_plan`; docs/model.md, "Frame rates")."""
+LIFT_FOCAL = 1.0
+"""Focal length, in image widths, that a clip's 2D is zoomed to when its focal length is known: the middle of
+the 0.5-1.5 widths the lifter learnt (AugmentConfig.focal_range). Zooming about the image centre is what a
+camera's zoom does, so the camera-frame pose stays the same; the lifter then need not guess the lens
+(docs/model.md, "Known focal length")."""
 MAX_RATE_FACTOR = 8
 """At most 8x: 3 fps and slower are lifted at 8x; 480 fps slow motion as 8 streams of 60 fps."""
 
@@ -156,23 +161,31 @@ def lift_sequence(
     on_progress: Callable[[int, int], None] | None = None,
     valid: np.ndarray | None = None,
     fps: float | None = None,
+    focal: float | None = None,
 ) -> np.ndarray:
     """Return (T,17,3) float32 root-relative 3D joints (metres, camera frame) for (T,17,2) pixels (``valid``
-    (T,) bool: the frames with a person, for :func:`lift_input`; ``fps``: the clip's rate, see :func:`rate_plan`)."""
-    x, turns = lift_input(joints_2d, image_size, valid)
+    (T,) bool: the frames with a person, and ``focal``, for :func:`lift_input`; ``fps``: the clip's rate, see
+    :func:`rate_plan`)."""
+    x, turns = lift_input(joints_2d, image_size, valid, focal)
     return turn_camera_points(lift_many(model, [x], window, cfg, on_progress, [fps])[0], -turns)
 
 
-def lift_input(joints_2d: np.ndarray, image_size: tuple[int, int], valid: np.ndarray | None = None
-               ) -> tuple[np.ndarray, int]:
+def lift_input(joints_2d: np.ndarray, image_size: tuple[int, int], valid: np.ndarray | None = None,
+               focal: float | None = None) -> tuple[np.ndarray, int]:
     """Return (normalised 2D (T,17,2), k): the lifter's input for a clip's pixels, turned by k quarter turns so
     that the person is upright (core.keypoints.upright_turns). The lifter learnt from cameras rolled by a few
     degrees only: on the demo clip turned on its side or upside down its P-MPJPE was 86 and 102 mm against 57
     upright, and turned back upright here it is the upright figure. Its output is in the turned camera: turn
-    it back with ``turn_camera_points(joints_3d, -k)``."""
+    it back with ``turn_camera_points(joints_3d, -k)``.
+
+    ``focal``: the camera's focal length in pixels where it is known; the 2D is then zoomed about the image
+    centre to LIFT_FOCAL. Unknown (None), the lifter sees the clip as filmed."""
     turns = upright_turns(joints_2d, valid)
     xy, size = turn_points(joints_2d, image_size, turns)
-    return normalize_2d(xy, *size), turns
+    x = normalize_2d(xy, *size)
+    if focal is not None and focal > 0:
+        x *= np.float32(LIFT_FOCAL * size[0] / focal)
+    return x, turns
 
 
 def _pad_to_window(x: np.ndarray, window: int) -> tuple[np.ndarray, int]:

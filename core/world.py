@@ -33,6 +33,20 @@ def focal_length(image_size: tuple[int, int], focal: float | None = None) -> flo
     return float(default_focal(tuple(int(v) for v in image_size)))
 
 
+FULL_FRAME_DIAGONAL_MM = 43.27
+"""Diagonal of a 36 x 24 mm frame: "35 mm-equivalent" focal lengths are by the diagonal."""
+LENS_MM_RANGE = (5.0, 600.0)
+"""35 mm-equivalent focal lengths taken as a camera's (a phone's ultra-wide is about 13 mm, a 10x zoom 240)."""
+
+
+def focal_from_lens_mm(lens_mm: float, image_size: tuple[int, int]) -> float:
+    """Return the focal length in pixels of a lens given as its 35 mm-equivalent focal length, the way phones
+    state their cameras (main about 24-28 mm, ultra-wide 0.5x about 13, telephoto 3x about 77), for an image
+    of ``image_size`` (w, h) pixels. A video cropped from the photo sensor is a little narrower than stated."""
+    w, h = image_size
+    return float(lens_mm) * float(np.hypot(w, h)) / FULL_FRAME_DIAGONAL_MM
+
+
 def stature(joints: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Return the standing height implied by root-relative joints (T, 17, 3), in their unit.
 

@@ -32,8 +32,8 @@ def _cleanup_options(args: argparse.Namespace) -> dict:
         from core.errors import ConfigError
 
         raise ConfigError(f"--subject-height {args.subject_height} m is not a human height (0.5-2.6 m)")
-    return {"subject_height": args.subject_height, "focal": args.focal, "foot_lock": not args.no_foot_lock,
-            "level_camera": args.level_camera, "static_camera": args.static_camera}
+    return {"subject_height": args.subject_height, "focal": args.focal, "lens_mm": args.lens_mm,
+            "foot_lock": not args.no_foot_lock, "level_camera": args.level_camera, "static_camera": args.static_camera}
 
 
 def _inference_config(args: argparse.Namespace):
@@ -243,8 +243,13 @@ def _add_lift_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smoothing", choices=SMOOTHING, default="medium",
                    help="temporal smoothing preset (zero-phase low-pass at 8/5/3 Hz for light/medium/strong)")
     p.add_argument("--subject-height", type=float, default=1.75, help="the person's height in metres (sets scale)")
-    p.add_argument("--focal", type=float, default=None,
-                   help="camera focal length in pixels (default: from a 60 degree field of view)")
+    lens = p.add_mutually_exclusive_group()
+    lens.add_argument("--focal", type=float, default=None,
+                      help="camera focal length in pixels, where known: the lifter then sees the clip as through "
+                           "the lens it knows best (default: unknown; the clean-up assumes a 60 degree view)")
+    lens.add_argument("--lens-mm", type=float, default=None,
+                      help="the lens's 35 mm-equivalent focal length, as phones state it (main camera about 26, "
+                           "ultra-wide 0.5x about 13, telephoto 3x about 77); sets --focal from the video's size")
     p.add_argument("--no-foot-lock", action="store_true", help="do not pin feet to the ground during contacts")
     p.add_argument("--level-camera", action="store_true",
                    help="the camera was level (tripod): fit only the ground's height, not its tilt")

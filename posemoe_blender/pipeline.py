@@ -174,6 +174,7 @@ def lift(
     smoothing: str = DEFAULT_PRESET,
     emit: Emit = _noop,
     source: str = "",
+    lens_mm: float | None = None,
     **cleanup: Any,
 ) -> MotionClip:
     """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights.
@@ -181,19 +182,38 @@ def lift(
     After lifting, core.motion_cleanup.clean_motion applies the smoothing preset, constant bone
     lengths, a metric scale from ``subject_height`` (metres), the root trajectory (``focal`` in
     pixels, default from a 60 degree field of view), the ground plane and foot locking.
-    ``cleanup``: the keyword options of :func:`to_motion`.
+    A known focal length (``focal`` pixels, or ``lens_mm``, the lens's 35 mm-equivalent focal length) is also
+    given to the lifter (core.inference.lift_input). ``cleanup``: the keyword options of :func:`to_motion`.
     """
     from core import inference
+    from core.world import focal_from_lens_mm
 
+    check_camera_options(cleanup.get("focal"), lens_mm)
+    if lens_mm is not None:
+        cleanup["focal"] = focal_from_lens_mm(lens_mm, kp.image_size)
     cfg = cfg or InferenceConfig()
     lifter = load_model(weights, cfg)
     t0 = time.perf_counter()
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints_3d, cfg = _cpu_fallback(
         lambda m, c: inference.lift_sequence(kp.joints_2d, kp.image_size, m, lifter.window, c, on_progress=progress,
-                                             valid=kp.valid, fps=kp.fps),
+                                             valid=kp.valid, fps=kp.fps, focal=cleanup.get("focal")),
         lifter.model, cfg, emit)
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
+
+
+def check_camera_options(focal: float | None, lens_mm: float | None) -> None:
+    """Raise ConfigError unless the camera options are usable: at most one of them, each in a camera's range."""
+    from core.errors import ConfigError
+    from core.world import LENS_MM_RANGE
+
+    if focal is not None and lens_mm is not None:
+        raise ConfigError("give the camera's focal length once: --focal (pixels) or --lens-mm (35 mm equivalent)")
+    if focal is not None and not (np.isfinite(focal) and focal > 0):
+        raise ConfigError(f"--focal {focal}: a focal length in pixels is positive (about the image width)")
+    if lens_mm is not None and not (np.isfinite(lens_mm) and LENS_MM_RANGE[0] <= lens_mm <= LENS_MM_RANGE[1]):
+        raise ConfigError(f"--lens-mm {lens_mm}: a 35 mm-equivalent focal length is {LENS_MM_RANGE[0]:g}-"
+                          f"{LENS_MM_RANGE[1]:g} mm (a phone's main camera is about 26)")
 
 
 def capture(
@@ -212,6 +232,7 @@ def capture(
     ``cleanup``: the keyword options of :func:`lift` (subject_height, focal, foot_lock, ...).
     """
     check_writable(out)  # fail before minutes of work, not after
+    check_camera_options(cleanup.get("focal"), cleanup.get("lens_mm"))
     kp = extract(video, emit, should_cancel)
     if should_cancel is not None and should_cancel():
         raise CancelledError(f"{video}: cancelled before lifting")

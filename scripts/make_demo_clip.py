@@ -88,8 +88,12 @@ def posed_joints(arm, bone_map: dict[str, str], nose_local, top_local) -> np.nda
 
 
 def setup_scene(world_joints: np.ndarray, yaw_deg: float, ankle_height: float, size: tuple[int, int] = SIZE,
-                raise_m: float = 0.0, look: int = 0, tiles: bool = False):
+                raise_m: float = 0.0, look: int = 0, tiles: bool = False, lens: float = 35.0,
+                min_distance: float = 3.5):
     """Add a floor under the soles, light and a camera framing every joint of every frame; return the camera.
+
+    lens: focal length in mm on a 36 mm wide sensor (35: f = 0.97 x image width; 13: a phone's ultra-wide);
+    the camera stands where the frame holds every joint, at least ``min_distance`` metres from the centre.
 
     raise_m lifts the camera above its default height (0.2 m above the subject's centre) and aims it
     back at the centre (positive: high, looking down; negative: low, looking up). look > 0 picks a
@@ -122,12 +126,12 @@ def setup_scene(world_joints: np.ndarray, yaw_deg: float, ankle_height: float, s
     centre = 0.5 * (lo + hi)
     extent = float(np.max(hi - lo)) + 0.6
     cam_data = bpy.data.cameras.new("cam")
-    cam_data.lens, cam_data.sensor_width = 35.0, 36.0
+    cam_data.lens, cam_data.sensor_width = lens, 36.0
     cam_data.sensor_fit = "HORIZONTAL"
     cam = bpy.data.objects.new("cam", cam_data)
     scene.collection.objects.link(cam)
     fov = 2 * np.arctan(cam_data.sensor_width / 2 / cam_data.lens) * min(size) / size[0]
-    dist = max(3.5, extent / (2 * np.tan(fov / 2)) * 1.15)
+    dist = max(min_distance, extent / (2 * np.tan(fov / 2)) * 1.15)
     yaw = np.radians(yaw_deg)
     cam.location = Vector(centre + np.array([np.sin(yaw) * dist, -np.cos(yaw) * dist, 0.2 + raise_m]))
     cam.rotation_euler = (Vector(centre) - cam.location).to_track_quat("-Z", "Y").to_euler()
@@ -305,6 +309,8 @@ def main() -> int:
     ap.add_argument("--look", type=int, default=0, help="background/light variation seed (0 = plain)")
     ap.add_argument("--meta", default="{}", help="JSON stored in the truth file as meta (category, view)")
     ap.add_argument("--fps", type=float, default=FPS, help="frame rate of the video (slow motion: 120)")
+    ap.add_argument("--lens", type=float, default=35.0, help="focal length, mm on a 36 mm sensor (13: ultra-wide)")
+    ap.add_argument("--min-distance", type=float, default=3.5, help="nearest the camera stands, metres")
     args = ap.parse_args()
     fps_out = args.fps
     size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -339,7 +345,7 @@ def main() -> int:
         truth_world.append(posed_joints(arm, bone_map, nose_l, top_l))
     truth_world = np.array(truth_world)
     cam = setup_scene(truth_world, args.yaw, float(info["rest_bone_heads_m"]["l_ankle"][2]), size, args.raise_m,
-                      args.look, args.tiles)
+                      args.look, args.tiles, args.lens, args.min_distance)
     scene.render.fps = int(round(fps_out))
     k = camera_intrinsics(cam, size)
     if args.orbit:

@@ -77,3 +77,16 @@ def test_help_lists_every_command():
         with pytest.raises(SystemExit) as e:
             build_parser().parse_args([cmd, "--help"])
         assert e.value.code == 0
+
+
+@pytest.mark.parametrize("args,needle", [(["--lens-mm", "2"], "--lens-mm 2"), (["--focal", "-5"], "--focal -5")])
+def test_impossible_lens_fails_before_any_work(tmp_path, args, needle):
+    out = tmp_path / "m.npz"
+    r = run_cli("capture", tmp_path / "never_read.mp4", "-o", out, *args)  # checked before the video is opened
+    assert_clean_failure(r, ExitCode.USAGE, out)
+    assert needle in r.stderr
+
+
+def test_focal_and_lens_together_is_a_usage_error(tmp_path):
+    r = run_cli("capture", tmp_path / "v.mp4", "-o", tmp_path / "m.npz", "--focal", "900", "--lens-mm", "26")
+    assert r.returncode == ExitCode.USAGE and "not allowed with" in r.stderr and "Traceback" not in r.stderr

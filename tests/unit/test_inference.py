@@ -233,3 +233,20 @@ def test_streams_are_joined_without_alternation():
     assert y.shape == (100, 17, 3) and np.allclose(y[1:-1], 0.5)
     ramp = np.arange(100, dtype=np.float32)[:, None, None] * np.ones((1, 17, 3), np.float32)
     assert np.allclose(_rate_join([ramp[0::2], ramp[1::2]], 100, 1, 2)[1:-1], ramp[1:-1])
+
+
+def test_a_known_focal_length_zooms_the_lifters_view_about_the_image_centre():
+    """Zooming is what a longer lens does from the same place: the 2D scales about the image centre to the focal
+    length the lifter knows best (LIFT_FOCAL image widths); unknown, the 2D is left as filmed."""
+    from core.inference import LIFT_FOCAL, lift_input
+    from core.world import focal_from_lens_mm
+
+    kp = _kp(5)
+    plain, _ = lift_input(kp, (640, 480))
+    wide, _ = lift_input(kp, (640, 480), focal=0.4 * 640)
+    assert np.allclose(wide, plain * LIFT_FOCAL / 0.4, atol=1e-5)
+    centre, _ = lift_input(np.full((5, 17, 2), [320.0, 240.0], np.float32), (640, 480), focal=900.0)
+    assert np.allclose(centre, 0.0)
+    # a phone's main camera (26 mm equivalent) filming 1920x1080: about a 71 degree horizontal view
+    f = focal_from_lens_mm(26.0, (1920, 1080))
+    assert 2 * np.degrees(np.arctan(960 / f)) == pytest.approx(71.0, abs=1.0)

@@ -201,14 +201,16 @@ def test_commands_and_env(tmp_path):
     assert argv[:3] == ["/venv/bin/python", "-m", "posemoe_blender.worker"] and "a b.mp4" in argv
     assert argv[argv.index("--device") + 1] == "cpu" and argv[argv.index("--smoothing") + 1] == "strong"
     assert not {"--no-foot-lock", "--level-camera", "--static-camera"} & set(argv)
+    assert "--lens-mm" not in argv  # unknown lens (0)
     argv = wc.capture_command(Path("py"), Path("v.mp4"), Path("o.npz"), subject_height=1.62, foot_lock=False,
-                              static_camera=True)
-    assert argv[argv.index("--subject-height") + 1] == "1.620"
+                              static_camera=True, lens_mm=13.0)
+    assert argv[argv.index("--subject-height") + 1] == "1.620" and argv[argv.index("--lens-mm") + 1] == "13"
     assert "--no-foot-lock" in argv and "--static-camera" in argv and "--level-camera" not in argv
     from posemoe_blender.worker import build_parser
 
     args = build_parser().parse_args(argv[3:])  # the worker takes every flag the add-on sends
     assert (args.subject_height, args.no_foot_lock, args.static_camera, args.level_camera) == (1.62, True, True, False)
+    assert args.lens_mm == 13.0
     assert wc.check_command(Path("py"), device="cuda")[-3:] == ["--check", "--device", "cuda"]
     env = wc.worker_env(tmp_path)
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path) and "PYTHONHOME" not in env
