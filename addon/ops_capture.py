@@ -19,7 +19,7 @@ import bpy
 from bpy.props import StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from . import _engine, modal_job, ops_mapping, preferences, worker_client
+from . import _engine, modal_job, ops_mapping, preferences, properties, worker_client
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,10 @@ class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
             return {'CANCELLED'}
         if settings.armature is None and not settings.create_armature:
             self.report({'ERROR'}, "Pick a target armature or tick Create New Armature")
+            return {'CANCELLED'}
+        if 0.0 < settings.lens_mm < properties.LENS_MM_MIN:
+            self.report({'ERROR'}, f"Lens {settings.lens_mm:g} mm: a 35 mm-equivalent focal length is "
+                                   f"{properties.LENS_MM_MIN:g}-{properties.LENS_MM_MAX:g} mm (0 = unknown)")
             return {'CANCELLED'}
         python = preferences.worker_python(context)
         runner = make_capture_runner(context, video, python, self.report)

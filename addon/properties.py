@@ -41,6 +41,10 @@ def _is_armature(_self, obj: bpy.types.Object) -> bool:
     return obj.type == 'ARMATURE'
 
 
+LENS_MM_MIN, LENS_MM_MAX = 5.0, 600.0
+"""The engine's range of 35 mm-equivalent focal lengths (core.world.LENS_MM_RANGE); 0 means unknown."""
+
+
 class PosemoeJob(bpy.types.PropertyGroup):
     """Progress of one worker job; written by the modal operator, drawn by the panel."""
 
@@ -98,7 +102,7 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                            description="Keep the character over the origin (drop horizontal root motion)")
     subject_height: FloatProperty(name="Subject Height", default=1.75, min=0.5, max=2.6, unit='LENGTH',
                                   description="The person's height: sets the motion's scale (one camera cannot)")
-    lens_mm: FloatProperty(name="Lens (35 mm equiv.)", default=0.0, min=0.0, max=600.0, precision=0,
+    lens_mm: FloatProperty(name="Lens (35 mm equiv.)", default=0.0, min=0.0, max=LENS_MM_MAX, precision=0,
                            description="The camera's 35 mm-equivalent focal length as the phone states it (main "
                                        "camera about 26, ultra-wide 0.5x about 13, telephoto 3x about 77); "
                                        "0 = unknown")

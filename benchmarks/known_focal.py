@@ -45,7 +45,7 @@ def rendered_rows(folder: Path, weights: Path) -> dict[str, dict]:
     for truth_path in sorted(folder.glob("*_truth.npz")):
         truth = np.load(truth_path)
         kp = extract_keypoints(truth_path.with_name(truth_path.name.replace("_truth.npz", ".mp4")))
-        gt = truth["joints_3d"] - truth["joints_3d"][:, :1]
+        gt = (truth["joints_3d"] - truth["joints_3d"][:, :1])[: len(kp.joints_2d)]  # a video may decode short
         focal = float(truth["intrinsics"][0, 0])
         v = kp.valid[: len(gt)]
         row = {"focal_widths": round(focal / kp.image_size[0], 3)}

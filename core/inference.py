@@ -44,18 +44,19 @@ MAX_RATE_FACTOR = 8
 def rate_plan(fps: float | None, frames: int) -> tuple[int, int]:
     """Return ``(up, streams)`` for lifting a clip of ``frames`` frames at ``fps``.
 
-    ``up`` > 1: the 2D is interpolated to ``up`` times the rate (at least 25 fps) and every ``up``-th output
-    kept: at 5 / 10 / 15 fps the lifter sees steps 5 / 3 / 2 times larger than any it learnt, and lifting at
-    25 / 30 / 30 fps took validation P-MPJPE from 45.8 / 38.7 / 33.2 to 32.4 / 33.8 / 31.4 mm. ``streams`` > 1:
-    fast clips are lifted as that many interleaved clips of 27-40 fps (every ``streams``-th frame), each with a
-    window that spans more time: on real MediaPipe 2D of rendered clips 60 fps as 2 x 30 was 0.1-0.3 mm better
-    in P-MPJPE, 120 fps as 3 x 40 1.3 mm. Unknown rates, rates within LIFT_RATES and clips too short to split
-    are lifted as they are: ``(1, 1)``.
+    ``up`` > 1: the 2D is interpolated to ``up`` times the rate (at least 25 fps; at most 8x, so 3 fps is lifted
+    at 24) and every ``up``-th output kept: at 5 / 10 / 15 fps the lifter sees steps 5 / 3 / 2 times larger than
+    any it learnt, and lifting at 25 / 30 / 30 fps took validation P-MPJPE from 45.8 / 38.7 / 33.2 to 32.4 / 33.8
+    / 31.4 mm. ``streams`` > 1: fast clips are lifted as that many interleaved clips of 27-40 fps (every
+    ``streams``-th frame; at most 8 streams, so from 320 fps on they are faster), each with a window that spans
+    more time: on real MediaPipe 2D of rendered clips 60 fps as 2 x 30 was 0.1-0.3 mm better in P-MPJPE, 120 fps
+    as 3 x 40 1.3 mm. Unknown or impossible rates, rates within LIFT_RATES and clips too short to split are
+    lifted as they are: ``(1, 1)``.
     """
-    if not fps or not math.isfinite(fps) or LIFT_RATES[0] <= fps <= LIFT_RATES[1]:
+    if not fps or not math.isfinite(fps) or fps <= 0 or LIFT_RATES[0] <= fps <= LIFT_RATES[1]:
         return 1, 1
     if fps < LIFT_RATES[0]:
-        return min(MAX_RATE_FACTOR, math.ceil(25.0 / fps)), 1
+        return (MAX_RATE_FACTOR if fps * MAX_RATE_FACTOR < 25.0 else math.ceil(25.0 / fps)), 1
     streams = min(MAX_RATE_FACTOR, math.ceil(fps / 40.0))
     return (1, streams) if frames >= 2 * streams else (1, 1)
 
@@ -216,7 +217,8 @@ def lift_many(
     for i, seq in enumerate(sequences):
         if len(seq) == 0:
             raise ValueError(f"lift_many: sequence {i} has no frames")
-    plans = [rate_plan(f, len(seq)) for seq, f in zip(sequences, fps or [None] * len(sequences), strict=True)]
+    rates = [None] * len(sequences) if fps is None else list(fps)
+    plans = [rate_plan(f, len(seq)) for seq, f in zip(sequences, rates, strict=True)]
     pieces = [_rate_pieces(np.asarray(seq, np.float32), *plan) for seq, plan in zip(sequences, plans, strict=True)]
     flat = _lift_windows(model, [p for ps in pieces for p in ps], window, cfg, on_progress)
     out, at = [], 0

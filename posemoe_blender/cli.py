@@ -237,9 +237,16 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="log verbosity (logs go to stderr)")
 
 
-def _add_lift_options(p: argparse.ArgumentParser) -> None:
+def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", type=Path, default=None,
                    help="lifter weights (.safetensors with its .json beside it); default: the bundled model")
+    p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation (faster)")
+    p.add_argument("--batch-size", type=int, default=0,
+                   help="windows per lifter batch (0 = 16 on a CPU, 256 on CUDA)")
+
+
+def _add_lift_options(p: argparse.ArgumentParser) -> None:
+    _add_model_options(p)
     p.add_argument("--smoothing", choices=SMOOTHING, default="medium",
                    help="temporal smoothing preset (zero-phase low-pass at 8/5/3 Hz for light/medium/strong)")
     p.add_argument("--subject-height", type=float, default=1.75, help="the person's height in metres (sets scale)")
@@ -256,9 +263,6 @@ def _add_lift_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--static-camera", action="store_true",
                    help="the camera stood still: ignore its turn and travel measured on the background (by "
                         "default a camera that turned or travelled to follow the person is taken out of the motion)")
-    p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation (faster)")
-    p.add_argument("--batch-size", type=int, default=0,
-                   help="windows per lifter batch (0 = 16 on a CPU, 256 on CUDA)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "run the whole pipeline on the demo clip; writes demo.blend and demo.fbx",
             "  posemoe demo\n  posemoe demo --out-dir /tmp/demo")
     p.add_argument("--out-dir", type=Path, default=Path("demo_out"), help="folder for the demo outputs")
-    _add_lift_options(p)
+    _add_model_options(p)  # the demo's clip and clean-up are fixed: its figures compare across runs
     _add_common(p)
 
     p = add("bench", cmd_bench, "measure accuracy (rendered ground truth), speed per stage and memory; "

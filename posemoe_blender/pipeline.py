@@ -188,7 +188,7 @@ def lift(
     from core import inference
     from core.world import focal_from_lens_mm
 
-    check_camera_options(cleanup.get("focal"), lens_mm)
+    check_camera_options(cleanup.get("focal"), lens_mm, kp.image_size)
     if lens_mm is not None:
         cleanup["focal"] = focal_from_lens_mm(lens_mm, kp.image_size)
     cfg = cfg or InferenceConfig()
@@ -202,18 +202,28 @@ def lift(
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
 
 
-def check_camera_options(focal: float | None, lens_mm: float | None) -> None:
-    """Raise ConfigError unless the camera options are usable: at most one of them, each in a camera's range."""
+def check_camera_options(focal: float | None, lens_mm: float | None,
+                         image_size: tuple[int, int] | None = None) -> None:
+    """Raise ConfigError unless the camera options are usable: at most one of them, a lens in LENS_MM_RANGE
+    and, where the image size is known, a focal length in pixels that is such a lens's."""
     from core.errors import ConfigError
-    from core.world import LENS_MM_RANGE
+    from core.world import FULL_FRAME_DIAGONAL_MM, LENS_MM_RANGE
 
+    lo, hi = LENS_MM_RANGE
     if focal is not None and lens_mm is not None:
         raise ConfigError("give the camera's focal length once: --focal (pixels) or --lens-mm (35 mm equivalent)")
     if focal is not None and not (np.isfinite(focal) and focal > 0):
         raise ConfigError(f"--focal {focal}: a focal length in pixels is positive (about the image width)")
-    if lens_mm is not None and not (np.isfinite(lens_mm) and LENS_MM_RANGE[0] <= lens_mm <= LENS_MM_RANGE[1]):
-        raise ConfigError(f"--lens-mm {lens_mm}: a 35 mm-equivalent focal length is {LENS_MM_RANGE[0]:g}-"
-                          f"{LENS_MM_RANGE[1]:g} mm (a phone's main camera is about 26)")
+    if lens_mm is not None and not (np.isfinite(lens_mm) and lo <= lens_mm <= hi):
+        raise ConfigError(f"--lens-mm {lens_mm}: a 35 mm-equivalent focal length is {lo:g}-{hi:g} mm "
+                          "(a phone's main camera is about 26)")
+    if focal is not None and image_size is not None:
+        mm = focal * FULL_FRAME_DIAGONAL_MM / float(np.hypot(*image_size))
+        if not lo <= mm <= hi:
+            w, h = image_size
+            raise ConfigError(f"--focal {focal:g} px on a {w}x{h} video is a {mm:.3g} mm lens (35 mm equivalent), "
+                              f"not a camera's {lo:g}-{hi:g}: give the focal length in pixels (about {w} for a "
+                              "phone's main camera) or use --lens-mm")
 
 
 def capture(
@@ -233,6 +243,11 @@ def capture(
     """
     check_writable(out)  # fail before minutes of work, not after
     check_camera_options(cleanup.get("focal"), cleanup.get("lens_mm"))
+    if cleanup.get("focal") is not None:  # its range depends on the image size
+        from core.video import probe
+
+        info = probe(video)
+        check_camera_options(cleanup["focal"], None, (info.width, info.height))
     kp = extract(video, emit, should_cancel)
     if should_cancel is not None and should_cancel():
         raise CancelledError(f"{video}: cancelled before lifting")

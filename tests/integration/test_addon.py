@@ -201,6 +201,16 @@ def test_capture_operator_rejects_bad_inputs(addon, scene):
     assert not addon.modal_job.is_active("capture")
 
 
+def test_capture_operator_rejects_a_lens_no_camera_has(addon, scene):
+    scene.posemoe.lens_mm = 3.0  # 0 is "unknown"; 5-600 mm are lenses
+    try:
+        with pytest.raises(RuntimeError, match="Lens 3 mm: a 35 mm-equivalent focal length is 5-600 mm"):
+            bpy.ops.posemoe.capture()
+        assert not addon.modal_job.is_active("capture")
+    finally:
+        scene.posemoe.lens_mm = 0.0
+
+
 def _real_worker_or_skip() -> Path:
     """Return this Python as a real worker Python, or skip when it lacks the worker's packages."""
     missing = [m for m in ("torch", "mediapipe", "cv2") if importlib.util.find_spec(m) is None]

@@ -90,3 +90,18 @@ def test_impossible_lens_fails_before_any_work(tmp_path, args, needle):
 def test_focal_and_lens_together_is_a_usage_error(tmp_path):
     r = run_cli("capture", tmp_path / "v.mp4", "-o", tmp_path / "m.npz", "--focal", "900", "--lens-mm", "26")
     assert r.returncode == ExitCode.USAGE and "not allowed with" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_focal_length_no_camera_has_fails_before_extraction(tmp_path):
+    """--focal 1e9 px on a 64x48 video would be a 5e8 mm lens: refused once the video's size is known."""
+    import cv2
+
+    video = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for _ in range(3):
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    w.release()
+    out = tmp_path / "m.npz"
+    r = run_cli("capture", video, "-o", out, "--focal", "1e9")
+    assert_clean_failure(r, ExitCode.USAGE, out)
+    assert "--focal 1e+09 px on a 64x48 video" in r.stderr and "--lens-mm" in r.stderr

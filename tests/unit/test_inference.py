@@ -250,3 +250,20 @@ def test_a_known_focal_length_zooms_the_lifters_view_about_the_image_centre():
     # a phone's main camera (26 mm equivalent) filming 1920x1080: about a 71 degree horizontal view
     f = focal_from_lens_mm(26.0, (1920, 1080))
     assert 2 * np.degrees(np.arctan(960 / f)) == pytest.approx(71.0, abs=1.0)
+
+
+@pytest.mark.parametrize("fps", [-30.0, -5.0, 0.0, 5e-324, float("inf")])
+def test_rate_plan_never_fails_on_an_odd_rate(fps):
+    from core.inference import MAX_RATE_FACTOR, rate_plan
+
+    up, streams = rate_plan(fps, 100)
+    assert 1 <= up <= MAX_RATE_FACTOR and streams == 1
+
+
+def test_lift_many_takes_rates_as_an_array(tiny):
+    from core.inference import lift_many
+
+    model, cfg = tiny
+    seqs = [normalize_2d(_kp(30, seed), 640, 480) for seed in (1, 2)]
+    out = lift_many(model, seqs, cfg.window, InferenceConfig(device="cpu"), fps=np.array([30.0, 120.0]))
+    assert [len(y) for y in out] == [30, 30]
