@@ -145,7 +145,8 @@ def accuracy(gt_dir: Path, quick: bool, render: bool = True, weights: Path | Non
         row["kp2d_px"] = float(err2d.mean())
         row["kp2d_pct_height"] = float(100 * (err2d.mean(1) / height).mean())
         for name, (model, cfg, _) in lifters.items():
-            y = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"))
+            y = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
+                              valid=kp.valid, fps=kp.fps)  # as posemoe capture lifts
             rel, skate = _cleaned(y, kp, fps, static, c["truth"])
             row[name] = {**_metrics(rel, gt_rel), "skate_cm_s": skate}
         mw, _ = blazepose_to_h36m(np.asarray(kp.extras["mp_world"], np.float64))

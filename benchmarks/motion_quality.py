@@ -87,7 +87,7 @@ def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
 
     from core.config import InferenceConfig
 
-    settings = json.dumps(InferenceConfig(device="cpu").to_dict(), sort_keys=True).encode()
+    settings = json.dumps({**InferenceConfig(device="cpu").to_dict(), "fps": kp.fps}, sort_keys=True).encode()
     tag = hashlib.sha256(weights.read_bytes() + settings).hexdigest()[:10]
     out = cache / f"lift_{tag}_{len(kp.joints_2d)}_{abs(hash(kp.joints_2d.tobytes())) % 10**8}.npy"
     if out.exists():
@@ -96,7 +96,8 @@ def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
     from core.weights import load_lifter
 
     model, cfg, _ = load_lifter(weights)
-    j = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"))
+    j = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"), valid=kp.valid,
+                      fps=kp.fps)  # as posemoe capture lifts
     np.save(out, j)
     return j
 

@@ -205,3 +205,28 @@ def test_planted_feet_stay_planted_on_a_rig_with_other_proportions():
     for f in range(2):
         z = held[stance[:, f], f, 2]
         assert np.median(z) == pytest.approx(np.median(ankles(on_box)[stance[:, f], f, 2]), abs=0.01)
+
+
+def test_a_poorly_seen_joint_keeps_the_lifters_motion():
+    """A forearm the detector barely sees (confidence 0.1 for 40 frames, as a far-side arm in a side view) keeps
+    the lifted swing; only frames without a person are re-filled. Re-filling such joints from their confident
+    neighbours froze the far arm of a real side walk (P-MPJPE 29.7 -> 45.8 mm)."""
+    joints, _ = walk_world(seconds=3)
+    cam, uv = to_camera(joints, camera())
+    rel = cam - cam[:, :1]
+    t = np.arange(len(rel)) / FPS
+    length = np.linalg.norm(rel[:, 13] - rel[:, 12], axis=-1)[:, None]
+    swing = np.stack([np.sin(2 * np.pi * t), np.cos(2 * np.pi * t), np.zeros_like(t)], -1)  # 1 Hz, in the image
+    rel[:, 13] = rel[:, 12] + length * swing
+    scores = np.full(rel.shape[:2], 0.9)
+    scores[20:60, 13] = 0.1
+    valid = np.ones(len(rel), bool)
+    out, _, _ = clean_motion(rel, uv, scores, valid, FPS, IMAGE_SIZE, "medium", focal=FOCAL, foot_lock=False)
+    fore = out[:, 13] - out[:, 12]
+    cos = (fore * swing).sum(-1) / np.linalg.norm(fore, axis=-1)
+    assert np.degrees(np.arccos(np.clip(cos[25:55], -1, 1))).max() < 2.0
+    valid[30:40] = False  # no person: those frames are re-filled from their neighbours (a third of a swing)
+    gone, _, _ = clean_motion(rel, uv, scores, valid, FPS, IMAGE_SIZE, "none", focal=FOCAL, foot_lock=False)
+    fore = gone[:, 13] - gone[:, 12]
+    cos = (fore * swing).sum(-1) / np.linalg.norm(fore, axis=-1)
+    assert np.degrees(np.arccos(np.clip(cos[30:40], -1, 1))).max() > 12.0  # a chord across the swing's arc
