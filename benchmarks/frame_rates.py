@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {"clips": int(len(val.x)), "frames": frames, "plan": list(rate_plan(fps, frames))}
         for name, rates in (("as_is", None), ("planned", [fps] * len(val.x))):
             pred = np.stack(lift_many(model, list(val.x), mcfg.window, fps=rates))
-            m = training._all_metrics(pred, val.y)
+            m = training.all_metrics(pred, val.y)
             row[name] = {k: round(m[k], 2) for k in KEYS}
         rows[f"{fps:g}"] = row
         print(f"{fps:g} fps ({row['clips']} clips of {frames} frames, up/streams {row['plan']}): "

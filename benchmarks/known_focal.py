@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         known = training.predict(run.model, run.windows.x * (LIFT_FOCAL / focal))  # what lift_input does
         row = {"focal_widths": focal, "distance_m": list(distance), "windows": int(len(run.pred))}
         for name, pred in (("unknown", run.pred), ("known", known)):
-            m = training._all_metrics(pred, run.windows.y)
+            m = training.all_metrics(pred, run.windows.y)
             row[name] = {k: round(m[k], 2) for k in KEYS}
         rows.append(row)
         print(row, flush=True)

@@ -302,7 +302,7 @@ def _periodic(model: torch.nn.Module, val: Batch, state: dict[str, Any], out: Pa
         save_weights(model, cfg.model, out / "best.safetensors", full)
 
 
-def _all_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+def all_metrics(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """Return all metrics in mm (velocities per frame) for (N, T, 17, 3) metre windows."""
     fp, fg = pred.reshape(-1, 17, 3), gt.reshape(-1, 17, 3)
     return {"mpjpe_mm": 1000 * mpjpe(fp, fg), "p_mpjpe_mm": 1000 * p_mpjpe(fp, fg),
@@ -358,8 +358,8 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
         "fps": VAL_FPS, "flip_tta": flip_tta, "threads": torch.get_num_threads(),
         "frames_per_s": round(val.x.shape[0] * val.x.shape[1] / run.seconds, 1),
         "lift_sequence_frames_per_s_2_threads": round(lift_speed(run.model, run.model_cfg.window), 1),
-        "overall": _all_metrics(pred, val.y), "mean_pose": _all_metrics(base, val.y),
-        "per_category": {str(c): _all_metrics(pred[cats == c], val.y[cats == c]) for c in sorted(set(cats))},
+        "overall": all_metrics(pred, val.y), "mean_pose": all_metrics(base, val.y),
+        "per_category": {str(c): all_metrics(pred[cats == c], val.y[cats == c]) for c in sorted(set(cats))},
     }  # fmt: skip
     return result
 

@@ -242,7 +242,7 @@ def capture(
     ``cleanup``: the keyword options of :func:`lift` (subject_height, focal, foot_lock, ...).
     """
     check_writable(out)  # fail before minutes of work, not after
-    check_camera_options(cleanup.get("focal"), cleanup.get("lens_mm"))
+    check_camera_options(cleanup.get("focal"), cleanup.get("lens_mm"))  # before the video is even opened
     if cleanup.get("focal") is not None:  # its range depends on the image size
         from core.video import probe
 

@@ -312,7 +312,6 @@ def main() -> int:
     ap.add_argument("--lens", type=float, default=35.0, help="focal length, mm on a 36 mm sensor (13: ultra-wide)")
     ap.add_argument("--min-distance", type=float, default=3.5, help="nearest the camera stands, metres")
     args = ap.parse_args()
-    fps_out = args.fps
     size = tuple(int(v) for v in args.size.lower().split("x"))
 
     import bpy
@@ -321,12 +320,12 @@ def main() -> int:
     from posemoe_blender.bake import bake_clip
 
     j_world, fps = bvh_h36m(args.bvh)
-    j_world = resample(j_world, fps, fps_out)
-    j_world = j_world[int(args.start * fps_out): int((args.start + args.seconds) * fps_out)]
+    j_world = resample(j_world, fps, args.fps)
+    j_world = j_world[int(args.start * args.fps): int((args.start + args.seconds) * args.fps)]
     root = j_world[:, 0].copy()
     root[:, :2] -= root[0, :2]
     t = len(j_world)
-    clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), fps_out,
+    clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), args.fps,
                       size, joints_3d=blender_to_camera(j_world - j_world[:, :1]).astype(np.float32),
                       root=blender_to_camera(root).astype(np.float32), meta={"source": args.bvh.name})
 
@@ -346,17 +345,17 @@ def main() -> int:
     truth_world = np.array(truth_world)
     cam = setup_scene(truth_world, args.yaw, float(info["rest_bone_heads_m"]["l_ankle"][2]), size, args.raise_m,
                       args.look, args.tiles, args.lens, args.min_distance)
-    scene.render.fps = int(round(fps_out))
+    scene.render.fps = int(round(args.fps))
     k = camera_intrinsics(cam, size)
     if args.orbit:
         lo, hi = truth_world.reshape(-1, 3).min(0), truth_world.reshape(-1, 3).max(0)
         orbit_camera(cam, 0.5 * (lo + hi), args.orbit, t)
     if args.pan:
-        pan_camera(cam, truth_world[:, 0], fps_out, args.look)
+        pan_camera(cam, truth_world[:, 0], args.fps, args.look)
     if args.track:
-        track_camera(cam, truth_world[:, 0], fps_out, args.look)
+        track_camera(cam, truth_world[:, 0], args.fps, args.look)
     if args.follow:
-        follow_camera(cam, truth_world[:, 0], fps_out, args.look)
+        follow_camera(cam, truth_world[:, 0], args.fps, args.look)
     cams, joints_cam = [], []
     for f in range(1, t + 1):  # per frame: the camera may move
         scene.frame_set(f)
@@ -371,7 +370,7 @@ def main() -> int:
         scene.render.image_settings.file_format = "PNG"
         bpy.ops.render.render(animation=True)
         video = args.out / f"{args.name}.mp4"
-        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), fps_out, size)
+        writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), args.fps, size)
         for f in range(1, t + 1):
             writer.write(cv2.imread(str(Path(tmp) / f"f_{f:04d}.png")))
         writer.release()
@@ -379,7 +378,7 @@ def main() -> int:
              joints_2d=uv.astype(np.float32), intrinsics=k,
              # (T,4,4) for a camera that moves or turns
              camera_to_world=np.array(cams) if args.orbit or args.pan or args.track or args.follow else cams[0],
-             fps=np.float64(fps_out), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
+             fps=np.float64(args.fps), image_size=np.array(size), joint_names=np.array(JOINT_NAMES),
              meta=np.array(args.meta),
              source=np.array(f"{args.bvh.name} from {args.start:.2f}s, {args.seconds:.2f}s; {args.character.name}"))
     print(f"wrote {video} ({t} frames) and its ground truth")
