@@ -167,7 +167,7 @@ class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
             return {'CANCELLED'}
         if 0.0 < settings.lens_mm < properties.LENS_MM_MIN:
             self.report({'ERROR'}, f"Lens {settings.lens_mm:g} mm: a 35 mm-equivalent focal length is "
-                                   f"{properties.LENS_MM_MIN:g}-{properties.LENS_MM_MAX:g} mm (0 = unknown)")
+                                   f"{properties.LENS_MM_MIN:g}-{properties.LENS_MM_MAX:g} mm (0 = not given)")
             return {'CANCELLED'}
         python = preferences.worker_python(context)
         runner = make_capture_runner(context, video, python, self.report)

@@ -42,7 +42,8 @@ def _is_armature(_self, obj: bpy.types.Object) -> bool:
 
 
 LENS_MM_MIN, LENS_MM_MAX = 5.0, 600.0
-"""The engine's range of 35 mm-equivalent focal lengths (core.world.LENS_MM_RANGE); 0 means unknown."""
+"""The engine's range of 35 mm-equivalent focal lengths (core.world.LENS_MM_RANGE); 0 means not given (the
+lens the video's metadata states, where it states one)."""
 
 
 class PosemoeJob(bpy.types.PropertyGroup):
@@ -105,7 +106,7 @@ class PosemoeSettings(bpy.types.PropertyGroup):
     lens_mm: FloatProperty(name="Lens (35 mm equiv.)", default=0.0, min=0.0, max=LENS_MM_MAX, precision=0,
                            description="The camera's 35 mm-equivalent focal length as the phone states it (main "
                                        "camera about 26, ultra-wide 0.5x about 13, telephoto 3x about 77); "
-                                       "0 = unknown")
+                                       "0 = the lens the video states (iPhones write it), else unknown")
     foot_lock: BoolProperty(name="Foot Lock", default=True,
                             description="Pin feet to the ground while they are planted")
     level_camera: BoolProperty(name="Level Camera", default=False,

@@ -57,8 +57,8 @@ def worker_env(engine_root: Path | None = None) -> dict[str, str]:
 def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto", smoothing: str = "medium",
                     weights: Path | None = None, subject_height: float = 1.75, foot_lock: bool = True,
                     level_camera: bool = False, static_camera: bool = False, lens_mm: float = 0.0) -> list[str]:
-    """Return the argument list of ``python -m posemoe_blender.worker`` for one capture (``lens_mm`` 0: the
-    lens is unknown)."""
+    """Return the argument list of ``python -m posemoe_blender.worker`` for one capture (``lens_mm`` 0: not
+    given; the worker then takes the lens the video states, where it states one)."""
     argv = [str(python), "-m", "posemoe_blender.worker", str(video), "--out", str(out),
             "--device", device, "--smoothing", smoothing, "--subject-height", f"{subject_height:.3f}"]
     if weights:

@@ -8,7 +8,8 @@ lifts the same validation clips (held-out subjects, shared bodies, synthetic 2D 
 
 ``--rendered DIR`` also lifts real MediaPipe 2D of rendered clips with their truth (scripts/make_demo_clip.py;
 ``--lens 13 --min-distance 1.8`` for an ultra-wide, ``--lens 100 --min-distance 9`` for a telephoto): the raw
-lifter's P-MPJPE / H-MPJPE over the frames with a person, focal length unknown and known (the render's own).
+lifter's P-MPJPE / H-MPJPE over the frames with a person, focal length unknown and known (the render's own),
+and the whole capture (clean-up, root, ground) with the lens unknown and stated in the video's metadata.
 JSON in benchmarks/results/known_focal.json (docs/model.md, "Known focal length").
 
     python benchmarks/known_focal.py [--weights W] [--windows 600] [--rendered DIR]
@@ -32,31 +33,72 @@ LENSES = ((0.25, (1.5, 4.0)), (0.35, (2.0, 8.0)), (0.5, (2.0, 8.0)), (0.7, (2.0,
 
 
 def rendered_rows(folder: Path, weights: Path) -> dict[str, dict]:
-    """Return, per rendered clip, the raw lifter's P-MPJPE / H-MPJPE (mm) with the focal length unknown and known."""
+    """Return, per rendered clip: the raw lifter's P-MPJPE / H-MPJPE (mm) with the focal length unknown and known
+    (the render's own), and the whole capture (lifter + clean-up: root, ground) with the lens unknown and with
+    the lens stated in the video's metadata as a phone states it (whole millimetres, core.video_metadata)."""
+    import shutil
+    import tempfile
+
     import numpy as np
 
     from core.extract import extract_keypoints
     from core.inference import lift_sequence
     from core.metrics import h_mpjpe, p_mpjpe
+    from core.video_metadata import write_lens_mm
     from core.weights import load_lifter
+    from core.world import FULL_FRAME_DIAGONAL_MM
 
     model, mcfg, _ = load_lifter(weights)
     rows = {}
     for truth_path in sorted(folder.glob("*_truth.npz")):
+        name = truth_path.name.replace("_truth.npz", "")
         truth = np.load(truth_path)
-        kp = extract_keypoints(truth_path.with_name(truth_path.name.replace("_truth.npz", ".mp4")))
-        gt = (truth["joints_3d"] - truth["joints_3d"][:, :1])[: len(kp.joints_2d)]  # a video may decode short
         focal = float(truth["intrinsics"][0, 0])
+        stated = round(focal * FULL_FRAME_DIAGONAL_MM / float(np.hypot(*truth["image_size"])))
+        with tempfile.TemporaryDirectory() as tmp:  # the render as a phone writes it: the lens in its metadata
+            phone = Path(tmp) / f"{name}.mp4"
+            shutil.copy(truth_path.with_name(f"{name}.mp4"), phone)
+            write_lens_mm(phone, stated)
+            kp = extract_keypoints(phone)
+        gt = (truth["joints_3d"] - truth["joints_3d"][:, :1])[: len(kp.joints_2d)]  # a video may decode short
         v = kp.valid[: len(gt)]
         row = {"focal_widths": round(focal / kp.image_size[0], 3)}
-        for name, f in (("unknown", None), ("known", focal)):
+        for key, f in (("unknown", None), ("known", focal)):
             y = lift_sequence(kp.joints_2d, kp.image_size, model, mcfg.window, valid=kp.valid, fps=kp.fps, focal=f)
             y = y[: len(gt)]
-            row[name] = {"p_mpjpe_mm": round(1000 * p_mpjpe(y[v], gt[v]), 2),
-                         "h_mpjpe_mm": round(1000 * h_mpjpe(y[v], gt[v]), 2)}  # fmt: skip
-        rows[truth_path.name.replace("_truth.npz", "")] = row
-        print(f"{truth_path.name.replace('_truth.npz', '')}: {row}", flush=True)
+            row[key] = {"p_mpjpe_mm": round(1000 * p_mpjpe(y[v], gt[v]), 2),
+                        "h_mpjpe_mm": round(1000 * h_mpjpe(y[v], gt[v]), 2)}  # fmt: skip
+        row["capture"] = {"stated_lens_mm": stated, **capture_rows(kp, truth_path, weights)}
+        rows[name] = row
+        print(f"{name}: {row}", flush=True)
     return rows
+
+
+def capture_rows(kp, truth_path: Path, weights: Path) -> dict[str, dict]:
+    """Return the whole capture's figures (posemoe_blender.pipeline.lift at the render's character height) with
+    the lens the keypoints' video states ignored ("unknown") and used ("stated")."""
+    import numpy as np
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from motion_quality import TRUTH_HEIGHT, evaluate, load_truth
+
+    from core.metrics import p_mpjpe
+    from posemoe_blender.pipeline import lift
+
+    truth = load_truth(truth_path)
+    n = min(len(kp.joints_2d), len(truth["joints"]))
+    truth = {**truth, "joints": truth["joints"][:n], "world_joints": truth["world_joints"][:n],
+             "contacts": truth["contacts"][:n]}
+    gt = truth["joints"] - truth["joints"][:, :1]
+    out = {}
+    for key, use in (("unknown", False), ("stated", True)):
+        clip = lift(kp, weights, lens_metadata=use, subject_height=TRUTH_HEIGHT)
+        rel, root = clip.joints_3d[:n].astype(np.float64), clip.root[:n].astype(np.float64)
+        m = evaluate(rel, root, clip.meta, truth)
+        out[key] = {"focal_from": clip.meta["focal_from"], "p_mpjpe_mm": round(1000 * p_mpjpe(rel, gt), 2),
+                    **{k: round(float(m[k]), 2) for k in ("mpjpe_mm", "root_err_pct", "distance_m",
+                                                          "ground_normal_err_deg", "skate_true_contacts_cm_s")}}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

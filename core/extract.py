@@ -24,6 +24,7 @@ from core.motion_file import Keypoints2D
 from core.native_logs import quiet_native_stderr
 from core.tracks import main_person_found_again, same_person
 from core.video import iter_frames, probe
+from core.video_metadata import read_lens_mm
 from core.world import focal_length
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,8 @@ def extract_keypoints(
 
     Raises NoPersonError when no frame has a person, VideoError for unreadable clips.
     ``mp_landmarks`` (T,33,4: x px, y px, z, visibility), ``mp_world`` (T,33,3 metres,
-    MediaPipe's hip-centred world landmarks) and ``camera_rotation`` (T,3,3: each frame's camera turn from the
+    MediaPipe's hip-centred world landmarks), ``lens_mm`` (the 35 mm-equivalent focal length the file states,
+    core.video_metadata; only where it states one) and ``camera_rotation`` (T,3,3: each frame's camera turn from the
     first frame's, measured on the background with the default focal length, core.camera_motion) are kept as
     extras, with ``camera_flow`` and ``camera_flow_frames`` (the background corners followed where the camera
     moved, for core.camera_travel).
@@ -279,11 +281,13 @@ def extract_keypoints(
     mp_world = fill_invalid(world_all, valid_arr)
     joints_2d, scores = blazepose_to_h36m(mp_lm[..., :2], mp_lm[..., 3])
     scores[~valid_arr] = 0.0
-    return Keypoints2D(
-        joints_2d=joints_2d, scores=scores, valid=valid_arr, fps=info.fps, image_size=(w, h),
-        extras={"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations(),
-                **dict(zip(("camera_flow", "camera_flow_frames"), background.flow(), strict=True))},
-    )
+    extras = {"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations(),
+              **dict(zip(("camera_flow", "camera_flow_frames"), background.flow(), strict=True))}
+    lens_mm = read_lens_mm(video)
+    if lens_mm is not None:
+        extras["lens_mm"] = np.asarray(lens_mm, np.float64)
+    return Keypoints2D(joints_2d=joints_2d, scores=scores, valid=valid_arr, fps=info.fps, image_size=(w, h),
+                       extras=extras)
 
 
 def _main_person(video: Path, lm: np.ndarray, world: np.ndarray, valid: np.ndarray, left: dict[int, Body],

@@ -50,7 +50,7 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
     that breaks the lifter fails.
     """
     from core.motion_file import read_keypoints, write_motion
-    from posemoe_blender.pipeline import lift_clips, to_motion
+    from posemoe_blender.pipeline import known_focal, lift_clips, to_motion
 
     loaded = []
     for c in clips:
@@ -61,8 +61,9 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
     if not loaded:
         return
     t0 = time.perf_counter()
+    lenses = [known_focal(kp, emit=emit) for _, kp in loaded]  # each clip's lens where its video states it
     try:
-        joints, used = lift_clips([kp for _, kp in loaded], lifter, cfg, emit)
+        joints, used = lift_clips([kp for _, kp in loaded], lifter, cfg, emit, [f for f, _ in lenses])
     except Exception as e:
         if len(loaded) > 1:
             log.warning("lifting %d clips together failed (%s); lifting them one by one", len(loaded), e)
@@ -75,11 +76,12 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
         return
     lift_s = time.perf_counter() - t0
     total = sum(kp.num_frames for _, kp in loaded)
-    for (c, kp), joints_3d in zip(loaded, joints, strict=True):
+    for (c, kp), joints_3d, (focal, focal_from) in zip(loaded, joints, lenses, strict=True):
         t1 = time.perf_counter()
         share = lift_s * kp.num_frames / max(1, total)  # this clip's part of the shared forward passes
         try:
-            clip = to_motion(kp, joints_3d, lifter, used, source=str(c.get("source", "")), lift_seconds=share)
+            clip = to_motion(kp, joints_3d, lifter, used, source=str(c.get("source", "")), lift_seconds=share,
+                             focal=focal, focal_from=focal_from)
             out = write_motion(Path(c["output"]), clip)
         except PosemoeError as e:
             yield _error(c["id"], str(e), e.kind, e.exit_code)

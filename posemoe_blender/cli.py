@@ -33,6 +33,7 @@ def _cleanup_options(args: argparse.Namespace) -> dict:
 
         raise ConfigError(f"--subject-height {args.subject_height} m is not a human height (0.5-2.6 m)")
     return {"subject_height": args.subject_height, "focal": args.focal, "lens_mm": args.lens_mm,
+            "lens_metadata": not args.ignore_lens_metadata,
             "foot_lock": not args.no_foot_lock, "level_camera": args.level_camera, "static_camera": args.static_camera}
 
 
@@ -256,7 +257,10 @@ def _add_lift_options(p: argparse.ArgumentParser) -> None:
                            "the lens it knows best (default: unknown; the clean-up assumes a 60 degree view)")
     lens.add_argument("--lens-mm", type=float, default=None,
                       help="the lens's 35 mm-equivalent focal length, as phones state it (main camera about 26, "
-                           "ultra-wide 0.5x about 13, telephoto 3x about 77); sets --focal from the video's size")
+                           "ultra-wide 0.5x about 13, telephoto 3x about 77); sets --focal from the video's size. "
+                           "Without either, the lens the video states (iPhones write it) is used where it states one")
+    p.add_argument("--ignore-lens-metadata", action="store_true",
+                   help="do not use the lens the video's metadata states (lift the clip as with an unknown lens)")
     p.add_argument("--no-foot-lock", action="store_true", help="do not pin feet to the ground during contacts")
     p.add_argument("--level-camera", action="store_true",
                    help="the camera was level (tripod): fit only the ground's height, not its tilt")

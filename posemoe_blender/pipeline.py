@@ -107,13 +107,16 @@ def _cpu_fallback(run: Callable[[Any, InferenceConfig], Any], model: Any, cfg: I
         return run(model.cpu(), cfg), cfg
 
 
-def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | None = None,
-               emit: Emit = _noop) -> tuple[list[np.ndarray], InferenceConfig]:
-    """Return the raw 3D joints of several clips lifted together (windows share batches), and the cfg used."""
+def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | None = None, emit: Emit = _noop,
+               focals: list[float | None] | None = None) -> tuple[list[np.ndarray], InferenceConfig]:
+    """Return the raw 3D joints of several clips lifted together (windows share batches), and the cfg used.
+    ``focals``: each clip's known focal length in pixels (see :func:`known_focal`), default unknown."""
     from core.inference import lift_input, lift_many
     from core.keypoints import turn_camera_points
 
-    seqs, turns = zip(*(lift_input(kp.joints_2d, kp.image_size, kp.valid) for kp in kps), strict=True)
+    focals = focals or [None] * len(kps)
+    inputs = (lift_input(kp.joints_2d, kp.image_size, kp.valid, f) for kp, f in zip(kps, focals, strict=True))
+    seqs, turns = zip(*inputs, strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress,
                                                        fps=[kp.fps for kp in kps]),
@@ -133,12 +136,14 @@ def to_motion(
     *,
     subject_height: float = DEFAULT_SUBJECT_HEIGHT,
     focal: float | None = None,
+    focal_from: str = "",
     foot_lock: bool = True,
     fixed_bones: bool = True,
     level_camera: bool = False,
     static_camera: bool = False,
 ) -> MotionClip:
-    """Return the motion clip for lifted ``joints_3d``: clean-up (see :func:`lift`) and provenance."""
+    """Return the motion clip for lifted ``joints_3d``: clean-up (see :func:`lift`) and provenance.
+    ``focal_from``: what stated ``focal`` (:func:`known_focal`), recorded in the meta."""
     from core.inference import rate_plan, resolve_device
     from core.keypoints import upright_turns
     from core.motion_cleanup import clean_motion
@@ -160,7 +165,7 @@ def to_motion(
         "inference": asdict(cfg), "smoothing": smoothing, "constant_bone_lengths": fixed_bones,
         "device": str(resolve_device(cfg.device)), "lift_seconds": round(lift_seconds, 4),
         "upright_quarter_turns": upright_turns(kp.joints_2d, kp.valid),
-        "lifted_at_fps": round(kp.fps * up / streams, 3), **info,
+        "lifted_at_fps": round(kp.fps * up / streams, 3), "focal_from": focal_from if focal else "", **info,
     }
     extras = {k: v for k, v in kp.extras.items() if k not in DETECTOR_EXTRAS + ("source",)}
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
@@ -175,6 +180,7 @@ def lift(
     emit: Emit = _noop,
     source: str = "",
     lens_mm: float | None = None,
+    lens_metadata: bool = True,
     **cleanup: Any,
 ) -> MotionClip:
     """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights.
@@ -182,15 +188,14 @@ def lift(
     After lifting, core.motion_cleanup.clean_motion applies the smoothing preset, constant bone
     lengths, a metric scale from ``subject_height`` (metres), the root trajectory (``focal`` in
     pixels, default from a 60 degree field of view), the ground plane and foot locking.
-    A known focal length (``focal`` pixels, or ``lens_mm``, the lens's 35 mm-equivalent focal length) is also
-    given to the lifter (core.inference.lift_input). ``cleanup``: the keyword options of :func:`to_motion`.
+    A known focal length (``focal`` pixels, or ``lens_mm``, the lens's 35 mm-equivalent focal length, or else
+    the lens the video states unless ``lens_metadata`` is False: :func:`known_focal`) is also given to the
+    lifter (core.inference.lift_input). ``cleanup``: the keyword options of :func:`to_motion`.
     """
     from core import inference
-    from core.world import focal_from_lens_mm
 
     check_camera_options(cleanup.get("focal"), lens_mm, kp.image_size)
-    if lens_mm is not None:
-        cleanup["focal"] = focal_from_lens_mm(lens_mm, kp.image_size)
+    cleanup["focal"], cleanup["focal_from"] = known_focal(kp, cleanup.get("focal"), lens_mm, lens_metadata, emit)
     cfg = cfg or InferenceConfig()
     lifter = load_model(weights, cfg)
     t0 = time.perf_counter()
@@ -200,6 +205,37 @@ def lift(
                                              valid=kp.valid, fps=kp.fps, focal=cleanup.get("focal")),
         lifter.model, cfg, emit)
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
+
+
+def known_focal(kp: Keypoints2D, focal: float | None = None, lens_mm: float | None = None,
+                lens_metadata: bool = True, emit: Emit = _noop) -> tuple[float | None, str]:
+    """Return the clip's focal length in pixels where something states it, and what: ``focal`` ("--focal"),
+    else ``lens_mm`` ("--lens-mm"), else, unless ``lens_metadata`` is False, the lens the video's metadata
+    states ("video metadata": the ``lens_mm`` extra that core.extract keeps); (None, "") when nothing does.
+    A stated lens outside LENS_MM_RANGE is ignored with a warning (the options are checked before, in
+    :func:`check_camera_options`)."""
+    from core.world import LENS_MM_RANGE, focal_from_lens_mm
+
+    if focal is not None:
+        return float(focal), "--focal"
+    if lens_mm is not None:
+        return focal_from_lens_mm(lens_mm, kp.image_size), "--lens-mm"
+    if not lens_metadata or "lens_mm" not in kp.extras:
+        return None, ""
+    try:
+        mm = float(np.asarray(kp.extras["lens_mm"]).reshape(()))  # one number; anything else is not a lens
+    except (TypeError, ValueError):
+        mm = float("nan")
+    lo, hi = LENS_MM_RANGE
+    if not (np.isfinite(mm) and lo <= mm <= hi):
+        stated = f"{mm:g} mm" if np.isfinite(mm) else "not a number"
+        note = (f"ignoring the lens the video states ({stated}): a 35 mm-equivalent focal length is {lo:g}-{hi:g} "
+                "mm; give --lens-mm if you know it")
+        log.warning(note)
+        emit(Message(note, "warning"))
+        return None, ""
+    log.info("lens from the video's metadata: %g mm (35 mm equivalent)", mm)
+    return focal_from_lens_mm(mm, kp.image_size), "video metadata"
 
 
 def check_camera_options(focal: float | None, lens_mm: float | None,

@@ -92,6 +92,15 @@ def test_focal_and_lens_together_is_a_usage_error(tmp_path):
     assert r.returncode == ExitCode.USAGE and "not allowed with" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("command", ["capture", "lift"])
+def test_the_lens_the_video_states_is_used_unless_told_not_to(command):
+    from posemoe_blender.cli import _cleanup_options
+
+    parse = lambda *extra: build_parser().parse_args([command, "in", "-o", "m.npz", *extra])  # noqa: E731
+    assert _cleanup_options(parse())["lens_metadata"] is True
+    assert _cleanup_options(parse("--ignore-lens-metadata"))["lens_metadata"] is False
+
+
 def test_a_focal_length_no_camera_has_fails_before_extraction(tmp_path):
     """--focal 1e9 px on a 64x48 video would be a 5e8 mm lens: refused once the video's size is known."""
     import cv2

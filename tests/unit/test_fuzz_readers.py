@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import signal
+import struct
 import zipfile
 from pathlib import Path
 
@@ -480,3 +481,34 @@ def test_weights_sidecar_regressions(tmp_path, small_weights, side):
         from core.weights import load_lifter
 
         load_lifter(_write_pair(tmp_path, blob, side))
+
+
+# ---------------------------------------------------------------- the lens a video states (QuickTime metadata)
+
+FFMPEG_LENS_MOVIE = (Path(__file__).resolve().parents[1] / "fixtures" / "ffmpeg_lens_13mm.mov").read_bytes()
+
+
+@fuzz(300)
+@given(data=st.data())
+def test_fuzz_video_lens_metadata(tmp_path, data):
+    """Byte flips, cuts and box-size lies in a real movie: the reader returns a finite number or None, never
+    raises, never hangs, whatever a box claims."""
+    from core.video_metadata import read_lens_mm
+
+    raw = bytearray(FFMPEG_LENS_MOVIE)
+    for _ in range(data.draw(st.integers(1, 6))):
+        at = data.draw(st.integers(0, len(raw) - 4))
+        kind = data.draw(st.sampled_from(["byte", "size", "cut"]))
+        if kind == "byte":
+            raw[at] = data.draw(st.integers(0, 255))
+        elif kind == "size":  # a box size field that lies: 0, 1 (64-bit follows), tiny, huge
+            raw[at:at + 4] = struct.pack(">I", data.draw(st.sampled_from([0, 1, 7, 8, 2**31, 2**32 - 1])))
+        else:
+            del raw[at:]
+            if len(raw) < 4:
+                break
+    path = tmp_path / "fuzz.mov"
+    path.write_bytes(bytes(raw))
+    with _time_limit(10):
+        value = read_lens_mm(path)
+    assert value is None or (isinstance(value, float) and np.isfinite(value))

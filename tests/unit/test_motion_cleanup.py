@@ -230,3 +230,32 @@ def test_a_poorly_seen_joint_keeps_the_lifters_motion():
     fore = gone[:, 13] - gone[:, 12]
     cos = (fore * swing).sum(-1) / np.linalg.norm(fore, axis=-1)
     assert np.degrees(np.arccos(np.clip(cos[30:40], -1, 1))).max() > 12.0  # a chord across the swing's arc
+
+
+def test_a_far_subjects_distance_is_filtered_harder_along_the_viewing_ray():
+    """Depth from one camera is noisier the farther the subject: beyond FAR_M the distance along each frame's
+    ray is filtered at a lower cut-off, while where the ray points (what the 2D measures) is filtered as usual;
+    a near subject's root is filtered as before."""
+    from core.motion_cleanup import FAR_M, FILTER_METHOD, _smooth_root
+
+    rng = np.random.default_rng(0)
+    t = np.arange(150) / 30.0
+    valid = np.ones(len(t), bool)
+    for dist in (2.5, 10.0):
+        path = np.column_stack([0.6 * np.sin(t), 0.1 + 0 * t, dist + 0.5 * np.sin(0.7 * t)])  # walks about
+        ray = path / np.linalg.norm(path, axis=1, keepdims=True)
+        noisy = path + ray * rng.normal(0, 0.01 * dist, len(t))[:, None]  # 1 % distance noise along the ray
+        out = _smooth_root(noisy, 30.0, 2.5, valid)
+        plain = smooth_series(noisy, 30.0, 2.5, FILTER_METHOD, np.ones(len(t)))
+        if dist <= FAR_M:
+            np.testing.assert_allclose(out, plain)
+        else:
+            err_out, err_plain = (np.linalg.norm(r - path, axis=1).mean() for r in (out, plain))
+            assert err_out < 0.7 * err_plain
+            direction = lambda r: r / np.linalg.norm(r, axis=1, keepdims=True)  # noqa: E731
+            np.testing.assert_allclose(direction(out), direction(plain), atol=1e-9)
+    centres = np.column_stack([0.5 * t, 0 * t, 0 * t])  # a travelling camera: rays start at its centres
+    noisy = centres + np.array([0.0, 0.1, 10.0]) + rng.normal(0, [0.005, 0.005, 0.1], (len(t), 3))
+    out = _smooth_root(noisy, 30.0, 2.5, valid, centres)
+    plain = smooth_series(noisy, 30.0, 2.5, FILTER_METHOD, np.ones(len(t)))
+    assert (out[10:-10, 2] - 10.0).std() < 0.7 * (plain[10:-10, 2] - 10.0).std()

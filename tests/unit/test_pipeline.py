@@ -3,6 +3,7 @@
 import logging
 
 import numpy as np
+import pytest
 import torch
 
 import core.inference
@@ -88,3 +89,69 @@ def test_engine_warnings_reach_the_protocol(monkeypatch):
     before = len(logging.getLogger("core").handlers)
     pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu"))
     assert len(logging.getLogger("core").handlers) == before  # the forwarder is removed after each call
+
+
+def test_known_focal_prefers_the_options_then_the_lens_the_video_states():
+    from core.world import focal_from_lens_mm
+
+    kp = _kp()
+    kp.extras["lens_mm"] = np.asarray(13.0)
+    assert pipeline.known_focal(kp, focal=900.0) == (900.0, "--focal")
+    assert pipeline.known_focal(kp, lens_mm=77.0) == (focal_from_lens_mm(77.0, (640, 480)), "--lens-mm")
+    assert pipeline.known_focal(kp) == (focal_from_lens_mm(13.0, (640, 480)), "video metadata")
+    assert pipeline.known_focal(kp, lens_metadata=False) == (None, "")
+    assert pipeline.known_focal(_kp()) == (None, "")
+
+
+@pytest.mark.parametrize("stated", [np.asarray(-13.0), np.asarray(1e4), np.asarray(np.nan), np.asarray([13.0, 26.0]),
+                                    np.asarray("wide")])
+def test_a_lens_no_camera_has_is_ignored_with_a_warning(stated):
+    kp = _kp()
+    kp.extras["lens_mm"] = stated
+    events = []
+    assert pipeline.known_focal(kp, emit=events.append) == (None, "")
+    assert any(isinstance(e, Message) and e.level == "warning" and "--lens-mm" in e.message for e in events)
+
+
+def test_the_lens_the_video_states_reaches_the_lifter_and_the_clean_up(monkeypatch):
+    """Both see the focal length (the lifter zooms its 2D, core.inference.lift_input), and the motion file says
+    where it came from; --ignore-lens-metadata lifts as with an unknown lens."""
+    from core.world import focal_from_lens_mm
+
+    _tiny(monkeypatch)
+    seen = []
+    real = core.inference.lift_sequence
+    monkeypatch.setattr(core.inference, "lift_sequence",
+                        lambda *a, focal=None, **k: seen.append(focal) or real(*a, focal=focal, **k))
+    kp = _kp()
+    kp.extras["lens_mm"] = np.asarray(13.0)
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"))
+    f = focal_from_lens_mm(13.0, (640, 480))
+    assert seen[-1] == pytest.approx(f) and clip.meta["cleanup"]["focal_px"] == pytest.approx(f, abs=1e-3)
+    assert clip.meta["focal_from"] == "video metadata"
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), lens_metadata=False)
+    assert seen[-1] is None and clip.meta["focal_from"] == ""
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), lens_mm=26.0)
+    assert seen[-1] == pytest.approx(focal_from_lens_mm(26.0, (640, 480))) and clip.meta["focal_from"] == "--lens-mm"
+
+
+def test_clips_lifted_together_each_get_their_own_lens(monkeypatch):
+    """posemoe batch: the lifter process takes each clip's stated lens (batch_lifter.lift_group)."""
+    from core.world import focal_from_lens_mm
+    from posemoe_blender.batch_lifter import lift_group
+
+    _tiny(monkeypatch)
+    lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
+    seen = []
+    real = core.inference.lift_input
+    monkeypatch.setattr(core.inference, "lift_input", lambda *a: seen.append(a[3]) or real(*a))
+    kps = {1: _kp(), 2: _kp()}
+    kps[2].extras["lens_mm"] = np.asarray(77.0)
+    monkeypatch.setattr("core.motion_file.read_keypoints", lambda path: kps[int(path.name)])
+    written = {}
+    monkeypatch.setattr("core.motion_file.write_motion", lambda p, clip: written.setdefault(p.name, clip) and p)
+    answers = list(lift_group([{"id": i, "keypoints": str(i), "output": f"{i}.npz"} for i in kps], lifter,
+                              InferenceConfig(device="cpu")))
+    assert [a["id"] for a in answers] == [1, 2] and all("result" in a for a in answers)
+    assert seen == [None, pytest.approx(focal_from_lens_mm(77.0, (640, 480)))]
+    assert written["1.npz"].meta["focal_from"] == "" and written["2.npz"].meta["focal_from"] == "video metadata"
