@@ -25,6 +25,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
+from quicktime_boxes import ffmpeg_movie  # noqa: E402
 
 from core.bvh import forward_kinematics, read_bvh  # noqa: E402
 from core.errors import InputFileError, ModelError  # noqa: E402
@@ -485,14 +486,14 @@ def test_weights_sidecar_regressions(tmp_path, small_weights, side):
 
 # ---------------------------------------------------------------- the lens a video states (QuickTime metadata)
 
-FFMPEG_LENS_MOVIE = (Path(__file__).resolve().parents[1] / "fixtures" / "ffmpeg_lens_13mm.mov").read_bytes()
+FFMPEG_LENS_MOVIE = ffmpeg_movie()
 
 
 @fuzz(300)
 @given(data=st.data())
 def test_fuzz_video_lens_metadata(tmp_path, data):
-    """Byte flips, cuts and box-size lies in a real movie: the reader returns a finite number or None, never
-    raises, never hangs, whatever a box claims."""
+    """Byte flips, cuts and box-size lies in a movie holding ffmpeg's metadata box: the reader returns a finite
+    number or None, never raises, never hangs, whatever a box claims."""
     from core.video_metadata import read_lens_mm
 
     raw = bytearray(FFMPEG_LENS_MOVIE)

@@ -1,35 +1,22 @@
 """core.video_metadata: the lens a video file states (QuickTime keyed metadata), read without decoding."""
 
 import struct
-from pathlib import Path
 
 import pytest
+from quicktime_boxes import box, ffmpeg_movie, movie
 
 from core.video_metadata import LENS_KEY, lens_meta_box, read_lens_mm, write_lens_mm
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ffmpeg_lens_13mm.mov"
-
-
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(payload), kind) + payload
 
 
 def _meta(value_type: int, value: bytes, key: str = LENS_KEY, others: tuple[str, ...] = (), iso: bool = False) -> bytes:
     """A meta box with ``others`` keys first, then ``key`` holding ``value`` of ``value_type``."""
     names = [*others, key]
     entries = b"".join(struct.pack(">I", 8 + len(n)) + b"mdta" + n.encode() for n in names)
-    keys = _box(b"keys", struct.pack(">II", 0, len(names)) + entries)
-    items = b"".join(_box(struct.pack(">I", i), _box(b"data", struct.pack(">II", 1, 0) + b"x"))
+    keys = box(b"keys", struct.pack(">II", 0, len(names)) + entries)
+    items = b"".join(box(struct.pack(">I", i), box(b"data", struct.pack(">II", 1, 0) + b"x"))
                      for i in range(1, len(names)))
-    items += _box(struct.pack(">I", len(names)), _box(b"data", struct.pack(">II", value_type, 0) + value))
-    return _box(b"meta", (b"\0\0\0\0" if iso else b"") + keys + _box(b"ilst", items))
-
-
-def _movie(moov_children: bytes, fast_start: bool = False, large_mdat: bool = False) -> bytes:
-    ftyp = _box(b"ftyp", b"qt  \0\0\0\0qt  ")
-    mdat = (struct.pack(">I4sQ", 1, b"mdat", 16 + 64) + bytes(64)) if large_mdat else _box(b"mdat", bytes(64))
-    moov = _box(b"moov", _box(b"mvhd", bytes(100)) + moov_children)
-    return ftyp + (moov + mdat if fast_start else mdat + moov)
+    items += box(struct.pack(">I", len(names)), box(b"data", struct.pack(">II", value_type, 0) + value))
+    return box(b"meta", (b"\0\0\0\0" if iso else b"") + keys + box(b"ilst", items))
 
 
 def _read(tmp_path, data: bytes) -> float | None:
@@ -49,28 +36,28 @@ def _read(tmp_path, data: bytes) -> float | None:
     (77, struct.pack(">I", 35), 35.0),
 ])
 def test_every_numeric_value_type_reads(tmp_path, value_type, value, expected):
-    assert _read(tmp_path, _movie(_meta(value_type, value, others=("com.apple.quicktime.make",)))) == expected
+    assert _read(tmp_path, movie(_meta(value_type, value, others=("com.apple.quicktime.make",)))) == expected
 
 
 @pytest.mark.parametrize("value_type, value", [
     (23, struct.pack(">f", float("nan"))), (1, b"wide"), (13, b"\xff\xd8"), (23, b"\0\0"), (21, bytes(5)),
 ])
 def test_values_that_are_not_a_number_read_as_unknown(tmp_path, value_type, value):
-    assert _read(tmp_path, _movie(_meta(value_type, value))) is None
+    assert _read(tmp_path, movie(_meta(value_type, value))) is None
 
 
 def test_where_the_box_sits(tmp_path):
     meta = _meta(23, struct.pack(">f", 13.0))
-    assert _read(tmp_path, _movie(meta, fast_start=True)) == 13.0  # the movie box before the media
-    assert _read(tmp_path, _movie(meta, large_mdat=True)) == 13.0  # a 64-bit box size before it
+    assert _read(tmp_path, movie(meta, fast_start=True)) == 13.0  # the movie box before the media
+    assert _read(tmp_path, movie(meta, large_mdat=True)) == 13.0  # a 64-bit box size before it
     iso = _meta(23, struct.pack(">f", 14.0), iso=True)
-    assert _read(tmp_path, _movie(_box(b"udta", iso))) == 14.0  # ISO meta (version + flags) under user data
-    assert _read(tmp_path, _movie(_box(b"trak", _box(b"udta", iso)))) == 14.0  # in a track
+    assert _read(tmp_path, movie(box(b"udta", iso))) == 14.0  # ISO meta (version + flags) under user data
+    assert _read(tmp_path, movie(box(b"trak", box(b"udta", iso)))) == 14.0  # in a track
 
 
 def test_files_that_do_not_state_the_lens(tmp_path):
-    assert _read(tmp_path, _movie(b"")) is None
-    assert _read(tmp_path, _movie(_meta(23, struct.pack(">f", 13.0), key="com.apple.quicktime.make"))) is None
+    assert _read(tmp_path, movie(b"")) is None
+    assert _read(tmp_path, movie(_meta(23, struct.pack(">f", 13.0), key="com.apple.quicktime.make"))) is None
     assert _read(tmp_path, b"") is None
     assert _read(tmp_path, b"not a video at all") is None
     assert read_lens_mm(tmp_path / "missing.mov") is None
@@ -78,20 +65,20 @@ def test_files_that_do_not_state_the_lens(tmp_path):
 
 
 def test_broken_structures_read_as_unknown(tmp_path):
-    good = _movie(_meta(23, struct.pack(">f", 13.0)))
+    good = movie(_meta(23, struct.pack(">f", 13.0)))
     assert _read(tmp_path, good[:-10]) is None  # truncated: the movie box runs past the end
     at = good.index(b"keys") - 4
     bad_entry = good[:at + 16] + struct.pack(">I", 3) + good[at + 20:]  # a key entry shorter than its header
     assert _read(tmp_path, bad_entry) is None
     no_item = good.replace(struct.pack(">I4s", 20, b"data"), struct.pack(">I4s", 20, b"free"))
     assert _read(tmp_path, no_item) is None
-    huge = _box(b"moov", struct.pack(">I4s", 2**31, b"meta"))  # a meta box claiming 2 GB
+    huge = box(b"moov", struct.pack(">I4s", 2**31, b"meta"))  # a meta box claiming 2 GB
     assert _read(tmp_path, huge) is None
 
 
 def test_write_then_read_and_the_file_stays_playable_in_structure(tmp_path):
     p = tmp_path / "clip.mp4"
-    p.write_bytes(_movie(b""))
+    p.write_bytes(movie(b""))
     write_lens_mm(p, 13.0)
     assert read_lens_mm(p) == 13.0
     data = p.read_bytes()
@@ -102,13 +89,14 @@ def test_write_then_read_and_the_file_stays_playable_in_structure(tmp_path):
 
 def test_write_refuses_a_fast_start_file(tmp_path):
     p = tmp_path / "clip.mp4"
-    before = _movie(b"", fast_start=True)
+    before = movie(b"", fast_start=True)
     p.write_bytes(before)
     with pytest.raises(ValueError, match="last box"):
         write_lens_mm(p, 13.0)
     assert p.read_bytes() == before
 
 
-def test_reads_what_ffmpeg_writes():
-    """Another writer's file: ffmpeg's text value, the lens the third of three keys (tests/fixtures/README.md)."""
-    assert read_lens_mm(FIXTURE) == 13.0
+def test_reads_what_ffmpeg_writes(tmp_path):
+    """Another writer's box (quicktime_boxes.FFMPEG_META): ISO form under user data, a text value, the lens the
+    third of four keys."""
+    assert _read(tmp_path, ffmpeg_movie()) == 13.0
