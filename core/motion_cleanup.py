@@ -208,10 +208,12 @@ def _smooth_root(root: np.ndarray, fps: float, cutoff: float | None, valid: np.n
 
     weights = np.where(valid, 1.0, 0.0)
     near = smooth_series(root, fps, cutoff, FILTER_METHOD, weights)
+    if cutoff is None or not valid.any():
+        return near
     rays = near - (0.0 if centres is None else centres)
     dist = np.linalg.norm(rays, axis=1)
-    far = float(np.median(dist[valid])) if valid.any() else 0.0
-    if cutoff is None or far <= FAR_M:
+    far = float(np.median(dist[valid]))
+    if far <= FAR_M:
         return near
     low = smooth_series(root, fps, cutoff * FAR_M / far, FILTER_METHOD, weights)
     d = rays / np.maximum(dist, 1e-9)[:, None]
