@@ -116,7 +116,7 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
                                          smoothing=settings.smoothing, weights=weights,
                                          subject_height=settings.subject_height, foot_lock=settings.foot_lock,
                                          level_camera=settings.level_camera, static_camera=settings.static_camera,
-                                         lens_mm=settings.lens_mm)
+                                         lens_mm=settings.lens_mm, lens_metadata=settings.use_video_lens)
     worker = worker_client.WorkerJob(
         argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.log",
         env=worker_client.worker_env(_engine.engine_root()), stall_timeout=prefs.stall_timeout if prefs else 300,

@@ -78,6 +78,9 @@ class POSEMOE_PT_options(_PosemoePanel, bpy.types.Panel):
         col.prop(settings, "smoothing")
         col.prop(settings, "subject_height")
         col.prop(settings, "lens_mm")
+        sub = col.column()
+        sub.enabled = settings.lens_mm == 0.0
+        sub.prop(settings, "use_video_lens")
         col.prop(settings, "foot_lock")
         col.prop(settings, "level_camera")
         col.prop(settings, "static_camera")

@@ -107,6 +107,9 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                            description="The camera's 35 mm-equivalent focal length as the phone states it (main "
                                        "camera about 26, ultra-wide 0.5x about 13, telephoto 3x about 77); "
                                        "0 = the lens the video states (iPhones write it), else unknown")
+    use_video_lens: BoolProperty(name="Lens from Video", default=True,
+                                 description="With Lens 0, use the lens the video's metadata states (iPhones write "
+                                             "it); off: lift as with an unknown lens")
     foot_lock: BoolProperty(name="Foot Lock", default=True,
                             description="Pin feet to the ground while they are planted")
     level_camera: BoolProperty(name="Level Camera", default=False,

@@ -56,15 +56,19 @@ def worker_env(engine_root: Path | None = None) -> dict[str, str]:
 
 def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto", smoothing: str = "medium",
                     weights: Path | None = None, subject_height: float = 1.75, foot_lock: bool = True,
-                    level_camera: bool = False, static_camera: bool = False, lens_mm: float = 0.0) -> list[str]:
+                    level_camera: bool = False, static_camera: bool = False, lens_mm: float = 0.0,
+                    lens_metadata: bool = True) -> list[str]:
     """Return the argument list of ``python -m posemoe_blender.worker`` for one capture (``lens_mm`` 0: not
-    given; the worker then takes the lens the video states, where it states one)."""
+    given; the worker then takes the lens the video states, where it states one, unless ``lens_metadata`` is
+    False)."""
     argv = [str(python), "-m", "posemoe_blender.worker", str(video), "--out", str(out),
             "--device", device, "--smoothing", smoothing, "--subject-height", f"{subject_height:.3f}"]
     if weights:
         argv += ["--weights", str(weights)]
     if lens_mm > 0:
         argv += ["--lens-mm", f"{lens_mm:g}"]
+    elif not lens_metadata:
+        argv += ["--ignore-lens-metadata"]
     argv += [flag for flag, on in (("--no-foot-lock", not foot_lock), ("--level-camera", level_camera),
                                    ("--static-camera", static_camera)) if on]
     return argv

@@ -64,6 +64,8 @@ class ClipJob:
     output: str = ""
     error: str = ""
     exit_code: int = 0
+    lift_args: list[str] | None = None  # the options its motion file was made with (None: not known)
+    bake_args: list[str] | None = None  # the options its baked output was made with (None: not known)
 
 
 def find_videos(inputs: list[str]) -> list[tuple[Path, Path]]:
@@ -107,6 +109,32 @@ def plan_jobs(videos: list[tuple[Path, Path]]) -> list[ClipJob]:
 
 def _is_fresh(out: Path, video: Path) -> bool:
     return out.exists() and out.stat().st_mtime >= video.stat().st_mtime
+
+
+def _changed(made_with: list[str] | None, now: list[str]) -> bool:
+    return made_with is not None and made_with != now  # outputs of unknown options are kept, as before
+
+
+def changed_options(jobs: list[ClipJob], lift_args: list[str], bake_args: list[str] | None) -> list[ClipJob]:
+    """The jobs whose existing outputs were made with other options than these (``bake_args`` None: not baked)."""
+    return [j for j in jobs if _changed(j.lift_args, lift_args) or (bake_args is not None
+                                                                    and _changed(j.bake_args, bake_args))]
+
+
+def recall_options(out_dir: Path, jobs: list[ClipJob]) -> None:
+    """Give each job the options its existing outputs were made with, from the last run's summary.json in
+    ``out_dir`` (a missing or unreadable summary leaves them unknown: outputs then count as they are)."""
+    try:
+        clips = json.loads((Path(out_dir) / "summary.json").read_text())["clips"]
+        made = {str(c["rel"]): c for c in clips if isinstance(c, dict) and "rel" in c}
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for job in jobs:
+        record = made.get(str(job.rel), {})
+        for key in ("lift_args", "bake_args"):
+            value = record.get(key)
+            if isinstance(value, list) and all(isinstance(a, str) for a in value):
+                setattr(job, key, value)
 
 
 def sweep_temps(out_dir: Path, jobs: list[ClipJob]) -> None:
@@ -222,19 +250,22 @@ def _run_step(argv: list[str], on_event, children: _Children, stage: str) -> _St
 class BatchRunner:
     """Runs the jobs: ``jobs`` slots for extraction and baking subprocesses, one lifter process for all clips."""
 
-    def __init__(self, out_dir: Path, fmt: str, character: Path | None = None, rig: str = "auto",
-                 device: str = "auto", jobs: int = 1, force: bool = False, on_update=None) -> None:
+    def __init__(self, out_dir: Path, fmt: str, device: str = "auto", jobs: int = 1, force: bool = False,
+                 lift_args: list[str] = (), bake_args: list[str] = (), on_update=None) -> None:
+        """``lift_args`` / ``bake_args``: ``capture`` / ``bake`` options for every clip (posemoe_blender.options);
+        a clip whose outputs were made with other options (:func:`recall_options`) is made again."""
         if fmt not in FORMATS:
             raise OutputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
-        self.out_dir, self.fmt, self.character, self.rig = Path(out_dir), fmt, character, rig
-        self.device, self.jobs, self.force = device, max(1, jobs), force
+        self.out_dir, self.fmt, self.device, self.jobs, self.force = Path(out_dir), fmt, device, max(1, jobs), force
+        self.lift_args, self.bake_args = list(lift_args), list(bake_args)
         self.on_update = on_update or (lambda job, event: None)
         self.cancel = threading.Event()
         self.children = _Children()
         self.lift_groups: list[int] = []  # clips per group sent to the lifter (cross-clip batching at work)
         self._cli = [sys.executable, "-m", "posemoe_blender.cli"]
         self._common = ["--progress", "json", "--device", self.device]
-        self.lifter_argv = [sys.executable, "-m", "posemoe_blender.batch_lifter", "--device", self.device]
+        self.lifter_argv = [sys.executable, "-m", "posemoe_blender.batch_lifter", "--device", self.device,
+                            *self.lift_args]
 
     def _paths(self, job: ClipJob) -> tuple[Path, Path]:
         motion = self.out_dir / job.rel.parent / f"{job.rel.name}.motion.npz"
@@ -246,14 +277,15 @@ class BatchRunner:
         if self.force:
             return "all"
         motion, final = self._paths(job)
-        if not _is_fresh(motion, job.video):
+        if not _is_fresh(motion, job.video) or _changed(job.lift_args, self.lift_args):
             return "all"
-        return "none" if _is_fresh(final, job.video) else "bake"
+        if self.fmt == "npz":
+            return "none"
+        return "none" if _is_fresh(final, job.video) and not _changed(job.bake_args, self.bake_args) else "bake"
 
     def _bake_argv(self, job: ClipJob) -> list[str]:
         motion, final = self._paths(job)
-        argv = self._cli + ["bake", str(motion), "-o", str(final), "--rig", self.rig] + self._common
-        return argv + (["--character", str(self.character)] if self.character else [])
+        return self._cli + ["bake", str(motion), "-o", str(final), *self.bake_args] + self._common
 
     # -- one clip, two subprocesses: the Ray task body -------------------------------------------
 
@@ -268,7 +300,8 @@ class BatchRunner:
         final.parent.mkdir(parents=True, exist_ok=True)
         steps = []
         if todo == "all":
-            steps.append(("extract", self._cli + ["capture", str(job.video), "-o", str(motion)] + self._common))
+            steps.append(("extract", self._cli + ["capture", str(job.video), "-o", str(motion), *self.lift_args]
+                          + self._common))
         if self.fmt != "npz":
             steps.append(("bake", self._bake_argv(job)))
         for stage, argv in steps:
@@ -282,6 +315,7 @@ class BatchRunner:
                 job.status, job.error, job.exit_code = _failed(step.code), step.error, step.code
                 self.on_update(job, None)
                 return job
+            self._made(job, stage)
         job.status, job.output = "done", str(final)
         self.on_update(job, None)
         return job
@@ -343,6 +377,13 @@ class BatchRunner:
             shutil.rmtree(self._work, ignore_errors=True)
         return jobs
 
+    def _made(self, job: ClipJob, stage: str) -> None:
+        """Record the options ``job``'s output of ``stage`` ("extract": its motion file, "bake") was made with."""
+        if stage == "bake":
+            job.bake_args = self.bake_args
+        else:
+            job.lift_args = self.lift_args
+
     def _submit(self, priority: int, fn, job: ClipJob) -> None:
         """Queue a subprocess task; bakes (0) go ahead of extractions (1) so that clips finish early."""
         self._tasks.put((priority, next(self._seq), fn, job))
@@ -396,6 +437,7 @@ class BatchRunner:
         if step.code != 0:
             self._fail(job, step.code, step.error)
         else:
+            self._made(job, "bake")
             self._end(job, "done", output=str(self._paths(job)[1]))
 
     def _lift_loop(self, client: LifterClient) -> None:
@@ -441,11 +483,12 @@ class BatchRunner:
             job.seconds["lift"] = round(float(answer.get("seconds", 0.0)), 3)
             if "error" in answer:
                 self._fail(job, int(answer.get("exit_code", ExitCode.BUG)), str(answer["error"]))
-            elif self.fmt == "npz":
-                job.frames = int(answer.get("frames", job.frames))
+                continue
+            self._made(job, "extract")
+            job.frames = int(answer.get("frames", job.frames))
+            if self.fmt == "npz":
                 self._end(job, "done", output=str(self._paths(job)[0]))
             else:
-                job.frames = int(answer.get("frames", job.frames))
                 self._submit(0, self._bake, job)
         if len(left) > 1 and retry_alone and not client.fatal and not self.cancel.is_set():
             for job in left:  # the lifter died on one of them: alone, only that clip fails

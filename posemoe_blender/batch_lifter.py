@@ -33,6 +33,7 @@ from typing import Any
 from core.config import InferenceConfig
 from core.errors import ExitCode, PosemoeError
 from core.protocol import Event, Progress, Result, parse_line, to_line
+from posemoe_blender.options import add_lift_options, cleanup_options, inference_config
 from posemoe_blender.progress import LiveStream
 
 log = logging.getLogger("posemoe.batch_lifter")
@@ -42,33 +43,42 @@ def _error(clip_id: Any, message: str, kind: str, code: int) -> dict:
     return {"id": clip_id, "error": message, "kind": kind, "exit_code": int(code)}
 
 
-def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: None) -> Iterator[dict]:
+def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: None,
+               smoothing: str = "medium", cleanup: dict | None = None) -> Iterator[dict]:
     """Lift the group ``clips`` (request dicts) with ``lifter``; yield one answer dict per clip.
 
-    A clip whose keypoints cannot be read, or whose clean-up or write fails, fails alone. If the
-    shared forward pass itself fails, each clip is lifted again on its own, so that only a clip
-    that breaks the lifter fails.
+    ``smoothing`` and ``cleanup`` (posemoe_blender.options.cleanup_options) apply to every clip; the
+    lens is each clip's own where neither ``--focal`` nor ``--lens-mm`` is given. A clip whose keypoints
+    cannot be read or that the options do not fit (a focal length no lens has on its image size), or whose
+    clean-up or write fails, fails alone. If the shared forward pass itself fails, each clip is lifted again
+    on its own, so that only a clip that breaks the lifter fails.
     """
     from core.motion_file import read_keypoints, write_motion
-    from posemoe_blender.pipeline import known_focal, lift_clips, to_motion
+    from posemoe_blender.pipeline import check_camera_options, known_focal, lift_clips, to_motion
 
-    loaded = []
+    options = dict(cleanup or {})
+    focal, lens_mm = options.pop("focal", None), options.pop("lens_mm", None)
+    lens_metadata = options.pop("lens_metadata", True)
+    loaded, lenses = [], []
     for c in clips:
         try:
-            loaded.append((c, read_keypoints(Path(c["keypoints"]))))
+            kp = read_keypoints(Path(c["keypoints"]))
+            check_camera_options(focal, lens_mm, kp.image_size)
         except PosemoeError as e:
             yield _error(c["id"], str(e), e.kind, e.exit_code)
+            continue
+        loaded.append((c, kp))
+        lenses.append(known_focal(kp, focal, lens_mm, lens_metadata, emit))  # each clip's own lens where stated
     if not loaded:
         return
     t0 = time.perf_counter()
-    lenses = [known_focal(kp, emit=emit) for _, kp in loaded]  # each clip's lens where its video states it
     try:
         joints, used = lift_clips([kp for _, kp in loaded], lifter, cfg, emit, [f for f, _ in lenses])
     except Exception as e:
         if len(loaded) > 1:
             log.warning("lifting %d clips together failed (%s); lifting them one by one", len(loaded), e)
             for c, _ in loaded:
-                yield from lift_group([c], lifter, cfg, emit)
+                yield from lift_group([c], lifter, cfg, emit, smoothing, cleanup)
             return
         log.exception("lifting failed")
         c = loaded[0][0]
@@ -80,8 +90,8 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
         t1 = time.perf_counter()
         share = lift_s * kp.num_frames / max(1, total)  # this clip's part of the shared forward passes
         try:
-            clip = to_motion(kp, joints_3d, lifter, used, source=str(c.get("source", "")), lift_seconds=share,
-                             focal=focal, focal_from=focal_from)
+            clip = to_motion(kp, joints_3d, lifter, used, smoothing, source=str(c.get("source", "")),
+                             lift_seconds=share, focal=focal, focal_from=focal_from, **options)
             out = write_motion(Path(c["output"]), clip)
         except PosemoeError as e:
             yield _error(c["id"], str(e), e.kind, e.exit_code)
@@ -95,8 +105,9 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
                "seconds": round(share + time.perf_counter() - t1, 4)}
 
 
-def serve(lines, send, lifter, cfg: InferenceConfig) -> None:
-    """Answer every group request on ``lines`` through ``send(dict)``; return at end of input."""
+def serve(lines, send, lifter, cfg: InferenceConfig, smoothing: str = "medium", cleanup: dict | None = None) -> None:
+    """Answer every group request on ``lines`` through ``send(dict)``; return at end of input.
+    ``smoothing``, ``cleanup``: as :func:`lift_group`'s."""
     def emit(event: Event) -> None:
         if isinstance(event, Progress):
             send(json.loads(to_line(event)))
@@ -109,7 +120,7 @@ def serve(lines, send, lifter, cfg: InferenceConfig) -> None:
         except (ValueError, KeyError, TypeError):
             log.error("ignoring a request that is not {\"clips\": [...]}: %.200s", line)
             continue
-        for answer in lift_group(clips, lifter, cfg, emit):
+        for answer in lift_group(clips, lifter, cfg, emit, smoothing, cleanup):
             send(answer)
 
 
@@ -221,9 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m posemoe_blender.batch_lifter", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--weights", type=Path, default=None)
-    p.add_argument("--batch-size", type=int, default=0)
-    p.add_argument("--no-flip", action="store_true")
+    add_lift_options(p)  # the options of ``posemoe batch`` that apply to lifting, handed on as they were given
     args = p.parse_args(argv)
     handler = logging.StreamHandler(LiveStream("stderr"))
     handler.setFormatter(logging.Formatter("posemoe lifter: %(levelname)s: %(message)s"))
@@ -239,10 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from posemoe_blender.pipeline import load_model
 
-        cfg = InferenceConfig(device=args.device, flip_tta=not args.no_flip, batch_size=args.batch_size)
+        cfg, cleanup = inference_config(args), cleanup_options(args)
         lifter = load_model(args.weights, cfg)
         send({"ready": True})  # start-up (imports, weights) is over: the runner's stall clock starts now
-        serve(sys.stdin, send, lifter, cfg)
+        serve(sys.stdin, send, lifter, cfg, args.smoothing, cleanup)
         return int(ExitCode.OK)
     except PosemoeError as e:  # weights or device unusable: nothing this process can lift
         send({"error": str(e), "kind": e.kind, "exit_code": int(e.exit_code)})

@@ -15,32 +15,24 @@ from pathlib import Path
 
 from core import __version__
 from core.errors import ExitCode, PosemoeError
+from posemoe_blender.options import (
+    add_bake_options,
+    add_lift_options,
+    add_model_options,
+    bake_argv,
+    cleanup_options,
+    inference_config,
+    lift_argv,
+)
 from posemoe_blender.progress import MODES, LiveStream, Reporter, default_mode
 
 log = logging.getLogger("posemoe")
 
-SMOOTHING = ("none", "light", "medium", "strong")
 BAKE_SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     pass
-
-
-def _cleanup_options(args: argparse.Namespace) -> dict:
-    if not 0.5 <= args.subject_height <= 2.6:
-        from core.errors import ConfigError
-
-        raise ConfigError(f"--subject-height {args.subject_height} m is not a human height (0.5-2.6 m)")
-    return {"subject_height": args.subject_height, "focal": args.focal, "lens_mm": args.lens_mm,
-            "lens_metadata": not args.ignore_lens_metadata,
-            "foot_lock": not args.no_foot_lock, "level_camera": args.level_camera, "static_camera": args.static_camera}
-
-
-def _inference_config(args: argparse.Namespace):
-    from core.config import InferenceConfig
-
-    return InferenceConfig(device=args.device, flip_tta=not args.no_flip, batch_size=args.batch_size)
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -61,8 +53,8 @@ def cmd_lift(args: argparse.Namespace) -> int:
 
     check_writable(args.output)
     kp = read_keypoints(args.keypoints)
-    clip = lift(kp, args.weights, _inference_config(args), args.smoothing, args.reporter,
-                source=str(args.keypoints.name), **_cleanup_options(args))
+    clip = lift(kp, args.weights, inference_config(args), args.smoothing, args.reporter,
+                source=str(args.keypoints.name), **cleanup_options(args))
     write_motion(args.output, clip)
     _print_result(args, args.output)
     return ExitCode.OK
@@ -71,8 +63,8 @@ def cmd_lift(args: argparse.Namespace) -> int:
 def cmd_capture(args: argparse.Namespace) -> int:
     from posemoe_blender.pipeline import capture
 
-    out = capture(args.video, args.output, args.weights, _inference_config(args), args.smoothing,
-                  args.reporter, keypoints_out=args.keypoints_out, **_cleanup_options(args))
+    out = capture(args.video, args.output, args.weights, inference_config(args), args.smoothing,
+                  args.reporter, keypoints_out=args.keypoints_out, **cleanup_options(args))
     _print_result(args, out)
     return ExitCode.OK
 
@@ -96,7 +88,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     from core.protocol import Message, Progress
     from posemoe_blender import batch
+    from posemoe_blender.pipeline import check_camera_options
 
+    cleanup_options(args)  # options no clip can use fail now, not once per clip
+    check_camera_options(args.focal, args.lens_mm)
     jobs = batch.plan_jobs(batch.find_videos(args.inputs))
     if not jobs:
         from core.errors import InputNotFoundError
@@ -114,8 +109,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
                     args.reporter(Message(f"{job.rel}: {job.status} {job.error}".strip(),
                                           "warning" if job.status == "failed" else "info"))
 
-    settings = {"out_dir": args.out, "fmt": args.format, "character": args.character, "rig": args.rig,
-                "device": args.device, "jobs": args.jobs or os.cpu_count() or 1, "force": args.force}
+    settings = {"out_dir": args.out, "fmt": args.format, "device": args.device,
+                "jobs": args.jobs or os.cpu_count() or 1, "force": args.force,
+                "lift_args": lift_argv(args), "bake_args": bake_argv(args) if args.format != "npz" else []}
+    batch.recall_options(args.out, jobs)
+    if not args.force and (changed := batch.changed_options(jobs, settings["lift_args"],
+                                                            settings["bake_args"] if args.format != "npz" else None)):
+        log.warning("%d clip(s) in %s were made with other options; making them again", len(changed), args.out)
     args.reporter(Progress("batch", 0, len(jobs)))
     runner = None
     try:
@@ -127,8 +127,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             runner = batch.BatchRunner(**settings, on_update=on_update)
             runner.run(jobs)
     finally:
-        record = {**settings, "out_dir": str(args.out), "character": str(args.character or ""),
-                  "backend": args.backend}
+        record = {**settings, "out_dir": str(args.out), "backend": args.backend}
         if runner is not None:
             record["lift_groups"] = runner.lift_groups  # clips per lifter group: cross-clip batching
         summary = batch.write_summary(args.out, jobs, record)
@@ -144,7 +143,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from posemoe_blender.demo import run_demo
 
-    summary = run_demo(args.out_dir, _inference_config(args), args.reporter, weights=args.weights)
+    summary = run_demo(args.out_dir, inference_config(args), args.reporter, weights=args.weights)
     if args.progress == "json":
         args.reporter(_result_event(summary["blend"]))
     else:
@@ -238,37 +237,6 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="log verbosity (logs go to stderr)")
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--weights", type=Path, default=None,
-                   help="lifter weights (.safetensors with its .json beside it); default: the bundled model")
-    p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation (faster)")
-    p.add_argument("--batch-size", type=int, default=0,
-                   help="windows per lifter batch (0 = 16 on a CPU, 256 on CUDA)")
-
-
-def _add_lift_options(p: argparse.ArgumentParser) -> None:
-    _add_model_options(p)
-    p.add_argument("--smoothing", choices=SMOOTHING, default="medium",
-                   help="temporal smoothing preset (zero-phase low-pass at 8/5/3 Hz for light/medium/strong)")
-    p.add_argument("--subject-height", type=float, default=1.75, help="the person's height in metres (sets scale)")
-    lens = p.add_mutually_exclusive_group()
-    lens.add_argument("--focal", type=float, default=None,
-                      help="camera focal length in pixels, where known: the lifter then sees the clip as through "
-                           "the lens it knows best (default: unknown; the clean-up assumes a 60 degree view)")
-    lens.add_argument("--lens-mm", type=float, default=None,
-                      help="the lens's 35 mm-equivalent focal length, as phones state it (main camera about 26, "
-                           "ultra-wide 0.5x about 13, telephoto 3x about 77); sets --focal from the video's size. "
-                           "Without either, the lens the video states (iPhones write it) is used where it states one")
-    p.add_argument("--ignore-lens-metadata", action="store_true",
-                   help="do not use the lens the video's metadata states (lift the clip as with an unknown lens)")
-    p.add_argument("--no-foot-lock", action="store_true", help="do not pin feet to the ground during contacts")
-    p.add_argument("--level-camera", action="store_true",
-                   help="the camera was level (tripod): fit only the ground's height, not its tilt")
-    p.add_argument("--static-camera", action="store_true",
-                   help="the camera stood still: ignore its turn and travel measured on the background (by "
-                        "default a camera that turned or travelled to follow the person is taken out of the motion)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``posemoe`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -299,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  posemoe lift my_detector.npz -o motion.npz --smoothing none --device cpu")
     p.add_argument("keypoints", type=Path, help="keypoints .npz: joints_2d, scores, valid, fps, image_size")
     p.add_argument("-o", "--output", type=Path, required=True, help="motion .npz to write")
-    _add_lift_options(p)
+    add_lift_options(p)
     _add_common(p)
 
     p = add("capture", cmd_capture, "video -> motion file (extract + lift in one pass)",
@@ -308,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", type=Path, help="input video file")
     p.add_argument("-o", "--output", type=Path, required=True, help="motion .npz to write")
     p.add_argument("--keypoints-out", type=Path, default=None, help="also write the 2D keypoints .npz here")
-    _add_lift_options(p)
+    add_lift_options(p)
     _add_common(p)
 
     p = add("bake", cmd_bake, "bake a motion file onto an armature and write .blend/.fbx/.bvh/.glb (headless bpy)",
@@ -316,13 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  posemoe bake dance_motion.npz -o dance.blend --character hero.blend --armature Armature")
     p.add_argument("motion", type=Path, help="motion .npz from capture or lift")
     p.add_argument("-o", "--output", type=Path, required=True, help=f"output file, one of {', '.join(BAKE_SUFFIXES)}")
-    p.add_argument("--character", type=Path, default=None,
-                   help=".blend or .fbx holding the target armature; default: a generated armature")
-    p.add_argument("--armature", default=None, help="armature object name when the character file has several")
-    p.add_argument("--rig", default="auto",
-                   help="bone-name preset (auto, mixamo, rigify, unreal, cmu) or a JSON mapping file")
-    p.add_argument("--no-root-motion", action="store_true", help="do not key the hips location")
-    p.add_argument("--in-place", action="store_true", help="keep vertical root motion only (no travel)")
+    add_bake_options(p)
     _add_common(p)
 
     p = add("batch", cmd_batch, "convert many clips (files, folders, globs) headless; resumable, with a summary",
@@ -332,8 +294,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or quoted globs")
     p.add_argument("--out", type=Path, required=True, help="output folder (mirrors the input folders)")
     p.add_argument("--format", choices=("fbx", "blend", "bvh", "glb", "npz"), default="fbx", help="output format")
-    p.add_argument("--character", type=Path, default=None, help=".blend/.fbx with the target armature")
-    p.add_argument("--rig", default="auto", help="bone-name preset or JSON mapping (see bake)")
     p.add_argument("--jobs", type=int, default=0,
                    help="2D extractions and bakes run at once (0 = number of CPU cores); locally one lifter "
                         "process lifts the clips as their 2D is ready, batched together")
@@ -342,12 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local = subprocesses on this machine; ray = tasks on a Ray instance or cluster")
     p.add_argument("--address", default=None,
                    help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local instance")
+    add_lift_options(p)  # every clip lifted and baked with the same options
+    add_bake_options(p)
     _add_common(p)
 
     p = add("demo", cmd_demo, "run the whole pipeline on the demo clip; writes demo.blend and demo.fbx",
             "  posemoe demo\n  posemoe demo --out-dir /tmp/demo")
     p.add_argument("--out-dir", type=Path, default=Path("demo_out"), help="folder for the demo outputs")
-    _add_model_options(p)  # the demo's clip and clean-up are fixed: its figures compare across runs
+    add_model_options(p)  # the demo's clip and clean-up are fixed: its figures compare across runs
     _add_common(p)
 
     p = add("bench", cmd_bench, "measure accuracy (rendered ground truth), speed per stage and memory; "

@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subject-height", type=float, default=1.75, help="metres")
     p.add_argument("--focal", type=float, default=None, help="pixels")
     p.add_argument("--lens-mm", type=float, default=None, help="35 mm-equivalent focal length")
+    p.add_argument("--ignore-lens-metadata", action="store_true", help="not the lens the video's metadata states")
     p.add_argument("--no-foot-lock", action="store_true")
     p.add_argument("--level-camera", action="store_true", help="fit only the ground's height, not its tilt")
     p.add_argument("--static-camera", action="store_true",
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace, channel) -> int:
         cfg = InferenceConfig(device=args.device)
         out = capture(args.video, args.out, args.weights, cfg, args.smoothing, reporter,
                       subject_height=args.subject_height, focal=args.focal, lens_mm=args.lens_mm,
-                      foot_lock=not args.no_foot_lock,
+                      lens_metadata=not args.ignore_lens_metadata, foot_lock=not args.no_foot_lock,
                       level_camera=args.level_camera, static_camera=args.static_camera)
         reporter(Result(path=str(out)))
         return ExitCode.OK

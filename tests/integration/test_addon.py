@@ -190,8 +190,20 @@ def test_capture_operator_starts_a_modal_job(addon, scene):
     assert time.monotonic() - started < 2.0
     runner = addon.modal_job.active_runner("capture")
     assert runner is not None and runner.timer is not None and scene.posemoe.job.running
+    assert "--ignore-lens-metadata" not in runner.worker.argv  # Lens 0 + Lens from Video: the lens the video states
     runner.end(bpy.context, cancelled=True)  # no event loop in background bpy: stop it by hand
     assert runner.timer is None and not scene.posemoe.job.running and not addon.modal_job.is_active("capture")
+
+
+def test_lens_from_video_can_be_turned_off(addon, scene):
+    scene.posemoe.use_video_lens = False
+    try:
+        assert bpy.ops.posemoe.capture() == {'RUNNING_MODAL'}
+        runner = addon.modal_job.active_runner("capture")
+        assert "--ignore-lens-metadata" in runner.worker.argv
+        runner.end(bpy.context, cancelled=True)
+    finally:
+        scene.posemoe.use_video_lens = True
 
 
 def test_capture_operator_rejects_bad_inputs(addon, scene):

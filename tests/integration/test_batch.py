@@ -209,19 +209,21 @@ sys.exit(batch_lifter.main(sys.argv[1:]))
 """
 
 
-def _runner_without_mediapipe(tmp_path, lifter_argv):
-    """A BatchRunner whose 2D "extraction" writes synthetic keypoints at once (the lifter is real)."""
+def _runner_without_mediapipe(tmp_path, lifter_argv=None, lift_args=()):
+    """A BatchRunner whose 2D "extraction" writes synthetic keypoints at once (the lifter is real; ``lifter_argv``
+    replaces its command line)."""
     from core.motion_file import Keypoints2D, write_keypoints
     from posemoe_blender.batch import BatchRunner
 
     videos = tmp_path / "v"
-    videos.mkdir()
+    videos.mkdir(exist_ok=True)
     for name in ("a", "b", "c"):
-        (videos / f"{name}.mp4").write_bytes(b"0")
+        if not (videos / f"{name}.mp4").exists():
+            (videos / f"{name}.mp4").write_bytes(b"0")
     # one extraction slot: clips reach the lifter in order a, b, c, so the crash on b always leaves c to a
     # restarted lifter (with three slots c could be grouped before b, and the group sizes were a race)
-    runner = BatchRunner(tmp_path / "out", "npz", device="cpu", jobs=1)
-    runner.lifter_argv = lifter_argv
+    runner = BatchRunner(tmp_path / "out", "npz", device="cpu", jobs=1, lift_args=list(lift_args))
+    runner.lifter_argv = lifter_argv or runner.lifter_argv
 
     def extract(job):
         rng = np.random.default_rng(len(job.rel.name))
@@ -268,3 +270,22 @@ def test_unusable_weights_fail_every_clip_once(tmp_path):
     assert {j.status for j in jobs} == {"failed"} and {j.exit_code for j in jobs} == {ExitCode.MODEL}
     assert all("none.safetensors" in j.error for j in jobs)
     assert len(runner.lift_groups) <= 3 and not list((tmp_path / "out").iterdir())
+
+
+def test_options_reach_every_clip_and_other_options_remake_the_outputs(tmp_path):
+    """Lifting options reach the lifter process; a rerun with other options makes the clips again, the same ones
+    skip them."""
+    from posemoe_blender.batch import recall_options, write_summary
+
+    def run(*lift_args):
+        runner, jobs = _runner_without_mediapipe(tmp_path, lift_args=lift_args)
+        recall_options(runner.out_dir, jobs)
+        runner.run(jobs)
+        write_summary(runner.out_dir, jobs, {})
+        return [j.status for j in jobs], read_motion(tmp_path / "out" / "c.motion.npz").meta
+
+    status, meta = run("--subject-height", "1.5", "--smoothing", "light")
+    assert status == ["done"] * 3 and meta["smoothing"] == "light" and meta["cleanup"]["subject_height_m"] == 1.5
+    status, meta = run()
+    assert status == ["done"] * 3 and meta["smoothing"] == "medium" and meta["cleanup"]["subject_height_m"] == 1.75
+    assert run()[0] == ["skipped"] * 3

@@ -94,11 +94,11 @@ def test_focal_and_lens_together_is_a_usage_error(tmp_path):
 
 @pytest.mark.parametrize("command", ["capture", "lift"])
 def test_the_lens_the_video_states_is_used_unless_told_not_to(command):
-    from posemoe_blender.cli import _cleanup_options
+    from posemoe_blender.options import cleanup_options
 
     parse = lambda *extra: build_parser().parse_args([command, "in", "-o", "m.npz", *extra])  # noqa: E731
-    assert _cleanup_options(parse())["lens_metadata"] is True
-    assert _cleanup_options(parse("--ignore-lens-metadata"))["lens_metadata"] is False
+    assert cleanup_options(parse())["lens_metadata"] is True
+    assert cleanup_options(parse("--ignore-lens-metadata"))["lens_metadata"] is False
 
 
 def test_a_focal_length_no_camera_has_fails_before_extraction(tmp_path):

@@ -210,7 +210,11 @@ def test_commands_and_env(tmp_path):
 
     args = build_parser().parse_args(argv[3:])  # the worker takes every flag the add-on sends
     assert (args.subject_height, args.no_foot_lock, args.static_camera, args.level_camera) == (1.62, True, True, False)
-    assert args.lens_mm == 13.0
+    assert args.lens_mm == 13.0 and not args.ignore_lens_metadata
+    argv = wc.capture_command(Path("py"), Path("v.mp4"), Path("o.npz"), lens_metadata=False)
+    assert build_parser().parse_args(argv[3:]).ignore_lens_metadata
+    assert "--ignore-lens-metadata" not in wc.capture_command(Path("py"), Path("v.mp4"), Path("o.npz"), lens_mm=26,
+                                                              lens_metadata=False)  # a lens given: that lens
     assert wc.check_command(Path("py"), device="cuda")[-3:] == ["--check", "--device", "cuda"]
     env = wc.worker_env(tmp_path)
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(tmp_path) and "PYTHONHOME" not in env

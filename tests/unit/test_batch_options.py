@@ -1,0 +1,113 @@
+"""``posemoe batch`` options: handed on to every clip's processes, recorded, and outputs of other options remade."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import InferenceConfig
+from core.errors import ExitCode
+from posemoe_blender.batch import BatchRunner, ClipJob, changed_options, recall_options, write_summary
+from posemoe_blender.cli import build_parser
+from posemoe_blender.options import bake_argv, cleanup_options, lift_argv
+
+BATCH_OPTIONS = ["--subject-height", "1.62", "--smoothing", "light", "--lens-mm", "13", "--no-foot-lock",
+                 "--static-camera", "--no-flip", "--weights", "w.safetensors", "--character", "hero.blend",
+                 "--rig", "mixamo", "--in-place", "--armature", "Rig"]
+
+
+def test_batch_hands_its_options_on_as_capture_and_bake_read_them():
+    args = build_parser().parse_args(["batch", "clips", "--out", "o", *BATCH_OPTIONS])
+    capture = build_parser().parse_args(["capture", "v.mp4", "-o", "m.npz", *lift_argv(args)])
+    bake = build_parser().parse_args(["bake", "m.npz", "-o", "m.fbx", *bake_argv(args)])
+    assert cleanup_options(capture) == cleanup_options(args)
+    assert cleanup_options(capture)["subject_height"] == 1.62 and cleanup_options(capture)["lens_mm"] == 13
+    assert (capture.smoothing, capture.no_flip, capture.weights) == ("light", True, Path("w.safetensors").absolute())
+    assert (bake.character, bake.rig, bake.in_place, bake.armature, bake.no_root_motion) == (
+        Path("hero.blend").absolute(), "mixamo", True, "Rig", False)
+    assert "--subject-height" not in bake_argv(args) and "--character" not in lift_argv(args)
+
+
+def test_defaults_hand_nothing_on():
+    args = build_parser().parse_args(["batch", "clips", "--out", "o"])
+    assert lift_argv(args) == [] and bake_argv(args) == []
+
+
+@pytest.mark.parametrize("bad, code", [(["--subject-height", "17"], ExitCode.USAGE),
+                                       (["--lens-mm", "2000"], ExitCode.USAGE)])
+def test_options_no_clip_can_use_fail_before_any_work(tmp_path, bad, code):
+    from posemoe_blender.cli import main
+
+    (tmp_path / "a.mp4").write_bytes(b"0")
+    assert main(["batch", str(tmp_path / "a.mp4"), "--out", str(tmp_path / "o"), "--progress", "none", *bad]) == code
+    assert not (tmp_path / "o").exists()
+
+
+def _done_clip(tmp_path, fmt="fbx") -> tuple[BatchRunner, ClipJob]:
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"0")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("a.motion.npz", f"a.{fmt}"):
+        (out / name).write_bytes(b"0")
+        os.utime(out / name, (video.stat().st_mtime + 5,) * 2)
+    return out, ClipJob(video=video, rel=Path("a"))
+
+
+def test_outputs_of_other_options_are_made_again(tmp_path):
+    out, job = _done_clip(tmp_path)
+    runner = BatchRunner(out, "fbx", lift_args=["--subject-height", "1.6"], bake_args=["--in-place"])
+    assert runner._todo(job) == "none"  # options not known (an older run): kept, as before
+    job.lift_args, job.bake_args = ["--subject-height", "1.6"], ["--in-place"]
+    assert runner._todo(job) == "none"
+    job.bake_args = []
+    assert runner._todo(job) == "bake"  # only the bake's options changed: the motion file is kept
+    job.lift_args = []
+    assert runner._todo(job) == "all"
+    assert BatchRunner(out, "npz", lift_args=[])._todo(job) == "none"  # bake options do not matter to .npz
+    assert changed_options([job], ["--subject-height", "1.6"], None) == [job]
+    assert changed_options([job], [], None) == [] and changed_options([job], [], ["--in-place"]) == [job]
+
+
+def test_the_options_outputs_were_made_with_are_recalled_from_the_summary(tmp_path):
+    out, job = _done_clip(tmp_path)
+    job.lift_args, job.bake_args = ["--smoothing", "light"], []
+    write_summary(out, [job], {})
+    again = ClipJob(video=job.video, rel=Path("a"))
+    recall_options(out, [again])
+    assert (again.lift_args, again.bake_args) == (["--smoothing", "light"], [])
+    for broken in ("{", json.dumps({"clips": [{"rel": "a", "lift_args": [3]}]}), json.dumps([1])):
+        (out / "summary.json").write_text(broken)
+        fresh = ClipJob(video=job.video, rel=Path("a"))
+        recall_options(out, [fresh])  # unreadable: unknown, never an error
+        assert fresh.lift_args is None
+
+
+def test_the_lifter_process_applies_the_options_to_every_clip(monkeypatch):
+    """batch_lifter.lift_group: height and smoothing reach the clean-up; a focal length no lens has on a clip's
+    image size fails that clip alone."""
+    from test_pipeline import _tiny
+
+    from core.motion_file import Keypoints2D
+    from posemoe_blender import pipeline
+    from posemoe_blender.batch_lifter import lift_group
+
+    _tiny(monkeypatch)
+    lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
+    rng = np.random.default_rng(0)
+    kps = {i: Keypoints2D(rng.uniform(100, 400, (30, 17, 2)).astype(np.float32), np.ones((30, 17), np.float32),
+                          np.ones(30, bool), 30.0, size) for i, size in ((1, (640, 480)), (2, (64, 48)))}
+    monkeypatch.setattr("core.motion_file.read_keypoints", lambda path: kps[int(path.name)])
+    written = {}
+    monkeypatch.setattr("core.motion_file.write_motion", lambda p, clip: written.setdefault(p.name, clip) and p)
+    cleanup = {"subject_height": 1.5, "focal": 2000.0, "lens_mm": None, "lens_metadata": True, "foot_lock": False,
+               "level_camera": True, "static_camera": False}
+    answers = {a["id"]: a for a in lift_group([{"id": i, "keypoints": str(i), "output": f"{i}.npz"} for i in kps],
+                                              lifter, InferenceConfig(device="cpu"), smoothing="strong",
+                                              cleanup=cleanup)}
+    assert "result" in answers[1] and answers[2]["exit_code"] == ExitCode.USAGE and "64x48" in answers[2]["error"]
+    meta = written["1.npz"].meta
+    assert meta["smoothing"] == "strong" and meta["focal_from"] == "--focal"
+    assert meta["cleanup"]["subject_height_m"] == 1.5 and meta["cleanup"]["level_camera"] is True
