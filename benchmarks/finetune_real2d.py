@@ -115,12 +115,12 @@ def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batc
     from core.config import TrainConfig
     from core.datasets import VALIDATION_SUBJECTS
     from core.model.losses import lifter_loss
-    from core.training import _samplers
+    from core.training import samplers
     from core.weights import load_lifter
 
     model, mcfg, _ = load_lifter(weights, device="cpu")
     cfg = replace(TrainConfig(), model=mcfg, sampler="device", workers=0, seed=seed)
-    sampler, _ = _samplers(cfg, _motion_set(), VALIDATION_SUBJECTS, device=torch.device("cpu"))
+    sampler, _ = samplers(cfg, _motion_set(), VALIDATION_SUBJECTS, device=torch.device("cpu"))
     sampler.reseed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=cfg.weight_decay)
@@ -146,21 +146,21 @@ def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batc
 def _motion_set():
     """Return the training motion set, loaded once for every run of this script."""
     from core.config import TrainConfig
-    from core.training import _motion
+    from core.training import motion_set
 
-    return _motion(TrainConfig())
+    return motion_set(TrainConfig())
 
 
 def synthetic_val(model, window: int) -> dict[str, float]:
     """Return quick validation MPJPE / P-MPJPE (mm) on the 256 fixed synthetic windows training reports."""
     from core.config import TrainConfig
     from core.datasets import VALIDATION_SUBJECTS
-    from core.training import VAL_SEED, _samplers, _validate
+    from core.training import VAL_SEED, samplers, validate
 
     cfg = TrainConfig()
     cfg = replace(cfg, model=replace(cfg.model, window=window), sampler="numpy", workers=0)
-    _, val_s = _samplers(cfg, _motion_set(), VALIDATION_SUBJECTS)
-    return {k: round(v, 2) for k, v in _validate(model, val_s.fixed_windows(256, VAL_SEED)).items()}
+    _, val_s = samplers(cfg, _motion_set(), VALIDATION_SUBJECTS)
+    return {k: round(v, 2) for k, v in validate(model, val_s.fixed_windows(256, VAL_SEED)).items()}
 
 
 def main(argv: list[str] | None = None) -> int:

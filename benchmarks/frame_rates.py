@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     for fps in a.rates:
         frames = int(round(fps * seconds_at(fps)))
         cfg = replace(training.TrainConfig(), model=replace(mcfg, window=frames), sampler="numpy", workers=0)
-        motion = motion or training._motion(cfg)
-        _, val_s = training._samplers(cfg, motion, tuple(meta.get("val_subjects") or ()))
+        motion = motion or training.motion_set(cfg)
+        _, val_s = training.samplers(cfg, motion, tuple(meta.get("val_subjects") or ()))
         val = val_s.fixed_windows(a.clips, training.VAL_SEED, fps=fps)
         row = {"clips": int(len(val.x)), "frames": frames, "plan": list(rate_plan(fps, frames))}
         for name, rates in (("as_is", None), ("planned", [fps] * len(val.x))):

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.config import TrainConfig
     from core.datasets import VALIDATION_SUBJECTS
-    from core.training import _motion, _samplers
+    from core.training import motion_set, samplers
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=512, help="windows per batch")
@@ -43,14 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cuda.matmul.allow_tf32 = True  # as training sets it (the device sampler turns it off inside)
     cfg = TrainConfig()
     cfg = replace(cfg, model=replace(cfg.model, window=a.window))
-    motion = _motion(cfg)
+    motion = motion_set(cfg)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     out = {"cpu": platform.processor() or platform.machine(), "threads": a.threads, "torch": torch.__version__,
            "gpu": torch.cuda.get_device_name(0) if "cuda" in devices else None, "batch": a.batch,
            "window": a.window, "results": []}  # fmt: skip
     rows = [("numpy", "cpu")] + [("device", d) for d in devices]
     for kind, device in rows:
-        sampler, _ = _samplers(replace(cfg, sampler=kind), motion, VALIDATION_SUBJECTS,
+        sampler, _ = samplers(replace(cfg, sampler=kind), motion, VALIDATION_SUBJECTS,
                                device=torch.device(device))  # fmt: skip
         times = []
         for i in range(a.repeats + 1):  # the first is a warm-up

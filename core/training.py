@@ -68,14 +68,14 @@ def body_set() -> list[dict[str, float]]:
     return bodies or list(DEFAULT_BODIES)
 
 
-def _motion(cfg: TrainConfig) -> MotionSet:
+def motion_set(cfg: TrainConfig) -> MotionSet:
     """Return the cached motion set named by ``cfg`` (default: the shared CMU set)."""
     return load_motion_set(Path(cfg.data_dir) if cfg.data_dir else None, Path(cfg.cache_dir) if cfg.cache_dir else None)
 
 
-def _samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...],
-              bodies: list[dict[str, float]] | None = None, device: torch.device | None = None
-              ) -> tuple[WindowSampler, WindowSampler]:  # fmt: skip
+def samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...],
+             bodies: list[dict[str, float]] | None = None, device: torch.device | None = None
+             ) -> tuple[WindowSampler, WindowSampler]:  # fmt: skip
     """Return (train sampler, validation sampler) split by subject, re-posed on ``bodies`` (default body_set()).
 
     The training sampler makes its batches on ``device`` where ``cfg.sampler`` is "device"; validation windows
@@ -207,7 +207,7 @@ def _load_checkpoint(out: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
     return json.loads((out / "last.state.json").read_text())["train_state"]
 
 
-def _init_from(model: torch.nn.Module, path: Path) -> None:
+def init_from(model: torch.nn.Module, path: Path) -> None:
     """Copy into ``model`` every tensor of the weights file ``path`` whose name and shape match (ModelError if none)."""
     from core.weights import load_lifter
 
@@ -220,7 +220,8 @@ def _init_from(model: torch.nn.Module, path: Path) -> None:
     log.info("initialised %d of %d tensors from %s", len(same), len(own), path)
 
 
-def _validate(model: torch.nn.Module, val: Batch) -> dict[str, float]:
+def validate(model: torch.nn.Module, val: Batch) -> dict[str, float]:
+    """Return the quick metrics (mm) of ``model`` on the validation windows ``val`` (no flip, as in training)."""
     return quick_metrics(predict(model, val.x, flip_tta=False), val.y)
 
 
@@ -238,8 +239,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     val_subjects = tuple(cfg.val_subjects) or VALIDATION_SUBJECTS
-    motion = _motion(cfg)
-    train_s, val_s = _samplers(cfg, motion, val_subjects, device=device)
+    motion = motion_set(cfg)
+    train_s, val_s = samplers(cfg, motion, val_subjects, device=device)
     val = val_s.fixed_windows(cfg.val_windows, VAL_SEED)
     model = build_model(cfg.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -248,7 +249,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
         state = _load_checkpoint(out, model, opt)
         train_s.reseed(cfg.seed, state["step"])
     elif cfg.init_weights:
-        _init_from(model, Path(cfg.init_weights))
+        init_from(model, Path(cfg.init_weights))
     meta = {"data_id": motion.data_id, "val_subjects": list(val_subjects), "train_config": cfg.to_dict(),
             "parameters": count_parameters(model)}  # fmt: skip
     log.info("training %s (%d parameters) into %s", cfg.model.arch, meta["parameters"], out)
@@ -290,7 +291,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
 def _periodic(model: torch.nn.Module, val: Batch, state: dict[str, Any], out: Path, opt: torch.optim.Optimizer,
               cfg: TrainConfig, meta: dict[str, Any]) -> None:  # fmt: skip
     """Validate, log, and checkpoint ``last`` (and ``best`` when validation MPJPE improved)."""
-    m = _validate(model, val)
+    m = validate(model, val)
     state["history"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 2), **m})
     log.info("step %d (%.1f min): val MPJPE %.1f mm, P-MPJPE %.1f mm", state["step"], state["elapsed"] / 60,
              m["mpjpe_mm"], m["p_mpjpe_mm"])  # fmt: skip
@@ -329,8 +330,8 @@ def validation_predictions(weights: Path, cfg: TrainConfig | None = None, max_wi
         raise PosemoeError(f"--window {window}: the {mcfg.arch} model accepts 1..{mcfg.window} frames")
     cfg = replace(cfg or TrainConfig(), model=replace(mcfg, window=window), sampler="numpy", workers=0)
     val_subjects = tuple(meta.get("val_subjects") or VALIDATION_SUBJECTS)
-    motion = _motion(cfg)
-    train_s, val_s = _samplers(cfg, motion, val_subjects, bodies)
+    motion = motion_set(cfg)
+    train_s, val_s = samplers(cfg, motion, val_subjects, bodies)
     val = val_s.fixed_windows(max_windows, VAL_SEED)
     t0 = time.perf_counter()
     pred = predict(model, val.x, flip_tta=flip_tta)

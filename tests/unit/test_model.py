@@ -90,18 +90,18 @@ def test_acceleration_term_sees_only_second_differences():
 def test_temporal_mlp_starts_as_its_mlp_and_loads_its_weights(tmp_path):
     """The temporal blocks' zero-initialised projections make a fresh temporal MLP initialised from a trained
     MLP compute exactly that MLP, so fine-tuning starts from it (TrainConfig.init_weights)."""
-    from core.training import _init_from
+    from core.training import init_from
 
     torch.manual_seed(0)
     mlp = build_model(ModelConfig(arch="mlp", **TINY)).eval()
     path = save_weights(mlp, ModelConfig(arch="mlp", **TINY), tmp_path / "mlp.safetensors")
     temporal = build_model(ModelConfig(arch="temporal_mlp", **TINY)).eval()
-    _init_from(temporal, path)
+    init_from(temporal, path)
     x = torch.randn(2, 9, 17, 2)
     with torch.inference_mode():
         assert torch.allclose(temporal(x), mlp(x), atol=1e-6)
     with pytest.raises(Exception, match="no tensor matches"):
-        _init_from(build_model(ModelConfig(**TINY)), path)
+        init_from(build_model(ModelConfig(**TINY)), path)
 
 
 def test_temporal_mlp_receptive_field():
@@ -122,7 +122,7 @@ def test_deeper_temporal_mlp_starts_from_a_trained_shallower_one(tmp_path):
     """Blocks added with a dilation cycle (1, 3, 9, 1, 3) start as the identity: initialised from a trained
     three-block model, the five-block model computes exactly what it did, then trains its new blocks."""
     from core.model.temporal_mlp import dilations
-    from core.training import _init_from
+    from core.training import init_from
 
     torch.manual_seed(0)
     shallow_cfg = ModelConfig(arch="temporal_mlp", **{**TINY, "window": 27}, temporal_layers=3)
@@ -134,7 +134,7 @@ def test_deeper_temporal_mlp_starts_from_a_trained_shallower_one(tmp_path):
     deep_cfg = ModelConfig(arch="temporal_mlp", **{**TINY, "window": 27}, temporal_layers=5, dilation_cycle=3)
     assert dilations(deep_cfg) == [1, 3, 9, 1, 3] and dilations(shallow_cfg) == [1, 3, 9]
     deep = build_model(deep_cfg).eval()
-    _init_from(deep, path)
+    init_from(deep, path)
     x = torch.randn(2, 27, 17, 2)
     with torch.inference_mode():
         assert torch.allclose(deep(x), shallow(x), atol=1e-6)
