@@ -171,6 +171,15 @@ def resolve_rig(bone_names: list[str], rig: str = "auto",
     return rig, complete_mapping(preset_mapping(rig, bone_names), bone_names, f"rig preset {rig!r}")
 
 
+def check_rig_option(rig: str) -> None:
+    """Raise RigError unless ``rig`` (as :func:`resolve_rig` takes it) can name a rig for some armature: "auto",
+    a preset or alias, or a readable mapping file; whether the armature has the bones is for baking to say."""
+    if rig.lower().endswith(".json"):
+        load_mapping(Path(rig))
+    elif (name := ALIASES.get(rig.lower(), rig)) != "auto":
+        preset_mapping(name)
+
+
 def resolve_mapping(bone_names: list[str], rig: str = "auto", mapping: dict[str, str] | None = None) -> dict[str, str]:
     """Return the validated mapping for an armature (see :func:`resolve_rig`)."""
     return resolve_rig(bone_names, rig, mapping)[1]

@@ -82,16 +82,33 @@ def cmd_bake(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _check_batch_options(args: argparse.Namespace) -> None:
+    """Fail now on options no clip can use, not once per clip after its extraction (and make a mapping file's
+    path absolute: the bake may run elsewhere, on a Ray node)."""
+    from core.errors import InputNotFoundError, ModelError
+    from core.rigs import check_rig_option
+    from posemoe_blender.pipeline import check_camera_options
+
+    cleanup_options(args)
+    check_camera_options(args.focal, args.lens_mm)
+    if args.weights is not None and not args.weights.is_file():
+        raise ModelError(f"{args.weights}: weights file missing; pass --weights a trained .safetensors")
+    if args.format != "npz":
+        if args.character is not None and not args.character.is_file():
+            raise InputNotFoundError(f"{args.character}: character file not found; check the path")
+        check_rig_option(args.rig)
+        if args.rig.lower().endswith(".json"):
+            args.rig = str(Path(args.rig).absolute())
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     import os
     import threading
 
     from core.protocol import Message, Progress
     from posemoe_blender import batch
-    from posemoe_blender.pipeline import check_camera_options
 
-    cleanup_options(args)  # options no clip can use fail now, not once per clip
-    check_camera_options(args.focal, args.lens_mm)
+    _check_batch_options(args)
     jobs = batch.plan_jobs(batch.find_videos(args.inputs))
     if not jobs:
         from core.errors import InputNotFoundError
@@ -109,9 +126,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
                     args.reporter(Message(f"{job.rel}: {job.status} {job.error}".strip(),
                                           "warning" if job.status == "failed" else "info"))
 
+    settings_bake = bake_argv(args)
     settings = {"out_dir": args.out, "fmt": args.format, "device": args.device,
                 "jobs": args.jobs or os.cpu_count() or 1, "force": args.force,
-                "lift_args": lift_argv(args), "bake_args": bake_argv(args) if args.format != "npz" else []}
+                "lift_args": lift_argv(args), "bake_args": [] if args.format == "npz" else settings_bake}
+    if args.format == "npz" and settings_bake:
+        log.warning("%s: motion files are not baked with --format npz; those options are ignored",
+                    " ".join(a for a in settings_bake if a.startswith("--")))
     batch.recall_options(args.out, jobs)
     if not args.force and (changed := batch.changed_options(jobs, settings["lift_args"],
                                                             settings["bake_args"] if args.format != "npz" else None)):
@@ -297,13 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=0,
                    help="2D extractions and bakes run at once (0 = number of CPU cores); locally one lifter "
                         "process lifts the clips as their 2D is ready, batched together")
-    p.add_argument("--force", action="store_true", help="redo clips whose outputs are already complete")
+    p.add_argument("--force", action="store_true",
+                   help="redo clips whose outputs are already complete (outputs made with other options are "
+                        "made again without it)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local = subprocesses on this machine; ray = tasks on a Ray instance or cluster")
     p.add_argument("--address", default=None,
                    help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local instance")
-    add_lift_options(p)  # every clip lifted and baked with the same options
-    add_bake_options(p)
+    add_lift_options(p.add_argument_group("lifting, for every clip (as posemoe capture)"))
+    add_bake_options(p.add_argument_group("baking, for every clip (as posemoe bake; not with --format npz)"))
     _add_common(p)
 
     p = add("demo", cmd_demo, "run the whole pipeline on the demo clip; writes demo.blend and demo.fbx",

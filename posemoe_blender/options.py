@@ -16,7 +16,7 @@ SMOOTHING = ("none", "light", "medium", "strong")
 HEIGHT_RANGE_M = (0.5, 2.6)
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The lifter's weights and how it runs."""
     p.add_argument("--weights", type=Path, default=None,
                    help="lifter weights (.safetensors with its .json beside it); default: the bundled model")
@@ -25,7 +25,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="windows per lifter batch (0 = 16 on a CPU, 256 on CUDA)")
 
 
-def add_lift_options(p: argparse.ArgumentParser) -> None:
+def add_lift_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The model options and the clean-up's (:func:`cleanup_options`)."""
     add_model_options(p)
     p.add_argument("--smoothing", choices=SMOOTHING, default="medium",
@@ -49,7 +49,7 @@ def add_lift_options(p: argparse.ArgumentParser) -> None:
                         "default a camera that turned or travelled to follow the person is taken out of the motion)")
 
 
-def add_bake_options(p: argparse.ArgumentParser) -> None:
+def add_bake_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The target armature and what of the motion is keyed."""
     p.add_argument("--character", type=Path, default=None,
                    help=".blend or .fbx holding the target armature; default: a generated armature")

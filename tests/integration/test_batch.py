@@ -118,11 +118,15 @@ def test_batch_good_bad_and_resume(clips, tmp_path):
 def test_batch_all_good_exits_zero(clips, tmp_path):
     out = tmp_path / "out"
     r = _batch(clips / "a.mp4", str(clips / "nested" / "**" / "c.mp4"), "--out", out, "--format", "npz",
-               "--progress", "json")
+               "--progress", "json", "--subject-height", "1.6", "--smoothing", "light")
     assert r.returncode == 0, r.stderr
     lines = [json.loads(ln) for ln in r.stdout.splitlines() if ln.strip()]
     assert any(ln.get("stage") == "batch" and ln.get("done") == 2 for ln in lines)
     assert lines[-1] == {"result": str(out / "summary.json")}
+    meta = read_motion(out / "c.motion.npz").meta  # the options reached the lifter process
+    assert meta["cleanup"]["subject_height_m"] == 1.6 and meta["smoothing"] == "light"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["clips"][0]["lift_args"] == ["--smoothing", "light", "--subject-height", "1.6"]
 
 
 def test_missing_input_is_a_clean_error(tmp_path):
@@ -134,12 +138,14 @@ def test_ray_backend_local_instance(clips, tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "out"
     r = _batch(clips / "a.mp4", clips / "b.mp4", clips / "broken.mp4", "--out", out, "--format", "npz",
-               "--backend", "ray", "--jobs", "2", "--device", "cpu")
+               "--backend", "ray", "--jobs", "2", "--device", "cpu", "--subject-height", "1.6")
     assert r.returncode == ExitCode.PARTIAL, r.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["backend"] == "ray"
     assert {c["rel"]: c["status"] for c in summary["clips"]} == {"a": "done", "b": "done", "broken": "failed"}
-    r2 = _batch(clips / "a.mp4", "--out", out, "--format", "npz", "--backend", "ray", "--jobs", "1")
+    assert read_motion(out / "a.motion.npz").meta["cleanup"]["subject_height_m"] == 1.6  # reached capture
+    r2 = _batch(clips / "a.mp4", "--out", out, "--format", "npz", "--backend", "ray", "--jobs", "1",
+                "--subject-height", "1.6")
     assert r2.returncode == 0
     assert json.loads((out / "summary.json").read_text())["clips"][0]["status"] == "skipped"
 

@@ -9,6 +9,7 @@ import pytest
 
 from core.config import InferenceConfig
 from core.errors import ExitCode
+from core.skeleton import JOINT_NAMES
 from posemoe_blender.batch import BatchRunner, ClipJob, changed_options, recall_options, write_summary
 from posemoe_blender.cli import build_parser
 from posemoe_blender.options import bake_argv, cleanup_options, lift_argv
@@ -35,14 +36,37 @@ def test_defaults_hand_nothing_on():
     assert lift_argv(args) == [] and bake_argv(args) == []
 
 
-@pytest.mark.parametrize("bad, code", [(["--subject-height", "17"], ExitCode.USAGE),
-                                       (["--lens-mm", "2000"], ExitCode.USAGE)])
-def test_options_no_clip_can_use_fail_before_any_work(tmp_path, bad, code):
+@pytest.mark.parametrize("bad, code, said", [
+    (["--subject-height", "17"], ExitCode.USAGE, "not a human height"),
+    (["--lens-mm", "2000"], ExitCode.USAGE, "--lens-mm 2000"),
+    (["--weights", "none.safetensors"], ExitCode.MODEL, "none.safetensors: weights file missing"),
+    (["--character", "hero.blend"], ExitCode.NOT_FOUND, "hero.blend: character file not found"),
+    (["--rig", "mixamoo"], ExitCode.BAD_INPUT, "unknown rig preset 'mixamoo'"),
+    (["--rig", "map.json"], ExitCode.BAD_INPUT, "map.json: rig mapping is not valid JSON"),
+], ids=["height", "lens", "weights", "character", "rig", "mapping"])
+def test_options_no_clip_can_use_fail_before_any_work(tmp_path, monkeypatch, capsys, bad, code, said):
     from posemoe_blender.cli import main
 
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "a.mp4").write_bytes(b"0")
-    assert main(["batch", str(tmp_path / "a.mp4"), "--out", str(tmp_path / "o"), "--progress", "none", *bad]) == code
-    assert not (tmp_path / "o").exists()
+    (tmp_path / "map.json").write_text("{")
+    assert main(["batch", "a.mp4", "--out", "o", "--progress", "none", *bad]) == code
+    assert said in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_baking_options_are_checked_only_where_clips_are_baked(tmp_path, monkeypatch):
+    """--format npz bakes nothing: a missing --character cannot fail it. A mapping file's path is made absolute."""
+    from posemoe_blender import cli
+
+    args = build_parser().parse_args(["batch", "a.mp4", "--out", str(tmp_path / "o"), "--format", "npz",
+                                      "--character", "missing.blend"])
+    cli._check_batch_options(args)
+    mapping = tmp_path / "m.json"
+    mapping.write_text(json.dumps({j: j for j in JOINT_NAMES}))
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["batch", "a.mp4", "--out", "o", "--rig", "m.json"])
+    cli._check_batch_options(args)
+    assert args.rig == str(mapping)  # absolute: a Ray node's bake finds it
 
 
 def _done_clip(tmp_path, fmt="fbx") -> tuple[BatchRunner, ClipJob]:
