@@ -215,7 +215,7 @@ def baseline_rows(joints_3d: np.ndarray, kp, truth: dict, aligned: np.ndarray | 
 
     rel = joints_3d - joints_3d[:, :1]
     raw = evaluate(aligned if aligned is not None else rel, None, None, truth)
-    prev = constant_bone_lengths(smooth_series(rel, truth["fps"], PRESETS["light"])).astype(np.float64)
+    prev = constant_bone_lengths(smooth_series(rel, truth["fps"], PRESETS["light"]), symmetric=False).astype(np.float64)
     root = estimate_root(prev, kp.joints_2d, kp.scores, truth["image_size"])
     root = smooth_series(root, truth["fps"], PRESETS["light"])
     return {"raw": raw, "previous_pipeline": evaluate(prev, root.astype(np.float64), None, truth)}

@@ -81,7 +81,7 @@ def clips_for(name: str, truth: dict, kp, lift: np.ndarray) -> tuple:
         path = write_motion(Path(tmp) / "m.npz", MotionClip(*args, joints_3d=rel, root=root,
                                                              meta={"source": name} | info))
         cleaned = read_motion(path)
-    prev = constant_bone_lengths(smooth_series(lift - lift[:, :1], truth["fps"], PRESETS["light"]))
+    prev = constant_bone_lengths(smooth_series(lift - lift[:, :1], truth["fps"], PRESETS["light"]), symmetric=False)
     proot = smooth_series(estimate_root(prev, kp.joints_2d, kp.scores, kp.image_size), truth["fps"], PRESETS["light"])
     return cleaned, MotionClip(*args, joints_3d=prev, root=proot, meta={"source": name}), contacts
 

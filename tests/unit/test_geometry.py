@@ -50,7 +50,7 @@ def test_constant_bone_lengths_keeps_directions_and_fixes_lengths():
     base = rng.normal(size=(1, 17, 3)) * 0.3
     j = np.repeat(base, 50, 0) + rng.normal(scale=0.01, size=(50, 17, 3))
     j -= j[:, :1]
-    fixed = constant_bone_lengths(j)
+    fixed = constant_bone_lengths(j, symmetric=False)  # a random skeleton: its twins differ
     lengths = bone_lengths(fixed)
     assert np.allclose(lengths, lengths[:1], atol=1e-5)  # one length per bone
     assert np.allclose(np.median(bone_lengths(j), 0), lengths[0], rtol=0.05)
@@ -59,3 +59,24 @@ def test_constant_bone_lengths_keeps_directions_and_fixes_lengths():
     cos = (d_in * d_out).sum(-1) / np.linalg.norm(d_in, axis=-1) / np.linalg.norm(d_out, axis=-1)
     assert cos.min() > 0.9999
     assert np.array_equal(fixed[:, 0], j[:, 0].astype(np.float32))
+
+
+def test_constant_bone_lengths_gives_twins_the_longer_length():
+    """A thigh held towards the camera comes out short: both thighs take the longer one (symmetric=False: not)."""
+    from core.filters import constant_bone_lengths
+    from core.skeleton import JOINT_NAMES, bone_lengths
+
+    rng = np.random.default_rng(1)
+    j = rng.normal(size=(20, 17, 3)) * 0.3
+    j -= j[:, :1]
+    r_hip, r_knee, l_hip, l_knee = (JOINT_NAMES.index(n) for n in ("r_hip", "r_knee", "l_hip", "l_knee"))
+    for hip, knee, length in ((r_hip, r_knee, 0.28), (l_hip, l_knee, 0.43)):
+        d = j[:, knee] - j[:, hip]
+        shift = j[:, knee] - (j[:, hip] + length * d / np.linalg.norm(d, axis=-1, keepdims=True))
+        j[:, knee:knee + 2] -= shift[:, None]  # the knee and the ankle below it move with the thigh's new length
+    thighs = lambda x: bone_lengths(x)[:, [r_knee - 1, l_knee - 1]]  # noqa: E731  (bone index = child - 1)
+    assert np.allclose(thighs(j), [0.28, 0.43], atol=1e-6)
+    assert np.allclose(thighs(constant_bone_lengths(j)), 0.43, atol=1e-5)
+    assert np.allclose(thighs(constant_bone_lengths(j, symmetric=False)), [0.28, 0.43], atol=1e-5)
+    lengths = bone_lengths(constant_bone_lengths(j))[0]
+    assert np.allclose(lengths[r_hip - 1], lengths[l_hip - 1])  # every twin pair, not only the thighs
