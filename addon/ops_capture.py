@@ -65,10 +65,12 @@ def _remove_new(before_actions: set, created) -> None:
 
 
 def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: BakeOptions,
-                     name: str | None = None) -> tuple[bpy.types.Action, bpy.types.Object]:
+                     name: str | None = None, notes: list[str] | None = None
+                     ) -> tuple[bpy.types.Action, bpy.types.Object]:  # fmt: skip
     """Read ``motion_path`` and bake it into a new Action; return (action, armature).
 
-    All or nothing: on any error the new Action and a newly created armature are removed.
+    All or nothing: on any error the new Action and a newly created armature are removed. What the user
+    should know about the result (bone constraints that override it, ...) is appended to ``notes``.
     """
     clip = _engine.motion_file().read_motion(Path(motion_path))
     bake = _engine.bake()
@@ -84,7 +86,7 @@ def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: Bak
             rig, mapping = ops_mapping.rig_arguments(options.rig, options.mapping, armature)
         action = bake.bake_clip(clip, armature, rig=rig, mapping=mapping,
                                 action_name=name or clip_name(motion_path), frame_start=options.frame_start,
-                                root_motion=options.root_motion, in_place=options.in_place)
+                                root_motion=options.root_motion, in_place=options.in_place, notes=notes)
     except BaseException:
         _remove_new(before, created)
         raise
@@ -123,9 +125,13 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
         cleanup_paths=[work_dir])
 
     def on_done(ctx: bpy.types.Context, job: worker_client.WorkerJob) -> str:
-        action, armature = bake_motion_file(ctx, Path(job.result.path), options, name=clip_name(video))
+        notes: list[str] = []
+        action, armature = bake_motion_file(ctx, Path(job.result.path), options, name=clip_name(video), notes=notes)
         if ctx.scene.posemoe.armature is None:
             ctx.scene.posemoe.armature = armature
+        if notes:  # reported with the worker's warnings when the job concludes
+            props = job_props(ctx)
+            props.warning = modal_job.first_line("; ".join(n for n in (props.warning, *notes) if n), 400)
         return _finish_message(action, armature, ctx.scene)
 
     scene_name = context.scene.name  # progress stays on this scene if the user switches scenes meanwhile
@@ -211,14 +217,17 @@ class POSEMOE_OT_import_motion(bpy.types.Operator, ImportHelper):
         """Read the motion file and bake it with the panel's settings."""
         settings = context.scene.posemoe
         options = BakeOptions.from_settings(settings)
+        notes: list[str] = []
         try:
-            action, armature = bake_motion_file(context, Path(self.filepath), options)
+            action, armature = bake_motion_file(context, Path(self.filepath), options, notes=notes)
         except _engine.errors().PosemoeError as e:
             self.report({'ERROR'}, modal_job.first_line(str(e)))
             return {'CANCELLED'}
         if settings.armature is None:
             settings.armature = armature
         self.report({'INFO'}, _finish_message(action, armature, context.scene))
+        for note in notes:
+            self.report({'WARNING'}, modal_job.first_line(note, 400))
         return {'FINISHED'}
 
 

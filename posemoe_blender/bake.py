@@ -101,6 +101,48 @@ def apply_rig_settings(armature_obj: bpy.types.Object, preset: str | None) -> No
                 log.info("%s: set %s[%r] = %s for the baked motion", armature_obj.name, bone, key, value)
 
 
+def overriding_constraints(armature_obj: bpy.types.Object, bone_names: set[str]) -> list[tuple[str, object]]:
+    """Return (pose bone name, constraint) of the armature's active constraints that would override keys on
+    ``bone_names``: any on those bones, and IK / spline IK whose chain reaches one of them (an IK on the shin
+    turns the thigh too). Muted, zero-influence and invalid (target-less) constraints do nothing and are left out."""
+    found = []
+    for pb in armature_obj.pose.bones:
+        for con in pb.constraints:
+            if con.mute or con.influence <= 0.0 or not con.is_valid:
+                continue
+            chain = [pb.name]
+            if con.type in {"IK", "SPLINE_IK"}:
+                bone, count = pb.parent, con.chain_count or 10_000  # 0: up to the root
+                while bone is not None and len(chain) < count:
+                    chain.append(bone.name)
+                    bone = bone.parent
+            if bone_names.intersection(chain):
+                found.append((pb.name, con))
+    return found
+
+
+def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], mute: bool, notes: list[str]) -> list:
+    """Deal with the constraints that would override the baked keys: mute them (``mute``) or say how to; return
+    the constraints muted. The note goes to the log and to ``notes`` (what the add-on shows)."""
+    found = overriding_constraints(armature_obj, bone_names)
+    if not found:
+        return []
+    listed = ", ".join(f"{bone} ({con.name})" for bone, con in found[:6]) + (" ..." if len(found) > 6 else "")
+    if mute:
+        note = (f"{armature_obj.name}: muted {len(found)} bone constraint(s) that would override the captured "
+                f"motion: {listed}")
+    else:
+        note = (f"{armature_obj.name}: bone constraints override the captured motion on {listed}; mute them "
+                "(Bone Constraints tab) or switch the rig to FK")
+    log.warning("%s", note)
+    notes.append(note)
+    if not mute:
+        return []
+    for _, con in found:
+        con.mute = True
+    return [con for _, con in found]
+
+
 def clip_name(clip: MotionClip) -> str:
     """Return a short name for ``clip``: meta ``name``, else the stem of meta ``source``, else "PoseMoE"."""
     meta = clip.meta or {}
@@ -215,7 +257,8 @@ def _contacts(clip: MotionClip) -> np.ndarray | None:
 
 def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto", mapping: dict | None = None,
               action_name: str | None = None, frame_start: int = 1, root_motion: bool = True,
-              in_place: bool = False) -> bpy.types.Action:
+              in_place: bool = False, mute_constraints: bool = False, notes: list[str] | None = None
+              ) -> bpy.types.Action:
     """Return a NEW Action holding ``clip`` retargeted onto ``armature_obj`` (assigned to it).
 
     Keys ``rotation_quaternion`` of the driven bones (their rotation mode becomes QUATERNION) and the
@@ -224,13 +267,18 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     motion is baked in that ground-aligned world, so the character stands upright even when the camera was
     pitched; without it the camera is taken as level. With ``meta["contacts"]`` (and root motion) planted
     feet are pinned on the rig itself (core.retarget.lock_rig_feet), whose proportions differ from the
-    motion's. Never reuses an existing action; on any failure the
-    partly-made action is removed and the previous assignment restored. Raises RigError for unusable armatures/mappings.
+    motion's. Bone constraints that would override the keys (IK, copy rotation, ...) are muted with
+    ``mute_constraints`` (headless export: the file must carry the captured motion), else reported; what the user
+    should know is logged and appended to ``notes``. Never reuses an existing action; on any failure the
+    partly-made action is removed and the previous assignment (and muting) restored. Raises RigError for unusable
+    armatures/mappings.
     """
     if armature_obj is None or armature_obj.type != "ARMATURE":
         name = getattr(armature_obj, "name", None)
         raise RigError(f"object {name!r} is not an armature; select the character's armature")
     started = time.perf_counter()
+    notes = [] if notes is None else notes
+    bpy.context.view_layer.update()  # an object just appended from a .blend has no world matrix until then
     if armature_obj.mode == "EDIT":  # edit-bone changes reach data.bones only after leaving edit mode
         with bpy.context.temp_override(active_object=armature_obj, object=armature_obj):
             bpy.ops.object.mode_set(mode="OBJECT")
@@ -252,15 +300,19 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
     if root_motion and root_bone.use_connect:
-        log.warning("%s: bone %r is connected to its parent, so its location keys (root motion) have no effect",
-                    armature_obj.name, root_bone.name)
+        notes.append(f"{armature_obj.name}: bone {root_bone.name!r} is connected to its parent, so its location keys "
+                     "(root motion) have no effect")
+        log.warning("%s", notes[-1])
     had_anim = armature_obj.animation_data is not None
     anim = armature_obj.animation_data or armature_obj.animation_data_create()
     previous = anim.action
     pose_bones = [armature_obj.pose.bones[res.bone_names[b]] for b in res.driven]
     modes = [pb.rotation_mode for pb in pose_bones]
     action = bpy.data.actions.new(action_name or clip_name(clip))
+    muted = []
     try:
+        muted = _mute_overriding(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
+                                 notes)
         anim.action = action
         for pb in pose_bones:
             pb.rotation_mode = "QUATERNION"
@@ -272,6 +324,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         bpy.data.actions.remove(action)
         for pb, mode in zip(pose_bones, modes, strict=True):
             pb.rotation_mode = mode
+        for con in muted:
+            con.mute = False
         if not had_anim:
             armature_obj.animation_data_clear()
         raise

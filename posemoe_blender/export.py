@@ -134,6 +134,7 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
         for obj in dst.objects:
             if obj is not None and obj.name not in bpy.context.scene.collection.objects:
                 bpy.context.scene.collection.objects.link(obj)
+        bpy.context.view_layer.update()  # world matrices (a parent, an FBX's 0.01 scale) are computed here
     elif suffix == ".fbx":
         try:
             bpy.ops.import_scene.fbx(filepath=str(character))
@@ -248,7 +249,7 @@ def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None
         if mesh:
             add_stick_mesh(obj)
     try:
-        bake_clip(clip, obj, rig=rig, root_motion=root_motion, in_place=in_place)
+        bake_clip(clip, obj, rig=rig, root_motion=root_motion, in_place=in_place, mute_constraints=True)
     except RigError as e:  # name the character file the armature came from
         raise RigError(f"{character}: {e}" if character is not None else str(e)) from None
     write_atomic(out_path, lambda tmp: _WRITERS[suffix](tmp, obj))

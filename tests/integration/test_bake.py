@@ -58,6 +58,7 @@ def synth_clip(frames: int = FRAMES, seed: int = 0) -> MotionClip:
 
 def pose_errors(obj, clip: MotionClip, mapping: dict[str, str], frame_start: int = 1) -> np.ndarray:
     """Return (T, segments) angles, degrees, between evaluated pose-bone and motion joint directions."""
+    bpy.context.view_layer.update()  # the object's true world matrix, whatever the bake assumed
     world = np.array(obj.matrix_world)
     motion = camera_to_blender(clip.joints_3d)
     out = []
@@ -130,6 +131,50 @@ def test_fbx_style_armature_scaled_and_rotated() -> None:
     hips = (world @ np.r_[np.array(obj.pose.bones["Hips"].head), 1.0])[:3]
     hips_rest = (world @ np.r_[np.array(obj.data.bones["Hips"].head_local), 1.0])[:3]
     assert hips[1] - hips_rest[1] < -0.8 and abs(hips[0] - hips_rest[0]) < 0.1
+
+
+def test_transformed_armature_saved_as_blend(tmp_path: Path) -> None:
+    """A .blend whose armature stands rotated, scaled and under a parent (an FBX import saved as .blend): its
+    world matrix is computed once appended, not taken as the identity."""
+    _empty()
+    obj = bake.create_default_armature()
+    parent = bpy.data.objects.new("Rig_Root", None)
+    bpy.context.scene.collection.objects.link(parent)
+    parent.rotation_euler, parent.scale, parent.location = (0.0, 0.0, math.pi / 2), (2.0, 2.0, 2.0), (1.0, 2.0, 0.0)
+    obj.parent = parent
+    obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    path = tmp_path / "turned.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    _empty()
+    obj = export.load_character(path)
+    clip = synth_clip()
+    bake.bake_clip(clip, obj)
+    errors = pose_errors(obj, clip, rigs.resolve_mapping([b.name for b in obj.data.bones]))
+    assert errors.mean() < 1.0, errors.mean()
+
+
+def test_constraints_that_override_the_keys_are_reported_or_muted() -> None:
+    _empty()
+    obj = bake.create_default_armature()
+    target = bpy.data.objects.new("IK_Target", None)
+    bpy.context.scene.collection.objects.link(target)
+    target.location = (0.5, -0.5, 0.2)
+    ik = obj.pose.bones["LeftLeg"].constraints.new("IK")  # on the shin; its chain of 2 turns the thigh too
+    ik.target, ik.chain_count = target, 2
+    copy = obj.pose.bones["RightForeArm"].constraints.new("COPY_ROTATION")
+    copy.target, copy.subtarget = obj, "Head"
+    idle = obj.pose.bones["LeftArm"].constraints.new("COPY_ROTATION")  # no target: does nothing, not reported
+    mapping = rigs.resolve_mapping([b.name for b in obj.data.bones])
+    assert {b for b, _ in bake.overriding_constraints(obj, {"LeftUpLeg"})} == {"LeftLeg"}
+    clip = synth_clip()
+    notes: list[str] = []
+    bake.bake_clip(clip, obj, notes=notes)
+    assert len(notes) == 1 and "LeftLeg (IK)" in notes[0] and "RightForeArm" in notes[0] and "LeftArm" not in notes[0]
+    assert not ik.mute and pose_errors(obj, clip, mapping).max() > 10.0  # the IK wins over the keys
+    notes.clear()
+    bake.bake_clip(clip, obj, mute_constraints=True, notes=notes)
+    assert ik.mute and copy.mute and not idle.mute and "muted 2 bone constraint(s)" in notes[0]
+    assert pose_errors(obj, clip, mapping).mean() < 1.0
 
 
 def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
