@@ -484,7 +484,10 @@ def pelvis_correction(ankles: np.ndarray, contacts: np.ndarray, fps: float, ankl
     frame, foot, lock, per_foot = _contact_rows(contacts)
     n_locks, n_rows = sum(per_foot), len(frame)
     omega = 2.0 * np.pi * root_hz / fps
-    acc = diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(max(t_len - 2, 0), t_len)) / omega**2
+    if t_len >= 3:
+        acc = diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(t_len - 2, t_len)) / omega**2
+    else:  # no acceleration to penalise in one or two frames
+        acc = csr_matrix((0, t_len))
     c_t = csr_matrix((np.ones(n_rows), (np.arange(n_rows), frame)), shape=(n_rows, t_len))
     c_k = csr_matrix((np.ones(n_rows), (np.arange(n_rows), lock)), shape=(n_rows, n_locks))
     prior = diags(np.r_[np.full(t_len, np.sqrt(stiffness)), np.full(n_locks, 1e-3)])

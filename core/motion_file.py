@@ -24,6 +24,8 @@ DETECTOR_EXTRAS = ("mp_landmarks", "mp_world", "camera_flow", "camera_flow_frame
 """Keypoints-file extras that stay there: the detector's own output and the background corners (large; what the
 clean-up needed of them is in the motion)."""
 MAX_FRAMES = 10_000_000  # ~3.8 days at 30 fps: anything larger is a corrupt header
+MAX_OUTSIDE = 100.0
+"""Keypoints may lie off the image (a limb out of frame), but not beyond this many image sides from it."""
 
 
 @dataclass
@@ -65,6 +67,11 @@ def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
         raise InputNotFoundError(f"{path}: {what} file not found; check the path")
     if path.is_dir():
         raise InputFileError(f"{path}: is a folder, expected a {what} .npz file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read it ({e.strerror}); check the file's permissions") from None
     if not zipfile.is_zipfile(path):  # np.load would take other bytes for a pickle and say so, which misleads
         raise InputFileError(f"{path}: not a {what} .npz (not a zip archive); re-create it with posemoe, "
                              "see docs/FORMATS.md")
@@ -101,9 +108,12 @@ def _check_declared_sizes(path: Path) -> None:
                                      f"{info.file_size} bytes; the file is corrupt, re-create it")
 
 
+_KINDS = {"fiu": "numbers", "f": "floating-point numbers", "biu": "booleans or integers"}
+
+
 def _check_array(path: Path, name: str, a: np.ndarray, shape: tuple, kinds: str) -> None:
     if a.dtype.kind not in kinds:
-        raise InputFileError(f"{path}: '{name}' has dtype {a.dtype}, expected {'numeric' if 'f' in kinds else kinds}")
+        raise InputFileError(f"{path}: '{name}' has dtype {a.dtype}, expected {_KINDS[kinds]}; see docs/FORMATS.md")
     if len(a.shape) != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape, strict=False)):
         want = "(" + ",".join("T" if s is None else str(s) for s in shape) + ")"
         raise InputFileError(f"{path}: '{name}' has shape {a.shape}, expected {want}; see docs/FORMATS.md")
@@ -140,15 +150,31 @@ def _parse_keypoints(path: Path, a: dict[str, np.ndarray]) -> Keypoints2D:
         raise InputFileError(f"{path}: 'joints_2d'/'scores' contain NaN or inf in frames marked valid")
     if not valid.any():
         raise InputFileError(f"{path}: no frame is marked valid (no person detected); nothing to lift")
+    joints_2d[~valid] = np.nan_to_num(joints_2d[~valid])  # other detectors write NaN where they found nobody
     extras = {k: v for k, v in a.items() if k not in MOTION_REQUIRED}
     return Keypoints2D(joints_2d, np.clip(np.nan_to_num(scores), 0, 1), valid, fps,
                        (int(size[0]), int(size[1])), extras)
 
 
+def _check_pixels(path: Path, xy: np.ndarray, size: np.ndarray) -> None:
+    """Refuse 2D that cannot be pixel coordinates on an image of ``size``: far outside it, or all within a
+    couple of pixels (0-1 normalised coordinates, as some detectors write)."""
+    side = float(np.max(size))
+    reach = float(np.abs(xy).max())
+    if reach > MAX_OUTSIDE * side:
+        raise InputFileError(f"{path}: 'joints_2d' reaches {reach:.3g} px on a {int(size[0])}x{int(size[1])} image; "
+                             "expected pixel coordinates on that image (docs/FORMATS.md)")
+    if side >= 64 and float(np.ptp(xy, axis=(0, 1)).max()) < 2.0:
+        raise InputFileError(f"{path}: 'joints_2d' spans under 2 px on a {int(size[0])}x{int(size[1])} image; "
+                             "normalised (0-1) coordinates? multiply them by the image width and height")
+
+
 def read_keypoints(path: Path) -> Keypoints2D:
     """Return the validated 2D keypoints in ``path`` (any .npz with the five required keys)."""
     path = Path(path)
-    return _parse_keypoints(path, _load_npz(path, "keypoints"))
+    kp = _parse_keypoints(path, _load_npz(path, "keypoints"))
+    _check_pixels(path, kp.joints_2d[kp.valid], np.asarray(kp.image_size))  # what lifting reads (baking does not)
+    return kp
 
 
 def read_motion(path: Path) -> MotionClip:
@@ -192,8 +218,10 @@ def _temp_beside(path: Path) -> tuple[int, str]:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{path}: folder {parent} does not exist; create it or choose another output")
-    try:
-        return tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.npz", dir=parent)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give the output a file name ending in .npz")
+    try:  # the stem cut short: the temp name must fit where the output's own name fits
+        return tempfile.mkstemp(prefix=f".{path.stem[:100]}.", suffix=".tmp.npz", dir=parent)
     except OSError as e:
         raise OutputError(f"{path}: cannot write in {parent} ({e.strerror}); choose a writable folder") from None
 

@@ -189,7 +189,7 @@ def load_mapping(path: Path) -> dict[str, str]:
     """Return the mapping stored in JSON file ``path`` (``{"h36m_to_bone": {...}}`` or a flat object)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: Windows Notepad starts files with a BOM
     except OSError as e:
         raise RigError(f"{path}: cannot read rig mapping ({e.strerror})") from None
     except ValueError as e:

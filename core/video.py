@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import InputNotFoundError, VideoError
+from core.errors import InputFileError, InputNotFoundError, VideoError
 from core.native_logs import quiet_native_stderr
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0
+MIN_FPS = 1.0
+"""A stated rate below this is taken as unknown (a zero time scale reads as 0.002 fps)."""
 _UNDECODABLE_FOURCC = {"av01": "AV1", "AV01": "AV1"}
 
 
@@ -35,6 +37,10 @@ class VideoInfo:
     fps: float
     frame_count: int
     codec: str
+
+
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+                (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
 
 
 def _fourcc(cap) -> str:
@@ -54,6 +60,16 @@ def _open(path: Path):
         raise VideoError(f"{path}: is a folder, not a video file")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: file is empty (0 bytes); re-export or re-copy the video")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read it ({e.strerror}); check the file's permissions") from None
+    image = next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
+    if image is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        image = "WebP"
+    if image is not None:  # OpenCV would read it as a one-frame video
+        raise VideoError(f"{path}: is a {image} image, not a video; capture motion from a video clip")
     with quiet_native_stderr():
         cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
@@ -84,7 +100,7 @@ def probe(path: Path) -> VideoInfo:
             raise VideoError(f"{path}: no frame could be decoded (truncated or unsupported codec '{codec}'); "
                              "convert it to H.264 MP4")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        if not np.isfinite(fps) or fps < MIN_FPS or fps > 1000:  # a broken time base, not a camera's rate
             log.warning("%s: frame rate unknown (%s); assuming %.0f fps", path, fps, DEFAULT_FPS)
             fps = DEFAULT_FPS
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)

@@ -113,6 +113,8 @@ def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Modul
     from core.model import build_model
 
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder; pass --weights the .safetensors file (its .json beside it)")
     if not path.exists():
         raise ModelError(f"{path}: weights file missing; reinstall, or pass --weights to a trained .safetensors")
     meta = read_meta(path)

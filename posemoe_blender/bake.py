@@ -288,7 +288,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     world = _world_from_camera(clip)
     joints = motion_to_world(clip.joints_3d, world, translate=False)
     root = motion_to_world(clip.root, world) if clip.root is not None and len(clip.root) else None
-    ankle_h = (clip.meta or {}).get("ground", {}).get("ankle_height_m") if world is not None else None
+    ground = (clip.meta or {}).get("ground")
+    ankle_h = ground.get("ankle_height_m") if world is not None and isinstance(ground, dict) else None
     res = retarget(joints, rest, root, root_motion=root_motion, in_place=in_place,
                    ankle_height=float(ankle_h) if isinstance(ankle_h, int | float) else None)
     contacts = _contacts(clip)

@@ -35,10 +35,23 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
     pass
 
 
+def _refuse_overwriting(output: Path, **inputs: Path | None) -> None:
+    """ConfigError if ``output`` is one of the command's ``inputs`` (named by keyword): writing it would destroy
+    what the command reads."""
+    from core.errors import ConfigError
+
+    out = Path(output).resolve()
+    for what, path in inputs.items():
+        if path is not None and Path(path).resolve() == out:
+            raise ConfigError(f"{output}: is also the {what.replace('_', ' ')}; writing it would destroy it, "
+                              "choose another output name")
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from core.motion_file import check_writable, write_keypoints
     from posemoe_blender.pipeline import extract
 
+    _refuse_overwriting(args.output, input_video=args.video)
     check_writable(args.output)
     kp = extract(args.video, args.reporter)
     write_keypoints(args.output, kp)
@@ -51,6 +64,7 @@ def cmd_lift(args: argparse.Namespace) -> int:
     from core.motion_file import check_writable, read_keypoints, write_motion
     from posemoe_blender.pipeline import lift
 
+    _refuse_overwriting(args.output, input_keypoints=args.keypoints)
     check_writable(args.output)
     kp = read_keypoints(args.keypoints)
     clip = lift(kp, args.weights, inference_config(args), args.smoothing, args.reporter,
@@ -63,6 +77,9 @@ def cmd_lift(args: argparse.Namespace) -> int:
 def cmd_capture(args: argparse.Namespace) -> int:
     from posemoe_blender.pipeline import capture
 
+    _refuse_overwriting(args.output, input_video=args.video, keypoints_output=args.keypoints_out)
+    if args.keypoints_out is not None:
+        _refuse_overwriting(args.keypoints_out, input_video=args.video)
     out = capture(args.video, args.output, args.weights, inference_config(args), args.smoothing,
                   args.reporter, keypoints_out=args.keypoints_out, **cleanup_options(args))
     _print_result(args, out)
@@ -74,6 +91,7 @@ def cmd_bake(args: argparse.Namespace) -> int:
     from core.native_logs import stdout_to_stderr
     from posemoe_blender.export import bake_to_file
 
+    _refuse_overwriting(args.output, input_motion=args.motion, character=args.character)
     clip = read_motion(args.motion)
     with stdout_to_stderr(keep=log.getEffectiveLevel() <= logging.INFO):  # Blender's exporters chatter
         out = bake_to_file(clip, args.output, character=args.character, armature=args.armature, rig=args.rig,
@@ -101,6 +119,19 @@ def _check_batch_options(args: argparse.Namespace) -> None:
             args.rig = str(Path(args.rig).absolute())
 
 
+def _output_folder(out: Path) -> None:
+    """Create ``out`` if needed and check that files can be written in it (OutputError otherwise)."""
+    import tempfile
+
+    from core.errors import OutputError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as e:
+        raise OutputError(f"{out}: cannot be the output folder ({e.strerror}); choose a writable folder") from None
+
+
 def cmd_batch(args: argparse.Namespace) -> int:
     import os
     import threading
@@ -114,7 +145,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         from core.errors import InputNotFoundError
 
         raise InputNotFoundError(f"no video files ({', '.join(batch.VIDEO_SUFFIXES)}) in {' '.join(args.inputs)}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    _output_folder(args.out)
     lock, finished = threading.Lock(), [0]
 
     def on_update(job: batch.ClipJob, event) -> None:
@@ -382,18 +413,28 @@ def configure_logging(level: str) -> None:
     """Log to stderr (looked up at each write) with a short format."""
     handler = logging.StreamHandler(LiveStream("stderr"))
     handler.setFormatter(logging.Formatter("posemoe: %(levelname)s: %(message)s"))
+    handler.setLevel(level)  # also for records of libraries' own loggers set lower (Blender's glTF exporter: INFO)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
 
 
+def _on_sigterm(_signum, _frame) -> None:
+    raise KeyboardInterrupt  # stopped as by Ctrl-C: subprocesses stopped, temp files removed, exit 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (never raises for expected errors)."""
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
     args.progress = args.progress or default_mode()
     args.reporter = Reporter(args.progress)
+    on_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
     try:
         return int(args.func(args))
     except PosemoeError as e:
@@ -410,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.CANCELLED)
     finally:
         args.reporter.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import bpy
 
-from core.errors import InputFileError, InputNotFoundError, OutputError, RigError
+from core.errors import CancelledError, InputFileError, InputNotFoundError, OutputError, RigError
 from core.motion_file import MotionClip
 from posemoe_blender.bake import bake_clip, create_default_armature
 
@@ -90,7 +90,7 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
     """Return ``out_path`` after ``writer(tmp_path)`` wrote it in a temp folder beside it (moved in last)."""
     out_path = Path(out_path)
     try:
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_path.stem}.", suffix=".tmp", dir=out_path.parent))
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_path.stem[:100]}.", suffix=".tmp", dir=out_path.parent))
     except OSError as e:
         raise OutputError(f"{out_path}: cannot write in {out_path.parent} ({e.strerror}); "
                           "choose a writable folder") from None
@@ -102,6 +102,8 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
                 writer(tmp)
         except RuntimeError as e:  # bpy operators report failures as RuntimeError
             log.debug("%s: exporter output:\n%s%s", out_path, chatter.getvalue(), e)
+            if "KeyboardInterrupt" in str(e):  # Ctrl-C inside the exporter reaches us wrapped
+                raise CancelledError(f"{out_path}: cancelled; nothing was written") from None
             raise OutputError(f"{out_path}: export failed ({_operator_error(e)}); check free space and "
                               "permissions, --log-level DEBUG shows Blender's messages") from None
         sys.stderr.write(chatter.getvalue())
@@ -136,10 +138,15 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
                 bpy.context.scene.collection.objects.link(obj)
         bpy.context.view_layer.update()  # world matrices (a parent, an FBX's 0.01 scale) are computed here
     elif suffix == ".fbx":
+        chatter = io.StringIO()  # the importer prints its traceback on sys.stderr before it fails
         try:
-            bpy.ops.import_scene.fbx(filepath=str(character))
+            with contextlib.redirect_stderr(chatter):
+                bpy.ops.import_scene.fbx(filepath=str(character))
         except RuntimeError as e:
-            raise InputFileError(f"{character}: FBX import failed ({str(e).strip().splitlines()[-1]})") from None
+            log.debug("%s: importer output:\n%s", character, chatter.getvalue())
+            raise InputFileError(f"{character}: FBX import failed ({_operator_error(e)}); re-export it from the "
+                                 "program that made it (binary FBX 7.x)") from None
+        sys.stderr.write(chatter.getvalue())
     else:
         raise InputFileError(f"{character}: unsupported character type {suffix!r}; use a .blend or .fbx file")
     return pick_armature(character, armature)

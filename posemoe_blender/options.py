@@ -64,6 +64,10 @@ def inference_config(args: argparse.Namespace):
     """The core.config.InferenceConfig that the model options (and ``--device``) ask for."""
     from core.config import InferenceConfig
 
+    if args.batch_size < 0:
+        from core.errors import ConfigError
+
+        raise ConfigError(f"--batch-size {args.batch_size}: give 0 (automatic) or a number of windows")
     return InferenceConfig(device=args.device, flip_tta=not args.no_flip, batch_size=args.batch_size)
 
 

@@ -181,6 +181,7 @@ def lift(
     source: str = "",
     lens_mm: float | None = None,
     lens_metadata: bool = True,
+    lifter: Lifter | None = None,
     **cleanup: Any,
 ) -> MotionClip:
     """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights.
@@ -190,14 +191,15 @@ def lift(
     pixels, default from a 60 degree field of view), the ground plane and foot locking.
     A known focal length (``focal`` pixels, or ``lens_mm``, the lens's 35 mm-equivalent focal length, or else
     the lens the video states unless ``lens_metadata`` is False: :func:`known_focal`) is also given to the
-    lifter (core.inference.lift_input). ``cleanup``: the keyword options of :func:`to_motion`.
+    lifter (core.inference.lift_input). ``lifter``: one already loaded (then ``weights`` is not read).
+    ``cleanup``: the keyword options of :func:`to_motion`.
     """
     from core import inference
 
     check_camera_options(cleanup.get("focal"), lens_mm, kp.image_size)
     cleanup["focal"], cleanup["focal_from"] = known_focal(kp, cleanup.get("focal"), lens_mm, lens_metadata, emit)
     cfg = cfg or InferenceConfig()
-    lifter = load_model(weights, cfg)
+    lifter = lifter or load_model(weights, cfg)
     t0 = time.perf_counter()
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints_3d, cfg = _cpu_fallback(
@@ -273,21 +275,26 @@ def capture(
     keypoints_out: Path | None = None,
     **cleanup,
 ) -> Path:
-    """Run extract + lift on ``video`` and atomically write the motion file ``out``.
+    """Run extract + lift on ``video`` and atomically write the motion file ``out`` (then ``keypoints_out``:
+    nothing is written unless both can be).
 
     ``cleanup``: the keyword options of :func:`lift` (subject_height, focal, foot_lock, ...).
     """
     check_writable(out)  # fail before minutes of work, not after
+    if keypoints_out is not None:
+        check_writable(keypoints_out)
     check_camera_options(cleanup.get("focal"), cleanup.get("lens_mm"))  # before the video is even opened
     if cleanup.get("focal") is not None:  # its range depends on the image size
         from core.video import probe
 
         info = probe(video)
         check_camera_options(cleanup["focal"], None, (info.width, info.height))
+    lifter = load_model(weights, cfg)  # unusable weights fail now, not after the extraction
     kp = extract(video, emit, should_cancel)
     if should_cancel is not None and should_cancel():
         raise CancelledError(f"{video}: cancelled before lifting")
+    clip = lift(kp, weights, cfg, smoothing, emit, source=str(Path(video).name), lifter=lifter, **cleanup)
+    out = write_motion(out, clip)
     if keypoints_out is not None:
         write_keypoints(keypoints_out, kp)
-    clip = lift(kp, weights, cfg, smoothing, emit, source=str(Path(video).name), **cleanup)
-    return write_motion(out, clip)
+    return out

@@ -38,7 +38,8 @@ def _write_video(path: Path, frames: int, size=(160, 120), fourcc="MJPG", person
 
 
 def _keypoints(path: Path, **over):
-    base = dict(joints_2d=np.full((4, 17, 2), 50.0, np.float32), scores=np.ones((4, 17), np.float32),
+    base = dict(joints_2d=np.random.default_rng(0).uniform(20, 80, (4, 17, 2)).astype(np.float32),
+                scores=np.ones((4, 17), np.float32),
                 valid=np.ones(4, bool), fps=np.float64(30), image_size=np.array([100, 100]))
     base.update(over)
     np.savez(path, **{k: v for k, v in base.items() if v is not None})
@@ -161,6 +162,13 @@ def _characters(d: Path) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
 
 
+def _png(path: Path) -> Path:
+    import cv2
+
+    cv2.imwrite(str(path), np.full((120, 160, 3), 90, np.uint8))
+    return path
+
+
 def _motion(path: Path):
     t = 5
     clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), 30.0,
@@ -239,6 +247,12 @@ def _cases(d: Path) -> dict:
                                        ExitCode.BAD_INPUT, ("no armature.blend", "contains no armature")),
         "non-humanoid armature": (["bake", mo, "-o", d / "o.fbx", "--character", d / "fish.blend"],
                                   ExitCode.BAD_INPUT, ("fish.blend", "could not recognise the armature's rig")),
+        "image as video": (["capture", _png(d / "photo.png"), "-o", out], ExitCode.BAD_VIDEO,
+                           ("photo.png", "is a PNG image, not a video")),
+        "keypoints normalised": (["lift", _keypoints(d / "k13.npz", joints_2d=np.random.default_rng(2).uniform(
+            0.2, 0.8, (4, 17, 2))), "-o", out], ExitCode.BAD_INPUT, ("k13.npz", "normalised")),
+        "keypoints far off the image": (["lift", _keypoints(d / "k14.npz", joints_2d=np.full((4, 17, 2), 1e30)),
+                                         "-o", out], ExitCode.BAD_INPUT, ("k14.npz", "reaches 1e+30 px")),
         "missing mapped bones": (["bake", mo, "-o", d / "o.blend", "--character", d / "no forearm.blend", "--rig",
                                   "mixamo_plain"], ExitCode.BAD_INPUT, ("no forearm.blend", "'LeftForeArm'")),
     }
@@ -271,7 +285,8 @@ def _chmod_is_ignored(folder: Path) -> bool:
     "missing weights", "cuda without cuda", "motion file is keypoints", "bake unknown suffix",
     "bake character missing", "bake character wrong type", "bake corrupt blend", "bake corrupt fbx",
     "AV1 video", "keypoints inf", "keypoints bool dtype", "output folder not writable",
-    "character without armature", "non-humanoid armature", "missing mapped bones",
+    "character without armature", "non-humanoid armature", "missing mapped bones", "image as video",
+    "keypoints normalised", "keypoints far off the image",
 ])
 def test_bad_input(corpus, name):
     d, cases = corpus
@@ -367,6 +382,9 @@ def odd_inputs(tmp_path_factory, demo_clip):
         assert not k["valid"][13:23].any() and k["valid"][:11].all() and k["valid"][25:].all(), k["valid"]
         assert np.isfinite(k["joints_2d"]).all()
 
+    nan_missed = np.random.default_rng(1).uniform(20, 80, (4, 17, 2))
+    nan_missed[1] = np.nan  # as detectors write a frame where they found nobody
+
     def lifted(out):
         assert read(out)["joints_3d"].shape == (4, 17, 3)
 
@@ -377,14 +395,21 @@ def odd_inputs(tmp_path_factory, demo_clip):
         "variable frame rate": (["extract", _variable_rate(d / "vfr.mp4", frames[:8])], variable_rate),
         "two people": (["extract", _mp4(d / "two.mp4", two, fps=30)], most_prominent),
         "person leaves and re-enters": (["extract", _mp4(d / "leaving.mp4", leaving, fps=30)], leaves_and_returns),
-        "keypoints int16 and float16": (["lift", _keypoints(d / "k.npz", joints_2d=np.full((4, 17, 2), 50, np.int16),
+        "keypoints int16 and float16": (["lift", _keypoints(d / "k.npz", joints_2d=np.arange(136, dtype=np.int16)
+                                                            .reshape(4, 17, 2) % 60 + 20,
                                                             scores=np.ones((4, 17), np.float16))], lifted),
+        "keypoints NaN where nobody was found": (["lift", _keypoints(d / "nan.npz", joints_2d=nan_missed,
+                                                                     valid=np.array([1, 0, 1, 1], bool))], lifted),
+        "one frame at a low rate": (["lift", _keypoints(d / "slow.npz", joints_2d=nan_missed[:1],
+                                                        scores=np.ones((1, 17)), valid=np.ones(1, bool),
+                                                        fps=np.float64(0.002))], one_frame),
     }
 
 
 @pytest.mark.parametrize("name", [
     "one-frame video", "portrait phone video (rotation metadata)", "variable frame rate", "two people",
-    "person leaves and re-enters", "keypoints int16 and float16",
+    "person leaves and re-enters", "keypoints int16 and float16", "keypoints NaN where nobody was found",
+    "one frame at a low rate",
 ])
 def test_odd_but_valid_input(odd_inputs, name):
     """Unusual inputs that must work: exit 0, no error line, the output complete, the inputs untouched."""

@@ -204,6 +204,23 @@ def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [a.name for a in bpy.data.actions] == [keep.name]
 
 
+def test_odd_meta_and_ctrl_c_in_an_exporter(tmp_path: Path) -> None:
+    """A meta 'ground' that is not an object is ignored; Ctrl-C inside Blender's exporter (which wraps it in a
+    RuntimeError) is a cancel, and writes nothing."""
+    from core.errors import CancelledError
+
+    clip = synth_clip()
+    clip.meta.update(ground="level", world_from_camera=np.eye(4).tolist())
+    assert export.bake_to_file(clip, tmp_path / "odd.bvh").stat().st_size > 0
+
+    def interrupted(tmp: Path) -> None:
+        raise RuntimeError("Error: Python: Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n")
+
+    with pytest.raises(CancelledError, match="cancelled; nothing was written"):
+        export.write_atomic(tmp_path / "x.fbx", interrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.bvh"]
+
+
 def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:
     clip = synth_clip()
     for suffix in (".blend", ".bvh", ".glb", ".gltf", ".fbx"):

@@ -66,3 +66,21 @@ def test_sigterm_cancels_cleanly(tmp_path, shared_data):
     last = parse_line(rest.strip().splitlines()[-1])
     assert isinstance(last, Failure) and last.kind == "cancelled"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_stops_the_cli_like_ctrl_c(tmp_path, shared_data):
+    """`posemoe capture` killed with SIGTERM (a job scheduler, `timeout`): exit 130, one line, nothing written."""
+    out = tmp_path / "m.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "posemoe_blender.cli", "capture",
+                             str(shared_data / "video" / "sports2d_demo.mp4"), "-o", str(out),
+                             "--keypoints-out", str(tmp_path / "k.npz"), "--progress", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until extraction is under way
+        ev = parse_line(line)
+        if isinstance(ev, Progress) and ev.stage == "extract" and ev.done >= 3:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.stdout.read()
+    assert proc.wait(timeout=30) == ExitCode.CANCELLED
+    assert proc.stderr.read().strip().splitlines()[-1] == "posemoe: cancelled"
+    assert list(tmp_path.iterdir()) == []

@@ -114,3 +114,39 @@ def test_a_focal_length_no_camera_has_fails_before_extraction(tmp_path):
     r = run_cli("capture", video, "-o", out, "--focal", "1e9")
     assert_clean_failure(r, ExitCode.USAGE, out)
     assert "--focal 1e+09 px on a 64x48 video" in r.stderr and "--lens-mm" in r.stderr
+
+
+def test_an_output_that_is_an_input_is_refused_before_anything_is_written(tmp_path):
+    """lift -o its own keypoints, capture with one file for both outputs, bake over the character: refused."""
+    k = tmp_path / "k.npz"
+    np.savez(k, joints_2d=np.random.default_rng(0).uniform(50, 90, (3, 17, 2)), scores=np.ones((3, 17)),
+             valid=np.ones(3, bool), fps=30, image_size=np.array([160, 120]))
+    before = k.read_bytes()
+    for argv, said in ((["lift", k, "-o", tmp_path / "." / "k.npz"], "is also the input keypoints"),
+                       (["capture", tmp_path / "v.mp4", "-o", k, "--keypoints-out", k], "is also the keypoints output"),
+                       (["bake", k, "-o", tmp_path / "hero.blend", "--character", tmp_path / "hero.blend"],
+                        "is also the character")):
+        r = run_cli(*argv)
+        assert r.returncode == ExitCode.USAGE and said in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert k.read_bytes() == before and not (tmp_path / "hero.blend").exists()
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (["--batch-size", "-1"], ExitCode.USAGE, "--batch-size -1"),
+    (["--weights", "."], ExitCode.MODEL, "is a folder"),
+])
+def test_unusable_model_options(tmp_path, args, code, needle):
+    k = tmp_path / "k.npz"
+    np.savez(k, joints_2d=np.random.default_rng(0).uniform(50, 90, (3, 17, 2)), scores=np.ones((3, 17)),
+             valid=np.ones(3, bool), fps=30, image_size=np.array([160, 120]))
+    r = run_cli("lift", k, "-o", tmp_path / "m.npz", *args, cwd=tmp_path)
+    assert_clean_failure(r, code, tmp_path / "m.npz")
+    assert needle in r.stderr
+
+
+def test_a_batch_output_folder_that_cannot_be_one(tmp_path):
+    (tmp_path / "a.mp4").write_bytes(b"0")
+    (tmp_path / "taken").write_text("a file")
+    r = run_cli("batch", tmp_path / "a.mp4", "--out", tmp_path / "taken", "--progress", "none")
+    assert r.returncode == ExitCode.OUTPUT and "cannot be the output folder (File exists)" in r.stderr
+    assert "Traceback" not in r.stderr and (tmp_path / "taken").read_text() == "a file"

@@ -36,10 +36,27 @@ def test_motion_round_trip(tmp_path):
 
 def test_keypoints_with_only_required_keys(tmp_path):
     p = tmp_path / "k.npz"
-    np.savez(p, joints_2d=np.zeros((3, 17, 2)), scores=np.ones((3, 17)), valid=np.array([1, 0, 1]),
-             fps=25, image_size=np.array([100, 50]))
+    np.savez(p, joints_2d=np.random.default_rng(0).uniform(10, 40, (3, 17, 2)), scores=np.ones((3, 17)),
+             valid=np.array([1, 0, 1]), fps=25, image_size=np.array([100, 50]))
     k = read_keypoints(p)
     assert k.num_frames == 3 and k.valid.tolist() == [True, False, True] and k.image_size == (100, 50)
+
+
+def test_keypoints_other_detectors_write_are_read_or_refused_with_the_reason(tmp_path):
+    """NaN where nobody was found is read (as zeros, filled later); coordinates that cannot be this image's pixels
+    (normalised 0-1, or astronomically far) are refused."""
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(100, 300, (4, 17, 2))
+    xy[2] = np.nan
+    p = tmp_path / "k.npz"
+    np.savez(p, joints_2d=xy, scores=np.ones((4, 17)), valid=np.array([1, 1, 0, 1]), fps=30,
+             image_size=np.array([640, 480]))
+    assert np.all(read_keypoints(p).joints_2d[2] == 0)
+    for bad, said in ((xy / 640, "spans under 2 px"), (xy * 1e30, r"reaches 2.99e\+32 px on a 640x480 image")):
+        np.savez(p, joints_2d=np.nan_to_num(bad), scores=np.ones((4, 17)), valid=np.ones(4, bool), fps=30,
+                 image_size=np.array([640, 480]))
+        with pytest.raises(InputFileError, match=said):
+            read_keypoints(p)
 
 
 def _save(path, **over):
