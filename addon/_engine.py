@@ -26,6 +26,7 @@ BLENDER_SAFE_MODULES: tuple[str, ...] = (
     "core.rotations",
     "core.retarget",
     "core.rigs",
+    "core.rig_names",
     "posemoe_blender.bake",
 )
 """Modules the add-on may import in Blender's Python: stdlib, numpy and bpy only."""

@@ -100,14 +100,20 @@ class POSEMOE_OT_mapping_fill(bpy.types.Operator):
         names = bone_names(settings.armature)
         family = "auto" if settings.rig_preset == "custom" else settings.rig_preset
         preset = rig_preset_for(family, names)
+        guessed = None
         if preset == "auto":  # no armature yet: the default armature's convention
-            preset = rigs.detect_rig(names or [b[0] for b in rigs.default_armature_bones()])[0]
-        mapping = rigs.preset_mapping(preset, names or None)
+            preset, miss = rigs.detect_rig(names or [b[0] for b in rigs.default_armature_bones()])
+            if miss and names:  # no preset fits: read the rig off its bone names and hierarchy
+                arm = settings.armature.data.bones
+                guessed = _engine.load("core.rig_names").guess_mapping(
+                    {b.name: b.parent.name if b.parent else None for b in arm})
+        mapping = guessed or rigs.preset_mapping(preset, names or None)
         present = set(names)
         settings.set_mapping({j: (mapping.get(j, "") if not names or mapping.get(j) in present else "")
                               for j in skeleton.JOINT_NAMES})
         settings.rig_preset = "custom"
-        self.report({'INFO'}, f"Mapping filled from the {preset} preset; blank rows need a bone")
+        source = "the bone names" if guessed else f"the {preset} preset"
+        self.report({'INFO'}, f"Mapping filled from {source}; blank rows need a bone")
         return {'FINISHED'}
 
 

@@ -151,12 +151,13 @@ def complete_mapping(mapping: dict[str, str], bone_names: list[str], source: str
     return out
 
 
-def resolve_rig(bone_names: list[str], rig: str = "auto",
-                mapping: dict[str, str] | None = None) -> tuple[str | None, dict[str, str]]:
+def resolve_rig(bone_names: list[str], rig: str = "auto", mapping: dict[str, str] | None = None,
+                parents: dict[str, str | None] | None = None) -> tuple[str | None, dict[str, str]]:
     """Return (preset name or None for a custom mapping, validated mapping) for an armature's ``bone_names``.
 
     An explicit ``mapping`` wins; else ``rig``: a preset name or alias (``unreal``, ``makehuman``, ...),
-    a mapping JSON file (``*.json``), or ``"auto"`` for the auto-detected preset.
+    a mapping JSON file (``*.json``), or ``"auto"``: the preset that fits, else, given the hierarchy
+    (``parents``: bone -> parent bone or None), the mapping read off the bone names (core.rig_names).
     """
     if mapping is not None:
         return None, complete_mapping(mapping, bone_names, "custom mapping")
@@ -166,8 +167,16 @@ def resolve_rig(bone_names: list[str], rig: str = "auto",
     if rig == "auto":
         rig, miss = detect_rig(bone_names)
         if miss:
-            raise RigError(f"could not recognise the armature's rig: closest preset {rig!r} lacks bones {miss}; "
-                           "pass rig=<preset> or a custom mapping JSON (see core.rigs.save_mapping)")
+            from core.rig_names import guess_mapping
+
+            guessed = guess_mapping(parents) if parents else None
+            if guessed is None:
+                raise RigError(f"could not recognise the armature's rig from its bone names (no preset fits; the "
+                               f"nearest, {rig!r}, lacks {miss[:4]}{' ...' if len(miss) > 4 else ''}); pass a "
+                               "preset with --rig, or a mapping JSON of H36M joint -> bone (the add-on's Custom "
+                               "Mapping saves one)")
+            log.info("rig recognised by its bone names: %s", guessed)
+            return None, complete_mapping(guessed, bone_names, "the mapping read off the bone names")
     return rig, complete_mapping(preset_mapping(rig, bone_names), bone_names, f"rig preset {rig!r}")
 
 

@@ -283,7 +283,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         with bpy.context.temp_override(active_object=armature_obj, object=armature_obj):
             bpy.ops.object.mode_set(mode="OBJECT")
     names = [b.name for b in armature_obj.data.bones]
-    preset, mapping = resolve_rig(names, rig, mapping)
+    parents = {b.name: b.parent.name if b.parent else None for b in armature_obj.data.bones}
+    preset, mapping = resolve_rig(names, rig, mapping, parents)
     rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
     world = _world_from_camera(clip)
     joints = motion_to_world(clip.joints_3d, world, translate=False)

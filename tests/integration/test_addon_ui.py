@@ -82,6 +82,18 @@ def test_custom_mapping_fill_save_load_and_bake(addon, scene, tmp_path):
     assert sorted(a.name for a in bpy.data.actions) == ["jump", "jump.001"]
 
 
+def test_a_rig_no_preset_names_is_filled_and_baked_from_its_bone_names(addon, scene, tmp_path):
+    motion = write_motion_npz(tmp_path / "walk.npz")
+    assert bpy.ops.posemoe.import_motion(filepath=str(motion)) == {'FINISHED'}
+    settings = scene.posemoe
+    for bone in settings.armature.data.bones:  # Left/Right -> L_/R_ under a namespace: no preset has these
+        bone.name = "Char_" + bone.name.replace("Left", "L_").replace("Right", "R_")
+    settings.create_armature, settings.rig_preset = False, "auto"
+    assert bpy.ops.posemoe.import_motion(filepath=str(motion)) == {'FINISHED'}  # auto: read off the names
+    assert bpy.ops.posemoe.mapping_fill() == {'FINISHED'}
+    assert settings.mapping_dict()["l_knee"] == "Char_L_Leg" and settings.mapping_dict()["pelvis"] == "Char_Hips"
+
+
 CHARACTERS = {"human_mixamo": "mixamo", "human_small": "mixamo", "human_ue": "unreal", "human_cmu": "cmu",
               "human_rigify": "rigify"}
 

@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BLENDER_SAFE = ("core.errors", "core.protocol", "core.skeleton", "core.frames", "core.motion_file",
-                "core.keypoints", "core.rotations", "core.retarget", "core.rigs")
+                "core.keypoints", "core.rotations", "core.retarget", "core.rigs", "core.rig_names")
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,0 +1,120 @@
+"""Recognise a humanoid rig no preset names, from its bone names and hierarchy.
+
+core.rigs' presets cover the common conventions exactly; characters come from many more (Character
+Creator ``CC_Base_L_Thigh``, 3ds Max Biped ``Bip01 L Thigh``, VRoid ``J_Bip_L_UpperLeg``, DAZ
+``lThighBend``, Blender's ``thigh.L``, Mixamo names under other prefixes, ...). Names are split into
+words (separators and camelCase), the side words (``L``/``Left``/``R``/``Right``) taken out, and the
+rest matched against each limb bone's usual names; the torso comes from the hierarchy (the pelvis is
+where both legs and the neck meet, the spine bone the middle one below the neck). A guess is kept only
+when every joint has a bone and each limb is one chain (thigh above shin above foot, ...), so a wrong
+guess fails loudly instead of baking a tangle.
+
+Blender-safe: stdlib only. Hand-written: no library maps arbitrary rig names (the retargeting add-ons
+ship fixed per-convention tables, as core.rigs does).
+"""
+
+from __future__ import annotations
+
+import re
+
+SIDE_WORDS = {"l": "l", "left": "l", "r": "r", "right": "r"}
+LIMB_NAMES: dict[str, tuple[str, ...]] = {
+    "hip": ("thigh", "upleg", "upperleg", "legupper", "thighbend", "femur"),
+    "knee": ("shin", "calf", "leg", "lowerleg", "leglower", "knee", "tibia"),
+    "ankle": ("foot", "ankle"),
+    "shoulder": ("upperarm", "arm", "armupper", "shldrbend", "shoulderbend", "humerus"),
+    "elbow": ("forearm", "lowerarm", "armlower", "elbow", "forearmbend", "radius"),
+    "wrist": ("hand", "wrist"),
+}
+"""Per H36M limb joint, the words (joined, side taken out) of the bone whose head sits at it."""
+HELPER_WORDS = {"twist", "roll", "ik", "pole", "target", "mch", "ctrl", "ctl", "con", "helper", "nub", "end",
+                "share", "corrective", "jiggle", "offset", "tweak", "fk", "org"}
+"""Words of bones that are not the deform chain itself (twist and roll bones, IK/FK controls, end markers)."""
+PREFIX_WORDS = {"mixamorig", "j", "bip", "bip01", "bip001", "cc", "base", "def", "b", "bn", "bone", "jnt", "sk",
+                "character", "char", "rig", "armature"}
+"""Namespace words dropped before matching (``mixamorig_``, ``J_Bip_``, ``CC_Base_``, ``DEF-``, ...)."""
+
+
+def words(name: str) -> list[str]:
+    """Return the lower-case words of a bone name: the part after any ``:`` or ``|`` namespace, split at
+    separators, case changes and digit runs (``mixamorig1:LeftUpLeg`` -> left, up, leg)."""
+    name = re.split(r"[:|]", name)[-1]
+    name = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", name)
+    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", name) if w]
+
+
+def _role(name: str) -> tuple[str | None, str | None]:
+    """Return (limb joint or None, side "l"/"r"/None) that a bone's name says."""
+    ws = [w for w in words(name) if w not in PREFIX_WORDS and not w.isdigit()]
+    side = next((SIDE_WORDS[w] for w in ws if w in SIDE_WORDS), None)
+    if side is None and ws and len(ws[0]) > 1 and ws[0][0] in "lr" and ws[0][1:] in _ALL_LIMB_WORDS:
+        side, ws = ws[0][0], [ws[0][1:], *ws[1:]]  # DAZ: lThighBend reads as "lthigh bend"
+    rest = [w for w in ws if w not in SIDE_WORDS]
+    if not rest or HELPER_WORDS.intersection(rest):
+        return None, side
+    joined = "".join(rest)
+    return next((j for j, names in LIMB_NAMES.items() if joined in names), None), side
+
+
+_ALL_LIMB_WORDS = {n for names in LIMB_NAMES.values() for n in names}
+
+
+def _ancestors(bone: str, parents: dict[str, str | None]) -> list[str]:
+    """Return ``bone``'s ancestors, nearest first."""
+    out, seen = [], {bone}
+    while (bone := parents.get(bone)) is not None and bone not in seen:
+        out.append(bone)
+        seen.add(bone)
+    return out
+
+
+def _chain(bones: list[str | None], parents: dict[str, str | None]) -> bool:
+    """True when each bone is an ancestor of the next (a limb read top down)."""
+    pairs = zip(bones, bones[1:], strict=False)
+    return all(a is not None and b is not None and a in _ancestors(b, parents) for a, b in pairs)
+
+
+def _torso_bone(parents: dict[str, str | None], word: str, above: str | None = None) -> str | None:
+    """Return the bone named ``word`` (one of its words) nearest the root, optionally among ``above``'s
+    ancestors and ``above`` itself; bones without a helper word first (Character Creator's neck bones are
+    all "NeckTwist")."""
+    pool = list(parents) if above is None else [above, *_ancestors(above, parents)]
+    named = [b for b in pool if word in words(b)]
+    found = [b for b in named if not HELPER_WORDS.intersection(words(b))] or named
+    return min(found, key=lambda b: len(_ancestors(b, parents)), default=None)
+
+
+def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
+    """Return ``{H36M joint: bone}`` for an armature given as ``{bone: parent bone or None}``, or None when
+    the names and hierarchy do not make one humanoid skeleton."""
+    limbs: dict[tuple[str, str], list[str]] = {}
+    for bone in parents:
+        joint, side = _role(bone)
+        if joint is not None and side is not None:
+            limbs.setdefault((joint, side), []).append(bone)
+    mapping: dict[str, str] = {}
+    for side in ("l", "r"):
+        for chain in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist")):
+            options = [limbs.get((j, side), []) for j in chain]
+            picked = next(([a, b, c] for a in options[0] for b in options[1] for c in options[2]
+                           if _chain([a, b, c], parents)), None)
+            if picked is None:
+                return None
+            mapping.update({f"{side}_{j}": bone for j, bone in zip(chain, picked, strict=True)})
+    head = _torso_bone(parents, "head")
+    thorax = _torso_bone(parents, "neck", above=head) if head else None
+    if head is None or thorax is None or thorax == head:
+        return None
+    ups = [set(_ancestors(mapping[j], parents)) | {mapping[j]} for j in ("l_hip", "r_hip")]
+    pelvis = next((b for b in _ancestors(thorax, parents) if all(b in up for up in ups)), None)
+    if pelvis is None:
+        return None
+    if len(set(mapping.values())) < len(mapping) or {pelvis, thorax, head} & set(mapping.values()):
+        return None  # one bone for two joints: not a body
+    below_neck = _ancestors(thorax, parents)
+    between = below_neck[: below_neck.index(pelvis)][::-1]  # pelvis (excluded) up to the neck
+    tops = [b for b, p in parents.items() if p == head and {"top", "end", "nub"} & set(words(b))]
+    mapping.update(pelvis=pelvis, spine=between[len(between) // 2] if between else pelvis, thorax=thorax,
+                   neck=head, head=tops[0] if tops else head)
+    return mapping

@@ -1,0 +1,117 @@
+"""core.rig_names: humanoid rigs no preset names, recognised from bone names and hierarchy."""
+
+import pytest
+
+from core import rigs
+from core.errors import RigError
+from core.rig_names import guess_mapping, words
+
+
+def _rig(torso: list[str], head_top: str | None, limb: dict[str, str], side: tuple[str, str],
+         hips_parent_of_legs: str | None = None, extra: dict[str, str | None] | None = None) -> dict[str, str | None]:
+    """Return {bone: parent} of a skeleton: the ``torso`` chain (pelvis first, head last), each limb's three
+    bones (names with ``{s}`` for the side), legs under ``hips_parent_of_legs`` (default the first torso bone),
+    arms under a clavicle under the bone below the neck, plus ``extra`` bones."""
+    parents: dict[str, str | None] = {torso[0]: None}
+    for parent, bone in zip(torso, torso[1:], strict=False):
+        parents[bone] = parent
+    if head_top:
+        parents[head_top] = torso[-1]
+    for s in side:
+        up = hips_parent_of_legs or torso[0]
+        for j in ("thigh", "shin", "foot"):
+            parents[limb[j].format(s=s)] = up
+            up = limb[j].format(s=s)
+        up = parents.setdefault(f"clavicle_{s}", torso[-3])
+        up = f"clavicle_{s}"
+        for j in ("upper", "fore", "hand"):
+            parents[limb[j].format(s=s)] = up
+            up = limb[j].format(s=s)
+    return {**parents, **(extra or {})}
+
+
+CONVENTIONS = {
+    "Character Creator": (_rig(["CC_Base_Hip", "CC_Base_Waist", "CC_Base_Spine01", "CC_Base_Spine02",
+                                "CC_Base_NeckTwist01", "CC_Base_NeckTwist02", "CC_Base_Head"], None,
+                               {"thigh": "CC_Base_{s}_Thigh", "shin": "CC_Base_{s}_Calf", "foot": "CC_Base_{s}_Foot",
+                                "upper": "CC_Base_{s}_Upperarm", "fore": "CC_Base_{s}_Forearm",
+                                "hand": "CC_Base_{s}_Hand"}, ("L", "R"),
+                               extra={"CC_Base_L_UpperarmTwist01": "CC_Base_L_Upperarm",
+                                      "CC_Base_L_ThighTwist01": "CC_Base_L_Thigh"}),
+                          {"pelvis": "CC_Base_Hip", "spine": "CC_Base_Spine01", "thorax": "CC_Base_NeckTwist01",
+                           "neck": "CC_Base_Head", "head": "CC_Base_Head", "l_hip": "CC_Base_L_Thigh",
+                           "r_elbow": "CC_Base_R_Forearm"}),
+    "3ds Max Biped": (_rig(["Bip01 Pelvis", "Bip01 Spine", "Bip01 Spine1", "Bip01 Neck", "Bip01 Head"],
+                           "Bip01 HeadNub", {"thigh": "Bip01 {s} Thigh", "shin": "Bip01 {s} Calf",
+                                             "foot": "Bip01 {s} Foot", "upper": "Bip01 {s} UpperArm",
+                                             "fore": "Bip01 {s} Forearm", "hand": "Bip01 {s} Hand"}, ("L", "R")),
+                      {"pelvis": "Bip01 Pelvis", "spine": "Bip01 Spine1", "head": "Bip01 HeadNub",
+                       "l_shoulder": "Bip01 L UpperArm"}),
+    "VRoid": (_rig(["J_Bip_C_Hips", "J_Bip_C_Spine", "J_Bip_C_Chest", "J_Bip_C_UpperChest", "J_Bip_C_Neck",
+                    "J_Bip_C_Head"], None,
+                   {"thigh": "J_Bip_{s}_UpperLeg", "shin": "J_Bip_{s}_LowerLeg", "foot": "J_Bip_{s}_Foot",
+                    "upper": "J_Bip_{s}_UpperArm", "fore": "J_Bip_{s}_LowerArm", "hand": "J_Bip_{s}_Hand"},
+                   ("L", "R")),
+              {"pelvis": "J_Bip_C_Hips", "spine": "J_Bip_C_Chest", "thorax": "J_Bip_C_Neck",
+               "r_knee": "J_Bip_R_LowerLeg"}),
+    "DAZ Genesis": (_rig(["hip", "abdomenLower", "abdomenUpper", "chestLower", "chestUpper", "neckLower",
+                          "neckUpper", "head"], None,
+                         {"thigh": "{s}ThighBend", "shin": "{s}Shin", "foot": "{s}Foot", "upper": "{s}ShldrBend",
+                          "fore": "{s}ForearmBend", "hand": "{s}Hand"}, ("l", "r"), hips_parent_of_legs="pelvis",
+                         extra={"pelvis": "hip", "lThighTwist": "lThighBend", "lForearmTwist": "lForearmBend"}),
+                    {"pelvis": "hip", "thorax": "neckLower", "neck": "head", "l_hip": "lThighBend",
+                     "l_elbow": "lForearmBend"}),
+    "Blender .L/.R": (_rig(["hips", "spine", "chest", "neck", "head"], None,
+                           {"thigh": "thigh.{s}", "shin": "shin.{s}", "foot": "foot.{s}", "upper": "upper_arm.{s}",
+                            "fore": "forearm.{s}", "hand": "hand.{s}"}, ("L", "R")),
+                      {"pelvis": "hips", "spine": "chest", "r_shoulder": "upper_arm.R", "l_wrist": "hand.L"}),
+    "Mixamo, underscore prefix": (_rig(["mixamorig_Hips", "mixamorig_Spine", "mixamorig_Spine1", "mixamorig_Spine2",
+                                        "mixamorig_Neck", "mixamorig_Head"], "mixamorig_HeadTop_End",
+                                       {"thigh": "mixamorig_{s}UpLeg", "shin": "mixamorig_{s}Leg",
+                                        "foot": "mixamorig_{s}Foot", "upper": "mixamorig_{s}Arm",
+                                        "fore": "mixamorig_{s}ForeArm", "hand": "mixamorig_{s}Hand"},
+                                       ("Left", "Right")),
+                                  {"spine": "mixamorig_Spine1", "head": "mixamorig_HeadTop_End",
+                                   "l_knee": "mixamorig_LeftLeg", "r_shoulder": "mixamorig_RightArm"}),
+}
+
+
+@pytest.mark.parametrize("name", CONVENTIONS)
+def test_rigs_of_other_conventions_are_read_off_their_names(name):
+    parents, expected = CONVENTIONS[name]
+    mapping = guess_mapping(parents)
+    assert mapping is not None
+    assert {j: mapping[j] for j in expected} == expected
+    assert set(mapping) == set(rigs.JOINT_NAMES)
+    assert len({mapping[j] for j in mapping if j[:2] in ("l_", "r_")}) == 12  # every limb joint its own bone
+    _, resolved = rigs.resolve_rig(list(parents), "auto", parents=parents)  # and the bake's path takes it
+    assert resolved == mapping
+
+
+def test_words_split_names_as_people_write_them():
+    assert words("mixamorig1:LeftUpLeg") == ["left", "up", "leg"]
+    assert words("CC_Base_L_UpperarmTwist01") == ["cc", "base", "l", "upperarm", "twist", "01"]
+    assert words("lThighBend") == ["l", "thigh", "bend"]
+    assert words("Bip01 R Forearm") == ["bip", "01", "r", "forearm"]
+    assert words("DEF-upper_arm.L.001") == ["def", "upper", "arm", "l", "001"]
+
+
+def test_what_is_not_one_humanoid_is_not_guessed():
+    parents, _ = CONVENTIONS["Blender .L/.R"]
+    one_armed = {b: p for b, p in parents.items() if not b.endswith(".R") or "arm" not in b and "hand" not in b}
+    assert guess_mapping(one_armed) is None
+    crossed = dict(parents, **{"shin.L": "hips", "thigh.L": "shin.L"})  # the thigh below the shin
+    assert guess_mapping(crossed) is None
+    no_neck = {b: ("chest" if p == "neck" else p) for b, p in parents.items() if b != "neck"}
+    assert guess_mapping(no_neck) is None
+    fish = {"body": None, "fin.L": "body", "fin.R": "body", "tail": "body", "head": "body"}
+    assert guess_mapping(fish) is None
+    with pytest.raises(RigError, match="could not recognise the armature's rig from its bone names"):
+        rigs.resolve_rig(list(fish), "auto", parents=fish)
+
+
+def test_presets_still_win_where_they_fit():
+    """A Mixamo rig is the mixamo preset (its settings and tested mapping), not a guess."""
+    bones = [b[0] for b in rigs.default_armature_bones()]
+    parents = {b[0]: b[1] for b in rigs.default_armature_bones()}
+    assert rigs.resolve_rig(bones, "auto", parents=parents)[0] == "mixamo_plain"
