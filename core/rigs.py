@@ -145,6 +145,12 @@ def complete_mapping(mapping: dict[str, str], bone_names: list[str], source: str
     if miss:
         raise RigError(f"{source}: armature has no bone(s) {miss}; rename the bones, choose another rig preset "
                        f"({sorted(PRESETS)}) or pass a custom mapping JSON")
+    limbs = [j for j in JOINT_NAMES if j[:2] in ("l_", "r_")] + ["pelvis"]
+    seen: dict[str, str] = {}
+    for joint in limbs:
+        if (other := seen.setdefault(mapping[joint], joint)) != joint:
+            raise RigError(f"{source}: maps both {other} and {joint} to bone {mapping[joint]!r}; each limb joint "
+                           "needs its own bone")
     out = dict(mapping)
     if out.get("head") not in set(bone_names):
         out["head"] = out["neck"]

@@ -115,3 +115,10 @@ def test_presets_still_win_where_they_fit():
     bones = [b[0] for b in rigs.default_armature_bones()]
     parents = {b[0]: b[1] for b in rigs.default_armature_bones()}
     assert rigs.resolve_rig(bones, "auto", parents=parents)[0] == "mixamo_plain"
+
+
+def test_a_mapping_that_gives_two_limb_joints_one_bone_is_refused():
+    bones = [b[0] for b in rigs.default_armature_bones()]
+    mapping = dict(rigs.PRESETS["mixamo_plain"], l_knee="LeftUpLeg")
+    with pytest.raises(RigError, match="maps both l_hip and l_knee to bone 'LeftUpLeg'"):
+        rigs.complete_mapping(mapping, bones, "m.json")
