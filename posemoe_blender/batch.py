@@ -74,7 +74,11 @@ def find_videos(inputs: list[str]) -> list[tuple[Path, Path]]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found += [(v, p) for v in sorted(p.rglob("*")) if v.is_file() and v.suffix.lower() in VIDEO_SUFFIXES]
+            videos = [v for v in sorted(p.rglob("*")) if v.suffix.lower() in VIDEO_SUFFIXES]
+            for v in videos:
+                if v.is_symlink() and not v.exists():
+                    log.warning("%s: a link to a file that is gone (%s); skipped", v, os.readlink(v))
+            found += [(v, p) for v in videos if v.is_file()]
         elif p.is_file():
             found.append((p, p.parent))
         elif any(ch in item for ch in "*?["):

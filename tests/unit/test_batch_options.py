@@ -135,3 +135,13 @@ def test_the_lifter_process_applies_the_options_to_every_clip(monkeypatch):
     meta = written["1.npz"].meta
     assert meta["smoothing"] == "strong" and meta["focal_from"] == "--focal"
     assert meta["cleanup"]["subject_height_m"] == 1.5 and meta["cleanup"]["level_camera"] is True
+
+
+def test_a_link_to_a_clip_that_is_gone_is_skipped_with_a_warning(tmp_path, caplog):
+    from posemoe_blender.batch import find_videos
+
+    (tmp_path / "a.mp4").write_bytes(b"0")
+    (tmp_path / "gone.mp4").symlink_to(tmp_path / "deleted.mp4")
+    with caplog.at_level("WARNING"):
+        assert [v.name for v, _ in find_videos([str(tmp_path)])] == ["a.mp4"]
+    assert "gone.mp4: a link to a file that is gone" in caplog.text
