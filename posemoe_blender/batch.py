@@ -142,18 +142,29 @@ def recall_options(out_dir: Path, jobs: list[ClipJob]) -> None:
 
 
 def sweep_temps(out_dir: Path, jobs: list[ClipJob]) -> None:
-    """Remove the temp files a killed run left beside the jobs' outputs (atomic writers' ``.NAME.*.tmp*``)."""
+    """Remove the temp files a killed run left beside the jobs' outputs (atomic writers' ``.NAME.*.tmp*``, the
+    name cut at 100 characters as they cut it), and the folders left empty for clips that were not finished."""
     out_dir = Path(out_dir)
     stale = [out_dir / ".summary.json.tmp"]
     for job in jobs:
         folder = out_dir / job.rel.parent
         if folder.is_dir():
-            stale += folder.glob(f".{glob.escape(job.rel.name)}.*tmp*")
+            stale += folder.glob(f".{glob.escape(job.rel.name[:100])}.*tmp*")
     for p in stale:
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
         else:
             p.unlink(missing_ok=True)
+    for job in jobs:
+        if job.status in ("done", "skipped"):
+            continue
+        folder = out_dir / job.rel.parent
+        while folder != out_dir and out_dir in folder.parents:
+            try:
+                folder.rmdir()  # only an empty one
+            except OSError:
+                break
+            folder = folder.parent
 
 
 class _Children:

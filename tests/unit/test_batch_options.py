@@ -145,3 +145,20 @@ def test_a_link_to_a_clip_that_is_gone_is_skipped_with_a_warning(tmp_path, caplo
     with caplog.at_level("WARNING"):
         assert [v.name for v, _ in find_videos([str(tmp_path)])] == ["a.mp4"]
     assert "gone.mp4: a link to a file that is gone" in caplog.text
+
+
+def test_leftovers_of_unfinished_clips_are_swept(tmp_path):
+    """A killed run's temp files (names cut at 100 characters as the writers cut them) and the folders made for
+    clips that never finished go; finished clips' folders and files stay."""
+    from posemoe_blender.batch import sweep_temps
+
+    long = "x" * 120
+    jobs = [ClipJob(video=tmp_path / "v.mp4", rel=Path("deep/er/a")), ClipJob(video=tmp_path / "w.mp4", rel=Path(long)),
+            ClipJob(video=tmp_path / "d.mp4", rel=Path("kept/b"), status="done")]
+    out = tmp_path / "out"
+    (out / "deep" / "er").mkdir(parents=True)
+    (out / "kept").mkdir()
+    (out / "kept" / "b.fbx").write_bytes(b"0")
+    (out / f".{long[:100]}.motion.k3j.tmp.npz").write_bytes(b"0")
+    sweep_temps(out, jobs)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["kept", "kept/b.fbx"]
