@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.errors import CancelledError, ExitCode, PosemoeError
 from core.protocol import Failure, Result
+from posemoe_blender.options import add_lift_options, cleanup_options, inference_config
 from posemoe_blender.progress import LiveStream, Reporter
 
 log = logging.getLogger("posemoe.worker")
@@ -30,16 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", type=Path, nargs="?", help="input video")
     p.add_argument("--out", type=Path, help="motion .npz to write")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--smoothing", choices=("none", "light", "medium", "strong"), default="medium")
-    p.add_argument("--subject-height", type=float, default=1.75, help="metres")
-    p.add_argument("--focal", type=float, default=None, help="pixels")
-    p.add_argument("--lens-mm", type=float, default=None, help="35 mm-equivalent focal length")
-    p.add_argument("--ignore-lens-metadata", action="store_true", help="not the lens the video's metadata states")
-    p.add_argument("--no-foot-lock", action="store_true")
-    p.add_argument("--level-camera", action="store_true", help="fit only the ground's height, not its tilt")
-    p.add_argument("--static-camera", action="store_true",
-                   help="ignore the camera turn and travel measured on the background")
-    p.add_argument("--weights", type=Path, default=None)
+    add_lift_options(p)  # as `posemoe capture` takes them
     p.add_argument("--check", action="store_true", help="print the environment as one JSON line and exit")
     return p
 
@@ -71,7 +63,6 @@ def _on_sigterm(_signum, _frame) -> None:
 
 def run(args: argparse.Namespace, channel) -> int:
     """Run the worker for parsed ``args``, writing protocol lines to ``channel``."""
-    from core.config import InferenceConfig
     from posemoe_blender.pipeline import capture
 
     reporter = Reporter("json", channel=channel)
@@ -82,11 +73,8 @@ def run(args: argparse.Namespace, channel) -> int:
             return ExitCode.OK
         if args.video is None or args.out is None:
             raise PosemoeError("worker needs VIDEO and --out MOTION.npz (or --check)")
-        cfg = InferenceConfig(device=args.device)
-        out = capture(args.video, args.out, args.weights, cfg, args.smoothing, reporter,
-                      subject_height=args.subject_height, focal=args.focal, lens_mm=args.lens_mm,
-                      lens_metadata=not args.ignore_lens_metadata, foot_lock=not args.no_foot_lock,
-                      level_camera=args.level_camera, static_camera=args.static_camera)
+        out = capture(args.video, args.out, args.weights, inference_config(args), args.smoothing, reporter,
+                      **cleanup_options(args))
         reporter(Result(path=str(out)))
         return ExitCode.OK
     except PosemoeError as e:
