@@ -34,6 +34,7 @@ class BakeOptions:
 
     armature_name: str | None
     create_armature: bool
+    armature: object = None  # the object itself: renamed during a capture it is still the target
     rig: str = "auto"  # the panel's choice: auto, rigify, mixamo, unreal, cmu or custom
     mapping: dict[str, str] = field(default_factory=dict)
     frame_start: int = 1
@@ -45,6 +46,7 @@ class BakeOptions:
         """Return the options in a PosemoeSettings."""
         arm = settings.armature
         return cls(armature_name=arm.name if arm else None, create_armature=settings.create_armature or arm is None,
+                   armature=arm,
                    rig=settings.rig_preset, mapping=settings.mapping_dict() if settings.rig_preset == "custom" else {},
                    frame_start=settings.frame_start, root_motion=settings.root_motion, in_place=settings.in_place)
 
@@ -64,6 +66,15 @@ def _remove_new(before_actions: set, created) -> None:
             bpy.data.armatures.remove(data)
 
 
+def _still_there(options: BakeOptions) -> bpy.types.Object | None:
+    """Return the armature the job was started for if it still exists (under any name), else None."""
+    try:
+        arm = options.armature or bpy.data.objects.get(options.armature_name or "")
+        return arm if arm is not None and arm.type == 'ARMATURE' and bpy.data.objects.get(arm.name) == arm else None
+    except ReferenceError:  # deleted meanwhile
+        return None
+
+
 def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: BakeOptions,
                      name: str | None = None, notes: list[str] | None = None
                      ) -> tuple[bpy.types.Action, bpy.types.Object]:  # fmt: skip
@@ -74,7 +85,7 @@ def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: Bak
     """
     clip = _engine.motion_file().read_motion(Path(motion_path))
     bake = _engine.bake()
-    armature = None if options.create_armature else bpy.data.objects.get(options.armature_name or "")
+    armature = None if options.create_armature else _still_there(options)
     if armature is None and not options.create_armature:
         raise _engine.errors().RigError(f"armature {options.armature_name!r} no longer exists; pick another")
     before, created = set(bpy.data.actions), None
@@ -222,6 +233,10 @@ class POSEMOE_OT_import_motion(bpy.types.Operator, ImportHelper):
             action, armature = bake_motion_file(context, Path(self.filepath), options, notes=notes)
         except _engine.errors().PosemoeError as e:
             self.report({'ERROR'}, modal_job.first_line(str(e)))
+            return {'CANCELLED'}
+        except Exception as e:  # a bug, or Blender refusing a change: one line; bake_motion_file undid its work
+            log.exception("importing %s failed", self.filepath)
+            self.report({'ERROR'}, modal_job.first_line(f"import failed ({type(e).__name__}: {e}); see the console"))
             return {'CANCELLED'}
         if settings.armature is None:
             settings.armature = armature

@@ -95,7 +95,8 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                              description="Bone naming convention of the target armature")
     mapping: CollectionProperty(type=PosemoeBoneMap, name="Custom Mapping")
     mapping_index: IntProperty(name="Active Mapping Row", default=0)
-    frame_start: IntProperty(name="Frame Start", default=1, description="Frame of the clip's first key")
+    frame_start: IntProperty(name="Frame Start", default=1, min=0, max=1_000_000,
+                             description="Frame of the clip's first key (Blender's scene frames run 0 to 1,048,574)")
     smoothing: EnumProperty(name="Smoothing", items=SMOOTHING, default="medium")
     root_motion: BoolProperty(name="Root Motion", default=True,
                               description="Move the hips bone with the estimated root translation")

@@ -34,6 +34,9 @@ EOF_GRACE = 2.0
 KEEP_DATA_LINES = 20
 """How many non-protocol JSON objects (such as the ``--check`` report) a job keeps."""
 
+MAX_ITEMS_PER_POLL = 2000
+"""Output lines handled per timer tick at most (600,000 queued lines once held Blender for 33 s)."""
+
 
 def venv_python(venv_dir: Path) -> Path:
     """Return the Python executable inside the virtual environment ``venv_dir``."""
@@ -204,15 +207,19 @@ class WorkerJob:
             self._exited_at = self._clock()
         if exited and (self._eof or self._clock() - self._exited_at > EOF_GRACE):  # a grandchild may hold stdout
             events.extend(self._drain())
+            if not self._queue.empty():  # more than a tick's worth left: conclude once they are read
+                return events
             events.extend(self._conclude())
         elif self.stall_timeout and self._clock() - self._last_event > self.stall_timeout:
             events.append(self._stalled())
         return events
 
     def _drain(self) -> list:
+        """Return the events queued so far, at most MAX_ITEMS_PER_POLL: a worker flooding its output must not hold
+        Blender's main thread (the rest come on the next ticks)."""
         protocol = _engine.protocol()
         events = []
-        while True:
+        for _ in range(MAX_ITEMS_PER_POLL):
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -227,6 +234,7 @@ class WorkerJob:
                 elif isinstance(item, protocol.Failure) and self.failure is None:
                     self.failure = item
                 events.append(item)
+        return events
 
     def _conclude(self) -> list:
         """The process has exited: decide success or failure once."""

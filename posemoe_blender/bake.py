@@ -276,6 +276,12 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     if armature_obj is None or armature_obj.type != "ARMATURE":
         name = getattr(armature_obj, "name", None)
         raise RigError(f"object {name!r} is not an armature; select the character's armature")
+    if armature_obj.library is not None:  # its changes would not be saved with the file
+        raise RigError(f"armature {armature_obj.name!r} is linked from {armature_obj.library.filepath}; make a "
+                       "library override (Object > Library Override) or bake onto a local armature")
+    if armature_obj.animation_data is not None and armature_obj.animation_data.use_tweak_mode:
+        raise RigError(f"armature {armature_obj.name!r} is in NLA tweak mode; leave it (Tab in the NLA editor) and "
+                       "capture again")
     started = time.perf_counter()
     notes = [] if notes is None else notes
     bpy.context.view_layer.update()  # an object just appended from a .blend has no world matrix until then
@@ -316,6 +322,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         muted = _mute_overriding(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
                                  notes)
         anim.action = action
+        if previous is not None:
+            previous.use_fake_user = True  # replaced, not lost: kept in the file for the user to switch back to
         for pb in pose_bones:
             pb.rotation_mode = "QUATERNION"
         count = _key_result(action, armature_obj, res, frames, res.root_location / scale if root_motion else None)

@@ -99,6 +99,13 @@ def test_capture_job_bakes_new_actions(addon, scene):
     assert drive(runner, ctx) == {'FINISHED'}
     assert arm.animation_data.action.name == "clip.001" and "clip" in bpy.data.actions
     assert len(bpy.data.actions) == 2 and len([o for o in bpy.data.objects if o.type == 'ARMATURE']) == 1
+    assert bpy.data.actions["clip"].use_fake_user  # replaced, kept in the file
+    runner = addon.ops_capture.make_capture_runner(ctx, video, python, lambda lv, msg: reports.append((lv, msg)))
+    old_name, arm.name = arm.name, "Renamed while capturing"  # the job's target is the object, whatever its name
+    decoy = bpy.data.objects.new(old_name, bpy.data.armatures.new("decoy"))  # another armature under the old name
+    assert decoy.name == old_name
+    assert drive(runner, ctx) == {'FINISHED'}
+    assert arm.animation_data.action.name == "clip.002" and decoy.animation_data is None
 
 
 def test_capture_failure_leaves_nothing(addon, scene, monkeypatch):

@@ -204,6 +204,37 @@ def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [a.name for a in bpy.data.actions] == [keep.name]
 
 
+def test_the_replaced_action_is_kept_and_unbakeable_armatures_are_refused(tmp_path: Path) -> None:
+    """The action a bake replaces gets a fake user (saved with the file); a linked armature (changes not saved)
+    and one in NLA tweak mode are refused with the way out, the scene unchanged."""
+    _empty()
+    obj = bake.create_default_armature()
+    clip = synth_clip()
+    first = bake.bake_clip(clip, obj)
+    bake.bake_clip(clip, obj)
+    assert first.use_fake_user
+    path = tmp_path / "lib.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    _empty()
+    with bpy.data.libraries.load(str(path), link=True) as (src, dst):
+        dst.objects = ["PoseMoE_Armature"]
+    linked = dst.objects[0]
+    bpy.context.scene.collection.objects.link(linked)
+    with pytest.raises(RigError, match="is linked from .*lib.blend; make a library override"):
+        bake.bake_clip(clip, linked)
+    _empty()
+    obj = bake.create_default_armature()
+    bake.bake_clip(clip, obj)
+    track = obj.animation_data.nla_tracks.new()
+    track.strips.new("walk", 1, obj.animation_data.action)
+    obj.animation_data.action = None
+    obj.animation_data.use_tweak_mode = True
+    actions = set(bpy.data.actions)
+    with pytest.raises(RigError, match="NLA tweak mode"):
+        bake.bake_clip(clip, obj)
+    assert set(bpy.data.actions) == actions
+
+
 def test_odd_meta_and_ctrl_c_in_an_exporter(tmp_path: Path) -> None:
     """A meta 'ground' that is not an object is ignored; Ctrl-C inside Blender's exporter (which wraps it in a
     RuntimeError) is a cancel, and writes nothing."""

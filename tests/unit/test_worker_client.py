@@ -248,3 +248,26 @@ def test_engine_setup_reports_pips_error(tmp_path):
     assert Progress("download", 1, 2) in events
     assert job.failure.kind == "environment"
     assert "No matching distribution found for torch==9.9" in job.failure.message
+
+
+def test_a_flooding_worker_is_read_a_tick_at_a_time_and_its_result_kept(tmp_path):
+    """20,000 progress lines then the result: no poll handles more than MAX_ITEMS_PER_POLL, none is lost."""
+    out = tmp_path / "motion.npz"
+    script = _script(tmp_path, f"""
+        import json
+        for i in range(20000):
+            print(json.dumps({{"stage": "extract", "done": i + 1, "total": 20000}}))
+        open({str(out)!r}, "wb").write(b"x")
+        print(json.dumps({{"result": {str(out)!r}}}), flush=True)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)]).start()
+    deadline = time.monotonic() + 30
+    while job._queue.qsize() < 20001 and time.monotonic() < deadline:  # let the whole output queue up first
+        time.sleep(0.05)
+    sizes, events = [], []
+    while not job.done:
+        batch = job.poll()
+        sizes.append(len(batch))
+        events += batch
+    assert max(sizes) <= wc.MAX_ITEMS_PER_POLL and len(sizes) >= 20000 // wc.MAX_ITEMS_PER_POLL
+    assert sum(isinstance(e, Progress) for e in events) == 20000 and job.result == Result(str(out))
