@@ -27,6 +27,7 @@ LIMB_NAMES: dict[str, tuple[str, ...]] = {
     "wrist": ("hand", "wrist"),
 }
 """Per H36M limb joint, the words (joined, side taken out) of the bone whose head sits at it."""
+_ALL_LIMB_WORDS = {n for names in LIMB_NAMES.values() for n in names}
 HELPER_WORDS = {"twist", "roll", "ik", "pole", "target", "mch", "ctrl", "ctl", "con", "helper", "nub", "end",
                 "share", "corrective", "jiggle", "offset", "tweak", "fk", "org"}
 """Words of bones that are not the deform chain itself (twist and roll bones, IK/FK controls, end markers)."""
@@ -57,8 +58,6 @@ def _role(name: str) -> tuple[str | None, str | None]:
     return next((j for j, names in LIMB_NAMES.items() if joined in names), None), side
 
 
-_ALL_LIMB_WORDS = {n for names in LIMB_NAMES.values() for n in names}
-
 
 def _ancestors(bone: str, parents: dict[str, str | None]) -> list[str]:
     """Return ``bone``'s ancestors, nearest first."""
@@ -69,10 +68,9 @@ def _ancestors(bone: str, parents: dict[str, str | None]) -> list[str]:
     return out
 
 
-def _chain(bones: list[str | None], parents: dict[str, str | None]) -> bool:
+def _chain(bones: list[str], parents: dict[str, str | None]) -> bool:
     """True when each bone is an ancestor of the next (a limb read top down)."""
-    pairs = zip(bones, bones[1:], strict=False)
-    return all(a is not None and b is not None and a in _ancestors(b, parents) for a, b in pairs)
+    return all(a in _ancestors(b, parents) for a, b in zip(bones, bones[1:], strict=False))
 
 
 def _torso_bone(parents: dict[str, str | None], word: str, above: str | None = None) -> str | None:
