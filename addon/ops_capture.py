@@ -135,20 +135,33 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
         env=worker_client.worker_env(_engine.engine_root()), stall_timeout=prefs.stall_timeout if prefs else 300,
         cleanup_paths=[work_dir])
 
+    # The capture belongs to the scene it was started in: progress shows there and the bake lands there (its
+    # frame range, a new armature) even if the user switches scenes while the worker runs.
+    start_scene, layer_name = context.scene, context.view_layer.name
+
+    def scene_of_job(ctx: bpy.types.Context) -> bpy.types.Scene:
+        try:
+            return start_scene if bpy.data.scenes.get(start_scene.name) == start_scene else ctx.scene
+        except ReferenceError:  # the scene was deleted meanwhile: the current one takes the result
+            return ctx.scene
+
     def on_done(ctx: bpy.types.Context, job: worker_client.WorkerJob) -> str:
         notes: list[str] = []
-        action, armature = bake_motion_file(ctx, Path(job.result.path), options, name=clip_name(video), notes=notes)
-        if ctx.scene.posemoe.armature is None:
-            ctx.scene.posemoe.armature = armature
+        scene = scene_of_job(ctx)
+        layer = scene.view_layers.get(layer_name) or scene.view_layers[0]
+        with ctx.temp_override(scene=scene, view_layer=layer):
+            action, armature = bake_motion_file(bpy.context, Path(job.result.path), options, name=clip_name(video),
+                                                notes=notes)
+        if scene.posemoe.armature is None:
+            scene.posemoe.armature = armature
         if notes:  # reported with the worker's warnings when the job concludes
             props = job_props(ctx)
             props.warning = modal_job.first_line("; ".join(n for n in (props.warning, *notes) if n), 400)
-        return _finish_message(action, armature, ctx.scene)
-
-    scene_name = context.scene.name  # progress stays on this scene if the user switches scenes meanwhile
+        message = _finish_message(action, armature, scene)
+        return message if scene == ctx.scene else f"{message} in scene '{scene.name}'"
 
     def job_props(ctx: bpy.types.Context):
-        return (bpy.data.scenes.get(scene_name) or ctx.scene).posemoe.job
+        return scene_of_job(ctx).posemoe.job
 
     return modal_job.JobRunner(KIND, worker, job_props, on_done, report, "PoseMoE capture")
 

@@ -3,7 +3,7 @@
 No bpy here, so this is unit-tested on its own. The worker prints protocol JSON lines
 on stdout (core.protocol, reached through ``_engine``); its stderr goes to a log file.
 ``WorkerJob.poll()`` never blocks; ``cancel()`` stops the process tree and removes the
-job's temporary files.
+job's temporary files without holding the caller more than STOP_GRACE.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ KEEP_DATA_LINES = 20
 
 MAX_ITEMS_PER_POLL = 2000
 """Output lines handled per timer tick at most (600,000 queued lines once held Blender for 33 s)."""
+
+STOP_GRACE = 0.3
+"""Seconds a cancel waits on the calling (main) thread for the worker to obey terminate; a worker that takes
+longer is waited for, killed and cleaned up by a stopper thread, so Blender never hangs on it."""
 
 
 def venv_python(venv_dir: Path) -> Path:
@@ -118,6 +122,7 @@ class WorkerJob:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
+        self._stopper: threading.Thread | None = None  # finishes off a worker that ignored terminate
         self._eof = False
         self._exited_at: float | None = None
         self._last_event = clock()
@@ -262,44 +267,74 @@ class WorkerJob:
 
     def _stalled(self):
         protocol = _engine.protocol()
-        self._stop_process()
         self.failure = protocol.Failure(
             message=f"the worker made no progress for {self.stall_timeout:g} s and was stopped; see its log",
             kind="timeout")
         self.result = None
         self.done = True
-        remove_paths(self.cleanup_paths)
+        self._stop_process(then_remove=self.cleanup_paths)
         return self.failure
 
     # -- cancel and clean up ------------------------------------------------------------------
 
     def cancel(self) -> None:
-        """Stop the worker (terminate, wait ``kill_after`` = 5 s, kill) and remove its temporary files."""
+        """Stop the worker (terminate, wait ``kill_after`` = 5 s, kill) and remove its temporary files.
+
+        Returns within about STOP_GRACE: a worker still running then is finished off (and its files removed)
+        by a stopper thread; :meth:`wait_stopped` waits for that."""
         protocol = _engine.protocol()
-        self._stop_process()
         if not self.done or self.failure is None:
             self.failure = protocol.Failure(message="cancelled", kind="cancelled")
         self.result = None
         self.done = True
-        remove_paths(self.cleanup_paths)
+        self._stop_process(then_remove=self.cleanup_paths)
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until a cancelled or stalled worker is gone and its files removed; return True if so."""
+        if self._stopper is not None:
+            self._stopper.join(timeout)
+            return not self._stopper.is_alive()
+        return self._proc is None or self._proc.poll() is not None
 
     def cleanup(self) -> None:
         """Remove the job's temporary files after the caller is done with the result."""
         remove_paths(self.cleanup_paths)
 
-    def _stop_process(self) -> None:
+    def _stop_process(self, then_remove: Sequence[Path] = ()) -> None:
+        """Terminate the worker's process group, then remove ``then_remove``: at once when it obeys within
+        STOP_GRACE, otherwise from a stopper thread that waits ``kill_after`` and kills. The thread is not a daemon,
+        so Python's shutdown (Blender quitting) waits for it rather than leaving a stubborn worker running."""
         proc = self._proc
         if proc is None or proc.poll() is not None:
+            remove_paths(then_remove)
             return
         _signal_group(proc, terminate=True)
         try:
-            proc.wait(self.kill_after)
+            proc.wait(min(STOP_GRACE, self.kill_after))
+        except subprocess.TimeoutExpired:
+            if self._stopper is None:
+                self._stopper = threading.Thread(target=self._finish_stopping, args=(proc, list(then_remove)),
+                                                 name="posemoe-worker-stopper")
+                self._stopper.start()
+            return
+        if self._thread is not None:
+            self._thread.join(1.0)
+        remove_paths(then_remove)
+
+    def _finish_stopping(self, proc: subprocess.Popen, then_remove: list[Path]) -> None:
+        """Stopper thread: wait out the grace, kill the group if the worker is still there, remove its files."""
+        try:
+            proc.wait(max(0.0, self.kill_after - STOP_GRACE))
         except subprocess.TimeoutExpired:
             log.warning("worker %d ignored terminate; killing it", proc.pid)
             _signal_group(proc, terminate=False)
-            proc.wait(5)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                log.warning("worker %d survived kill", proc.pid)
         if self._thread is not None:
             self._thread.join(1.0)
+        remove_paths(then_remove)
 
     def last_log_line(self) -> str:
         """Return the last non-empty line of the worker's log (its stderr), or ''."""

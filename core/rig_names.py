@@ -5,9 +5,10 @@ Creator ``CC_Base_L_Thigh``, 3ds Max Biped ``Bip01 L Thigh``, VRoid ``J_Bip_L_Up
 ``lThighBend``, Blender's ``thigh.L``, Mixamo names under other prefixes, ...). Names are split into
 words (separators and camelCase), the side words (``L``/``Left``/``R``/``Right``) taken out, and the
 rest matched against each limb bone's usual names; the torso comes from the hierarchy (the pelvis is
-where both legs and the neck meet, the spine bone the middle one below the neck). A guess is kept only
-when every joint has a bone and each limb is one chain (thigh above shin above foot, ...), so a wrong
-guess fails loudly instead of baking a tangle.
+where both legs and the neck meet, the spine bone the middle one below the neck; where no bone is named
+head or neck, as in Blender's metarig, the numbered bones continuing above the arms are the neck and
+head). A guess is kept only when every joint has a bone and each limb is one chain (thigh above shin
+above foot, ...), so a wrong guess fails loudly instead of baking a tangle.
 
 Blender-safe: stdlib only. Hand-written: no library maps arbitrary rig names (the retargeting add-ons
 ship fixed per-convention tables, as core.rigs does).
@@ -83,6 +84,29 @@ def _torso_bone(parents: dict[str, str | None], word: str, above: str | None = N
     return min(found, key=lambda b: len(_ancestors(b, parents)), default=None)
 
 
+def _stem(bone: str) -> tuple[str, ...]:
+    """Return a bone name's words without numbers, namespace and side (``DEF-spine.004`` -> ("spine",))."""
+    return tuple(w for w in words(bone) if not w.isdigit() and w not in PREFIX_WORDS and w not in SIDE_WORDS)
+
+
+def _numbered_neck(parents: dict[str, str | None], mapping: dict[str, str]) -> tuple[str, str] | None:
+    """Return (head, neck base) of a rig whose torso bones are numbered rather than named, as Blender's metarig
+    (``spine.004`` the neck, ``spine.006`` the head): the bones of the chest's own name continuing above the
+    bone both arms hang from, one child at a time; its last is the head, its first the neck."""
+    arms = [{mapping[f"{s}_shoulder"], *_ancestors(mapping[f"{s}_shoulder"], parents)} for s in "lr"]
+    chest = next((b for b in _ancestors(mapping["l_shoulder"], parents) if b in arms[1]), None)
+    if chest is None or not _stem(chest):
+        return None
+    chain, bone = [], chest
+    while True:
+        above = [c for c, p in parents.items() if p == bone and _stem(c) == _stem(chest) and c not in arms[0] | arms[1]]
+        if len(above) != 1:
+            break
+        bone = above[0]
+        chain.append(bone)
+    return (chain[-1], chain[0]) if len(chain) >= 2 else None
+
+
 def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
     """Return ``{H36M joint: bone}`` for an armature given as ``{bone: parent bone or None}``, or None when
     the names and hierarchy do not make one humanoid skeleton."""
@@ -103,7 +127,9 @@ def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
     head = _torso_bone(parents, "head")
     thorax = _torso_bone(parents, "neck", above=head) if head else None
     if head is None or thorax is None or thorax == head:
-        return None
+        head, thorax = _numbered_neck(parents, mapping) or (None, None)
+        if head is None:
+            return None
     ups = [set(_ancestors(mapping[j], parents)) | {mapping[j]} for j in ("l_hip", "r_hip")]
     pelvis = next((b for b in _ancestors(thorax, parents) if all(b in up for up in ups)), None)
     if pelvis is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from mathutils import Quaternion
 
 from core.contact import DEFAULT_PARAMS
 from core.errors import RigError
@@ -24,6 +25,30 @@ from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, re
 log = logging.getLogger(__name__)
 
 _LINEAR = 1  # FCurve keyframe interpolation enum value of 'LINEAR' (CONSTANT=0, LINEAR=1, BEZIER=2)
+
+EULER_MODES = frozenset({"XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"})
+"""Pose-bone rotation modes keyed as Euler angles: a rig the animator keeps in Euler (a BVH import, a hand-made
+rig) stays in Euler, so its other actions still play and its curves stay editable."""
+
+
+def rotation_channel(pose_bone: bpy.types.PoseBone) -> str:
+    """Return the property the bake keys on ``pose_bone``: rotation_euler for Euler bones, else
+    rotation_quaternion (axis-angle bones are switched to quaternions)."""
+    return "rotation_euler" if pose_bone.rotation_mode in EULER_MODES else "rotation_quaternion"
+
+
+def euler_keys(quaternions: np.ndarray, order: str) -> np.ndarray:
+    """Return (T, 3) Euler angles (radians, Blender's ``order``) of (T, 4) w-x-y-z quaternions, each frame's the
+    nearest to the frame before: no 360-degree jumps, which would spin the bone between two keys.
+
+    mathutils (Blender's own) rather than scipy: this runs inside Blender, and its ``compatible`` Euler argument
+    is exactly the continuity wanted (about 2.5 us a frame)."""
+    out = np.empty((len(quaternions), 3), np.float64)
+    previous = None
+    for t, q in enumerate(np.asarray(quaternions, np.float64)):
+        e = Quaternion(q).to_euler(order) if previous is None else Quaternion(q).to_euler(order, previous)
+        out[t], previous = e, e
+    return out
 
 
 def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75) -> bpy.types.Object:
@@ -121,26 +146,48 @@ def overriding_constraints(armature_obj: bpy.types.Object, bone_names: set[str])
     return found
 
 
-def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], mute: bool, notes: list[str]) -> list:
-    """Deal with the constraints that would override the baked keys: mute them (``mute``) or say how to; return
-    the constraints muted. The note goes to the log and to ``notes`` (what the add-on shows)."""
-    found = overriding_constraints(armature_obj, bone_names)
+def overriding_drivers(armature_obj: bpy.types.Object, bone_names: set[str], root_name: str | None = None
+                       ) -> list[tuple[str, bpy.types.FCurve]]:  # fmt: skip
+    """Return (pose bone name, driver F-Curve) of the armature's active drivers that would override keys on
+    ``bone_names``: on the rotation the bake keys (:func:`rotation_channel`; a driver on the other one stops
+    mattering), and on the location of ``root_name`` (root motion)."""
+    anim = armature_obj.animation_data
+    found = []
+    for fc in anim.drivers if anim is not None else ():
+        head, sep, prop = fc.data_path.rpartition("].")
+        if fc.mute or not sep or not head.startswith('pose.bones["') or not head.endswith('"'):
+            continue
+        bone = bpy.utils.unescape_identifier(head[len('pose.bones["'):-1])
+        pb = armature_obj.pose.bones.get(bone) if bone in bone_names else None
+        if pb is not None and (prop == rotation_channel(pb) or (prop == "location" and bone == root_name)):
+            found.append((bone, fc))
+    return found
+
+
+def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], root_name: str, mute: bool,
+                     notes: list[str]) -> list:
+    """Deal with the constraints and drivers that would override the baked keys: mute them (``mute``) or say how
+    to; return what was muted (each has ``.mute``). The note goes to the log and to ``notes`` (what the add-on
+    shows)."""
+    found = [(f"{bone} ({con.name})", con) for bone, con in overriding_constraints(armature_obj, bone_names)]
+    found += [(f"{bone} (driver on {fc.data_path.rpartition('.')[2]})", fc)
+              for bone, fc in overriding_drivers(armature_obj, bone_names, root_name)]
     if not found:
         return []
-    listed = ", ".join(f"{bone} ({con.name})" for bone, con in found[:6]) + (" ..." if len(found) > 6 else "")
+    listed = ", ".join(label for label, _ in found[:6]) + (" ..." if len(found) > 6 else "")
     if mute:
-        note = (f"{armature_obj.name}: muted {len(found)} bone constraint(s) that would override the captured "
-                f"motion: {listed}")
+        note = (f"{armature_obj.name}: muted {len(found)} bone constraint(s) or driver(s) that would override the "
+                f"captured motion: {listed}")
     else:
-        note = (f"{armature_obj.name}: bone constraints override the captured motion on {listed}; mute them "
-                "(Bone Constraints tab) or switch the rig to FK")
+        note = (f"{armature_obj.name}: bone constraints or drivers override the captured motion on {listed}; mute "
+                "them (Bone Constraints tab; Drivers editor) or switch the rig to FK")
     log.warning("%s", note)
     notes.append(note)
     if not mute:
         return []
-    for _, con in found:
-        con.mute = True
-    return [con for _, con in found]
+    for _, thing in found:
+        thing.mute = True
+    return [thing for _, thing in found]
 
 
 def clip_name(clip: MotionClip) -> str:
@@ -198,13 +245,18 @@ def _write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) ->
 
 def _key_result(action: bpy.types.Action, obj: bpy.types.Object, res: RetargetResult, frames: np.ndarray,
                 location: np.ndarray | None) -> int:
-    """Key the driven bones' rotations (and pelvis location) of ``res``; return the number of F-Curves."""
+    """Key the driven bones' rotations (in each bone's mode: :func:`rotation_channel`) and the pelvis location of
+    ``res``; return the number of F-Curves."""
     count = 0
     for b in res.driven:
         name = res.bone_names[b]
-        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].rotation_quaternion'
-        for k in range(4):
-            _write_keys(_new_fcurve(action, obj, path, k, name), frames, res.rotations[:, b, k])
+        pb = obj.pose.bones[name]
+        channel = rotation_channel(pb)
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].{channel}'
+        values = res.rotations[:, b] if channel == "rotation_quaternion" else euler_keys(res.rotations[:, b],
+                                                                                          pb.rotation_mode)
+        for k in range(values.shape[1]):
+            _write_keys(_new_fcurve(action, obj, path, k, name), frames, values[:, k])
             count += 1
     if location is not None:
         name = res.bone_names[res.root_bone]
@@ -261,13 +313,14 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
               ) -> bpy.types.Action:
     """Return a NEW Action holding ``clip`` retargeted onto ``armature_obj`` (assigned to it).
 
-    Keys ``rotation_quaternion`` of the driven bones (their rotation mode becomes QUATERNION) and the
+    Keys the driven bones' rotations in their own mode (Euler bones keep their order and get continuous
+    ``rotation_euler`` keys; the others get ``rotation_quaternion``, axis-angle ones becoming QUATERNION) and the
     pelvis bone ``location`` (root motion, scaled to the rig's leg length; ``in_place`` keeps it over
     the origin horizontally). With ``clip.meta["world_from_camera"]`` (written by core.motion_cleanup) the
     motion is baked in that ground-aligned world, so the character stands upright even when the camera was
     pitched; without it the camera is taken as level. With ``meta["contacts"]`` (and root motion) planted
     feet are pinned on the rig itself (core.retarget.lock_rig_feet), whose proportions differ from the
-    motion's. Bone constraints that would override the keys (IK, copy rotation, ...) are muted with
+    motion's. Bone constraints and drivers that would override the keys (IK, copy rotation, ...) are muted with
     ``mute_constraints`` (headless export: the file must carry the captured motion), else reported; what the user
     should know is logged and appended to ``notes``. Never reuses an existing action; on any failure the
     partly-made action is removed and the previous assignment (and muting) restored. Raises RigError for unusable
@@ -319,13 +372,14 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     action = bpy.data.actions.new(action_name or clip_name(clip))
     muted = []
     try:
-        muted = _mute_overriding(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
-                                 notes)
+        muted = _mute_overriding(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name},
+                                 root_bone.name if root_motion else None, mute_constraints, notes)
         anim.action = action
         if previous is not None:
             previous.use_fake_user = True  # replaced, not lost: kept in the file for the user to switch back to
         for pb in pose_bones:
-            pb.rotation_mode = "QUATERNION"
+            if pb.rotation_mode not in EULER_MODES:
+                pb.rotation_mode = "QUATERNION"
         count = _key_result(action, armature_obj, res, frames, res.root_location / scale if root_motion else None)
         _set_scene_range(clip, frame_start)
         apply_rig_settings(armature_obj, preset)
@@ -334,8 +388,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         bpy.data.actions.remove(action)
         for pb, mode in zip(pose_bones, modes, strict=True):
             pb.rotation_mode = mode
-        for con in muted:
-            con.mute = False
+        for thing in muted:
+            thing.mute = False
         if not had_anim:
             armature_obj.animation_data_clear()
         raise

@@ -108,6 +108,27 @@ def test_capture_job_bakes_new_actions(addon, scene):
     assert arm.animation_data.action.name == "clip.002" and decoy.animation_data is None
 
 
+def test_capture_bakes_into_the_scene_it_started_in(addon, scene):
+    """The user switches scenes while the worker runs: the new armature, action and frame range still land in
+    the capture's scene, and the other scene is left alone."""
+    reports, ctx = [], bpy.context
+    other = bpy.data.scenes.new("Switched to")
+    other.frame_start, other.frame_end = 100, 200
+    try:
+        runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                       addon.preferences.worker_python(ctx),
+                                                       lambda lv, msg: reports.append((lv, msg)))
+        with ctx.temp_override(scene=other, view_layer=other.view_layers[0]):
+            assert drive(runner, bpy.context) == {'FINISHED'}, reports
+        arm = scene.posemoe.armature
+        assert arm is not None and arm.name in scene.objects and arm.animation_data.action.name == "clip"
+        assert (scene.frame_start, scene.frame_end) == (1, 12) and not scene.posemoe.job.running
+        assert len(other.objects) == 0 and (other.frame_start, other.frame_end) == (100, 200)
+        assert other.posemoe.armature is None and f"in scene '{scene.name}'" in reports[-1][1]
+    finally:
+        bpy.data.scenes.remove(other)
+
+
 def test_capture_failure_leaves_nothing(addon, scene, monkeypatch):
     monkeypatch.setenv("POSEMOE_FAKE_MODE", "fail")
     reports, ctx = [], bpy.context
@@ -140,6 +161,7 @@ def test_cancel_stops_worker_and_refuses_second_capture(addon, scene, monkeypatc
         assert runner.tick(ctx) == {'CANCELLED'}
     finally:
         runner.end(ctx, cancelled=True)
+    assert runner.worker.wait_stopped(10)
     with pytest.raises(ProcessLookupError):
         os.kill(runner.worker.pid, 0)
     assert not any(p.exists() for p in runner.worker.cleanup_paths)
@@ -263,6 +285,7 @@ def test_real_worker_capture_cancel_leaves_nothing(addon, scene, shared_data):
         assert runner.tick(ctx) == {'CANCELLED'}
     else:  # it failed early (e.g. weights not trained yet): the failure path must be just as clean
         assert runner.worker.failure is not None, reports
+    assert runner.worker.wait_stopped(10)
     with pytest.raises(ProcessLookupError):
         os.kill(runner.worker.pid, 0)
     assert not any(p.exists() for p in runner.worker.cleanup_paths)

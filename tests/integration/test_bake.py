@@ -14,7 +14,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 pytestmark = pytest.mark.bpy
 
-from mathutils import Matrix  # noqa: E402
+from mathutils import Euler, Matrix  # noqa: E402
 
 from core import retarget as rt  # noqa: E402
 from core import rigs  # noqa: E402
@@ -153,6 +153,67 @@ def test_transformed_armature_saved_as_blend(tmp_path: Path) -> None:
     assert errors.mean() < 1.0, errors.mean()
 
 
+def test_blender_human_metarig_is_recognised_and_baked() -> None:
+    """Blender's own human metarig (Rigify's; 159 bones with the face, torso bones numbered spine.000-006) bakes with
+    rig auto: the neck and head are read off the numbered chain above the arms."""
+    _empty()
+    addon_utils = pytest.importorskip("addon_utils")
+    if not addon_utils.enable("rigify", default_set=True):
+        pytest.skip("this bpy build has no Rigify add-on")
+    try:
+        bpy.ops.object.armature_human_metarig_add()
+    finally:
+        addon_utils.disable("rigify", default_set=True)
+    obj = bpy.context.object
+    clip = synth_clip()
+    notes: list[str] = []
+    bake.bake_clip(clip, obj, notes=notes)
+    parents = {b.name: b.parent.name if b.parent else None for b in obj.data.bones}
+    mapping = rigs.resolve_rig([b.name for b in obj.data.bones], "auto", parents=parents)[1]
+    assert (mapping["thorax"], mapping["neck"], mapping["pelvis"]) == ("spine.004", "spine.006", "spine")
+    errors = pose_errors(obj, clip, mapping)
+    assert errors.mean() < 1.5, errors.mean()
+
+
+def test_euler_bones_keep_their_mode_and_get_continuous_euler_keys() -> None:
+    """A rig kept in Euler (a BVH import, a hand-made rig) stays in Euler, so its older Euler actions still play:
+    those bones get rotation_euler keys in their own order; axis-angle bones become quaternions."""
+    _empty()
+    obj = bake.create_default_armature()
+    orders = {"Hips": "ZXY", "LeftUpLeg": "XYZ", "RightForeArm": "YZX", "Spine": "ZYX"}
+    for name, order in orders.items():
+        obj.pose.bones[name].rotation_mode = order
+    obj.pose.bones["LeftArm"].rotation_mode = "AXIS_ANGLE"
+    clip = synth_clip()
+    action = bake.bake_clip(clip, obj)
+    assert {n: obj.pose.bones[n].rotation_mode for n in orders} == orders
+    assert obj.pose.bones["LeftArm"].rotation_mode == "QUATERNION"
+    paths = {fc.data_path for fc in bake.action_fcurves(action, obj)}
+    assert 'pose.bones["LeftUpLeg"].rotation_euler' in paths
+    assert 'pose.bones["LeftUpLeg"].rotation_quaternion' not in paths
+    assert 'pose.bones["LeftArm"].rotation_quaternion' in paths
+    assert len(bake.action_fcurves(action, obj)) == 4 * 16 - len(orders) + 3
+    errors = pose_errors(obj, clip, rigs.resolve_mapping([b.name for b in obj.data.bones]))
+    assert errors.mean() < 1.0, errors.mean()
+
+
+def test_euler_keys_do_not_jump_a_turn() -> None:
+    """Two whole turns about Z: the keyed angle keeps climbing (to 4 pi) instead of wrapping at +-pi, which would
+    spin the bone backwards between two keys."""
+    angle = np.linspace(0.0, 4 * np.pi, 200)
+    tilt = 0.3 * np.sin(angle)  # and a wobble about X, so all three angles move
+    qz = np.stack([np.cos(angle / 2), 0 * angle, 0 * angle, np.sin(angle / 2)], 1)
+    qx = np.stack([np.cos(tilt / 2), np.sin(tilt / 2), 0 * tilt, 0 * tilt], 1)
+    w1, v1, w2, v2 = qz[:, :1], qz[:, 1:], qx[:, :1], qx[:, 1:]
+    q = np.concatenate([w1 * w2 - (v1 * v2).sum(1, keepdims=True), w1 * v2 + w2 * v1 + np.cross(v1, v2)], 1)
+    for order in bake.EULER_MODES:
+        e = bake.euler_keys(q, order)
+        assert np.abs(np.diff(e, axis=0)).max() < 0.3, order  # steps of 0.063 rad: no wrap anywhere
+        back = np.array([Euler(x, order).to_quaternion() for x in e])
+        assert np.abs(np.abs((back * q).sum(1)) - 1).max() < 1e-6, order  # the same rotations (mathutils is float32)
+    assert bake.euler_keys(q, "XYZ")[-1, 2] == pytest.approx(4 * np.pi, abs=1e-5)
+
+
 def test_constraints_that_override_the_keys_are_reported_or_muted() -> None:
     _empty()
     obj = bake.create_default_armature()
@@ -164,16 +225,28 @@ def test_constraints_that_override_the_keys_are_reported_or_muted() -> None:
     copy = obj.pose.bones["RightForeArm"].constraints.new("COPY_ROTATION")
     copy.target, copy.subtarget = obj, "Head"
     idle = obj.pose.bones["LeftArm"].constraints.new("COPY_ROTATION")  # no target: does nothing, not reported
+    driven = obj.pose.bones["RightUpLeg"].driver_add("rotation_quaternion", 1)  # a driver beats keys as well
+    driven.driver.expression = "0.5"
+    euler = obj.pose.bones["LeftArm"].driver_add("rotation_euler", 0)  # ignored once the bone is in quaternion mode
+    euler.driver.expression = "1.0"
+    hips = obj.pose.bones["Hips"].driver_add("location", 2)  # overrides root motion only
+    hips.driver.expression = "0.0"
     mapping = rigs.resolve_mapping([b.name for b in obj.data.bones])
     assert {b for b, _ in bake.overriding_constraints(obj, {"LeftUpLeg"})} == {"LeftLeg"}
+    assert [b for b, _ in bake.overriding_drivers(obj, {"RightUpLeg", "LeftArm", "Hips"})] == ["RightUpLeg"]
     clip = synth_clip()
     notes: list[str] = []
     bake.bake_clip(clip, obj, notes=notes)
     assert len(notes) == 1 and "LeftLeg (IK)" in notes[0] and "RightForeArm" in notes[0] and "LeftArm" not in notes[0]
-    assert not ik.mute and pose_errors(obj, clip, mapping).max() > 10.0  # the IK wins over the keys
+    assert "RightUpLeg (driver on rotation_quaternion)" in notes[0] and "Hips (driver on location)" in notes[0]
+    assert not ik.mute and not driven.mute and pose_errors(obj, clip, mapping).max() > 10.0  # they win over keys
+    notes.clear()
+    bake.bake_clip(clip, obj, root_motion=False, notes=notes)
+    assert "Hips" not in notes[0]
     notes.clear()
     bake.bake_clip(clip, obj, mute_constraints=True, notes=notes)
-    assert ik.mute and copy.mute and not idle.mute and "muted 2 bone constraint(s)" in notes[0]
+    assert ik.mute and copy.mute and not idle.mute and "muted 4 bone constraint(s) or driver(s)" in notes[0]
+    assert driven.mute and hips.mute and not euler.mute
     assert pose_errors(obj, clip, mapping).mean() < 1.0
 
 

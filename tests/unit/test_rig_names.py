@@ -65,6 +65,15 @@ CONVENTIONS = {
                            {"thigh": "thigh.{s}", "shin": "shin.{s}", "foot": "foot.{s}", "upper": "upper_arm.{s}",
                             "fore": "forearm.{s}", "hand": "hand.{s}"}, ("L", "R")),
                       {"pelvis": "hips", "spine": "chest", "r_shoulder": "upper_arm.R", "l_wrist": "hand.L"}),
+    "Blender metarig (numbered spine, face under the head)": (
+        {"spine": None, **{f"spine.00{i}": ("spine" if i == 1 else f"spine.00{i - 1}") for i in range(1, 7)},
+         **{f"{b}.{s}": p.format(s=s) for s in "LR" for b, p in (
+             ("shoulder", "spine.003"), ("upper_arm", "shoulder.{s}"), ("forearm", "upper_arm.{s}"),
+             ("hand", "forearm.{s}"), ("breast", "spine.003"), ("pelvis", "spine"), ("thigh", "spine"),
+             ("shin", "thigh.{s}"), ("foot", "shin.{s}"), ("toe", "foot.{s}"), ("heel.02", "foot.{s}"))},
+         "face": "spine.006", "nose": "face", "nose.001": "nose", "jaw": "face", "ear.L": "face"},
+        {"pelvis": "spine", "spine": "spine.002", "thorax": "spine.004", "neck": "spine.006", "head": "spine.006",
+         "l_shoulder": "upper_arm.L", "r_ankle": "foot.R"}),
     "Mixamo, underscore prefix": (_rig(["mixamorig_Hips", "mixamorig_Spine", "mixamorig_Spine1", "mixamorig_Spine2",
                                         "mixamorig_Neck", "mixamorig_Head"], "mixamorig_HeadTop_End",
                                        {"thigh": "mixamorig_{s}UpLeg", "shin": "mixamorig_{s}Leg",
