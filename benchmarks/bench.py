@@ -81,7 +81,13 @@ def gt_clips(gt_dir: Path, quick: bool, render: bool = True) -> list[dict]:
 
 
 def keypoints(video: Path, cache: Path):
-    """Return the extractor's keypoints for ``video``, cached in ``cache`` (never in the repository)."""
+    """Return the extractor's keypoints for ``video``, cached in ``cache`` (never in the repository).
+
+    The H36M joints are made afresh from the cached MediaPipe landmarks, as extraction makes them
+    (core.keypoints.blazepose_to_h36m), so a change to that mapping is measured without running MediaPipe again."""
+    from dataclasses import replace
+
+    from core.keypoints import blazepose_to_h36m
     from core.motion_file import read_keypoints, write_keypoints
 
     out = cache / f"{video.stem}_kp.npz"
@@ -89,7 +95,13 @@ def keypoints(video: Path, cache: Path):
         from core.extract import extract_keypoints
 
         write_keypoints(out, extract_keypoints(video))
-    return read_keypoints(out)
+    kp = read_keypoints(out)
+    landmarks = kp.extras.get("mp_landmarks")
+    if landmarks is None:
+        return kp
+    joints, scores = blazepose_to_h36m(landmarks[..., :2], landmarks[..., 3])
+    scores[~kp.valid] = 0.0
+    return replace(kp, joints_2d=joints, scores=scores)
 
 
 def _metrics(rel: np.ndarray, gt_rel: np.ndarray) -> dict:

@@ -59,7 +59,9 @@ EYE_END_SITE = {"daz_cmu": "head_end"}
 # Virtual head points as (up, forward) metres in the head frame, for an adult (scaled with the head class).
 EYES_FROM_HEAD = (0.08, 0.08)
 NOSE_FROM_EYES = (-0.035, 0.025)
-TOP_FROM_EYES = (0.104, -0.016)  # = 1.6 x (eyes - mouth), mouth ~6.5 cm below and 1 cm ahead: HEAD_TOP_FROM_EYES
+TOP_FROM_EYES = (0.104, -0.016)
+# Run time makes these two points from MediaPipe's face landmarks by weights fitted to them on rendered clips
+# (core.keypoints.HEAD_POINT_WEIGHTS, benchmarks/head_points.py).
 
 
 def detect_family(names: list[str]) -> str:

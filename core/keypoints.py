@@ -10,18 +10,38 @@ import numpy as np
 
 from core.skeleton import NUM_JOINTS
 
-# H36M joint -> MediaPipe landmark(s) averaged to make it. Spine (7) and head top (10)
-# are derived afterwards from other joints.
+# H36M joint -> MediaPipe landmark(s) averaged to make it. Spine (7), nose (9) and head top (10) are derived
+# afterwards from other joints and landmarks.
 BLAZEPOSE_TO_H36M: dict[int, tuple[int, ...]] = {
     0: (23, 24), 1: (24,), 2: (26,), 3: (28,), 4: (23,), 5: (25,), 6: (27,),
-    8: (11, 12), 9: (0,), 11: (11,), 12: (13,), 13: (15,), 14: (12,), 15: (14,), 16: (16,),
+    8: (11, 12), 11: (11,), 12: (13,), 13: (15,), 14: (12,), 15: (14,), 16: (16,),
 }  # fmt: skip
+MP_NOSE = 0
 MP_EYES = (2, 5)  # left eye, right eye (centres)
+MP_EARS = (7, 8)
 MP_MOUTH = (9, 10)
-HEAD_TOP_FROM_EYES = 1.6
-"""Head top = eye midpoint + this x (eye midpoint - mouth midpoint). Eye-to-mouth is about
-6-7 cm on an adult and eye-to-crown about 10-11 cm; the same rule gives the training data's
-head top, so only the convention matters, applied identically at train and run time."""
+HEAD_POINT_WEIGHTS: dict[int, tuple[float, float, float]] = {
+    9: (0.104, 1.333, -0.284),  # nose (H36M "neck/nose")
+    10: (-0.648, -2.384, 0.017),  # head top
+}
+"""The training skeleton's nose and head top (core.datasets: fixed points in the head frame, 3.5 cm below and 2.5
+cm ahead of the eyes, 10.4 cm above and 1.6 cm behind them) as the eye midpoint plus these weights times the face
+vectors of :func:`face_vectors` (mouth, nose tip and ear midpoint, each minus the eye midpoint). An affine
+combination of face landmarks, so the point holds in any view, at any scale and in 2D or 3D; midline points only,
+so a mirrored face gives the mirrored points (a left-minus-right-eye term, also tried, was fitted to 0.000 on
+mirrored clips and left out).
+Fitted by least squares to rendered clips of training subjects, whose true points are known:
+``python benchmarks/head_points.py`` (docs/model.md section 1b, JSON in benchmarks/results/head_points.json)."""
+
+
+def face_vectors(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (eye midpoint (..., D), face vectors (..., 3, D)) of MediaPipe ``landmarks`` (..., 33, D): the mouth
+    midpoint, the nose tip and the ear midpoint, each minus the eye midpoint."""
+    lm = np.asarray(landmarks)
+    eyes = lm[..., list(MP_EYES), :].mean(axis=-2)
+    vectors = np.stack([lm[..., list(MP_MOUTH), :].mean(axis=-2) - eyes, lm[..., MP_NOSE, :] - eyes,
+                        lm[..., list(MP_EARS), :].mean(axis=-2) - eyes], axis=-2)
+    return eyes, vectors
 
 
 def blazepose_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -40,11 +60,11 @@ def blazepose_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = Non
         score[..., j] = visibility[..., list(src)].min(axis=-1)
     out[..., 7, :] = 0.5 * (out[..., 0, :] + out[..., 8, :])
     score[..., 7] = np.minimum(score[..., 0], score[..., 8])
-    eyes = landmarks[..., list(MP_EYES), :].mean(axis=-2)
-    mouth = landmarks[..., list(MP_MOUTH), :].mean(axis=-2)
-    out[..., 10, :] = eyes + HEAD_TOP_FROM_EYES * (eyes - mouth)
-    face = visibility[..., list(MP_EYES + MP_MOUTH)]
-    score[..., 10] = face.min(axis=-1)
+    eyes, vectors = face_vectors(landmarks)
+    face = visibility[..., [MP_NOSE, *MP_EYES, *MP_MOUTH]].min(axis=-1)  # the ears are often hidden: not scored
+    for j, w in HEAD_POINT_WEIGHTS.items():
+        out[..., j, :] = eyes + np.einsum("...fd,f->...d", vectors, np.asarray(w, np.float32))
+        score[..., j] = face
     return out, score
 
 

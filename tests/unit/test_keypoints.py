@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.keypoints import BLAZEPOSE_TO_H36M, blazepose_to_h36m, denormalize_2d, normalize_2d
+from core.keypoints import BLAZEPOSE_TO_H36M, HEAD_POINT_WEIGHTS, blazepose_to_h36m, denormalize_2d, normalize_2d
 from core.skeleton import FLIP_PERM, JOINT_NAMES, LEFT, NUM_JOINTS, PARENTS, RIGHT, bone_lengths
 
 
@@ -22,16 +22,46 @@ def test_blazepose_mapping_uses_subject_sides():
     assert j[1, 0] == 24 and j[4, 0] == 23  # r_hip = MP 24 (right hip), l_hip = MP 23
     assert j[0, 0] == pytest.approx(23.5) and j[8, 0] == pytest.approx(11.5)
     assert j[7, 0] == pytest.approx(0.5 * (23.5 + 11.5))
-    assert j[13, 0] == 15 and j[16, 0] == 16 and j[9, 0] == 0
-    assert set(BLAZEPOSE_TO_H36M) == set(range(17)) - {7, 10}
+    assert j[13, 0] == 15 and j[16, 0] == 16
+    assert set(BLAZEPOSE_TO_H36M) | set(HEAD_POINT_WEIGHTS) == set(range(17)) - {7}
 
 
-def test_head_top_is_above_eyes_for_upright_face():
+def _front_face(px_per_cm: float = 5.0) -> np.ndarray:
+    """Landmarks of an upright face seen from the front (y down), an adult's proportions."""
     lm = np.zeros((33, 2), np.float32)
-    lm[[2, 5], 1] = 100.0  # eyes
-    lm[[9, 10], 1] = 130.0  # mouth, lower in the image (y down)
+    for idx, (x_cm, y_cm) in {2: (3.2, 0), 5: (-3.2, 0), 0: (0, 3.5), 9: (2.4, 6.3), 10: (-2.4, 6.3),
+                              7: (7.5, 0.8), 8: (-7.5, 0.8)}.items():
+        lm[idx] = (320 + px_per_cm * x_cm, 100 + px_per_cm * y_cm)
+    return lm
+
+
+def test_head_top_is_above_the_eyes_and_the_nose_below_them_on_an_upright_face():
+    j, _ = blazepose_to_h36m(_front_face())
+    assert 100 - 5 * 13 < j[10, 1] < 100 - 5 * 7  # 7-13 cm above the eye line
+    assert abs(j[10, 0] - 320) < 5 and abs(j[9, 0] - 320) < 5  # on the face's midline
+    assert 100 < j[9, 1] < 100 + 5 * 6.3  # between the eyes and the mouth
+
+
+def test_head_points_move_with_the_face():
+    """An affine combination of landmarks: turning, scaling and moving the face (2D or 3D) does the same to the
+    nose and head top, so the rule holds in any view and unit."""
+    lm = _front_face().astype(np.float64)
     j, _ = blazepose_to_h36m(lm)
-    assert j[10, 1] < 100.0
+    a = np.radians(35)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    moved, _ = blazepose_to_h36m(lm @ rot.T * 0.3 + [12.0, -40.0])
+    assert np.allclose(moved[[9, 10]], j[[9, 10]] @ rot.T * 0.3 + [12.0, -40.0], atol=1e-3)
+    lm3 = np.concatenate([lm, np.random.default_rng(0).normal(size=(33, 1))], 1)
+    j3, _ = blazepose_to_h36m(lm3)
+    assert np.allclose(j3[[9, 10], :2], j[[9, 10]], atol=1e-3)
+
+
+def test_head_scores_leave_out_the_ears():
+    vis = np.ones((33,), np.float32)
+    vis[[7, 8]] = 0.1  # a profile hides the far ear: the head is still well seen
+    vis[2] = 0.6
+    _, s = blazepose_to_h36m(_front_face(), vis)
+    assert s[9] == pytest.approx(0.6) and s[10] == pytest.approx(0.6)
 
 
 def test_scores_take_the_least_visible_source():

@@ -1,0 +1,132 @@
+"""Fit and check how the nose and head top are made from MediaPipe's face landmarks (issue 4, detector gap).
+
+The lifter learnt the nose and head top of core.datasets: fixed points in the head frame. MediaPipe has a nose tip
+but no head top, and its nose tip is not that point either. Until 2026-11-26 the run-time rule was the nose tip and
+eyes + 1.6 x (eyes - mouth), a guess at the face's proportions. This fits instead each point as the eye midpoint plus
+a weighted sum of three face vectors (core.keypoints.face_vectors), by least squares in centimetres at the point's
+true depth, on clips whose true points are known, and reports the error of both rules per clip.
+
+Fit on clips of TRAINING subjects (scripts/render_real2d_set.py, ``~/.cache/posemoe/real2d``), checked on the
+benchmark's clips of validation subjects (benchmarks/render_gt_clips.py, ``~/.cache/posemoe/gt``), which the fit
+never sees. The weights it prints are the ones to put in core.keypoints.HEAD_POINT_WEIGHTS.
+
+    python benchmarks/head_points.py [--fit-dir DIR] [--check-dir DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from core.keypoints import HEAD_POINT_WEIGHTS, MP_EYES, MP_MOUTH, MP_NOSE, face_vectors  # noqa: E402
+
+CACHE = Path.home() / ".cache" / "posemoe"
+POINTS = {"nose": 9, "head_top": 10}
+OLD_TOP_FROM_EYES = 1.6
+"""The rule before: head top = eyes + 1.6 x (eyes - mouth), nose = MediaPipe's nose tip."""
+
+
+def load_clips(folder: Path) -> list[dict]:
+    """Return each clip of ``folder`` with both ``<name>_truth.npz`` and ``<name>_kp.npz``: its valid frames'
+    MediaPipe landmarks (T, 33, 2) px, true nose and head top (T, 2, 2) px and cm per px at their depth (T, 2)."""
+    clips = []
+    for truth_path in sorted(Path(folder).glob("*_truth.npz")):
+        name = truth_path.name[: -len("_truth.npz")]
+        kp_path = truth_path.with_name(f"{name}_kp.npz")
+        if not kp_path.is_file():
+            continue
+        truth, kp = np.load(truth_path, allow_pickle=True), np.load(kp_path, allow_pickle=True)
+        ok = np.asarray(kp["valid"], bool) & np.isfinite(kp["mp_landmarks"]).all(axis=(1, 2))
+        joints = list(POINTS.values())
+        depth = truth["joints_3d"][:, joints, 2].astype(np.float64)
+        clips.append({"name": name, "landmarks": kp["mp_landmarks"][ok, :, :2].astype(np.float64),
+                      "true": truth["joints_2d"][ok][:, joints].astype(np.float64),
+                      "cm_per_px": (depth / float(truth["intrinsics"][0, 0]) * 100.0)[ok]})
+    return clips
+
+
+def old_rule(landmarks: np.ndarray) -> np.ndarray:
+    """Return (T, 2, 2) nose and head top by the rule before (nose tip; eyes + 1.6 (eyes - mouth))."""
+    eyes = landmarks[:, list(MP_EYES)].mean(1)
+    mouth = landmarks[:, list(MP_MOUTH)].mean(1)
+    return np.stack([landmarks[:, MP_NOSE], eyes + OLD_TOP_FROM_EYES * (eyes - mouth)], 1)
+
+
+def weighted_rule(landmarks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return (T, 2, 2) nose and head top as eyes + weights (2, 3) . face vectors."""
+    eyes, vectors = face_vectors(landmarks)
+    return eyes[:, None] + np.einsum("tfd,pf->tpd", vectors, weights)
+
+
+def fit(clips: list[dict]) -> np.ndarray:
+    """Return (2, 3) least-squares weights of the nose and head top, errors counted in cm at the point's depth."""
+    weights = []
+    for p in range(len(POINTS)):
+        rows, target = [], []
+        for c in clips:
+            eyes, vectors = face_vectors(c["landmarks"])
+            s = c["cm_per_px"][:, p, None, None]
+            rows.append((vectors * s).transpose(0, 2, 1).reshape(-1, vectors.shape[1]))  # x rows, then y rows
+            target.append(((c["true"][:, p] - eyes) * s[:, 0]).reshape(-1))
+        weights.append(np.linalg.lstsq(np.concatenate(rows), np.concatenate(target), rcond=None)[0])
+    return np.stack(weights)
+
+
+def errors_cm(clips: list[dict], weights: np.ndarray) -> dict:
+    """Return per clip and overall the mean error in cm of each point, by the old rule and by ``weights``."""
+    out, pooled = {}, {"old": [], "new": []}
+    for c in clips:
+        row = {"frames": len(c["landmarks"])}
+        for rule, made in (("old", old_rule(c["landmarks"])), ("new", weighted_rule(c["landmarks"], weights))):
+            e = np.linalg.norm(made - c["true"], axis=-1) * c["cm_per_px"]
+            pooled[rule].append(e)
+            row[rule] = {p: round(float(e[:, i].mean()), 2) for i, p in enumerate(POINTS)}
+        out[c["name"]] = row
+    overall = {rule: {p: round(float(np.concatenate(e)[:, i].mean()), 2) for i, p in enumerate(POINTS)}
+               for rule, e in pooled.items() if e}
+    return {"clips": out, "overall": overall}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--fit-dir", type=Path, default=CACHE / "real2d", help="clips of training subjects to fit on")
+    ap.add_argument("--check-dir", type=Path, default=CACHE / "gt", help="clips of validation subjects to check on")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "head_points.json")
+    args = ap.parse_args(argv)
+    fit_clips, check_clips = load_clips(args.fit_dir), load_clips(args.check_dir)
+    if not fit_clips:
+        print(f"no clip with _truth.npz and _kp.npz in {args.fit_dir}; make some with "
+              "scripts/render_real2d_set.py --clips 10", file=sys.stderr)
+        return 2
+    weights = fit(fit_clips)
+    shipped = np.array([HEAD_POINT_WEIGHTS[j] for j in POINTS.values()])
+    res = {"fit_dir": str(args.fit_dir), "check_dir": str(args.check_dir),
+           "fit_clips": len(fit_clips), "fit_frames": int(sum(len(c["landmarks"]) for c in fit_clips)),
+           "weights": {p: [round(float(v), 3) for v in w] for p, w in zip(POINTS, weights, strict=True)},
+           "shipped_weights": {p: list(w) for p, w in zip(POINTS, shipped, strict=True)},
+           "fit": errors_cm(fit_clips, weights), "check": errors_cm(check_clips, weights),
+           "check_shipped": errors_cm(check_clips, shipped)}
+    for part in ("fit", "check"):
+        for name, row in res[part]["clips"].items():
+            print(f"{part:5s} {name:28s} nose {row['old']['nose']:5.2f} -> {row['new']['nose']:5.2f}  "
+                  f"head top {row['old']['head_top']:5.2f} -> {row['new']['head_top']:5.2f} cm")
+        if res[part]["overall"]:
+            o = res[part]["overall"]
+            print(f"{part:5s} {'overall':28s} nose {o['old']['nose']:5.2f} -> {o['new']['nose']:5.2f}  "
+                  f"head top {o['old']['head_top']:5.2f} -> {o['new']['head_top']:5.2f} cm")
+    print("weights (mouth, nose tip, ears):", json.dumps(res["weights"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
