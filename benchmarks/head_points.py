@@ -10,7 +10,10 @@ Fit on clips of TRAINING subjects (scripts/render_real2d_set.py, ``~/.cache/pose
 benchmark's clips of validation subjects (benchmarks/render_gt_clips.py, ``~/.cache/posemoe/gt``), which the fit
 never sees. The weights it prints are the ones to put in core.keypoints.HEAD_POINT_WEIGHTS.
 
-    python benchmarks/head_points.py [--fit-dir DIR] [--check-dir DIR] [--out FILE]
+With ``--lift`` it also lifts the check clips through the whole pipeline (v4, the clean-up of ``posemoe bench``)
+with each rule and reports P-MPJPE per joint, pooled over every frame.
+
+    python benchmarks/head_points.py [--fit-dir DIR] [--check-dir DIR] [--lift] [--out FILE]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -94,10 +98,47 @@ def errors_cm(clips: list[dict], weights: np.ndarray) -> dict:
     return {"clips": out, "overall": overall}
 
 
+def lifted_per_joint(check_dir: Path) -> dict:
+    """Return P-MPJPE (mm) per joint and overall of the benchmark's clips in ``check_dir`` lifted and cleaned as
+    ``posemoe bench`` does, with the nose and head top made by the old rule and by the shipped weights."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench
+    import torch
+
+    from core.config import InferenceConfig
+    from core.inference import lift_sequence
+    from core.metrics import procrustes_align
+    from core.skeleton import JOINT_NAMES
+    from core.weights import DEFAULT_WEIGHTS, load_lifter
+
+    torch.set_num_threads(2)
+    model, cfg, _ = load_lifter(DEFAULT_WEIGHTS, device="cpu")
+    errors: dict[str, list[np.ndarray]] = {"old": [], "new": []}
+    for c in bench.gt_clips(check_dir, quick=False, render=False):
+        truth = np.load(c["truth"])
+        gt = truth["joints_3d"].astype(np.float64)
+        gt = gt - gt[:, :1]
+        new = bench.keypoints(c["video"], check_dir)
+        old = replace(new, joints_2d=new.joints_2d.copy())
+        old.joints_2d[:, list(POINTS.values())] = old_rule(np.asarray(new.extras["mp_landmarks"])[..., :2])
+        for rule, kp in (("old", old), ("new", new)):
+            y = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
+                              valid=kp.valid, fps=kp.fps)
+            rel, _ = bench._cleaned(y, kp, float(truth["fps"]), False, c["truth"])
+            errors[rule].append(np.linalg.norm(procrustes_align(rel, gt) - gt, axis=-1) * 1000.0)
+    out = {}
+    for rule, e in errors.items():
+        e = np.concatenate(e)
+        out[rule] = {"overall": round(float(e.mean()), 2), "frames": len(e),
+                     **{j: round(float(e[:, i].mean()), 1) for i, j in enumerate(JOINT_NAMES)}}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit-dir", type=Path, default=CACHE / "real2d", help="clips of training subjects to fit on")
     ap.add_argument("--check-dir", type=Path, default=CACHE / "gt", help="clips of validation subjects to check on")
+    ap.add_argument("--lift", action="store_true", help="also lift the check clips with each rule (a few minutes)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "head_points.json")
     args = ap.parse_args(argv)
     fit_clips, check_clips = load_clips(args.fit_dir), load_clips(args.check_dir)
@@ -122,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{part:5s} {'overall':28s} nose {o['old']['nose']:5.2f} -> {o['new']['nose']:5.2f}  "
                   f"head top {o['old']['head_top']:5.2f} -> {o['new']['head_top']:5.2f} cm")
     print("weights (mouth, nose tip, ears):", json.dumps(res["weights"]))
+    if args.lift:
+        res["lifted_p_mpjpe_mm"] = lifted_per_joint(args.check_dir)
+        for rule, row in res["lifted_p_mpjpe_mm"].items():
+            print(f"lifted, {rule} rule: P-MPJPE {row['overall']:.2f} mm over {row['frames']} frames; "
+                  f"nose {row['neck']:.1f}, head top {row['head']:.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1) + "\n")
     print(f"wrote {args.out}")
