@@ -301,30 +301,37 @@ class WorkerJob:
         remove_paths(self.cleanup_paths)
 
     def _stop_process(self, then_remove: Sequence[Path] = ()) -> None:
-        """Terminate the worker's process group, then remove ``then_remove``: at once when it obeys within
-        STOP_GRACE, otherwise from a stopper thread that waits ``kill_after`` and kills. The thread is not a daemon,
-        so Python's shutdown (Blender quitting) waits for it rather than leaving a stubborn worker running."""
+        """Terminate the worker's process group, then remove ``then_remove``: at once when the worker obeys within
+        STOP_GRACE and nothing of its group still holds its output, otherwise from a stopper thread that waits
+        ``kill_after`` and kills the group. The thread is not a daemon, so Python's shutdown (Blender quitting)
+        waits for it rather than leaving a stubborn worker or child running."""
         proc = self._proc
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             remove_paths(then_remove)
             return
-        _signal_group(proc, terminate=True)
-        try:
-            proc.wait(min(STOP_GRACE, self.kill_after))
-        except subprocess.TimeoutExpired:
-            if self._stopper is None:
-                self._stopper = threading.Thread(target=self._finish_stopping, args=(proc, list(then_remove)),
-                                                 name="posemoe-worker-stopper")
-                self._stopper.start()
-            return
-        if self._thread is not None:
-            self._thread.join(1.0)
-        remove_paths(then_remove)
+        if proc.poll() is None:
+            _signal_group(proc, terminate=True)
+            try:
+                proc.wait(min(STOP_GRACE, self.kill_after))
+            except subprocess.TimeoutExpired:
+                pass
+        if proc.poll() is not None:
+            if self._thread is not None:
+                self._thread.join(0.05)  # the end of its output follows the worker's exit unless a child holds it
+            if self._thread is None or not self._thread.is_alive():
+                remove_paths(then_remove)
+                return
+        if self._stopper is None:
+            self._stopper = threading.Thread(target=self._finish_stopping, args=(proc, list(then_remove)),
+                                             name="posemoe-worker-stopper")
+            self._stopper.start()
 
     def _finish_stopping(self, proc: subprocess.Popen, then_remove: list[Path]) -> None:
-        """Stopper thread: wait out the grace, kill the group if the worker is still there, remove its files."""
+        """Stopper thread: wait out the grace; kill the group if the worker, or a child of it still holding its
+        output, is there; then remove its files."""
+        deadline = time.monotonic() + max(0.0, self.kill_after - STOP_GRACE)
         try:
-            proc.wait(max(0.0, self.kill_after - STOP_GRACE))
+            proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             log.warning("worker %d ignored terminate; killing it", proc.pid)
             _signal_group(proc, terminate=False)
@@ -333,7 +340,11 @@ class WorkerJob:
             except subprocess.TimeoutExpired:
                 log.warning("worker %d survived kill", proc.pid)
         if self._thread is not None:
-            self._thread.join(1.0)
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                log.warning("a child of worker %d still holds its output; killing its process group", proc.pid)
+                _signal_group(proc, terminate=False)
+                self._thread.join(1.0)
         remove_paths(then_remove)
 
     def last_log_line(self) -> str:

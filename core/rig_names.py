@@ -23,7 +23,7 @@ LIMB_NAMES: dict[str, tuple[str, ...]] = {
     "hip": ("thigh", "upleg", "upperleg", "legupper", "thighbend", "femur"),
     "knee": ("shin", "calf", "leg", "lowerleg", "leglower", "knee", "tibia"),
     "ankle": ("foot", "ankle"),
-    "shoulder": ("upperarm", "arm", "armupper", "shldrbend", "shoulderbend", "humerus"),
+    "shoulder": ("upperarm", "arm", "armupper", "shldr", "shldrbend", "shoulderbend", "humerus"),
     "elbow": ("forearm", "lowerarm", "armlower", "elbow", "forearmbend", "radius"),
     "wrist": ("hand", "wrist"),
 }
@@ -89,22 +89,36 @@ def _stem(bone: str) -> tuple[str, ...]:
     return tuple(w for w in words(bone) if not w.isdigit() and w not in PREFIX_WORDS and w not in SIDE_WORDS)
 
 
-def _numbered_neck(parents: dict[str, str | None], mapping: dict[str, str]) -> tuple[str, str] | None:
-    """Return (head, neck base) of a rig whose torso bones are numbered rather than named, as Blender's metarig
-    (``spine.004`` the neck, ``spine.006`` the head): the bones of the chest's own name continuing above the
-    bone both arms hang from, one child at a time; its last is the head, its first the neck."""
+MAX_NECK_BONES = 3
+"""Bones from the chest up to the head at most in a numbered chain (Blender's metarig: spine.004-006); a longer one
+is more likely to run on into a hat or ponytail bone than to be a neck, so it is not guessed."""
+
+
+def _neck_above_chest(parents: dict[str, str | None], mapping: dict[str, str], head: str | None
+                      ) -> tuple[str, str] | None:  # fmt: skip
+    """Return (head, neck base) of a rig with no bone named neck, read off the chest (the bone both arms hang
+    from): with a bone named head above it, the chest's child towards it (``spine.004`` under ``head``); else the
+    bones of the chest's own name continuing above it one child at a time, as Blender's metarig numbers its
+    torso (``spine.004`` the neck base, ``spine.006`` the head)."""
     arms = [{mapping[f"{s}_shoulder"], *_ancestors(mapping[f"{s}_shoulder"], parents)} for s in "lr"]
     chest = next((b for b in _ancestors(mapping["l_shoulder"], parents) if b in arms[1]), None)
-    if chest is None or not _stem(chest):
+    if chest is None:
+        return None
+    if head is not None:
+        path = _ancestors(head, parents)
+        if chest not in path or path.index(chest) == 0:
+            return None  # the head is not above the chest, or hangs from it with no neck bone
+        return head, path[path.index(chest) - 1]
+    if not _stem(chest):
         return None
     chain, bone = [], chest
-    while True:
+    while len(chain) <= MAX_NECK_BONES:
         above = [c for c, p in parents.items() if p == bone and _stem(c) == _stem(chest) and c not in arms[0] | arms[1]]
         if len(above) != 1:
             break
         bone = above[0]
         chain.append(bone)
-    return (chain[-1], chain[0]) if len(chain) >= 2 else None
+    return (chain[-1], chain[0]) if 2 <= len(chain) <= MAX_NECK_BONES else None
 
 
 def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
@@ -127,7 +141,7 @@ def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
     head = _torso_bone(parents, "head")
     thorax = _torso_bone(parents, "neck", above=head) if head else None
     if head is None or thorax is None or thorax == head:
-        head, thorax = _numbered_neck(parents, mapping) or (None, None)
+        head, thorax = _neck_above_chest(parents, mapping, head) or (None, None)
         if head is None:
             return None
     ups = [set(_ancestors(mapping[j], parents)) | {mapping[j]} for j in ("l_hip", "r_hip")]

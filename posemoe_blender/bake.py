@@ -154,13 +154,16 @@ def overriding_drivers(armature_obj: bpy.types.Object, bone_names: set[str], roo
     anim = armature_obj.animation_data
     found = []
     for fc in anim.drivers if anim is not None else ():
-        head, sep, prop = fc.data_path.rpartition("].")
-        if fc.mute or not sep or not head.startswith('pose.bones["') or not head.endswith('"'):
+        if fc.mute or not fc.driver.is_valid:  # an invalid driver (a script not allowed to run) does nothing
             continue
-        bone = bpy.utils.unescape_identifier(head[len('pose.bones["'):-1])
-        pb = armature_obj.pose.bones.get(bone) if bone in bone_names else None
-        if pb is not None and (prop == rotation_channel(pb) or (prop == "location" and bone == root_name)):
-            found.append((bone, fc))
+        owner, _, prop = fc.data_path.rpartition(".")  # property names have no dot; a bone name may
+        try:
+            pb = armature_obj.path_resolve(owner) if owner.startswith("pose.bones[") else None
+        except ValueError:
+            continue
+        if isinstance(pb, bpy.types.PoseBone) and pb.name in bone_names and (
+                prop == rotation_channel(pb) or (prop == "location" and pb.name == root_name)):
+            found.append((pb.name, fc))
     return found
 
 
@@ -377,6 +380,7 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         anim.action = action
         if previous is not None:
             previous.use_fake_user = True  # replaced, not lost: kept in the file for the user to switch back to
+        axis_angle = [pb.name for pb in pose_bones if pb.rotation_mode == "AXIS_ANGLE"]
         for pb in pose_bones:
             if pb.rotation_mode not in EULER_MODES:
                 pb.rotation_mode = "QUATERNION"
@@ -393,6 +397,11 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         if not had_anim:
             armature_obj.animation_data_clear()
         raise
+    if axis_angle:  # keyed as quaternions; an older action keyed in axis-angle no longer moves these bones
+        listed = ", ".join(axis_angle[:6]) + (" ..." if len(axis_angle) > 6 else "")
+        notes.append(f"{armature_obj.name}: bones {listed} were in axis-angle rotation mode and are now quaternion; "
+                     "set their mode back (Bone > Transform) to play older axis-angle actions")
+        log.warning("%s", notes[-1])
     log.info("baked %d frames x %d F-Curves onto %s as action %r in %.2f s", len(frames), count,
              armature_obj.name, action.name, time.perf_counter() - started)
     return action

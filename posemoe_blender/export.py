@@ -54,7 +54,12 @@ def _write_bvh(path: Path, obj: bpy.types.Object) -> None:
 
 def _write_gltf(path: Path, obj: bpy.types.Object) -> None:
     fmt = "GLB" if path.suffix.lower() == ".glb" else "GLTF_SEPARATE"
-    bpy.ops.export_scene.gltf(filepath=str(path), export_format=fmt, export_animations=True, export_skins=True)
+    # Only the active actions: a character's earlier action (kept with a fake user by the bake) would otherwise be
+    # exported too, first, and engines that play the first animation would play it instead of the capture.
+    action = obj.animation_data.action if obj.animation_data else None
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format=fmt, export_animations=True, export_skins=True,
+                              export_animation_mode="ACTIVE_ACTIONS",  # Blender 4.0+ (we need 4.2)
+                              export_nla_strips_merged_animation_name=action.name if action else "Animation")
 
 
 _WRITERS: dict[str, Callable[[Path, bpy.types.Object], None]] = {

@@ -185,7 +185,9 @@ def test_euler_bones_keep_their_mode_and_get_continuous_euler_keys() -> None:
         obj.pose.bones[name].rotation_mode = order
     obj.pose.bones["LeftArm"].rotation_mode = "AXIS_ANGLE"
     clip = synth_clip()
-    action = bake.bake_clip(clip, obj)
+    notes: list[str] = []
+    action = bake.bake_clip(clip, obj, notes=notes)
+    assert len(notes) == 1 and "bones LeftArm were in axis-angle rotation mode" in notes[0]
     assert {n: obj.pose.bones[n].rotation_mode for n in orders} == orders
     assert obj.pose.bones["LeftArm"].rotation_mode == "QUATERNION"
     paths = {fc.data_path for fc in bake.action_fcurves(action, obj)}
@@ -231,21 +233,29 @@ def test_constraints_that_override_the_keys_are_reported_or_muted() -> None:
     euler.driver.expression = "1.0"
     hips = obj.pose.bones["Hips"].driver_add("location", 2)  # overrides root motion only
     hips.driver.expression = "0.0"
+    by_index = obj.driver_add(f"pose.bones[{list(obj.pose.bones).index(obj.pose.bones['LeftForeArm'])}]"
+                              ".rotation_quaternion", 2)  # a bone addressed by its index: found as well
+    by_index.driver.expression = "0.3"
+    scripted = obj.pose.bones["RightLeg"].driver_add("rotation_quaternion", 1)
+    scripted.driver.expression = "__import__('os').getpid() * 0"  # not a simple expression: needs auto-run
     mapping = rigs.resolve_mapping([b.name for b in obj.data.bones])
     assert {b for b, _ in bake.overriding_constraints(obj, {"LeftUpLeg"})} == {"LeftLeg"}
     assert [b for b, _ in bake.overriding_drivers(obj, {"RightUpLeg", "LeftArm", "Hips"})] == ["RightUpLeg"]
+    assert "LeftForeArm" in [b for b, _ in bake.overriding_drivers(obj, {"LeftForeArm"})]
     clip = synth_clip()
     notes: list[str] = []
     bake.bake_clip(clip, obj, notes=notes)
     assert len(notes) == 1 and "LeftLeg (IK)" in notes[0] and "RightForeArm" in notes[0] and "LeftArm" not in notes[0]
     assert "RightUpLeg (driver on rotation_quaternion)" in notes[0] and "Hips (driver on location)" in notes[0]
+    assert not scripted.driver.is_valid and "RightLeg" not in notes[0]  # auto-run is off: the script does nothing
     assert not ik.mute and not driven.mute and pose_errors(obj, clip, mapping).max() > 10.0  # they win over keys
     notes.clear()
     bake.bake_clip(clip, obj, root_motion=False, notes=notes)
     assert "Hips" not in notes[0]
     notes.clear()
     bake.bake_clip(clip, obj, mute_constraints=True, notes=notes)
-    assert ik.mute and copy.mute and not idle.mute and "muted 4 bone constraint(s) or driver(s)" in notes[0]
+    assert ik.mute and copy.mute and not idle.mute
+    assert "muted 5 bone constraint(s) or driver(s)" in notes[0] and not scripted.mute
     assert driven.mute and hips.mute and not euler.mute
     assert pose_errors(obj, clip, mapping).mean() < 1.0
 
@@ -323,6 +333,20 @@ def test_odd_meta_and_ctrl_c_in_an_exporter(tmp_path: Path) -> None:
     with pytest.raises(CancelledError, match="cancelled; nothing was written"):
         export.write_atomic(tmp_path / "x.fbx", interrupted)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.bvh"]
+
+
+def test_gltf_holds_only_the_captured_action(tmp_path: Path) -> None:
+    """A character that already has an action (a BVH import brings one): the .glb holds the capture alone, not the
+    old action that the bake keeps in the file with a fake user."""
+    _empty()
+    obj = bake.create_default_armature()
+    old = bake.bake_clip(synth_clip(frames=5, seed=3), obj, action_name="old_take")
+    assert old.use_fake_user is False and obj.animation_data.action == old
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "char.blend"))
+    export.bake_to_file(synth_clip(), tmp_path / "walk.glb", character=tmp_path / "char.blend")
+    glb = (tmp_path / "walk.glb").read_bytes()
+    gltf = json.loads(glb[20:20 + struct.unpack("<I", glb[12:16])[0]])
+    assert [a["name"] for a in gltf["animations"]] == ["synth"]
 
 
 def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:

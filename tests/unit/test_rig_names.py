@@ -74,6 +74,13 @@ CONVENTIONS = {
          "face": "spine.006", "nose": "face", "nose.001": "nose", "jaw": "face", "ear.L": "face"},
         {"pelvis": "spine", "spine": "spine.002", "thorax": "spine.004", "neck": "spine.006", "head": "spine.006",
          "l_shoulder": "upper_arm.L", "r_ankle": "foot.R"}),
+    "CMU BVH (Daz names, as the shared mocap)": (
+        {"hip": None, "abdomen": "hip", "chest": "abdomen", "neck": "chest", "head": "neck",
+         **{f"{s}{b}": p.format(s=s) for s in "lr" for b, p in (
+             ("Collar", "chest"), ("Shldr", "{s}Collar"), ("ForeArm", "{s}Shldr"), ("Hand", "{s}ForeArm"),
+             ("Buttock", "hip"), ("Thigh", "{s}Buttock"), ("Shin", "{s}Thigh"), ("Foot", "{s}Shin"))}},
+        {"pelvis": "hip", "thorax": "neck", "neck": "head", "l_shoulder": "lShldr", "r_hip": "rThigh",
+         "r_wrist": "rHand"}),
     "Mixamo, underscore prefix": (_rig(["mixamorig_Hips", "mixamorig_Spine", "mixamorig_Spine1", "mixamorig_Spine2",
                                         "mixamorig_Neck", "mixamorig_Head"], "mixamorig_HeadTop_End",
                                        {"thigh": "mixamorig_{s}UpLeg", "shin": "mixamorig_{s}Leg",
@@ -95,6 +102,24 @@ def test_rigs_of_other_conventions_are_read_off_their_names(name):
     assert len({mapping[j] for j in mapping if j[:2] in ("l_", "r_")}) == 12  # every limb joint its own bone
     _, resolved = rigs.resolve_rig(list(parents), "auto", parents=parents)  # and the bake's path takes it
     assert resolved == mapping
+
+
+METARIG = CONVENTIONS["Blender metarig (numbered spine, face under the head)"][0]
+
+
+def test_metarig_like_rigs_find_their_head():
+    """A bone named head above numbered neck bones is the head; a numbered chain running on past the head (a
+    duplicated bone: a ponytail or hat) is refused rather than driven as the skull."""
+    named = {("head" if b == "spine.006" else b): ("head" if p == "spine.006" else p) for b, p in METARIG.items()}
+    m = guess_mapping(named)
+    assert (m["thorax"], m["neck"]) == ("spine.004", "head")
+    short = {b: p for b, p in METARIG.items() if b not in ("spine.005", "spine.006")}
+    short.update({"head": "spine.004", "face": "head"})  # one neck bone, then the head
+    m = guess_mapping(short)
+    assert (m["thorax"], m["neck"], m["spine"]) == ("spine.004", "head", "spine.002")
+    assert guess_mapping(dict(METARIG, **{"spine.007": "spine.006"})) is None  # spine.007: a ponytail
+    no_neck = {b: p for b, p in METARIG.items() if b not in ("spine.004", "spine.005", "spine.006")}
+    assert guess_mapping({**no_neck, "head": "spine.003"}) is None  # the head hangs from the chest: no neck
 
 
 def test_words_split_names_as_people_write_them():

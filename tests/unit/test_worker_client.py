@@ -163,6 +163,35 @@ def test_cancel_kills_process_tree_and_removes_temp_files(tmp_path):
     assert not work.exists()
 
 
+def test_cancel_kills_a_child_that_outlives_the_worker(tmp_path):
+    """The worker obeys terminate but its child ignores it and keeps the worker's output open: cancel still
+    returns at once, and the stopper kills the child and removes the files."""
+    work = tmp_path / "work"
+    work.mkdir()
+    script = _script(tmp_path, f"""
+        import json, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"])
+        open({str(work / "child.pid")!r}, "w").write(str(child.pid))
+        print(json.dumps({{"stage": "extract", "done": 1, "total": 100}}), flush=True)
+        time.sleep(60)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)], cleanup_paths=[work])
+    job.kill_after = 1.0
+    job.start()
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, Progress) for e in job.poll()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    child_pid = int((work / "child.pid").read_text())
+    time.sleep(0.3)  # let the child set its SIGTERM handler
+    started = time.monotonic()
+    job.cancel()
+    assert time.monotonic() - started < 0.3 + 0.3
+    assert job.wait_stopped(10)
+    assert _pid_gone(job.pid) and _pid_gone(child_pid) and not work.exists()
+
+
 def test_failure_removes_cleanup_paths(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
