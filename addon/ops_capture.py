@@ -137,13 +137,13 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
 
     # The capture belongs to the scene it was started in: progress shows there and the bake lands there (its
     # frame range, a new armature) even if the user switches scenes while the worker runs.
-    start_scene, layer_name = context.scene, context.view_layer.name
+    # Looked up by session_uid, which survives undo and renaming (a Python reference to the scene does not).
+    scene_uid, scene_name, layer_name = context.scene.session_uid, context.scene.name, context.view_layer.name
 
     def scene_of_job(ctx: bpy.types.Context) -> bpy.types.Scene:
-        try:
-            return start_scene if bpy.data.scenes.get(start_scene.name) == start_scene else ctx.scene
-        except ReferenceError:  # the scene was deleted meanwhile: the current one takes the result
-            return ctx.scene
+        scenes = list(bpy.data.scenes)
+        return (next((sc for sc in scenes if sc.session_uid == scene_uid), None) or bpy.data.scenes.get(scene_name)
+                or ctx.scene)  # deleted meanwhile: the current scene takes the result
 
     def on_done(ctx: bpy.types.Context, job: worker_client.WorkerJob) -> str:
         notes: list[str] = []

@@ -123,6 +123,7 @@ class WorkerJob:
         self._proc: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._stopper: threading.Thread | None = None  # finishes off a worker that ignored terminate
+        self._stopped = False  # cancelled or stalled: what the worker still prints is ignored
         self._eof = False
         self._exited_at: float | None = None
         self._last_event = clock()
@@ -233,7 +234,7 @@ class WorkerJob:
                 self._eof = True
             elif isinstance(item, dict):
                 self.data = (self.data + [item])[-KEEP_DATA_LINES:]
-            else:
+            elif not self._stopped:  # after a cancel or a stall the job is decided; late output changes nothing
                 if isinstance(item, protocol.Result):
                     self.result = item
                 elif isinstance(item, protocol.Failure) and self.failure is None:
@@ -271,7 +272,7 @@ class WorkerJob:
             message=f"the worker made no progress for {self.stall_timeout:g} s and was stopped; see its log",
             kind="timeout")
         self.result = None
-        self.done = True
+        self.done = self._stopped = True
         self._stop_process(then_remove=self.cleanup_paths)
         return self.failure
 
@@ -286,7 +287,7 @@ class WorkerJob:
         if not self.done or self.failure is None:
             self.failure = protocol.Failure(message="cancelled", kind="cancelled")
         self.result = None
-        self.done = True
+        self.done = self._stopped = True
         self._stop_process(then_remove=self.cleanup_paths)
 
     def wait_stopped(self, timeout: float | None = None) -> bool:
@@ -318,7 +319,7 @@ class WorkerJob:
         if proc.poll() is not None:
             if self._thread is not None:
                 self._thread.join(0.05)  # the end of its output follows the worker's exit unless a child holds it
-            if self._thread is None or not self._thread.is_alive():
+            if (self._thread is None or not self._thread.is_alive()) and not _group_alive(proc):
                 remove_paths(then_remove)
                 return
         if self._stopper is None:
@@ -341,9 +342,12 @@ class WorkerJob:
                 log.warning("worker %d survived kill", proc.pid)
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
-            if self._thread.is_alive():
-                log.warning("a child of worker %d still holds its output; killing its process group", proc.pid)
-                _signal_group(proc, terminate=False)
+        while _group_alive(proc) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _group_alive(proc) or (self._thread is not None and self._thread.is_alive()):
+            log.warning("a child of worker %d outlived it; killing its process group", proc.pid)
+            _signal_group(proc, terminate=False)
+            if self._thread is not None:
                 self._thread.join(1.0)
         remove_paths(then_remove)
 
@@ -381,6 +385,17 @@ def _new_group_kwargs() -> dict:
     if sys.platform == "win32":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    """Return True while any process of the worker's group (POSIX), or the worker itself (Windows), is running."""
+    if sys.platform == "win32":
+        return proc.poll() is None
+    try:
+        os.killpg(proc.pid, 0)
+    except (ProcessLookupError, PermissionError, OSError):
+        return False
+    return True
 
 
 def _signal_group(proc: subprocess.Popen, *, terminate: bool) -> None:

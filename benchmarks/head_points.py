@@ -46,11 +46,13 @@ def load_clips(folder: Path) -> list[dict]:
         kp_path = truth_path.with_name(f"{name}_kp.npz")
         if not kp_path.is_file():
             continue
-        truth, kp = np.load(truth_path, allow_pickle=True), np.load(kp_path, allow_pickle=True)
+        truth, kp = np.load(truth_path), np.load(kp_path)
         ok = np.asarray(kp["valid"], bool) & np.isfinite(kp["mp_landmarks"]).all(axis=(1, 2))
         joints = list(POINTS.values())
         depth = truth["joints_3d"][:, joints, 2].astype(np.float64)
-        clips.append({"name": name, "landmarks": kp["mp_landmarks"][ok, :, :2].astype(np.float64),
+        meta = json.loads(str(truth["meta"])) if "meta" in truth.files else {}
+        clips.append({"name": name, "character": meta.get("character"),
+                      "landmarks": kp["mp_landmarks"][ok, :, :2].astype(np.float64),
                       "true": truth["joints_2d"][ok][:, joints].astype(np.float64),
                       "cm_per_px": (depth / float(truth["intrinsics"][0, 0]) * 100.0)[ok]})
     return clips
@@ -150,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     shipped = np.array([HEAD_POINT_WEIGHTS[j] for j in POINTS.values()])
     res = {"fit_dir": str(args.fit_dir), "check_dir": str(args.check_dir),
            "fit_clips": len(fit_clips), "fit_frames": int(sum(len(c["landmarks"]) for c in fit_clips)),
+           "fit_characters": sorted({c["character"] for c in fit_clips if c["character"]}),
+           "check_clips": len(check_clips), "check_frames": int(sum(len(c["landmarks"]) for c in check_clips)),
            "weights": {p: [round(float(v), 3) for v in w] for p, w in zip(POINTS, weights, strict=True)},
            "shipped_weights": {p: list(w) for p, w in zip(POINTS, shipped, strict=True)},
            "fit": errors_cm(fit_clips, weights), "check": errors_cm(check_clips, weights),

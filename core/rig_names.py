@@ -104,13 +104,14 @@ def _neck_above_chest(parents: dict[str, str | None], mapping: dict[str, str], h
     chest = next((b for b in _ancestors(mapping["l_shoulder"], parents) if b in arms[1]), None)
     if chest is None:
         return None
-    if head is not None:
-        path = _ancestors(head, parents)
-        if chest not in path or path.index(chest) == 0:
-            return None  # the head is not above the chest, or hangs from it with no neck bone
-        return head, path[path.index(chest) - 1]
     if not _stem(chest):
         return None
+    if head is not None:
+        path = _ancestors(head, parents)
+        between = path[: path.index(chest)] if chest in path else []
+        if not 1 <= len(between) < MAX_NECK_BONES or any(_stem(b) != _stem(chest) for b in between):
+            return None  # no numbered neck (an upper chest, say) between the chest and the head: not guessed
+        return head, between[-1]
     chain, bone = [], chest
     while len(chain) <= MAX_NECK_BONES:
         above = [c for c, p in parents.items() if p == bone and _stem(c) == _stem(chest) and c not in arms[0] | arms[1]]

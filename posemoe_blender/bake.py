@@ -1,4 +1,4 @@
-"""Bake a MotionClip onto an armature as a new Action (bpy + numpy + Blender-safe core modules only).
+"""Bake a MotionClip onto an armature as a new Action (bpy and its mathutils + numpy + Blender-safe core modules only).
 
 Shared by headless export (``posemoe_blender.export``) and the add-on, so no scipy/torch/cv2 here.
 Works on Blender 4.5 (legacy ``action.fcurves``) and 5.0 (slotted actions, channelbags) by feature
@@ -52,25 +52,35 @@ def euler_keys(quaternions: np.ndarray, order: str) -> np.ndarray:
 
 
 def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75) -> bpy.types.Object:
-    """Return a new T-pose humanoid armature object (Mixamo-like bone names, no prefix) linked to the scene."""
+    """Return a new T-pose humanoid armature object (Mixamo-like bone names, no prefix) linked to the context's scene.
+
+    Mode switches name their object (not whatever Blender's window has active: a capture that finishes after the
+    user switched scenes builds in the capture's own scene). On failure nothing new is left behind."""
     data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, data)
-    bpy.context.scene.collection.objects.link(obj)
-    view_layer = bpy.context.view_layer
-    previous = view_layer.objects.active
-    if previous is not None and previous.mode != "OBJECT":
-        bpy.ops.object.mode_set(mode="OBJECT")
-    view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
     try:
-        for bone_name, parent, head, tail in default_armature_bones(height):
-            eb = data.edit_bones.new(bone_name)
-            eb.head, eb.tail, eb.roll = head, tail, 0.0
-            if parent is not None:
-                eb.parent = data.edit_bones[parent]
-                eb.use_connect = (eb.parent.tail - eb.head).length < 1e-5
-    finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
+        bpy.context.scene.collection.objects.link(obj)
+        view_layer = bpy.context.view_layer
+        previous = view_layer.objects.active
+        if previous is not None and previous.mode != "OBJECT":
+            with bpy.context.temp_override(active_object=previous, object=previous):
+                bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = obj
+        with bpy.context.temp_override(active_object=obj, object=obj):
+            bpy.ops.object.mode_set(mode="EDIT")
+            try:
+                for bone_name, parent, head, tail in default_armature_bones(height):
+                    eb = data.edit_bones.new(bone_name)
+                    eb.head, eb.tail, eb.roll = head, tail, 0.0
+                    if parent is not None:
+                        eb.parent = data.edit_bones[parent]
+                        eb.use_connect = (eb.parent.tail - eb.head).length < 1e-5
+            finally:
+                bpy.ops.object.mode_set(mode="OBJECT")
+    except BaseException:
+        bpy.data.objects.remove(obj)
+        bpy.data.armatures.remove(data)
+        raise
     obj.show_in_front = True
     return obj
 

@@ -175,6 +175,29 @@ def test_blender_human_metarig_is_recognised_and_baked() -> None:
     assert errors.mean() < 1.5, errors.mean()
 
 
+def test_default_armature_is_built_whatever_object_blender_has_active(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A capture finishing after the user switched scenes builds its armature in the capture's scene while the
+    window's active object (here a mesh of the other scene) is something else; a failure leaves nothing."""
+    _empty()
+    home = bpy.context.scene
+    other = bpy.data.scenes.new("Other")
+    mesh = bpy.data.objects.new("Mesh", bpy.data.meshes.new("mesh"))
+    other.collection.objects.link(mesh)
+    with bpy.context.temp_override(scene=home, view_layer=home.view_layers[0], active_object=mesh, object=mesh):
+        arm = bake.create_default_armature()
+    assert len(arm.data.bones) == len(rigs.default_armature_bones()) and arm.mode == "OBJECT"
+    assert arm.name in home.objects and arm.name not in other.objects and mesh.mode == "OBJECT"
+
+    def broken(height: float):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bake, "default_armature_bones", broken)
+    before = (len(bpy.data.objects), len(bpy.data.armatures))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        bake.create_default_armature("Broken")
+    assert (len(bpy.data.objects), len(bpy.data.armatures)) == before
+
+
 def test_euler_bones_keep_their_mode_and_get_continuous_euler_keys() -> None:
     """A rig kept in Euler (a BVH import, a hand-made rig) stays in Euler, so its older Euler actions still play:
     those bones get rotation_euler keys in their own order; axis-angle bones become quaternions."""

@@ -120,6 +120,8 @@ def test_metarig_like_rigs_find_their_head():
     assert guess_mapping(dict(METARIG, **{"spine.007": "spine.006"})) is None  # spine.007: a ponytail
     no_neck = {b: p for b, p in METARIG.items() if b not in ("spine.004", "spine.005", "spine.006")}
     assert guess_mapping({**no_neck, "head": "spine.003"}) is None  # the head hangs from the chest: no neck
+    upper_chest = {**no_neck, "upper_chest": "spine.003", "head": "upper_chest"}  # not a numbered neck: not guessed
+    assert guess_mapping(upper_chest) is None
 
 
 def test_words_split_names_as_people_write_them():

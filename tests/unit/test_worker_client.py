@@ -192,6 +192,44 @@ def test_cancel_kills_a_child_that_outlives_the_worker(tmp_path):
     assert _pid_gone(job.pid) and _pid_gone(child_pid) and not work.exists()
 
 
+def test_a_child_that_ignores_terminate_is_killed_and_late_output_ignored(tmp_path):
+    """The worker exits on terminate but leaves a child that ignores it (not holding the output) and prints a
+    result on its way out: the child is killed after the grace, and the cancelled job stays cancelled."""
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "late.npz"
+    script = _script(tmp_path, f"""
+        import json, signal, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c",
+                                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
+                                 stdout=subprocess.DEVNULL)
+        open({str(work / "child.pid")!r}, "w").write(str(child.pid))
+
+        def late(*_):
+            open({str(out)!r}, "wb").write(b"x")
+            print(json.dumps({{"result": {str(out)!r}}}), flush=True)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, late)
+        print(json.dumps({{"stage": "extract", "done": 1, "total": 100}}), flush=True)
+        time.sleep(60)
+    """)
+    job = wc.WorkerJob([sys.executable, str(script)], cleanup_paths=[work])
+    job.kill_after = 1.0
+    job.start()
+    deadline = time.monotonic() + 10
+    while not any(isinstance(e, Progress) for e in job.poll()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    child_pid = int((work / "child.pid").read_text())
+    time.sleep(0.3)  # let the child set its SIGTERM handler
+    job.cancel()
+    assert job.wait_stopped(10)
+    assert _pid_gone(child_pid) and not work.exists()
+    time.sleep(0.1)
+    assert job.poll() == [] and job.result is None and job.failure.kind == "cancelled"
+
+
 def test_failure_removes_cleanup_paths(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
