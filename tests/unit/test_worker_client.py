@@ -163,19 +163,23 @@ def test_cancel_kills_process_tree_and_removes_temp_files(tmp_path):
     assert not work.exists()
 
 
-def test_cancel_kills_a_child_that_outlives_the_worker(tmp_path):
-    """The worker obeys terminate but its child ignores it and keeps the worker's output open: cancel still
-    returns at once, and the stopper kills the child and removes the files."""
+CHILD_IGNORING_TERMINATE = ("subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+                            "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']{extra})")
+
+
+def _worker_with_child(tmp_path: Path, extra: str = "", on_terminate: str = "") -> tuple:
+    """Start a fake worker whose child ignores terminate; return (job, its temp folder, the child's pid) once the
+    worker has reported progress. ``extra``: more Popen arguments of the child; ``on_terminate``: code the worker
+    runs (as a SIGTERM handler body) before it exits."""
     work = tmp_path / "work"
     work.mkdir()
-    script = _script(tmp_path, f"""
-        import json, subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c",
-                                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"])
-        open({str(work / "child.pid")!r}, "w").write(str(child.pid))
-        print(json.dumps({{"stage": "extract", "done": 1, "total": 100}}), flush=True)
-        time.sleep(60)
-    """)
+    handler = f"def late(*_):\n    {on_terminate}\n    sys.exit(0)\nsignal.signal(signal.SIGTERM, late)" \
+        if on_terminate else ""
+    script = _script(tmp_path, "import json, signal, subprocess, sys, time\n"
+                     f"child = {CHILD_IGNORING_TERMINATE.format(extra=extra)}\n"
+                     f"open({str(work / 'child.pid')!r}, 'w').write(str(child.pid))\n{handler}\n"
+                     "print(json.dumps({'stage': 'extract', 'done': 1, 'total': 100}), flush=True)\n"
+                     "time.sleep(60)\n")
     job = wc.WorkerJob([sys.executable, str(script)], cleanup_paths=[work])
     job.kill_after = 1.0
     job.start()
@@ -183,8 +187,14 @@ def test_cancel_kills_a_child_that_outlives_the_worker(tmp_path):
     while not any(isinstance(e, Progress) for e in job.poll()):
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    child_pid = int((work / "child.pid").read_text())
     time.sleep(0.3)  # let the child set its SIGTERM handler
+    return job, work, int((work / "child.pid").read_text())
+
+
+def test_cancel_kills_a_child_that_outlives_the_worker(tmp_path):
+    """The worker obeys terminate but its child ignores it and keeps the worker's output open: cancel still
+    returns at once, and the stopper kills the child and removes the files."""
+    job, work, child_pid = _worker_with_child(tmp_path)
     started = time.monotonic()
     job.cancel()
     assert time.monotonic() - started < 0.3 + 0.3
@@ -195,34 +205,10 @@ def test_cancel_kills_a_child_that_outlives_the_worker(tmp_path):
 def test_a_child_that_ignores_terminate_is_killed_and_late_output_ignored(tmp_path):
     """The worker exits on terminate but leaves a child that ignores it (not holding the output) and prints a
     result on its way out: the child is killed after the grace, and the cancelled job stays cancelled."""
-    work = tmp_path / "work"
-    work.mkdir()
-    out = work / "late.npz"
-    script = _script(tmp_path, f"""
-        import json, signal, subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-c",
-                                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
-                                 stdout=subprocess.DEVNULL)
-        open({str(work / "child.pid")!r}, "w").write(str(child.pid))
-
-        def late(*_):
-            open({str(out)!r}, "wb").write(b"x")
-            print(json.dumps({{"result": {str(out)!r}}}), flush=True)
-            sys.exit(0)
-
-        signal.signal(signal.SIGTERM, late)
-        print(json.dumps({{"stage": "extract", "done": 1, "total": 100}}), flush=True)
-        time.sleep(60)
-    """)
-    job = wc.WorkerJob([sys.executable, str(script)], cleanup_paths=[work])
-    job.kill_after = 1.0
-    job.start()
-    deadline = time.monotonic() + 10
-    while not any(isinstance(e, Progress) for e in job.poll()):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    child_pid = int((work / "child.pid").read_text())
-    time.sleep(0.3)  # let the child set its SIGTERM handler
+    out = tmp_path / "work" / "late.npz"
+    job, work, child_pid = _worker_with_child(
+        tmp_path, extra=", stdout=subprocess.DEVNULL",
+        on_terminate=f"open({str(out)!r}, 'wb').write(b'x'); print(json.dumps({{'result': {str(out)!r}}}), flush=True)")
     job.cancel()
     assert job.wait_stopped(10)
     assert _pid_gone(child_pid) and not work.exists()
