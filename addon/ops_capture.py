@@ -141,9 +141,8 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
     scene_uid, scene_name, layer_name = context.scene.session_uid, context.scene.name, context.view_layer.name
 
     def scene_of_job(ctx: bpy.types.Context) -> bpy.types.Scene:
-        scenes = list(bpy.data.scenes)
-        return (next((sc for sc in scenes if sc.session_uid == scene_uid), None) or bpy.data.scenes.get(scene_name)
-                or ctx.scene)  # deleted meanwhile: the current scene takes the result
+        return (next((sc for sc in bpy.data.scenes if sc.session_uid == scene_uid), None)
+                or bpy.data.scenes.get(scene_name) or ctx.scene)  # deleted meanwhile: the current scene takes it
 
     def on_done(ctx: bpy.types.Context, job: worker_client.WorkerJob) -> str:
         notes: list[str] = []
