@@ -29,12 +29,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from core.keypoints import HEAD_POINT_WEIGHTS, MP_EYES, MP_MOUTH, MP_NOSE, face_vectors  # noqa: E402
+from core.keypoints import HEAD_POINT_WEIGHTS, face_vectors, old_head_points  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "posemoe"
 POINTS = {"nose": 9, "head_top": 10}
-OLD_TOP_FROM_EYES = 1.6
-"""The rule before: head top = eyes + 1.6 x (eyes - mouth), nose = MediaPipe's nose tip."""
 
 
 def load_clips(folder: Path) -> list[dict]:
@@ -60,9 +58,7 @@ def load_clips(folder: Path) -> list[dict]:
 
 def old_rule(landmarks: np.ndarray) -> np.ndarray:
     """Return (T, 2, 2) nose and head top by the rule before (nose tip; eyes + 1.6 (eyes - mouth))."""
-    eyes = landmarks[:, list(MP_EYES)].mean(1)
-    mouth = landmarks[:, list(MP_MOUTH)].mean(1)
-    return np.stack([landmarks[:, MP_NOSE], eyes + OLD_TOP_FROM_EYES * (eyes - mouth)], 1)
+    return old_head_points(landmarks)
 
 
 def weighted_rule(landmarks: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -44,6 +44,39 @@ def face_vectors(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return eyes, vectors
 
 
+OLD_HEAD_TOP_FROM_EYES = 1.6
+"""The head top before the fitted weights (until 2026-11-26): eyes + 1.6 x (eyes - mouth); the nose was the nose tip."""
+
+
+def old_head_points(landmarks: np.ndarray) -> np.ndarray:
+    """Return (..., 2, D) nose and head top of MediaPipe ``landmarks`` (..., 33, D) by the rule before the fitted
+    weights (:data:`OLD_HEAD_TOP_FROM_EYES`), as keypoints files written before 2026-11-26 hold them."""
+    lm = np.asarray(landmarks)
+    eyes = lm[..., list(MP_EYES), :].mean(axis=-2)
+    mouth = lm[..., list(MP_MOUTH), :].mean(axis=-2)
+    return np.stack([lm[..., MP_NOSE, :], eyes + OLD_HEAD_TOP_FROM_EYES * (eyes - mouth)], axis=-2)
+
+
+def remake_old_head_points(joints_2d: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,
+                           valid: np.ndarray) -> bool:
+    """Bring keypoints written before the fitted head points up to date, in place; return True if it did.
+
+    Only where ``joints_2d`` (T, 17, 2) still holds, on its ``valid`` frames, exactly the old rule's nose and head
+    top of ``landmarks`` (T, 33, 4: x, y, z, visibility): keypoints edited since, or made by another tool, are left
+    as they are."""
+    lm = np.asarray(landmarks)
+    valid = np.asarray(valid, bool)
+    if lm.ndim != 3 or lm.shape[:2] != (len(joints_2d), 33) or lm.shape[2] < 4 or not valid.any():
+        return False
+    old = old_head_points(lm[valid][..., :2].astype(np.float64))
+    if not np.allclose(np.asarray(joints_2d)[valid][:, [9, 10]], old, atol=1e-2):
+        return False
+    new, new_scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
+    joints_2d[:, [9, 10]] = new[:, [9, 10]]
+    scores[:, [9, 10]] = np.where(valid[:, None], new_scores[:, [9, 10]], 0.0)
+    return True
+
+
 def blazepose_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(joints, scores)``: (..., 17, D) H36M points and (..., 17) confidences.
 

@@ -53,8 +53,14 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
     clean-up or write fails, fails alone. If the shared forward pass itself fails, each clip is lifted again
     on its own, so that only a clip that breaks the lifter fails.
     """
-    from core.motion_file import read_keypoints, write_motion
-    from posemoe_blender.pipeline import check_camera_options, known_focal, lift_clips, to_motion
+    from core.motion_file import write_motion
+    from posemoe_blender.pipeline import (
+        check_camera_options,
+        known_focal,
+        lift_clips,
+        read_keypoints_for_lifting,
+        to_motion,
+    )
 
     options = dict(cleanup or {})
     focal, lens_mm = options.pop("focal", None), options.pop("lens_mm", None)
@@ -62,7 +68,7 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
     loaded, lenses = [], []
     for c in clips:
         try:
-            kp = read_keypoints(Path(c["keypoints"]))
+            kp = read_keypoints_for_lifting(Path(c["keypoints"]))
             check_camera_options(focal, lens_mm, kp.image_size)
         except PosemoeError as e:
             yield _error(c["id"], str(e), e.kind, e.exit_code)

@@ -61,12 +61,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
-    from core.motion_file import check_writable, read_keypoints, write_motion
-    from posemoe_blender.pipeline import lift
+    from core.motion_file import check_writable, write_motion
+    from posemoe_blender.pipeline import lift, read_keypoints_for_lifting
 
     _refuse_overwriting(args.output, input_keypoints=args.keypoints)
     check_writable(args.output)
-    kp = read_keypoints(args.keypoints)
+    kp = read_keypoints_for_lifting(args.keypoints)
     clip = lift(kp, args.weights, inference_config(args), args.smoothing, args.reporter,
                 source=str(args.keypoints.name), **cleanup_options(args))
     write_motion(args.output, clip)

@@ -172,6 +172,20 @@ def to_motion(
                       joints_3d=joints_3d.astype(np.float32), root=root.astype(np.float32), meta=meta)
 
 
+def read_keypoints_for_lifting(path: Path) -> Keypoints2D:
+    """Return the keypoints in ``path`` (core.motion_file.read_keypoints) with their nose and head top remade by
+    the current rule where the file holds the rule before it, unedited (core.keypoints.remake_old_head_points)."""
+    from core.keypoints import remake_old_head_points
+    from core.motion_file import read_keypoints
+
+    kp = read_keypoints(path)
+    landmarks = kp.extras.get("mp_landmarks")
+    if landmarks is not None and remake_old_head_points(kp.joints_2d, kp.scores, landmarks, kp.valid):
+        log.info("%s: written before 2026-11-26; its nose and head top were remade from its MediaPipe landmarks",
+                 path)
+    return kp
+
+
 def lift(
     kp: Keypoints2D,
     weights: Path | None = None,

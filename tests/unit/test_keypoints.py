@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from core.keypoints import BLAZEPOSE_TO_H36M, HEAD_POINT_WEIGHTS, blazepose_to_h36m, denormalize_2d, normalize_2d
+from core.keypoints import (
+    BLAZEPOSE_TO_H36M,
+    HEAD_POINT_WEIGHTS,
+    blazepose_to_h36m,
+    denormalize_2d,
+    normalize_2d,
+    old_head_points,
+    remake_old_head_points,
+)
 from core.skeleton import FLIP_PERM, JOINT_NAMES, LEFT, NUM_JOINTS, PARENTS, RIGHT, bone_lengths
 
 
@@ -83,3 +91,34 @@ def test_normalization_round_trip_and_frame(w, h):
 
 def test_bone_lengths_shape():
     assert bone_lengths(np.zeros((5, 17, 3))).shape == (5, 16)
+
+
+def _old_file(frames: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(joints_2d, scores, landmarks (T, 33, 4), valid) as extraction wrote them before the fitted head points."""
+    rng = np.random.default_rng(0)
+    xy = np.repeat(_front_face()[None], frames, 0) + rng.normal(0, 2, (frames, 33, 2))
+    lm = np.concatenate([xy, rng.normal(0, 1, (frames, 33, 1)), rng.uniform(0.6, 1, (frames, 33, 1))], -1)
+    lm = lm.astype(np.float32)
+    joints, scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
+    joints[:, [9, 10]] = old_head_points(lm[..., :2])
+    scores[:, 9] = lm[:, 0, 3]
+    valid = np.ones(frames, bool)
+    valid[2] = False
+    scores[2] = 0.0
+    return joints, scores, lm, valid
+
+
+def test_old_keypoints_get_the_fitted_head_points_unless_edited():
+    joints, scores, lm, valid = _old_file()
+    new, new_scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
+    body = joints.copy()
+    assert remake_old_head_points(joints, scores, lm, valid)
+    assert np.allclose(joints[:, [9, 10]], new[:, [9, 10]]) and np.array_equal(np.delete(joints, [9, 10], 1),
+                                                                              np.delete(body, [9, 10], 1))
+    assert scores[2, 9] == 0.0 and scores[0, 9] == pytest.approx(new_scores[0, 9])
+    assert not remake_old_head_points(joints, scores, lm, valid)  # already up to date: left alone
+    edited, edited_scores, lm, valid = _old_file()
+    edited[4, 10] += 5.0  # someone moved a head top by hand
+    before = edited.copy()
+    assert not remake_old_head_points(edited, edited_scores, lm, valid) and np.array_equal(edited, before)
+    assert not remake_old_head_points(before, edited_scores, lm[:, :20], valid)  # not MediaPipe's 33 landmarks
