@@ -56,11 +56,6 @@ def load_clips(folder: Path) -> list[dict]:
     return clips
 
 
-def old_rule(landmarks: np.ndarray) -> np.ndarray:
-    """Return (T, 2, 2) nose and head top by the rule before (nose tip; eyes + 1.6 (eyes - mouth))."""
-    return old_head_points(landmarks)
-
-
 def weighted_rule(landmarks: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Return (T, 2, 2) nose and head top as eyes + weights (2, 3) . face vectors."""
     eyes, vectors = face_vectors(landmarks)
@@ -86,7 +81,7 @@ def errors_cm(clips: list[dict], weights: np.ndarray) -> dict:
     out, pooled = {}, {"old": [], "new": []}
     for c in clips:
         row = {"frames": len(c["landmarks"])}
-        for rule, made in (("old", old_rule(c["landmarks"])), ("new", weighted_rule(c["landmarks"], weights))):
+        for rule, made in (("old", old_head_points(c["landmarks"])), ("new", weighted_rule(c["landmarks"], weights))):
             e = np.linalg.norm(made - c["true"], axis=-1) * c["cm_per_px"]
             pooled[rule].append(e)
             row[rule] = {p: round(float(e[:, i].mean()), 2) for i, p in enumerate(POINTS)}
@@ -118,7 +113,7 @@ def lifted_per_joint(check_dir: Path) -> dict:
         gt = gt - gt[:, :1]
         new = bench.keypoints(c["video"], check_dir)
         old = replace(new, joints_2d=new.joints_2d.copy())
-        old.joints_2d[:, list(POINTS.values())] = old_rule(np.asarray(new.extras["mp_landmarks"])[..., :2])
+        old.joints_2d[:, list(POINTS.values())] = old_head_points(np.asarray(new.extras["mp_landmarks"])[..., :2])
         for rule, kp in (("old", old), ("new", new)):
             y = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=kp.valid, fps=kp.fps)
