@@ -11,7 +11,11 @@ direction the training model assumes (ankle towards knee, knee towards hip, hips
 shoulders towards the thorax and upwards); the frame-to-frame noise left after removing that bias;
 low-confidence share; and per limb the share of frames with left and right swapped.
 
-    python benchmarks/detector_gap.py [--gt-dir ~/.cache/posemoe/gt]
+The keypoints are measured as the extractor makes them (the limb joints moved by core.keypoints.LIMB_POINT_WEIGHTS
+since 2026-11-27), or with ``--mediapipe-limbs`` with the hips, knees, ankles, shoulders and elbows at MediaPipe's own
+landmarks: the gap the training-time model imitates.
+
+    python benchmarks/detector_gap.py [--gt-dir ~/.cache/posemoe/gt] [--mediapipe-limbs]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 import bench  # noqa: E402
 
+from core.keypoints import blazepose_to_h36m_by_rule  # noqa: E402
 from core.skeleton import JOINT_NAMES  # noqa: E402
 
 # joint -> (reference joint, what the training model assumes, in cm towards the reference)
@@ -114,16 +119,24 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--gt-dir", type=Path, default=Path.home() / ".cache" / "posemoe" / "gt")
-    p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "detector_gap.json")
+    p.add_argument("--mediapipe-limbs", action="store_true",
+                   help="measure MediaPipe's own limb landmarks, not the fitted limb points")
+    p.add_argument("--json", type=Path, help="default benchmarks/results/detector_gap[_mediapipe_limbs].json")
     a = p.parse_args(argv)
+    a.json = a.json or REPO / "benchmarks" / "results" / f"detector_gap{'_mediapipe_limbs' * a.mediapipe_limbs}.json"
     a.gt_dir.mkdir(parents=True, exist_ok=True)
     clips, names = [], []
     for c in bench.gt_clips(a.gt_dir, quick=False, render=False):
-        clips.append(clip_errors(bench.keypoints(c["video"], a.gt_dir), np.load(c["truth"])))
+        kp = bench.keypoints(c["video"], a.gt_dir)
+        if a.mediapipe_limbs:
+            lm = np.asarray(kp.extras["mp_landmarks"])
+            kp.joints_2d[kp.valid] = blazepose_to_h36m_by_rule(lm[kp.valid, :, :2], None, True, False)[0]
+        clips.append(clip_errors(kp, np.load(c["truth"])))
         names.append(c["name"])
     rows = joint_stats(clips)
     swaps = swap_share(clips)
-    result = {"clips": names, "frames": sum(c["frames"] for c in clips), "valid_frames": sum(c["valid"] for c in clips),
+    result = {"limbs": "MediaPipe's landmarks" if a.mediapipe_limbs else "fitted limb points", "clips": names,
+              "frames": sum(c["frames"] for c in clips), "valid_frames": sum(c["valid"] for c in clips),
               "joints": rows, "lr_swap_share": swaps,
               "note": "cm at the joint's true depth; bias = |per-clip mean error|, noise = RMS after removing it"}
     a.json.parent.mkdir(parents=True, exist_ok=True)

@@ -33,11 +33,12 @@ from core.keypoints import HEAD_POINT_WEIGHTS, face_vectors, old_head_points  # 
 
 CACHE = Path.home() / ".cache" / "posemoe"
 POINTS = {"nose": 9, "head_top": 10}
+HEAD = list(POINTS.values())
 
 
 def load_clips(folder: Path) -> list[dict]:
     """Return each clip of ``folder`` with both ``<name>_truth.npz`` and ``<name>_kp.npz``: its valid frames'
-    MediaPipe landmarks (T, 33, 2) px, true nose and head top (T, 2, 2) px and cm per px at their depth (T, 2)."""
+    MediaPipe landmarks (T, 33, 2) px, true H36M joints (T, 17, 2) px and cm per px at their depth (T, 17)."""
     clips = []
     for truth_path in sorted(Path(folder).glob("*_truth.npz")):
         name = truth_path.name[: -len("_truth.npz")]
@@ -46,12 +47,11 @@ def load_clips(folder: Path) -> list[dict]:
             continue
         truth, kp = np.load(truth_path), np.load(kp_path)
         ok = np.asarray(kp["valid"], bool) & np.isfinite(kp["mp_landmarks"]).all(axis=(1, 2))
-        joints = list(POINTS.values())
-        depth = truth["joints_3d"][:, joints, 2].astype(np.float64)
+        depth = truth["joints_3d"][..., 2].astype(np.float64)
         meta = json.loads(str(truth["meta"])) if "meta" in truth.files else {}
         clips.append({"name": name, "character": meta.get("character"),
                       "landmarks": kp["mp_landmarks"][ok, :, :2].astype(np.float64),
-                      "true": truth["joints_2d"][ok][:, joints].astype(np.float64),
+                      "true": truth["joints_2d"][ok].astype(np.float64),
                       "cm_per_px": (depth / float(truth["intrinsics"][0, 0]) * 100.0)[ok]})
     return clips
 
@@ -65,7 +65,7 @@ def weighted_rule(landmarks: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def fit(clips: list[dict]) -> np.ndarray:
     """Return (2, 3) least-squares weights of the nose and head top, errors counted in cm at the point's depth."""
     weights = []
-    for p in range(len(POINTS)):
+    for p in POINTS.values():
         rows, target = [], []
         for c in clips:
             eyes, vectors = face_vectors(c["landmarks"])
@@ -82,7 +82,7 @@ def errors_cm(clips: list[dict], weights: np.ndarray) -> dict:
     for c in clips:
         row = {"frames": len(c["landmarks"])}
         for rule, made in (("old", old_head_points(c["landmarks"])), ("new", weighted_rule(c["landmarks"], weights))):
-            e = np.linalg.norm(made - c["true"], axis=-1) * c["cm_per_px"]
+            e = np.linalg.norm(made - c["true"][:, HEAD], axis=-1) * c["cm_per_px"][:, HEAD]
             pooled[rule].append(e)
             row[rule] = {p: round(float(e[:, i].mean()), 2) for i, p in enumerate(POINTS)}
         out[c["name"]] = row
@@ -91,54 +91,72 @@ def errors_cm(clips: list[dict], weights: np.ndarray) -> dict:
     return {"clips": out, "overall": overall}
 
 
-def lifted_per_joint(check_dir: Path) -> dict:
-    """Return P-MPJPE (mm) per joint and overall of the benchmark's clips in ``check_dir`` lifted and cleaned as
-    ``posemoe bench`` does, with the nose and head top made by the old rule and by the shipped weights."""
+def lifted_per_joint(check_dir: Path, old_rule: tuple[bool, bool] = (False, True)) -> dict:
+    """Return P-MPJPE and MPJPE (mm) per joint and overall of the benchmark's clips in ``check_dir`` lifted and
+    cleaned as ``posemoe bench`` does, with the H36M joints made by the current rule ("new") and by ``old_rule``
+    ("old": fitted head points, fitted limb points, as core.keypoints.blazepose_to_h36m_by_rule takes them)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     import bench
     import torch
 
     from core.config import InferenceConfig
     from core.inference import lift_sequence
+    from core.keypoints import blazepose_to_h36m_by_rule
     from core.metrics import procrustes_align
     from core.skeleton import JOINT_NAMES
     from core.weights import DEFAULT_WEIGHTS, load_lifter
 
     torch.set_num_threads(2)
     model, cfg, _ = load_lifter(DEFAULT_WEIGHTS, device="cpu")
-    errors: dict[str, list[np.ndarray]] = {"old": [], "new": []}
+    errors: dict[str, dict[str, list[np.ndarray]]] = {r: {"p": [], "m": []} for r in ("old", "new")}
     for c in bench.gt_clips(check_dir, quick=False, render=False):
         truth = np.load(c["truth"])
         gt = truth["joints_3d"].astype(np.float64)
         gt = gt - gt[:, :1]
         new = bench.keypoints(c["video"], check_dir)
         old = replace(new, joints_2d=new.joints_2d.copy())
-        old.joints_2d[:, list(POINTS.values())] = old_head_points(np.asarray(new.extras["mp_landmarks"])[..., :2])
+        lm = np.asarray(new.extras["mp_landmarks"])[new.valid]
+        old.joints_2d[new.valid] = blazepose_to_h36m_by_rule(lm[..., :2], lm[..., 3], *old_rule)[0]
         for rule, kp in (("old", old), ("new", new)):
             y = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=kp.valid, fps=kp.fps)
             rel, _ = bench._cleaned(y, kp, float(truth["fps"]), False, c["truth"])
-            errors[rule].append(np.linalg.norm(procrustes_align(rel, gt) - gt, axis=-1) * 1000.0)
+            errors[rule]["p"].append(np.linalg.norm(procrustes_align(rel, gt) - gt, axis=-1) * 1000.0)
+            errors[rule]["m"].append(np.linalg.norm(rel - gt, axis=-1) * 1000.0)
     out = {}
     for rule, e in errors.items():
-        e = np.concatenate(e)
-        out[rule] = {"overall": round(float(e.mean()), 2), "frames": len(e),
-                     **{j: round(float(e[:, i].mean()), 1) for i, j in enumerate(JOINT_NAMES)}}
+        p, m = np.concatenate(e["p"]), np.concatenate(e["m"])
+        out[rule] = {"overall": round(float(p.mean()), 2), "mpjpe": round(float(m.mean()), 2), "frames": len(p),
+                     **{j: round(float(p[:, i].mean()), 1) for i, j in enumerate(JOINT_NAMES)}}
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def fit_arguments(doc: str, out_name: str, argv: list[str] | None) -> argparse.Namespace:
+    """Return the parsed options shared by the fits of how joints are made from landmarks (this and limb_points.py)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--fit-dir", type=Path, default=CACHE / "real2d", help="clips of training subjects to fit on")
     ap.add_argument("--check-dir", type=Path, default=CACHE / "gt", help="clips of validation subjects to check on")
-    ap.add_argument("--lift", action="store_true", help="also lift the check clips with each rule (a few minutes)")
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "head_points.json")
-    args = ap.parse_args(argv)
+    ap.add_argument("--lift", action="store_true", help="also lift the check clips by the old and new rule (minutes)")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / out_name)
+    return ap.parse_args(argv)
+
+
+def fit_and_check_clips(args: argparse.Namespace) -> tuple[list[dict], list[dict]] | None:
+    """Return the clips to fit on and to check on, or None (having said what to do) when there are none to fit on."""
     fit_clips, check_clips = load_clips(args.fit_dir), load_clips(args.check_dir)
     if not fit_clips:
         print(f"no clip with _truth.npz and _kp.npz in {args.fit_dir}; make some with "
               "scripts/render_real2d_set.py --clips 10", file=sys.stderr)
+        return None
+    return fit_clips, check_clips
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = fit_arguments(__doc__, "head_points.json", argv)
+    clips = fit_and_check_clips(args)
+    if clips is None:
         return 2
+    fit_clips, check_clips = clips
     weights = fit(fit_clips)
     shipped = np.array([HEAD_POINT_WEIGHTS[j] for j in POINTS.values()])
     res = {"fit_dir": str(args.fit_dir), "check_dir": str(args.check_dir),

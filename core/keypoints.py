@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.skeleton import NUM_JOINTS
+from core.skeleton import FLIP_PERM, NUM_JOINTS
 
-# H36M joint -> MediaPipe landmark(s) averaged to make it. Spine (7), nose (9) and head top (10) are derived
-# afterwards from other joints and landmarks.
+# H36M joint -> MediaPipe landmark(s) averaged to make it. The limb joints are then moved by LIMB_POINT_WEIGHTS (and
+# the pelvis and thorax with them); spine (7), nose (9) and head top (10) are derived from other joints and landmarks.
 BLAZEPOSE_TO_H36M: dict[int, tuple[int, ...]] = {
     0: (23, 24), 1: (24,), 2: (26,), 3: (28,), 4: (23,), 5: (25,), 6: (27,),
     8: (11, 12), 11: (11,), 12: (13,), 13: (15,), 14: (12,), 15: (14,), 16: (16,),
@@ -57,24 +57,38 @@ def old_head_points(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([lm[..., MP_NOSE, :], eyes + OLD_HEAD_TOP_FROM_EYES * (eyes - mouth)], axis=-2)
 
 
-def remake_old_head_points(joints_2d: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,
-                           valid: np.ndarray) -> bool:
-    """Bring keypoints written before the fitted head points up to date, in place; return True if it did.
+LIMB_POINT_WEIGHTS: dict[int, tuple[tuple[int, ...], tuple[float, ...]]] = {
+    4: ((24, 11, 25), (-0.102, -0.064, -0.093)),  # l_hip: the other hip, the shoulder, the knee
+    5: ((23, 27), (-0.057, -0.030)),  # l_knee: the hip, the ankle
+    6: ((25, 29, 31), (-0.011, 0.437, 0.069)),  # l_ankle: the knee, the heel, the foot index
+    11: ((12, 23, 13), (-0.052, 0.059, -0.013)),  # l_shoulder: the other shoulder, the hip, the elbow
+    12: ((11, 15), (-0.042, -0.079)),  # l_elbow: the shoulder, the wrist
+}
+"""The training skeleton's left hip, knee, ankle, shoulder and elbow (the characters' joint centres) as MediaPipe's
+landmark plus these weights times the vectors from it to the listed neighbour landmarks; the right side mirrors them
+(:func:`limb_points`). MediaPipe puts its hips closer together, its ankles and knees higher and its shoulders higher and
+closer together than the joints the lifter learnt (docs/model.md section 1): these weights take most of that constant
+offset out. Affine, so it holds in any view and scale and in 3D. The wrists stay MediaPipe's: their fitted weights did
+not carry over to characters left out of the fit. Fitted like :data:`HEAD_POINT_WEIGHTS`, on the same clips:
+``python benchmarks/limb_points.py`` (docs/model.md section 1c, JSON in benchmarks/results/limb_points.json)."""
+SCORED_WEIGHT = 0.2
+"""A neighbour landmark weighing at least this much (the heel, for the ankle) also bounds the joint's score."""
 
-    Only where ``joints_2d`` (T, 17, 2) still holds, on its ``valid`` frames, exactly the old rule's nose and head
-    top of ``landmarks`` (T, 33, 4: x, y, z, visibility): keypoints edited since, or made by another tool, are left
-    as they are."""
-    lm = np.asarray(landmarks)
-    valid = np.asarray(valid, bool)
-    if lm.ndim != 3 or lm.shape[:2] != (len(joints_2d), 33) or lm.shape[2] < 4 or not valid.any():
-        return False
-    old = old_head_points(lm[valid][..., :2].astype(np.float64))
-    if not np.allclose(np.asarray(joints_2d)[valid][:, [9, 10]], old, atol=1e-2):
-        return False
-    new, new_scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
-    joints_2d[:, [9, 10]] = new[:, [9, 10]]
-    scores[:, [9, 10]] = np.where(valid[:, None], new_scores[:, [9, 10]], 0.0)
-    return True
+
+def _mirror_landmark(index: int) -> int:
+    """Return the other side's MediaPipe body landmark (11-32: left odd, right even)."""
+    return index + 1 if index % 2 else index - 1
+
+
+def limb_points() -> dict[int, tuple[int, tuple[int, ...], tuple[float, ...]]]:
+    """Return H36M joint -> (its MediaPipe landmark, neighbour landmarks, weights) of both sides'
+    :data:`LIMB_POINT_WEIGHTS`."""
+    out = {}
+    for j, (neighbours, weights) in LIMB_POINT_WEIGHTS.items():
+        base = BLAZEPOSE_TO_H36M[j][0]
+        out[j] = (base, neighbours, weights)
+        out[int(FLIP_PERM[j])] = (_mirror_landmark(base), tuple(_mirror_landmark(n) for n in neighbours), weights)
+    return out
 
 
 def blazepose_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -83,22 +97,71 @@ def blazepose_to_h36m(landmarks: np.ndarray, visibility: np.ndarray | None = Non
     landmarks: (..., 33, D) MediaPipe landmarks (pixels, or any unit; D = 2 or 3).
     visibility: (..., 33) per-landmark confidence in [0, 1]; ones when None.
     """
+    return blazepose_to_h36m_by_rule(landmarks, visibility, fitted_head=True, fitted_limbs=True)
+
+
+OLD_RULES: dict[str, tuple[bool, bool]] = {
+    "the rule before the fitted head points": (False, False),
+    "the rule before the fitted limb points": (True, False),
+}
+"""Earlier MediaPipe -> H36M rules, as (fitted head points, fitted limb points), that keypoints files may hold."""
+
+
+def blazepose_to_h36m_by_rule(landmarks: np.ndarray, visibility: np.ndarray | None, fitted_head: bool,
+                              fitted_limbs: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`blazepose_to_h36m` by the current rule (both True), or by an earlier one (:data:`OLD_RULES`): to
+    recognise the keypoints it wrote, and to measure what each fitted part gains (benchmarks/limb_points.py)."""
     landmarks = np.asarray(landmarks, dtype=np.float32)
     if visibility is None:
         visibility = np.ones(landmarks.shape[:-1], np.float32)
+    visibility = np.asarray(visibility, np.float32)
     out = np.zeros(landmarks.shape[:-2] + (NUM_JOINTS, landmarks.shape[-1]), np.float32)
     score = np.zeros(landmarks.shape[:-2] + (NUM_JOINTS,), np.float32)
     for j, src in BLAZEPOSE_TO_H36M.items():
         out[..., j, :] = landmarks[..., list(src), :].mean(axis=-2)
         score[..., j] = visibility[..., list(src)].min(axis=-1)
+    if fitted_limbs:
+        for j, (base, neighbours, weights) in limb_points().items():
+            w = np.asarray(weights, np.float32)
+            vectors = landmarks[..., list(neighbours), :] - landmarks[..., base, None, :]
+            out[..., j, :] = landmarks[..., base, :] + np.einsum("...nd,n->...d", vectors, w)
+            scored = [n for n, wn in zip(neighbours, weights, strict=True) if abs(wn) >= SCORED_WEIGHT]
+            if scored:
+                score[..., j] = np.minimum(score[..., j], visibility[..., scored].min(axis=-1))
+        out[..., 0, :] = 0.5 * (out[..., 1, :] + out[..., 4, :])  # pelvis and thorax: between the fitted joints
+        out[..., 8, :] = 0.5 * (out[..., 11, :] + out[..., 14, :])
     out[..., 7, :] = 0.5 * (out[..., 0, :] + out[..., 8, :])
     score[..., 7] = np.minimum(score[..., 0], score[..., 8])
     eyes, vectors = face_vectors(landmarks)
-    face = visibility[..., [MP_NOSE, *MP_EYES, *MP_MOUTH]].min(axis=-1)  # the ears are often hidden: not scored
     for j, w in HEAD_POINT_WEIGHTS.items():
         out[..., j, :] = eyes + np.einsum("...fd,f->...d", vectors, np.asarray(w, np.float32))
-        score[..., j] = face
+        score[..., j] = visibility[..., [MP_NOSE, *MP_EYES, *MP_MOUTH]].min(axis=-1)  # ears often hidden: not scored
+    if not fitted_head:
+        out[..., [9, 10], :] = old_head_points(landmarks)
     return out, score
+
+
+def remake_old_keypoints(joints_2d: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,
+                         valid: np.ndarray) -> str | None:
+    """Bring keypoints written by an earlier rule (:data:`OLD_RULES`) up to date, in place; return that rule's name,
+    or None if nothing was remade.
+
+    Only where ``joints_2d`` (T, 17, 2) still holds, on its ``valid`` frames, exactly what that rule makes of
+    ``landmarks`` (T, 33, 4: x, y, z, visibility): keypoints edited since, or made by another tool, are left as
+    they are."""
+    lm = np.asarray(landmarks)
+    valid = np.asarray(valid, bool)
+    if lm.ndim != 3 or lm.shape[:2] != (len(joints_2d), 33) or lm.shape[2] < 4 or not valid.any():
+        return None
+    stored = np.asarray(joints_2d)[valid]
+    for name, (head, limbs) in OLD_RULES.items():
+        old, _ = blazepose_to_h36m_by_rule(lm[valid][..., :2], lm[valid][..., 3], head, limbs)
+        if np.allclose(stored, old, atol=1e-2):
+            new, new_scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
+            joints_2d[valid] = new[valid]
+            scores[:] = np.where(valid[:, None], new_scores, 0.0)
+            return name
+    return None
 
 
 def normalize_2d(xy: np.ndarray, width: float, height: float) -> np.ndarray:

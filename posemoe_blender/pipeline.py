@@ -173,16 +173,17 @@ def to_motion(
 
 
 def read_keypoints_for_lifting(path: Path) -> Keypoints2D:
-    """Return the keypoints in ``path`` (core.motion_file.read_keypoints) with their nose and head top remade by
-    the current rule where the file holds the rule before it, unedited (core.keypoints.remake_old_head_points)."""
-    from core.keypoints import remake_old_head_points
+    """Return the keypoints in ``path`` (core.motion_file.read_keypoints), with their joints remade from the
+    MediaPipe landmarks by the current rule where the file holds an earlier rule's, unedited
+    (core.keypoints.remake_old_keypoints)."""
+    from core.keypoints import remake_old_keypoints
     from core.motion_file import read_keypoints
 
     kp = read_keypoints(path)
     landmarks = kp.extras.get("mp_landmarks")
-    if landmarks is not None and remake_old_head_points(kp.joints_2d, kp.scores, landmarks, kp.valid):
-        log.info("%s: written before 2026-11-26; its nose and head top were remade from its MediaPipe landmarks",
-                 path)
+    old_rule = None if landmarks is None else remake_old_keypoints(kp.joints_2d, kp.scores, landmarks, kp.valid)
+    if old_rule:
+        log.info("%s: written by %s; its joints were remade from its MediaPipe landmarks", path, old_rule)
     return kp
 
 

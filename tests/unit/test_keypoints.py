@@ -4,11 +4,14 @@ import pytest
 from core.keypoints import (
     BLAZEPOSE_TO_H36M,
     HEAD_POINT_WEIGHTS,
+    LIMB_POINT_WEIGHTS,
+    OLD_RULES,
     blazepose_to_h36m,
+    blazepose_to_h36m_by_rule,
     denormalize_2d,
+    limb_points,
     normalize_2d,
-    old_head_points,
-    remake_old_head_points,
+    remake_old_keypoints,
 )
 from core.skeleton import FLIP_PERM, JOINT_NAMES, LEFT, NUM_JOINTS, PARENTS, RIGHT, bone_lengths
 
@@ -25,7 +28,7 @@ def test_skeleton_tables_are_consistent():
 def test_blazepose_mapping_uses_subject_sides():
     lm = np.zeros((33, 2), np.float32)
     lm[:, 0] = np.arange(33)  # x = landmark index, so the mapping is readable
-    j, s = blazepose_to_h36m(lm)
+    j, s = blazepose_to_h36m_by_rule(lm, None, fitted_head=True, fitted_limbs=False)
     assert j.shape == (17, 2) and s.shape == (17,)
     assert j[1, 0] == 24 and j[4, 0] == 23  # r_hip = MP 24 (right hip), l_hip = MP 23
     assert j[0, 0] == pytest.approx(23.5) and j[8, 0] == pytest.approx(11.5)
@@ -93,32 +96,86 @@ def test_bone_lengths_shape():
     assert bone_lengths(np.zeros((5, 17, 3))).shape == (5, 16)
 
 
-def _old_file(frames: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(joints_2d, scores, landmarks (T, 33, 4), valid) as extraction wrote them before the fitted head points."""
+def _standing_body(px_per_cm: float = 4.0) -> np.ndarray:
+    """Landmarks (33, 2) of an upright adult seen from the front (image y down; the person's left at image right)."""
+    lm = _front_face(px_per_cm).astype(np.float64)
+    left = {11: (18, 30), 13: (21, 58), 15: (22, 84), 17: (23, 92), 19: (22, 94), 21: (21, 90),
+            23: (10, 88), 25: (11, 134), 27: (11, 178), 29: (11, 184), 31: (12, 186)}
+    for i, (x_cm, y_cm) in left.items():
+        lm[i] = (320 + px_per_cm * x_cm, 100 + px_per_cm * y_cm)
+        lm[i + 1] = (320 - px_per_cm * x_cm, 100 + px_per_cm * y_cm)
+    return lm
+
+
+def test_limb_points_move_mediapipes_joints_the_way_the_detector_gap_was_measured():
+    """MediaPipe's hips sit closer together, its knees and ankles higher and its shoulders higher and closer
+    together than the joint centres (docs/model.md section 1): the fitted limb points move them back."""
+    lm = _standing_body()
+    raw, _ = blazepose_to_h36m_by_rule(lm, None, fitted_head=True, fitted_limbs=False)
+    j, _ = blazepose_to_h36m(lm)
+    width = lambda p, a, b: abs(p[a, 0] - p[b, 0])  # noqa: E731
+    assert width(j, 1, 4) > width(raw, 1, 4) and width(j, 11, 14) > width(raw, 11, 14)
+    for joint in (2, 3, 5, 6, 11, 14):  # knees, ankles, shoulders: lower in the image (y down)
+        assert j[joint, 1] > raw[joint, 1], joint
+    assert np.allclose(j[[13, 16]], raw[[13, 16]])  # the wrists stay MediaPipe's
+    assert np.allclose(j[0], 0.5 * (j[1] + j[4])) and np.allclose(j[8], 0.5 * (j[11] + j[14]))
+    assert np.allclose(j[7], 0.5 * (j[0] + j[8]))
+    assert np.all(np.abs(j - raw)[[1, 2, 3, 4, 5, 6, 11, 12, 14, 15]] < 4 * 5)  # a few cm, not a new pose
+
+
+def test_limb_points_are_mirrored_and_move_with_the_body():
+    table = limb_points()
+    assert set(table) == {j for left in LIMB_POINT_WEIGHTS for j in (left, int(FLIP_PERM[left]))}
+    lm = _standing_body() + np.random.default_rng(3).normal(0, 3, (33, 2))
+    j, _ = blazepose_to_h36m(lm)
+    mirrored = lm.copy()  # the mirror image: x reflected and every left landmark swapped with its right one
+    mirrored[:, 0] = 640 - mirrored[:, 0]
+    swap = [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9] + [i + 1 if i % 2 else i - 1 for i in range(11, 33)]
+    jm, _ = blazepose_to_h36m(mirrored[swap])
+    back = jm[FLIP_PERM].copy()
+    back[:, 0] = 640 - back[:, 0]
+    limbs = sorted(table)
+    assert np.allclose(back[limbs], j[limbs], atol=1e-3)
+    a = np.radians(-50)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    moved, _ = blazepose_to_h36m(lm @ rot.T * 2.5 + [-30.0, 7.0])
+    assert np.allclose(moved, j @ rot.T * 2.5 + [-30.0, 7.0], atol=1e-2)
+
+
+def test_the_ankle_is_scored_by_the_heel_it_leans_on():
+    vis = np.ones(33, np.float32)
+    vis[29] = 0.3  # the left heel hidden
+    vis[19] = 0.1  # the left index knuckle: the wrist does not use it
+    _, s = blazepose_to_h36m(_standing_body(), vis)
+    assert s[6] == pytest.approx(0.3) and s[3] == 1.0 and s[13] == 1.0
+
+
+def _old_file(rule: str, frames: int = 6) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(joints_2d, scores, landmarks (T, 33, 4), valid) as extraction wrote them by the earlier ``rule``."""
     rng = np.random.default_rng(0)
-    xy = np.repeat(_front_face()[None], frames, 0) + rng.normal(0, 2, (frames, 33, 2))
+    xy = np.repeat(_standing_body()[None], frames, 0) + rng.normal(0, 2, (frames, 33, 2))
     lm = np.concatenate([xy, rng.normal(0, 1, (frames, 33, 1)), rng.uniform(0.6, 1, (frames, 33, 1))], -1)
     lm = lm.astype(np.float32)
-    joints, scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
-    joints[:, [9, 10]] = old_head_points(lm[..., :2])
-    scores[:, 9] = lm[:, 0, 3]
+    joints, scores = blazepose_to_h36m_by_rule(lm[..., :2], lm[..., 3], *OLD_RULES[rule])
     valid = np.ones(frames, bool)
     valid[2] = False
+    joints[2] = 0.0
     scores[2] = 0.0
     return joints, scores, lm, valid
 
 
-def test_old_keypoints_get_the_fitted_head_points_unless_edited():
-    joints, scores, lm, valid = _old_file()
+@pytest.mark.parametrize("rule", list(OLD_RULES))
+def test_old_keypoints_are_remade_by_the_current_rule_unless_edited(rule):
+    joints, scores, lm, valid = _old_file(rule)
     new, new_scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
-    body = joints.copy()
-    assert remake_old_head_points(joints, scores, lm, valid)
-    assert np.allclose(joints[:, [9, 10]], new[:, [9, 10]]) and np.array_equal(np.delete(joints, [9, 10], 1),
-                                                                              np.delete(body, [9, 10], 1))
-    assert scores[2, 9] == 0.0 and scores[0, 9] == pytest.approx(new_scores[0, 9])
-    assert not remake_old_head_points(joints, scores, lm, valid)  # already up to date: left alone
-    edited, edited_scores, lm, valid = _old_file()
-    edited[4, 10] += 5.0  # someone moved a head top by hand
+    assert not np.allclose(joints[valid], new[valid], atol=0.1)
+    assert remake_old_keypoints(joints, scores, lm, valid) == rule
+    assert np.allclose(joints[valid], new[valid]) and np.array_equal(joints[2], np.zeros((17, 2)))
+    assert scores[2].max() == 0.0 and scores[0] == pytest.approx(new_scores[0])
+    assert remake_old_keypoints(joints, scores, lm, valid) is None  # already up to date: left alone
+    edited, edited_scores, lm, valid = _old_file(rule)
+    edited[4, 5] += 5.0  # someone moved a knee by hand
     before = edited.copy()
-    assert not remake_old_head_points(edited, edited_scores, lm, valid) and np.array_equal(edited, before)
-    assert not remake_old_head_points(before, edited_scores, lm[:, :20], valid)  # not MediaPipe's 33 landmarks
+    assert remake_old_keypoints(edited, edited_scores, lm, valid) is None and np.array_equal(edited, before)
+    assert remake_old_keypoints(before, edited_scores, lm[:, :20], valid) is None  # not MediaPipe's 33 landmarks
+

@@ -157,19 +157,19 @@ def test_clips_lifted_together_each_get_their_own_lens(monkeypatch):
     assert written["1.npz"].meta["focal_from"] == "" and written["2.npz"].meta["focal_from"] == "video metadata"
 
 
-def test_keypoints_from_before_the_fitted_head_points_are_lifted_with_them(tmp_path, caplog):
-    from core.keypoints import blazepose_to_h36m, old_head_points
+def test_keypoints_from_before_the_fitted_points_are_lifted_with_them(tmp_path, caplog):
+    from core.keypoints import OLD_RULES, blazepose_to_h36m, blazepose_to_h36m_by_rule
     from core.motion_file import read_keypoints, write_keypoints
 
     rng = np.random.default_rng(1)
     lm = np.concatenate([rng.uniform(200, 400, (8, 33, 2)), np.zeros((8, 33, 1)), np.ones((8, 33, 1))], -1)
-    joints, scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
-    joints[:, [9, 10]] = old_head_points(lm[..., :2].astype(np.float32))
+    rule = "the rule before the fitted head points"
+    joints, scores = blazepose_to_h36m_by_rule(lm[..., :2], lm[..., 3], *OLD_RULES[rule])
     path = tmp_path / "old_kp.npz"
     write_keypoints(path, Keypoints2D(joints, scores, np.ones(8, bool), 30.0, (640, 480),
                                       extras={"mp_landmarks": lm.astype(np.float32)}))
     with caplog.at_level(logging.INFO):
         kp = pipeline.read_keypoints_for_lifting(path)
-    assert np.allclose(kp.joints_2d[:, [9, 10]], blazepose_to_h36m(lm[..., :2])[0][:, [9, 10]], atol=1e-3)
-    assert "nose and head top were remade" in caplog.text
+    assert np.allclose(kp.joints_2d, blazepose_to_h36m(lm[..., :2])[0], atol=1e-3)
+    assert f"written by {rule}; its joints were remade" in caplog.text
     assert np.allclose(read_keypoints(path).joints_2d, joints)  # the file itself is not rewritten
