@@ -107,9 +107,10 @@ def raw_metrics(model, window: int, clips: list[dict]) -> dict[str, float]:
 
 
 def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batch: int, real_batch_size: int,
-              seed: int, real_weight: float = 1.0):  # fmt: skip
-    """Return the lifter of ``weights`` fine-tuned ``steps`` steps on synthetic batches plus, if ``real``, real
-    windows (loss = synthetic + real_weight x real), AdamW, warm-up 20 steps then cosine decay."""
+              seed: int, real_weight: float = 1.0, gap_scale: float = 1.0):  # fmt: skip
+    """Return the lifter of ``weights`` fine-tuned ``steps`` steps on synthetic batches (their detector-gap offsets
+    x ``gap_scale``) plus, if ``real``, real windows (loss = synthetic + real_weight x real), AdamW, warm-up 20 steps
+    then cosine decay."""
     import torch
 
     from core.config import TrainConfig
@@ -120,6 +121,7 @@ def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batc
 
     model, mcfg, _ = load_lifter(weights, device="cpu")
     cfg = replace(TrainConfig(), model=mcfg, sampler="device", workers=0, seed=seed)
+    cfg = replace(cfg, augment=replace(cfg.augment, gap_scale=gap_scale))
     sampler, _ = samplers(cfg, _motion_set(), VALIDATION_SUBJECTS, device=torch.device("cpu"))
     sampler.reseed(seed)
     rng = np.random.default_rng(seed)
@@ -179,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-control", action="store_true", help="skip the synthetic-only control runs")
     p.add_argument("--train-dir", type=Path, help="instead of cross-validating, fine-tune on the training-subject "
                    "clips of scripts/render_real2d_set.py in this folder and measure on every benchmark clip")
+    p.add_argument("--gap-scale", type=float, default=1.0,
+                   help="x the synthetic windows' detector-gap offsets while fine-tuning (validation keeps 1)")
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "finetune_real2d.json")
@@ -204,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         folds = {"all 11 (trained on training subjects)": (train, clips)}
     res = {"weights": a.weights.name, "machine": platform.processor() or platform.machine(), "threads": a.threads,
            "steps": a.steps, "lr": a.lr, "synth_batch": a.synth_batch, "real_batch": a.real_batch,
-           "real_weight": a.real_weight,
+           "real_weight": a.real_weight, "gap_scale": a.gap_scale,
            "real_window": REAL_WINDOW, "seed": a.seed, "base_synthetic_val": synthetic_val(base, mcfg.window),
            "folds": {}}  # fmt: skip
     for name, (train, held_clips) in folds.items():
@@ -215,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                "train_frames": int(sum(len(c["y"]) for c in train)), "base": base_row}  # fmt: skip
         for variant, real in (("synthetic only", []), ("synthetic + real", train))[a.no_control:]:
             t0 = time.monotonic()
-            model, _ = fine_tune(a.weights, real, a.steps, a.lr, a.synth_batch, a.real_batch, a.seed, a.real_weight)
+            model, _ = fine_tune(a.weights, real, a.steps, a.lr, a.synth_batch, a.real_batch, a.seed, a.real_weight,
+                                 a.gap_scale)
             row[variant] = {"held_out": raw_metrics(model, mcfg.window, held),
                             "train_fold": raw_metrics(model, mcfg.window, train),
                             "synthetic_val": synthetic_val(model, mcfg.window),
