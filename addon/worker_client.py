@@ -40,6 +40,8 @@ MAX_ITEMS_PER_POLL = 2000
 STOP_GRACE = 0.3
 """Seconds a cancel waits on the calling (main) thread for the worker to obey terminate; a worker that takes
 longer is waited for, killed and cleaned up by a stopper thread, so Blender never hangs on it."""
+KILL_SETTLE = 1.0
+"""Seconds the stopper thread waits, after killing a stubborn group, for it to be gone before it returns."""
 
 
 def venv_python(venv_dir: Path) -> Path:
@@ -349,6 +351,7 @@ class WorkerJob:
             _signal_group(proc, terminate=False)
             if self._thread is not None:
                 self._thread.join(1.0)
+            _wait_group_gone(proc, KILL_SETTLE)
         remove_paths(then_remove)
 
     def last_log_line(self) -> str:
@@ -396,6 +399,14 @@ def _group_alive(proc: subprocess.Popen) -> bool:
     except (ProcessLookupError, PermissionError, OSError):
         return False
     return True
+
+
+def _wait_group_gone(proc: subprocess.Popen, timeout: float) -> None:
+    """Wait up to ``timeout`` for the worker's group to go after a kill: the signal is delivered asynchronously, so
+    on a loaded machine a killed child can still be running for a moment (a zombie nobody reaps waits it out)."""
+    end = time.monotonic() + timeout
+    while _group_alive(proc) and time.monotonic() < end:
+        time.sleep(0.02)
 
 
 def _signal_group(proc: subprocess.Popen, *, terminate: bool) -> None:
