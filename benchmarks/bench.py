@@ -84,7 +84,9 @@ def keypoints(video: Path, cache: Path):
     """Return the extractor's keypoints for ``video``, cached in ``cache`` (never in the repository).
 
     The H36M joints are made afresh from the cached MediaPipe landmarks, as extraction makes them
-    (core.keypoints.blazepose_to_h36m), so a change to that mapping is measured without running MediaPipe again."""
+    (core.keypoints.blazepose_to_h36m), so a change to that mapping is measured without running MediaPipe again,
+    and the detector's brief left/right flips are undone as every lifting path does
+    (posemoe_blender.pipeline.sides_unflipped)."""
     from dataclasses import replace
 
     from core.keypoints import blazepose_to_h36m
@@ -99,9 +101,11 @@ def keypoints(video: Path, cache: Path):
     landmarks = kp.extras.get("mp_landmarks")
     if landmarks is None:
         return kp
+    from posemoe_blender.pipeline import sides_unflipped
+
     joints, scores = blazepose_to_h36m(landmarks[..., :2], landmarks[..., 3])
     scores[~kp.valid] = 0.0
-    return replace(kp, joints_2d=joints, scores=scores)
+    return sides_unflipped(replace(kp, joints_2d=joints, scores=scores))
 
 
 def _metrics(rel: np.ndarray, gt_rel: np.ndarray) -> dict:

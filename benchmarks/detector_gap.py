@@ -13,7 +13,7 @@ low-confidence share; and per limb the share of frames with left and right swapp
 
 The keypoints are measured as the extractor makes them (the limb joints moved by core.keypoints.LIMB_POINT_WEIGHTS
 since 2026-11-27), or with ``--mediapipe-limbs`` with the hips, knees, ankles, shoulders and elbows at MediaPipe's own
-landmarks: the gap the training-time model imitates.
+landmarks and labels (no left/right flip undone): the gap the training-time model imitates.
 
     python benchmarks/detector_gap.py [--gt-dir ~/.cache/posemoe/gt] [--mediapipe-limbs]
 """
@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         kp = bench.keypoints(c["video"], a.gt_dir)
         if a.mediapipe_limbs:
             lm = np.asarray(kp.extras["mp_landmarks"])
-            kp.joints_2d[kp.valid] = blazepose_to_h36m_by_rule(lm[kp.valid, :, :2], None, True, False)[0]
+            joints, scores = blazepose_to_h36m_by_rule(lm[kp.valid, :, :2], lm[kp.valid, :, 3], True, False)
+            kp.joints_2d[kp.valid], kp.scores[kp.valid] = joints, scores  # MediaPipe's labels too: no flip undone
         clips.append(clip_errors(kp, np.load(c["truth"])))
         names.append(c["name"])
     rows = joint_stats(clips)

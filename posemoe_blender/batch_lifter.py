@@ -59,6 +59,7 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
         known_focal,
         lift_clips,
         read_keypoints_for_lifting,
+        sides_unflipped,
         to_motion,
     )
 
@@ -68,7 +69,7 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
     loaded, lenses = [], []
     for c in clips:
         try:
-            kp = read_keypoints_for_lifting(Path(c["keypoints"]))
+            kp = sides_unflipped(read_keypoints_for_lifting(Path(c["keypoints"])))
             check_camera_options(focal, lens_mm, kp.image_size)
         except PosemoeError as e:
             yield _error(c["id"], str(e), e.kind, e.exit_code)

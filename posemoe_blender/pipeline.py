@@ -187,6 +187,21 @@ def read_keypoints_for_lifting(path: Path) -> Keypoints2D:
     return kp
 
 
+def sides_unflipped(kp: Keypoints2D) -> Keypoints2D:
+    """Return ``kp`` with the detector's brief left/right label flips undone (core.side_flips), or ``kp`` itself
+    where there are none. Every lifting path calls this first, so the lifter and the clean-up see the same 2D."""
+    from core.side_flips import side_flips, unflip
+
+    flips = side_flips(kp.joints_2d, kp.valid, kp.fps)
+    counts = {group: int(frames.sum()) for group, frames in flips.items() if frames.any()}
+    if not counts:
+        return kp
+    joints, scores = unflip(kp.joints_2d, kp.scores, flips)
+    log.info("left and right labels swapped back where the detector flipped them: %s",
+             ", ".join(f"{group} in {n} frame{'s' * (n != 1)}" for group, n in counts.items()))
+    return replace(kp, joints_2d=joints, scores=scores)
+
+
 def lift(
     kp: Keypoints2D,
     weights: Path | None = None,
@@ -201,7 +216,8 @@ def lift(
 ) -> MotionClip:
     """Return the motion clip lifted from ``kp`` with the given (default: bundled) weights.
 
-    After lifting, core.motion_cleanup.clean_motion applies the smoothing preset, constant bone
+    The detector's brief left/right label flips are undone first (:func:`sides_unflipped`). After lifting,
+    core.motion_cleanup.clean_motion applies the smoothing preset, constant bone
     lengths, a metric scale from ``subject_height`` (metres), the root trajectory (``focal`` in
     pixels, default from a 60 degree field of view), the ground plane and foot locking.
     A known focal length (``focal`` pixels, or ``lens_mm``, the lens's 35 mm-equivalent focal length, or else
@@ -211,6 +227,7 @@ def lift(
     """
     from core import inference
 
+    kp = sides_unflipped(kp)
     check_camera_options(cleanup.get("focal"), lens_mm, kp.image_size)
     cleanup["focal"], cleanup["focal_from"] = known_focal(kp, cleanup.get("focal"), lens_mm, lens_metadata, emit)
     cfg = cfg or InferenceConfig()

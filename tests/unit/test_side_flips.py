@@ -1,0 +1,120 @@
+"""core.side_flips: brief left/right label flips of the detector are undone; real motion is left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.side_flips import GROUPS, side_flips, unflip
+from core.skeleton import FLIP_PERM
+
+# An upright body in metres (x to the person's left, y up, z forward), H36M order.
+_REST = np.array([
+    [0, 1.0, 0], [-0.1, 1.0, 0], [-0.1, 0.55, 0.02], [-0.1, 0.1, 0], [0.1, 1.0, 0], [0.1, 0.55, 0.02],
+    [0.1, 0.1, 0], [0, 1.25, 0], [0, 1.5, 0], [0, 1.62, 0.08], [0, 1.78, 0], [0.19, 1.5, 0],
+    [0.22, 1.22, 0], [0.24, 0.96, 0.03], [-0.19, 1.5, 0], [-0.22, 1.22, 0], [-0.24, 0.96, 0.03],
+])  # fmt: skip
+
+
+def _walk(frames: int = 90, fps: float = 30.0, yaw_deg_per_s: float = 0.0, yaw0_deg: float = 0.0,
+          walk_hz: float = 1.0) -> np.ndarray:
+    """Return (T, 17, 2) pixels of a body swinging its legs and arms, turning ``yaw_deg_per_s``, seen from the front
+    (orthographic, y down, the person's left at image right when facing the camera)."""
+    out = []
+    for t in range(frames):
+        j = _REST.copy()
+        swing = 0.25 * np.sin(2 * np.pi * walk_hz * t / fps)
+        for knee, ankle, sign in ((2, 3, 1), (5, 6, -1)):
+            j[[knee, ankle], 2] += sign * swing * np.array([0.5, 1.0])
+        for elbow, wrist, sign in ((12, 13, 1), (15, 16, -1)):
+            j[[elbow, wrist], 2] += sign * swing * np.array([0.5, 1.0])
+        a = np.radians(yaw0_deg + yaw_deg_per_s * t / fps)
+        rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        j = j @ rot.T
+        out.append(np.stack([320 + 200 * j[:, 0], 460 - 200 * j[:, 1]], axis=-1))
+    return np.array(out)
+
+
+LEGS = [1, 2, 3, 4, 5, 6]
+
+
+def _flip(xy: np.ndarray, rows: slice, joints=None) -> np.ndarray:
+    """Return ``xy`` with the left and right labels of ``joints`` (default: the whole body) traded on ``rows``."""
+    out = xy.copy()
+    g = list(GROUPS["body"] if joints is None else joints)
+    out[rows, g] = xy[rows][:, list(FLIP_PERM[g])]
+    return out
+
+
+def test_a_brief_flip_of_the_whole_body_is_found_and_undone():
+    xy = _walk(yaw0_deg=30)
+    flipped = _flip(xy, slice(40, 46))
+    scores = np.tile(np.linspace(0.3, 1.0, 17), (len(xy), 1))
+    found = side_flips(flipped, np.ones(len(xy), bool), 30.0)
+    assert np.flatnonzero(found["body"]).tolist() == list(range(40, 46))
+    back, back_scores = unflip(flipped, scores, found)
+    assert np.allclose(back, xy)
+    assert np.allclose(back_scores[40, [4, 11]], scores[40, [1, 14]])  # scores follow their joints
+
+
+def test_a_flip_of_one_limb_is_left_alone():
+    """Undoing a whole-body flip where only the legs traded labels would turn the arms round: left as it is."""
+    xy = _walk(yaw0_deg=30)
+    found = side_flips(_flip(xy, slice(40, 46), LEGS), np.ones(len(xy), bool), 30.0)
+    assert not found["body"].any()
+
+
+@pytest.mark.parametrize("yaw_deg_per_s", [0.0, 120.0, 360.0])
+def test_real_motion_is_left_alone(yaw_deg_per_s):
+    """Walking (legs and arms passing each other) and turning round, even a full turn a second: no label jumps."""
+    xy = _walk(yaw_deg_per_s=yaw_deg_per_s, walk_hz=1.5)
+    xy += np.random.default_rng(0).normal(0, 1.5, xy.shape)  # detector jitter, pixels
+    found = side_flips(xy, np.ones(len(xy), bool), 30.0)
+    assert not any(f.any() for f in found.values())
+
+
+def test_a_side_view_walk_with_legs_crossing_is_left_alone():
+    xy = _walk(yaw0_deg=90, walk_hz=2.0)
+    found = side_flips(xy, np.ones(len(xy), bool), 30.0)
+    assert not any(f.any() for f in found.values())
+
+
+def test_a_flip_whose_other_end_is_unclear_keeps_the_detectors_labels():
+    """A clip that starts flipped, or a flip still on when the person is lost: which side is right is not known."""
+    xy = _walk(yaw0_deg=20)
+    valid = np.ones(len(xy), bool)
+    assert not any(f.any() for f in side_flips(_flip(xy, slice(0, 12)), valid, 30.0).values())
+    valid[50:70] = False  # lost for 0.67 s: frames either side are not compared
+    flipped = _flip(xy, slice(40, 60))
+    assert not any(f.any() for f in side_flips(flipped, valid, 30.0).values())
+
+
+def test_two_flips_and_gaps():
+    xy = _walk(frames=150, yaw0_deg=-25)
+    flipped = _flip(_flip(xy, slice(10, 14)), slice(100, 103))
+    valid = np.ones(len(xy), bool)
+    valid[60:62] = False  # a short gap is bridged
+    flipped[60:62] = np.nan
+    found = side_flips(flipped, valid, 30.0)
+    assert np.flatnonzero(found["body"]).tolist() == [*range(10, 14), *range(100, 103)]
+
+
+def test_too_few_frames():
+    assert not any(f.any() for f in side_flips(_walk(frames=1), np.ones(1, bool), 30.0).values())
+    assert not any(f.any() for f in side_flips(np.zeros((0, 17, 2)), np.zeros(0, bool), 30.0).values())
+
+
+def test_every_lifting_path_sees_the_flip_undone(caplog):
+    """posemoe_blender.pipeline.sides_unflipped: used by lift, capture and batch before the lifter and clean-up."""
+    import logging
+
+    from core.motion_file import Keypoints2D
+    from posemoe_blender.pipeline import sides_unflipped
+
+    xy = _walk(yaw0_deg=30).astype(np.float32)
+    kp = Keypoints2D(_flip(xy, slice(20, 25)), np.ones((len(xy), 17), np.float32), np.ones(len(xy), bool), 30.0,
+                     (640, 480))
+    with caplog.at_level(logging.INFO):
+        fixed = sides_unflipped(kp)
+    assert np.allclose(fixed.joints_2d, xy) and "body in 5 frames" in caplog.text
+    assert sides_unflipped(fixed) is fixed  # nothing flipped: the same keypoints
