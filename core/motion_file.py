@@ -244,8 +244,30 @@ def check_writable(path: Path) -> None:
 
 def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     """Write ``arrays`` to ``path`` via a temp file + rename; never leaves a partial file."""
-    path = Path(path)
-    fd, tmp = _temp_beside(path)
+    return atomic_save_all([(path, arrays)])[0]
+
+
+def atomic_save_all(files: list[tuple[Path, dict[str, np.ndarray]]]) -> list[Path]:
+    """Write each (path, arrays) .npz, all or none: every file goes to a temp file beside its path first, and only
+    when all are written are they renamed into place, one after the other (a failed write, a full disk, leaves
+    none of them and no temp file)."""
+    temps: list[str] = []
+    try:
+        for path, arrays in files:
+            fd, tmp = _temp_beside(Path(path))
+            temps.append(tmp)
+            _write_npz(fd, tmp, Path(path), arrays)
+        for (path, _), tmp in zip(files, temps, strict=True):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return [Path(path) for path, _ in files]
+
+
+def _write_npz(fd: int, tmp: str, path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as an .npz into the open temp file ``fd`` (named ``tmp``) that will become ``path``."""
     try:
         # np.savez's layout (stored, zip64), written here so that a failed write (disk full) closes the
         # archive at once instead of its finaliser raising on a closed file at exit; and never pickles
@@ -254,14 +276,8 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
                 with zf.open(name + ".npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
         os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; a normal file follows the user's umask
-        os.replace(tmp, path)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise OutputError(f"{path}: write failed ({e.strerror}); check free space and permissions") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def keypoints_arrays(kp: Keypoints2D) -> dict[str, np.ndarray]:
@@ -284,6 +300,11 @@ def write_keypoints(path: Path, kp: Keypoints2D) -> Path:
 
 def write_motion(path: Path, clip: MotionClip) -> Path:
     """Atomically write ``clip`` as a motion .npz (format version in ``meta``)."""
+    return atomic_save_npz(path, motion_arrays(clip))
+
+
+def motion_arrays(clip: MotionClip) -> dict[str, np.ndarray]:
+    """Return the arrays of a motion file for ``clip``."""
     meta = dict(clip.meta)
     meta.setdefault("format_version", MOTION_FORMAT_VERSION)
     arrays = keypoints_arrays(clip)
@@ -295,4 +316,4 @@ def write_motion(path: Path, clip: MotionClip) -> Path:
         "joint_names": np.asarray(JOINT_NAMES),
         "meta": np.asarray(json.dumps(meta)),
     })
-    return atomic_save_npz(path, arrays)
+    return arrays

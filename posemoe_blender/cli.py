@@ -55,8 +55,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     check_writable(args.output)
     kp = extract(args.video, args.reporter)
     write_keypoints(args.output, kp)
-    log.info("%d frames (%d with a person) -> %s", kp.num_frames, int(kp.valid.sum()), args.output)
     _print_result(args, args.output)
+    log.info("%d frames (%d with a person) -> %s", kp.num_frames, int(kp.valid.sum()), args.output)
     return ExitCode.OK
 
 
@@ -273,6 +273,7 @@ def _result_event(path: Path):
 
 
 def _print_result(args: argparse.Namespace, path: Path) -> None:
+    args.written = path  # complete from here on: an interrupt now does not make it a cancelled run
     if args.progress == "json":
         args.reporter(_result_event(path))
     else:
@@ -447,6 +448,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.exit_code)
     except KeyboardInterrupt:
         args.reporter.close()
+        if getattr(args, "written", None) is not None:
+            sys.stderr.write(f"posemoe: interrupted after {args.written} was written in full; nothing was lost\n")
+            return int(ExitCode.OK)
         sys.stderr.write("posemoe: cancelled\n")
         return int(ExitCode.CANCELLED)
     finally:

@@ -23,7 +23,15 @@ from core import __version__
 from core.config import InferenceConfig
 from core.errors import CancelledError
 from core.motion_cleanup import DEFAULT_PRESET, DEFAULT_SUBJECT_HEIGHT
-from core.motion_file import DETECTOR_EXTRAS, Keypoints2D, MotionClip, check_writable, write_keypoints, write_motion
+from core.motion_file import (
+    DETECTOR_EXTRAS,
+    Keypoints2D,
+    MotionClip,
+    atomic_save_all,
+    check_writable,
+    keypoints_arrays,
+    motion_arrays,
+)
 from core.protocol import Event, Message, Progress
 
 log = logging.getLogger(__name__)
@@ -326,7 +334,7 @@ def capture(
     if should_cancel is not None and should_cancel():
         raise CancelledError(f"{video}: cancelled before lifting")
     clip = lift(kp, weights, cfg, smoothing, emit, source=str(Path(video).name), lifter=lifter, **cleanup)
-    out = write_motion(out, clip)
+    files = [(out, motion_arrays(clip))]
     if keypoints_out is not None:
-        write_keypoints(keypoints_out, kp)
-    return out
+        files.append((keypoints_out, keypoints_arrays(kp)))
+    return atomic_save_all(files)[0]  # both or neither

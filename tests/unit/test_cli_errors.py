@@ -150,3 +150,32 @@ def test_a_batch_output_folder_that_cannot_be_one(tmp_path):
     r = run_cli("batch", tmp_path / "a.mp4", "--out", tmp_path / "taken", "--progress", "none")
     assert r.returncode == ExitCode.OUTPUT and "cannot be the output folder (File exists)" in r.stderr
     assert "Traceback" not in r.stderr and (tmp_path / "taken").read_text() == "a file"
+
+
+@pytest.mark.parametrize("after_output", [False, True])
+def test_an_interrupt_is_a_cancel_unless_the_output_was_complete(tmp_path, monkeypatch, capsys, after_output):
+    """Ctrl-C (or SIGTERM) during a command: exit 130, "cancelled"; once its output is written in full, exit 0 and
+    say so, rather than calling a finished file cancelled."""
+    import posemoe_blender.pipeline
+    from core.motion_file import Keypoints2D, read_keypoints
+    from posemoe_blender import cli
+
+    out = tmp_path / "kp.npz"
+    xy = np.random.default_rng(0).uniform(10, 40, (3, 17, 2)).astype(np.float32)
+    kp = Keypoints2D(xy, np.ones((3, 17), np.float32), np.ones(3, bool), 30.0, (64, 48))
+
+    def interrupt(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    if after_output:
+        monkeypatch.setattr(posemoe_blender.pipeline, "extract", lambda video, emit: kp)
+        monkeypatch.setattr(cli.log, "info", interrupt)  # the summary line logged after the file is written
+    else:
+        monkeypatch.setattr(posemoe_blender.pipeline, "extract", interrupt)
+    code = cli.main(["extract", str(tmp_path / "v.mp4"), "-o", str(out), "--progress", "none"])
+    err = capsys.readouterr().err
+    if after_output:
+        assert code == ExitCode.OK and f"interrupted after {out} was written in full" in err
+        assert read_keypoints(out).num_frames == 3
+    else:
+        assert code == ExitCode.CANCELLED and "posemoe: cancelled" in err and not out.exists()

@@ -122,3 +122,27 @@ def test_unwritable_output(tmp_path):
         write_motion(tmp_path / "missing_dir" / "m.npz", _clip())
     with pytest.raises(OutputError):
         write_motion(tmp_path / "m.txt", _clip())
+
+
+def test_several_files_are_written_all_or_none(tmp_path, monkeypatch):
+    """capture writes its motion and keypoints files together: a failure on the second leaves neither, nor a temp."""
+    import core.motion_file as mf
+
+    c = _clip()
+    first, second = tmp_path / "m.npz", tmp_path / "kp.npz"
+    real_write = mf._write_npz
+
+    def full_disk_on_second(fd, tmp, path, arrays):
+        if path == second:
+            os.close(fd)
+            raise OutputError(f"{path}: write failed (No space left on device); check free space and permissions")
+        real_write(fd, tmp, path, arrays)
+
+    monkeypatch.setattr(mf, "_write_npz", full_disk_on_second)
+    with pytest.raises(OutputError, match="kp.npz"):
+        mf.atomic_save_all([(first, mf.motion_arrays(c)), (second, mf.keypoints_arrays(c))])
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(mf, "_write_npz", real_write)
+    assert mf.atomic_save_all([(first, mf.motion_arrays(c)), (second, mf.keypoints_arrays(c))]) == [first, second]
+    assert np.array_equal(read_motion(first).joints_3d, c.joints_3d)
+    assert np.array_equal(read_keypoints(second).joints_2d, c.joints_2d)
