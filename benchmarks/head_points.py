@@ -151,6 +151,14 @@ def fit_and_check_clips(args: argparse.Namespace) -> tuple[list[dict], list[dict
     return fit_clips, check_clips
 
 
+def write_results(out: Path, res: dict) -> int:
+    """Write ``res`` as JSON to ``out``, say where, and return the exit code 0."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = fit_arguments(__doc__, "head_points.json", argv)
     clips = fit_and_check_clips(args)
@@ -181,10 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         for rule, row in res["lifted_p_mpjpe_mm"].items():
             print(f"lifted, {rule} rule: P-MPJPE {row['overall']:.2f} mm over {row['frames']} frames; "
                   f"nose {row['neck']:.1f}, head top {row['head']:.1f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    return write_results(args.out, res)
 
 
 if __name__ == "__main__":

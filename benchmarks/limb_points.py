@@ -17,7 +17,6 @@ wrist is fitted as a candidate only (its weights did not carry over to left-out 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from head_points import fit_and_check_clips, fit_arguments, lifted_per_joint  # noqa: E402
+from head_points import fit_and_check_clips, fit_arguments, lifted_per_joint, write_results  # noqa: E402
 
 from core.keypoints import BLAZEPOSE_TO_H36M, LIMB_POINT_WEIGHTS, limb_points  # noqa: E402
 from core.skeleton import FLIP_PERM, JOINT_NAMES  # noqa: E402
@@ -126,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         for rule, row in res["lifted_mm"].items():
             print(f"lifted, {'limbs as MediaPipe has them' if rule == 'old' else 'shipped limb weights'}: "
                   f"P-MPJPE {row['overall']:.2f} mm, MPJPE {row['mpjpe']:.2f} over {row['frames']} frames")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    return write_results(args.out, res)
 
 
 if __name__ == "__main__":
