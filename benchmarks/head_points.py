@@ -105,6 +105,7 @@ def lifted_per_joint(check_dir: Path, old_rule: tuple[bool, bool] = (False, True
     from core.metrics import procrustes_align
     from core.skeleton import JOINT_NAMES
     from core.weights import DEFAULT_WEIGHTS, load_lifter
+    from posemoe_blender.pipeline import sides_unflipped
 
     torch.set_num_threads(2)
     model, cfg, _ = load_lifter(DEFAULT_WEIGHTS, device="cpu")
@@ -117,6 +118,7 @@ def lifted_per_joint(check_dir: Path, old_rule: tuple[bool, bool] = (False, True
         old = replace(new, joints_2d=new.joints_2d.copy())
         lm = np.asarray(new.extras["mp_landmarks"])[new.valid]
         old.joints_2d[new.valid] = blazepose_to_h36m_by_rule(lm[..., :2], lm[..., 3], *old_rule)[0]
+        old = sides_unflipped(old)  # as bench.keypoints does for the new rule: only the rule differs
         for rule, kp in (("old", old), ("new", new)):
             y = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=kp.valid, fps=kp.fps)

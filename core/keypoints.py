@@ -158,7 +158,8 @@ def remake_old_keypoints(joints_2d: np.ndarray, scores: np.ndarray, landmarks: n
         old, _ = blazepose_to_h36m_by_rule(lm[valid][..., :2], lm[valid][..., 3], head, limbs)
         if np.allclose(stored, old, atol=1e-2):
             new, new_scores = blazepose_to_h36m(lm[..., :2], lm[..., 3])
-            joints_2d[valid] = new[valid]
+            rows = np.isfinite(new).all(axis=(1, 2))  # lost frames too: extraction fills them from their neighbours
+            joints_2d[rows] = new[rows]
             scores[:] = np.where(valid[:, None], new_scores, 0.0)
             return name
     return None

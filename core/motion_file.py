@@ -248,9 +248,9 @@ def atomic_save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
 
 
 def atomic_save_all(files: list[tuple[Path, dict[str, np.ndarray]]]) -> list[Path]:
-    """Write each (path, arrays) .npz, all or none: every file goes to a temp file beside its path first, and only
-    when all are written are they renamed into place, one after the other (a failed write, a full disk, leaves
-    none of them and no temp file)."""
+    """Write each (path, arrays) .npz: every file goes to a temp file beside its path first, and only when all are
+    written are they renamed into place, one after the other. A failed write (a full disk) leaves none of them and
+    no temp file; only a failure or an interrupt between the renames, a moment, can leave some renamed."""
     temps: list[str] = []
     try:
         for path, arrays in files:
@@ -258,7 +258,11 @@ def atomic_save_all(files: list[tuple[Path, dict[str, np.ndarray]]]) -> list[Pat
             temps.append(tmp)
             _write_npz(fd, tmp, Path(path), arrays)
         for (path, _), tmp in zip(files, temps, strict=True):
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as e:
+                raise OutputError(f"{path}: write failed ({e.strerror}); check that no other program holds it "
+                                  "open and the folder is writable") from None
     except BaseException:
         for tmp in temps:
             Path(tmp).unlink(missing_ok=True)

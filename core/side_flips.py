@@ -4,11 +4,12 @@ Now and then MediaPipe labels a body as facing the other way for a few frames: i
 trade places, all of them at once (on a rendered punch with a moving camera, 17 of 90 frames; docs/model.md
 section 1d). Lifted as they are, those frames are a body turned round, and a temporal lifter smears that into
 their neighbours. A body does not trade its sides between two frames, so where the labels jump (the crossed
-labels continue the previous frame much better, the hips and shoulders included) they flipped there. A run
-between two such jumps is undone; a chain of frames with an odd number of jumps is left as the detector has it,
-since which side of the unclear jump is right is not known. Legs or arms passing each other side-on move no hip
-or shoulder across and are left alone, and so are flips of one limb (undoing the whole body there would turn the
-rest round).
+labels continue the previous frame much better, the hips and shoulders included) they flipped there; only between
+consecutive frames, since across lost frames a person turning side-on looks the same. A run between two such jumps,
+up to MAX_FLIP_S long, is undone, lost frames inside it included; a chain of frames with an odd number of jumps
+is left as the detector has it, since which side of the unclear jump is right is not known. Legs or arms passing
+each other side-on move no hip or shoulder across and are left alone, and so are flips of one limb (undoing the
+whole body there would turn the rest round).
 
 Written here because no library finds label flips in a keypoint track: a few lines of numpy.
 """
@@ -36,7 +37,10 @@ arms) passing each other, side-on, look like a flip of the knees and ankles alon
 JOINT_CAP = 1.0
 """A joint's movement between two frames counts at most this many torso lengths (one wild joint does not decide)."""
 MAX_GAP_S = 0.25
-"""Frames further apart than this (a detection lost in between) are not compared."""
+"""Frames further apart than this (a detection lost in between) split a clip into separate chains."""
+MAX_FLIP_S = 1.5
+"""Runs between two jumps longer than this are left alone: the detector's flips seen were a few frames to half a
+second, and a longer run is as likely a person who turned round and back."""
 
 
 def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str, np.ndarray]:
@@ -64,17 +68,18 @@ def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str
         root = [0, 1, 2, 3]  # the hips and shoulders (GROUPS' first four)
         jump = ((cross.sum(1) < EVENT_RATIO * same.sum(1)) & (same.sum(1) - cross.sum(1) > EVENT_MARGIN)
                 & (cross[:, root].sum(1) < EVENT_RATIO * same[:, root].sum(1))
-                & (same[:, root].sum(1) - cross[:, root].sum(1) > ROOT_MARGIN) & linked)  # labels flip into i + 1
+                & (same[:, root].sum(1) - cross[:, root].sum(1) > ROOT_MARGIN)
+                & (np.diff(frames) == 1))  # labels flip into i + 1; across lost frames a real turn looks the same
         for chain in chains:
             events = [int(i) + 1 for i in chain[:-1] if jump[i]]
             if not events or len(events) % 2:
                 continue  # no flip, or one whose other end is unclear: the detector's labels stand
             bounds = [int(chain[0]), *events, int(chain[-1]) + 1]
             segments = list(zip(bounds[:-1], bounds[1:], strict=True))
-            inner, outer = segments[1::2], segments[0::2]  # flipped: between paired events, or everything else
-            pick = inner if sum(b - a for a, b in inner) <= sum(b - a for a, b in outer) else outer
-            for a, b in pick:
-                out[name][frames[a:b]] = True
+            longest = max(1, round(MAX_FLIP_S * max(float(fps), 1.0)))
+            for a, b in segments[1::2]:  # between paired events; a long run is more likely the person turned round
+                if frames[b - 1] - frames[a] < longest:
+                    out[name][frames[a]: frames[b - 1] + 1] = True  # lost frames inside the run too: filled from it
     return out
 
 

@@ -273,11 +273,11 @@ def _result_event(path: Path):
 
 
 def _print_result(args: argparse.Namespace, path: Path) -> None:
-    args.written = path  # complete from here on: an interrupt now does not make it a cancelled run
     if args.progress == "json":
         args.reporter(_result_event(path))
     else:
         print(path)
+    args.written = path  # complete and reported: an interrupt from here on does not make it a cancelled run
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

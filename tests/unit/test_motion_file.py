@@ -146,3 +146,16 @@ def test_several_files_are_written_all_or_none(tmp_path, monkeypatch):
     assert mf.atomic_save_all([(first, mf.motion_arrays(c)), (second, mf.keypoints_arrays(c))]) == [first, second]
     assert np.array_equal(read_motion(first).joints_3d, c.joints_3d)
     assert np.array_equal(read_keypoints(second).joints_2d, c.joints_2d)
+
+
+def test_a_failed_rename_is_an_output_error(tmp_path, monkeypatch):
+    """Windows: the target held open by another program. One line, exit code of an output error, no temp left."""
+    import core.motion_file as mf
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(mf.os, "replace", refuse)
+    with pytest.raises(OutputError, match="m.npz: write failed"):
+        write_motion(tmp_path / "m.npz", _clip())
+    assert list(tmp_path.iterdir()) == []

@@ -118,3 +118,23 @@ def test_every_lifting_path_sees_the_flip_undone(caplog):
         fixed = sides_unflipped(kp)
     assert np.allclose(fixed.joints_2d, xy) and "body in 5 frames" in caplog.text
     assert sides_unflipped(fixed) is fixed  # nothing flipped: the same keypoints
+
+
+def test_a_turn_round_and_back_across_lost_frames_is_left_alone():
+    """Turning side-on while the detection is lost looks like a label jump across the gap: no jump is counted there."""
+    fps = 30.0
+    xy = np.concatenate([_walk(30, yaw0_deg=0), _walk(40, yaw0_deg=180), _walk(30, yaw0_deg=0)])
+    valid = np.ones(len(xy), bool)
+    valid[[*range(27, 33), *range(67, 73)]] = False  # lost while side-on, 0.2 s each time
+    found = side_flips(xy, valid, fps)
+    assert not found["body"].any()
+
+
+def test_lost_frames_inside_a_flip_are_swapped_back_with_it():
+    xy = _walk(yaw0_deg=30)
+    flipped = _flip(xy, slice(40, 50))
+    valid = np.ones(len(xy), bool)
+    valid[44:46] = False  # filled by extraction from flipped neighbours: flipped as well
+    found = side_flips(flipped, valid, 30.0)
+    assert np.flatnonzero(found["body"]).tolist() == list(range(40, 50))
+    assert np.allclose(unflip(flipped, np.ones((len(xy), 17)), found)[0], xy)
