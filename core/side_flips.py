@@ -58,6 +58,7 @@ def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str
     scale = np.maximum(torso, 0.5 * np.median(torso)) + 1e-6  # foreshortened torsos: no tiny unit
     linked = np.diff(frames) <= max(1, round(MAX_GAP_S * max(float(fps), 1.0)))
     chains = np.split(np.arange(len(frames)), np.flatnonzero(~linked) + 1)
+    longest = max(1, round(MAX_FLIP_S * max(float(fps), 1.0)))
     for name, group in GROUPS.items():
         g = list(group)
         now, before = xy[frames[1:]][:, g], xy[frames[:-1]][:, g]
@@ -74,10 +75,7 @@ def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str
             events = [int(i) + 1 for i in chain[:-1] if jump[i]]
             if not events or len(events) % 2:
                 continue  # no flip, or one whose other end is unclear: the detector's labels stand
-            bounds = [int(chain[0]), *events, int(chain[-1]) + 1]
-            segments = list(zip(bounds[:-1], bounds[1:], strict=True))
-            longest = max(1, round(MAX_FLIP_S * max(float(fps), 1.0)))
-            for a, b in segments[1::2]:  # between paired events; a long run is more likely the person turned round
+            for a, b in zip(events[0::2], events[1::2], strict=True):  # a long run is more likely a turn round
                 if frames[b - 1] - frames[a] < longest:
                     out[name][frames[a]: frames[b - 1] + 1] = True  # lost frames inside the run too: filled from it
     return out
