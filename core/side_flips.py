@@ -8,43 +8,92 @@ labels continue the previous frame much better, the hips and shoulders included)
 consecutive frames, since across lost frames a person turning side-on looks the same. A run between two such jumps,
 up to MAX_FLIP_S long, is undone, lost frames inside it included; a chain of frames with an odd number of jumps
 is left as the detector has it, since which side of the unclear jump is right is not known. Legs or arms passing
-each other side-on move no hip or shoulder across and are left alone, and so are flips of one limb (undoing the
-whole body there would turn the rest round).
+each other side-on move no hip or shoulder across and are left alone by this whole-body check.
+
+Then, on the body so corrected, the same for the knees and ankles alone: MediaPipe also trades the labels of the
+lower legs only, keeping its hips (the rest of the punch's flip, 10 frames). Legs passing each other side-on look
+like that too, so this check is stricter: the jump must also hold against each point's place predicted at its speed
+(fast strides carry the legs past each other between two frames, but along their motion), clips under MIN_LEG_FPS
+are not checked, runs are at most MAX_LEG_FLIP_S, and a chain is changed only when every one of its jumps pairs up
+so (on real side-view walking, the detector's leg labels also drift back without a clear jump; pairing across such
+a drift would turn correct frames round).
 
 Written here because no library finds label flips in a keypoint track: a few lines of numpy.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from core.skeleton import FLIP_PERM, JOINT_INDEX
 
-GROUPS: dict[str, tuple[int, ...]] = {
-    "body": tuple(JOINT_INDEX[n] for n in ("l_hip", "l_shoulder", "r_hip", "r_shoulder", "l_knee", "l_ankle",
-                                          "l_elbow", "l_wrist", "r_knee", "r_ankle", "r_elbow", "r_wrist")),
+
+@dataclass(frozen=True)
+class FlipGroup:
+    """Joints whose left and right labels flip together, checked in :data:`GROUPS`' order."""
+
+    joints: tuple[int, ...]
+    root: int
+    """How many of the first ``joints`` must also move less crossed, by ROOT_MARGIN (0: no such check)."""
+    longest_s: float
+    """Runs between two jumps longer than this (seconds) are not undone."""
+    all_or_none: bool
+    """Change a chain only when every jump in it pairs into a run undone (else: each short run on its own)."""
+    at_speed: bool = False
+    """Also require the jump against each point's place predicted at its speed (legs passing each other fast)."""
+    min_fps: float = 0.0
+    """Clips at lower frame rates are not checked for this group."""
+
+
+def _joints(*names: str) -> tuple[int, ...]:
+    return tuple(JOINT_INDEX[n] for n in names)
+
+
+MAX_FLIP_S = 1.5
+"""Whole-body runs between two jumps longer than this are left alone: the detector's flips seen were a few frames to
+half a second, and a longer run is as likely a person who turned round and back."""
+MAX_LEG_FLIP_S = 0.5
+"""The same for the lower legs alone (the leg flips seen on renders: 1 to 10 frames at 30 fps)."""
+MIN_LEG_FPS = 20.0
+"""Below this frame rate a stride carries the legs past each other within two frames, and continuity cannot tell a
+step from a flip (synthetic walks at 10 frames/s and 2-3 strides a second gave false leg flips; none at 24 or more)."""
+GROUPS: dict[str, FlipGroup] = {
+    "body": FlipGroup(_joints("l_hip", "l_shoulder", "r_hip", "r_shoulder", "l_knee", "l_ankle", "l_elbow", "l_wrist",
+                              "r_knee", "r_ankle", "r_elbow", "r_wrist"), root=4, longest_s=MAX_FLIP_S,
+                      all_or_none=False),
+    "legs": FlipGroup(_joints("l_knee", "l_ankle", "r_knee", "r_ankle"), root=0, longest_s=MAX_LEG_FLIP_S,
+                      all_or_none=True, at_speed=True, min_fps=MIN_LEG_FPS),
 }
-"""Joints whose left and right labels flip together (a name per group, so that limbs could be added); the pelvis and
-thorax (between the hips and between the shoulders) do not change when they flip."""
+"""The groups, whole body first (the hips and shoulders first in it); the pelvis and thorax (between the hips and
+between the shoulders) do not change when they flip."""
 EVENT_RATIO = 0.8
 """The labels flipped between two frames where the crossed labels move less than this share of the movement of the
 labels as they are ..."""
 EVENT_MARGIN = 0.5
 """... and at least this many torso lengths less, summed over the group's joints ..."""
 ROOT_MARGIN = 0.15
-"""... and where the hips and shoulders move less crossed too, by at least this many torso lengths: two legs (or
-arms) passing each other, side-on, look like a flip of the knees and ankles alone."""
+"""... and, for the whole body, where the hips and shoulders move less crossed too, by at least this many torso
+lengths: two legs (or arms) passing each other, side-on, look like a flip of the knees and ankles alone."""
 JOINT_CAP = 1.0
 """A joint's movement between two frames counts at most this many torso lengths (one wild joint does not decide)."""
 MAX_GAP_S = 0.25
 """Frames further apart than this (a detection lost in between) split a clip into separate chains."""
-MAX_FLIP_S = 1.5
-"""Runs between two jumps longer than this are left alone: the detector's flips seen were a few frames to half a
-second, and a longer run is as likely a person who turned round and back."""
+
+
+def _jumps(now: np.ndarray, crossed: np.ndarray, expected: np.ndarray, unit: np.ndarray,
+           margin: float | None = None) -> np.ndarray:
+    """Return (N,) where the crossed labels (N, J, 2) are clearly nearer the expected places than the labels as they
+    are: less than EVENT_RATIO of their distance, and by ``margin`` (default EVENT_MARGIN) torso lengths ``unit``."""
+    same = np.minimum(np.linalg.norm(now - expected, axis=-1) / unit, JOINT_CAP).sum(1)
+    cross = np.minimum(np.linalg.norm(crossed - expected, axis=-1) / unit, JOINT_CAP).sum(1)
+    return (cross < EVENT_RATIO * same) & (same - cross > (EVENT_MARGIN if margin is None else margin))
 
 
 def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str, np.ndarray]:
-    """Return, per limb group of :data:`GROUPS`, the (T,) bool frames whose left and right labels are flipped.
+    """Return, per group of :data:`GROUPS`, the (T,) bool frames whose left and right labels are flipped; each group
+    is checked on the keypoints with the groups before it undone (as :func:`unflip` undoes them, in order).
 
     joints_2d: (T, 17, 2) H36M keypoints (pixels); valid: (T,) frames with a person; fps: the clip's rate.
     """
@@ -55,39 +104,47 @@ def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str
     if len(frames) < 2:
         return out
     torso = np.linalg.norm(xy[frames, 8] - xy[frames, 0], axis=-1)
-    scale = np.maximum(torso, 0.5 * np.median(torso)) + 1e-6  # foreshortened torsos: no tiny unit
+    unit = (np.maximum(torso, 0.5 * np.median(torso)) + 1e-6)[1:, None]  # foreshortened torsos: no tiny unit
     linked = np.diff(frames) <= max(1, round(MAX_GAP_S * max(float(fps), 1.0)))
     chains = np.split(np.arange(len(frames)), np.flatnonzero(~linked) + 1)
-    longest = max(1, round(MAX_FLIP_S * max(float(fps), 1.0)))
     for name, group in GROUPS.items():
-        g = list(group)
+        if fps < group.min_fps:
+            continue
+        g, root = list(group.joints), list(range(group.root))
         now, before = xy[frames[1:]][:, g], xy[frames[:-1]][:, g]
         crossed = xy[frames[1:]][:, list(FLIP_PERM[g])]
-        unit = scale[1:, None]
-        same = np.minimum(np.linalg.norm(now - before, axis=-1) / unit, JOINT_CAP)
-        cross = np.minimum(np.linalg.norm(crossed - before, axis=-1) / unit, JOINT_CAP)
-        root = [0, 1, 2, 3]  # the hips and shoulders (GROUPS' first four)
-        jump = ((cross.sum(1) < EVENT_RATIO * same.sum(1)) & (same.sum(1) - cross.sum(1) > EVENT_MARGIN)
-                & (cross[:, root].sum(1) < EVENT_RATIO * same[:, root].sum(1))
-                & (same[:, root].sum(1) - cross[:, root].sum(1) > ROOT_MARGIN)
-                & (np.diff(frames) == 1))  # labels flip into i + 1; across lost frames a real turn looks the same
+        jump = _jumps(now, crossed, before, unit) & (np.diff(frames) == 1)  # labels flip into i + 1; across lost
+        if root:  # frames a real turn looks the same
+            jump &= _jumps(now[:, root], crossed[:, root], before[:, root], unit, ROOT_MARGIN)
+        if group.at_speed:  # legs passing each other fast swap places between two frames too, but along their motion
+            ahead = 2 * before[1:] - before[:-1]  # each point's place had it kept its speed
+            jump[1:] &= _jumps(now[1:], crossed[1:], ahead, unit[1:]) & (np.diff(frames)[:-1] == 1)
+            jump[0] = False  # no speed before the first pair
+        longest = max(1, round(group.longest_s * max(float(fps), 1.0)))
         for chain in chains:
             events = [int(i) + 1 for i in chain[:-1] if jump[i]]
             if not events or len(events) % 2:
                 continue  # no flip, or one whose other end is unclear: the detector's labels stand
-            for a, b in zip(events[0::2], events[1::2], strict=True):  # a long run is more likely a turn round
-                if frames[b - 1] - frames[a] < longest:
-                    out[name][frames[a]: frames[b - 1] + 1] = True  # lost frames inside the run too: filled from it
+            runs = [(frames[a], frames[b - 1]) for a, b in zip(events[0::2], events[1::2], strict=True)]
+            short = [(a, b) for a, b in runs if b - a < longest]  # a long run is more likely a turn round
+            if group.all_or_none and len(short) < len(runs):
+                continue
+            for a, b in short:
+                out[name][a: b + 1] = True  # lost frames inside the run too: filled from it
+        xy = unflip(xy, np.zeros(xy.shape[:2]), {name: out[name]})[0]
     return out
 
 
 def unflip(joints_2d: np.ndarray, scores: np.ndarray, flips: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Return copies of ``joints_2d`` (T, 17, 2) and ``scores`` (T, 17) with each group's flipped frames swapped
-    back, left for right."""
+    back, left for right, group after group in :data:`GROUPS`' order."""
     xy, sc = np.array(joints_2d, copy=True), np.array(scores, copy=True)
-    for name, frames in flips.items():
-        g = list(GROUPS[name])
+    for name in GROUPS:
+        frames = flips.get(name)
+        if frames is None or not frames.any():
+            continue
+        g = list(GROUPS[name].joints)
         rows = np.flatnonzero(frames)
-        xy[np.ix_(rows, g)] = np.asarray(joints_2d)[np.ix_(rows, list(FLIP_PERM[g]))]
-        sc[np.ix_(rows, g)] = np.asarray(scores)[np.ix_(rows, list(FLIP_PERM[g]))]
+        xy[np.ix_(rows, g)] = xy[np.ix_(rows, list(FLIP_PERM[g]))]
+        sc[np.ix_(rows, g)] = sc[np.ix_(rows, list(FLIP_PERM[g]))]
     return xy, sc

@@ -36,12 +36,13 @@ def _walk(frames: int = 90, fps: float = 30.0, yaw_deg_per_s: float = 0.0, yaw0_
 
 
 LEGS = [1, 2, 3, 4, 5, 6]
+LOWER_LEGS = [2, 3, 5, 6]
 
 
 def _flip(xy: np.ndarray, rows: slice, joints=None) -> np.ndarray:
     """Return ``xy`` with the left and right labels of ``joints`` (default: the whole body) traded on ``rows``."""
     out = xy.copy()
-    g = list(GROUPS["body"] if joints is None else joints)
+    g = list(GROUPS["body"].joints if joints is None else joints)
     out[rows, g] = xy[rows][:, list(FLIP_PERM[g])]
     return out
 
@@ -57,11 +58,72 @@ def test_a_brief_flip_of_the_whole_body_is_found_and_undone():
     assert np.allclose(back_scores[40, [4, 11]], scores[40, [1, 14]])  # scores follow their joints
 
 
-def test_a_flip_of_one_limb_is_left_alone():
-    """Undoing a whole-body flip where only the legs traded labels would turn the arms round: left as it is."""
+def test_a_flip_of_one_limb_is_not_taken_for_the_whole_body():
+    """Undoing a whole-body flip where only the legs traded labels would turn the arms round."""
     xy = _walk(yaw0_deg=30)
     found = side_flips(_flip(xy, slice(40, 46), LEGS), np.ones(len(xy), bool), 30.0)
     assert not found["body"].any()
+
+
+@pytest.mark.parametrize(("yaw0_deg", "rows"), [(0.0, slice(40, 47)), (-30.0, slice(10, 16)), (90.0, slice(44, 50))])
+def test_a_brief_flip_of_the_lower_legs_is_found_and_undone(yaw0_deg, rows):
+    """MediaPipe also trades the knees' and ankles' labels alone, keeping its hips (the rendered punch); here from the
+    front, at -30 degrees and side-on, each flip starting and ending with the legs apart in the image."""
+    xy = _walk(yaw0_deg=yaw0_deg)
+    flipped = _flip(xy, rows, LOWER_LEGS)
+    found = side_flips(flipped, np.ones(len(xy), bool), 30.0)
+    assert not found["body"].any() and np.flatnonzero(found["legs"]).tolist() == list(range(90))[rows]
+    assert np.allclose(unflip(flipped, np.ones((len(xy), 17)), found)[0], xy)
+
+
+@pytest.mark.parametrize("yaw0_deg", [0.0, 30.0, -30.0, 60.0, 90.0, 150.0])
+def test_a_lower_leg_flip_is_undone_exactly_or_not_at_all(yaw0_deg):
+    """Where the legs overlap in the image as the labels flip, the flip cannot be told from the legs passing each
+    other: then nothing is changed, never a frame that was right."""
+    xy = _walk(yaw0_deg=yaw0_deg)
+    for start in range(5, 80, 7):
+        for length in (1, 3, 8):
+            rows = list(range(start, start + length))
+            found = side_flips(_flip(xy, slice(start, start + length), LOWER_LEGS), np.ones(len(xy), bool), 30.0)
+            assert np.flatnonzero(found["legs"]).tolist() in ([], rows) and not found["body"].any()
+
+
+def test_lower_legs_flipped_inside_a_whole_body_flip_are_undone_after_it():
+    """The legs are checked on the body already turned back: a body flip with the legs flipped further inside it."""
+    xy = _walk(yaw0_deg=-30)
+    flipped = _flip(_flip(xy, slice(36, 50)), slice(40, 47), LOWER_LEGS)
+    found = side_flips(flipped, np.ones(len(xy), bool), 30.0)
+    assert np.flatnonzero(found["body"]).tolist() == list(range(36, 50))
+    assert np.flatnonzero(found["legs"]).tolist() == list(range(40, 47))
+    assert np.allclose(unflip(flipped, np.ones((len(xy), 17)), found)[0], xy)
+
+
+def test_lower_legs_are_changed_only_where_every_jump_pairs_into_a_short_run():
+    """Real side-view walking: the detector's leg labels also drift back without a clear jump, so a long run between
+    two jumps may hold correct frames; a chain with one is left as it is, short runs in it included."""
+    xy = _walk(yaw0_deg=-30)
+    long_run = _flip(_flip(xy, slice(10, 16), LOWER_LEGS), slice(40, 70), LOWER_LEGS)  # 1 s: over MAX_LEG_FLIP_S
+    found = side_flips(long_run, np.ones(len(xy), bool), 30.0)
+    assert not found["legs"].any()
+    assert np.flatnonzero(side_flips(_flip(xy, slice(10, 16), LOWER_LEGS), np.ones(len(xy), bool),
+                                     30.0)["legs"]).tolist() == list(range(10, 16))
+
+
+@pytest.mark.parametrize("fps", [24.0, 60.0])
+@pytest.mark.parametrize("yaw0_deg", [0.0, 45.0, 90.0, 135.0, 300.0])
+def test_fast_strides_are_not_taken_for_leg_flips(fps, yaw0_deg):
+    """Three strides a second, wide: the legs pass each other within a few frames, continuing their motion."""
+    frames = int(3 * fps)
+    xy = _walk(frames=frames, fps=fps, yaw0_deg=yaw0_deg, walk_hz=3.0)
+    xy += np.random.default_rng(1).normal(0, 1.5, xy.shape)
+    assert not side_flips(xy, np.ones(frames, bool), fps)["legs"].any()
+
+
+def test_lower_legs_are_left_alone_at_low_frame_rates():
+    """At 10 frames/s a stride carries the legs past each other within two frames: no flip can be told from it."""
+    xy = _walk(fps=10.0, yaw0_deg=0)
+    found = side_flips(_flip(xy, slice(40, 43), LOWER_LEGS), np.ones(len(xy), bool), 10.0)
+    assert not found["legs"].any()
 
 
 @pytest.mark.parametrize("yaw_deg_per_s", [0.0, 120.0, 360.0])
@@ -107,6 +169,7 @@ def test_too_few_frames():
 def test_every_lifting_path_sees_the_flip_undone(caplog):
     """posemoe_blender.pipeline.sides_unflipped: used by lift, capture and batch before the lifter and clean-up."""
     import logging
+    from dataclasses import replace
 
     from core.motion_file import Keypoints2D
     from posemoe_blender.pipeline import sides_unflipped
@@ -114,9 +177,12 @@ def test_every_lifting_path_sees_the_flip_undone(caplog):
     xy = _walk(yaw0_deg=30).astype(np.float32)
     kp = Keypoints2D(_flip(xy, slice(20, 25)), np.ones((len(xy), 17), np.float32), np.ones(len(xy), bool), 30.0,
                      (640, 480))
+    front = _walk(yaw0_deg=0).astype(np.float32)
     with caplog.at_level(logging.INFO):
         fixed = sides_unflipped(kp)
+        legs = sides_unflipped(replace(kp, joints_2d=_flip(front, slice(40, 47), LOWER_LEGS)))
     assert np.allclose(fixed.joints_2d, xy) and "body in 5 frames" in caplog.text
+    assert np.allclose(legs.joints_2d, front) and "legs in 7 frames" in caplog.text
     assert sides_unflipped(fixed) is fixed  # nothing flipped: the same keypoints
 
 
