@@ -208,6 +208,13 @@ def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return fill_gaps(flat, frame_ok, min_weight=0.5).reshape(values.shape).astype(np.float32)
 
 
+def decoding_stopped_early(decoded: int, stated: int) -> bool:
+    """True when a clip decoded clearly fewer frames than its header states: a cut or damaged file, where OpenCV
+    stops at the first frame it cannot read. A few frames short is normal (headers of some containers estimate the
+    count from the duration), so at least 5 frames and 10 % must be missing."""
+    return stated > 0 and stated - decoded >= max(5, 0.1 * stated)
+
+
 def extract_keypoints(
     video: Path,
     on_progress: ProgressFn | None = None,
@@ -269,6 +276,10 @@ def extract_keypoints(
                 on_progress(i + 1, max(total, i + 1))
     if not rows_lm:
         raise NoPersonError(f"{video}: the video has no decodable frames")
+    if decoding_stopped_early(len(rows_lm), total):
+        log.warning("%s: decoding stopped at frame %d of the %d the file states (truncated or damaged?); the motion "
+                    "covers those %d frames only; re-copy or re-export the video for the rest",
+                    video, len(rows_lm), total, len(rows_lm))
     lm_all, world_all, valid_arr = _main_person(video, np.stack(rows_lm), np.stack(rows_world),
                                                 np.array(valid, bool), left.found, fps)
     if not valid_arr.any():

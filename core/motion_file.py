@@ -6,6 +6,7 @@ Formats are specified in docs/FORMATS.md. Blender-safe: stdlib + numpy only.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -17,6 +18,8 @@ import numpy as np
 from core.errors import InputFileError, InputNotFoundError, OutputError
 from core.skeleton import JOINT_NAMES, NUM_JOINTS
 
+log = logging.getLogger(__name__)
+
 MOTION_FORMAT_VERSION = 1
 KEYPOINTS_REQUIRED = ("joints_2d", "scores", "valid", "fps", "image_size")
 MOTION_REQUIRED = KEYPOINTS_REQUIRED + ("joints_3d", "root", "joint_names", "meta")
@@ -26,6 +29,9 @@ clean-up needed of them is in the motion)."""
 MAX_FRAMES = 10_000_000  # ~3.8 days at 30 fps: anything larger is a corrupt header
 MAX_OUTSIDE = 100.0
 """Keypoints may lie off the image (a limb out of frame), but not beyond this many image sides from it."""
+OFF_IMAGE_SHARE = 0.25
+"""A warning when more than this share of the keypoints lie over half an image outside it: the image size stated is
+likely another resolution's (keypoints of a 4K detection with a 1080p size)."""
 
 
 @dataclass
@@ -167,6 +173,12 @@ def _check_pixels(path: Path, xy: np.ndarray, size: np.ndarray) -> None:
     if side >= 64 and float(np.ptp(xy, axis=(0, 1)).max()) < 2.0:
         raise InputFileError(f"{path}: 'joints_2d' spans under 2 px on a {int(size[0])}x{int(size[1])} image; "
                              "normalised (0-1) coordinates? multiply them by the image width and height")
+    w, h = float(size[0]), float(size[1])
+    off = (xy[..., 0] < -0.5 * w) | (xy[..., 0] > 1.5 * w) | (xy[..., 1] < -0.5 * h) | (xy[..., 1] > 1.5 * h)
+    if xy.size and off.mean() > OFF_IMAGE_SHARE:
+        log.warning("%s: %.0f %% of the keypoints lie over half an image outside the stated %dx%d image; was "
+                    "image_size written for another resolution? the lifted motion will be wrong", path,
+                    100 * off.mean(), int(w), int(h))
 
 
 def read_keypoints(path: Path) -> Keypoints2D:
@@ -210,6 +222,19 @@ def read_motion(path: Path) -> MotionClip:
                       joints_3d=joints_3d, root=root, meta=meta)
 
 
+TEMP_STEM_BYTES = 100
+
+
+def temp_stem(stem: str) -> str:
+    """Return ``stem`` cut to at most TEMP_STEM_BYTES bytes as the file system stores them (never inside a
+    character): temp files beside an output start with it, and must fit where the output's own name (up to 255
+    bytes: 85 CJK characters) fits. The batch's sweep of a killed run's temp files cuts names the same way."""
+    out = stem[:TEMP_STEM_BYTES]
+    while len(os.fsencode(out)) > TEMP_STEM_BYTES:
+        out = out[:-1]
+    return out
+
+
 def _temp_beside(path: Path) -> tuple[int, str]:
     """Return (fd, name) of a new temp file beside ``path``; OutputError names what is wrong."""
     path = Path(path)
@@ -221,7 +246,7 @@ def _temp_beside(path: Path) -> tuple[int, str]:
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give the output a file name ending in .npz")
     try:  # the stem cut short: the temp name must fit where the output's own name fits
-        return tempfile.mkstemp(prefix=f".{path.stem[:100]}.", suffix=".tmp.npz", dir=parent)
+        return tempfile.mkstemp(prefix=f".{temp_stem(path.stem)}.", suffix=".tmp.npz", dir=parent)
     except OSError as e:
         raise OutputError(f"{path}: cannot write in {parent} ({e.strerror}); choose a writable folder") from None
 

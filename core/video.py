@@ -7,8 +7,11 @@ decoding overlaps with detection.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +53,23 @@ def _fourcc(cap) -> str:
     return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ")
 
 
+@contextlib.contextmanager
+def _utf8_named(path: Path) -> Iterator[str]:
+    """Yield a name OpenCV can take for ``path``: itself, or, where the name is not valid UTF-8 (a Latin-1 name
+    from an old zip or network share, which crashes OpenCV's FFmpeg reader), a link to it with a plain name in a
+    temporary folder, gone once the file is open."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="posemoe-video-") as tmp:
+            link = Path(tmp) / f"video{path.suffix.encode('ascii', 'replace').decode()}"
+            os.symlink(os.fsencode(path.absolute()), link)
+            yield str(link)
+        return
+    yield name
+
+
 def _open(path: Path):
     import cv2
 
@@ -70,8 +90,8 @@ def _open(path: Path):
         image = "WebP"
     if image is not None:  # OpenCV would read it as a one-frame video
         raise VideoError(f"{path}: is a {image} image, not a video; capture motion from a video clip")
-    with quiet_native_stderr():
-        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    with quiet_native_stderr(), _utf8_named(path) as name:
+        cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
         raise VideoError(

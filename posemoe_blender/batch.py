@@ -21,6 +21,7 @@ Ray backend (posemoe_blender/batch_ray.py): each clip is one task running ``pose
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import json
@@ -40,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ExitCode, InputNotFoundError, OutputError
+from core.motion_file import temp_stem
 from core.protocol import Failure, Progress, parse_line
 from posemoe_blender.batch_lifter import LifterClient, stderr_tail
 
@@ -50,6 +52,8 @@ FORMATS = ("fbx", "blend", "bvh", "glb", "npz")
 WORK_DIR = ".posemoe-batch.tmp"  # under --out: same file system as the outputs
 MAX_GROUP_CLIPS = 32  # clips lifted together at most (bounds the lifter's memory)
 MAX_GROUP_FRAMES = 100_000  # frames lifted together at most (a longer clip goes alone)
+LOCK_FILE = ".posemoe-batch.lock"  # under --out: one batch run at a time writes there
+MANIFEST = ".posemoe-batch.jsonl"  # under --out: what each clip's outputs were made from and with (Manifest)
 
 
 @dataclass
@@ -66,6 +70,76 @@ class ClipJob:
     exit_code: int = 0
     lift_args: list[str] | None = None  # the options its motion file was made with (None: not known)
     bake_args: list[str] | None = None  # the options its baked output was made with (None: not known)
+    source: dict | None = None  # the input its motion file was made from (video_identity; None: not known)
+
+
+def video_identity(video: Path) -> dict | None:
+    """Return what tells an input apart from another one given the same output name: its resolved path, size and
+    modification time (None when it cannot be read)."""
+    try:
+        st = Path(video).stat()
+        return {"path": str(Path(video).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    except OSError:
+        return None
+
+
+def lock_output(out_dir: Path):
+    """Return the held lock of ``out_dir`` for this batch run, or raise OutputError when another run holds it: two
+    runs writing into one folder would take each other's work files and outputs (release it, or exit, when done)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(Path(out_dir) / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise OutputError(f"{out_dir}: another posemoe batch is writing into this folder; wait for it to finish "
+                          "or choose another --out") from None
+    return lock
+
+
+class Manifest:
+    """What each clip's outputs in a batch folder were made from (:func:`video_identity`) and with (options), kept
+    across runs: a run on some of the clips, or one killed part-way, keeps the others' records (summary.json is
+    each run's report). Lines of JSON appended as outputs are made (a kill loses at most the line being written),
+    read with later lines winning, compacted at the end of a run."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = Path(out_dir) / MANIFEST
+        self._lock = threading.Lock()
+
+    def read(self) -> dict[str, dict]:
+        """Return ``{rel: record}``; unreadable lines (a cut last line, a hand edit) are skipped."""
+        records: dict[str, dict] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return records
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and isinstance(rec.get("rel"), str):
+                records[rec["rel"]] = {**records.get(rec["rel"], {}), **rec}
+        return records
+
+    def record(self, job: ClipJob) -> None:
+        """Append ``job``'s source and options (those known) as its latest record."""
+        rec = {"rel": str(job.rel), **{k: v for k in ("source", "lift_args", "bake_args")
+                                        if (v := getattr(job, k)) is not None}}
+        with self._lock, self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def compact(self) -> None:
+        """Rewrite the file with one line per clip (atomically; left as it is when that fails)."""
+        records = self.read()
+        tmp = self.path.with_name(f".{MANIFEST}.tmp")
+        try:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records.values()), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.warning("%s: not compacted (%s)", self.path, e.strerror)
+            tmp.unlink(missing_ok=True)
 
 
 def find_videos(inputs: list[str]) -> list[tuple[Path, Path]]:
@@ -94,14 +168,30 @@ def find_videos(inputs: list[str]) -> list[tuple[Path, Path]]:
     return unique
 
 
+NAME_BYTES = 255 - len(".motion.npz") - len("_999")
+"""Longest output name stem, in bytes: its motion file and a collision suffix still fit the file system's 255."""
+
+
+def output_name(name: str) -> str:
+    """Return ``name`` as an output name Blender's exporters can write: bytes that are not UTF-8 text (a Latin-1
+    name from an old zip) as ``_``, and cut to NAME_BYTES (a 250-byte CJK name plus ``.motion.npz`` would not
+    fit)."""
+    name = os.fsencode(name).decode("utf-8", "replace").replace("\ufffd", "_")
+    while len(name.encode("utf-8")) > NAME_BYTES:
+        name = name[:-1]
+    return name
+
+
 def plan_jobs(videos: list[tuple[Path, Path]]) -> list[ClipJob]:
-    """Return one job per video; output names mirror the input folders, collisions get a suffix."""
+    """Return one job per video; output names mirror the input folders (:func:`output_name`), collisions get a
+    suffix."""
     jobs, used = [], set()
     for video, base in videos:
         try:
             rel = video.resolve().relative_to(base.resolve()).with_suffix("")
         except ValueError:
             rel = Path(video.stem)
+        rel = Path(*(output_name(part) for part in rel.parts))
         candidate, n = rel, 1
         while str(candidate).lower() in used:  # e.g. a.mp4 and a.mov, or case-only differences
             n += 1
@@ -126,19 +216,24 @@ def changed_options(jobs: list[ClipJob], lift_args: list[str], bake_args: list[s
 
 
 def recall_options(out_dir: Path, jobs: list[ClipJob]) -> None:
-    """Give each job the options its existing outputs were made with, from the last run's summary.json in
-    ``out_dir`` (a missing or unreadable summary leaves them unknown: outputs then count as they are)."""
+    """Give each job the input and options its existing outputs were made from and with: from the folder's
+    :class:`Manifest`, else from the last run's summary.json (outputs of older runs); a missing or unreadable record
+    leaves them unknown, and outputs then count as they are."""
     try:
         clips = json.loads((Path(out_dir) / "summary.json").read_text())["clips"]
         made = {str(c["rel"]): c for c in clips if isinstance(c, dict) and "rel" in c}
     except (OSError, ValueError, KeyError, TypeError):
-        return
+        made = {}
+    made.update(Manifest(out_dir).read())
     for job in jobs:
         record = made.get(str(job.rel), {})
         for key in ("lift_args", "bake_args"):
             value = record.get(key)
             if isinstance(value, list) and all(isinstance(a, str) for a in value):
                 setattr(job, key, value)
+        source = record.get("source")
+        if isinstance(source, dict) and {"path", "size", "mtime_ns"} <= set(source):
+            job.source = source
 
 
 def sweep_temps(out_dir: Path, jobs: list[ClipJob]) -> None:
@@ -149,7 +244,7 @@ def sweep_temps(out_dir: Path, jobs: list[ClipJob]) -> None:
     for job in jobs:
         folder = out_dir / job.rel.parent
         if folder.is_dir():
-            stale += folder.glob(f".{glob.escape(job.rel.name[:100])}.*tmp*")
+            stale += folder.glob(f".{glob.escape(temp_stem(job.rel.name))}.*tmp*")
     for p in stale:
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
@@ -266,14 +361,16 @@ class BatchRunner:
     """Runs the jobs: ``jobs`` slots for extraction and baking subprocesses, one lifter process for all clips."""
 
     def __init__(self, out_dir: Path, fmt: str, device: str = "auto", jobs: int = 1, force: bool = False,
-                 lift_args: list[str] = (), bake_args: list[str] = (), on_update=None) -> None:
+                 lift_args: list[str] = (), bake_args: list[str] = (), on_update=None, on_made=None) -> None:
         """``lift_args`` / ``bake_args``: ``capture`` / ``bake`` options for every clip (posemoe_blender.options);
-        a clip whose outputs were made with other options (:func:`recall_options`) is made again."""
+        a clip whose outputs were made with other options, or from another input (:func:`recall_options`), is made
+        again. ``on_made(job)``: called as each output is made (:meth:`Manifest.record`)."""
         if fmt not in FORMATS:
             raise OutputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
         self.out_dir, self.fmt, self.device, self.jobs, self.force = Path(out_dir), fmt, device, max(1, jobs), force
         self.lift_args, self.bake_args = list(lift_args), list(bake_args)
         self.on_update = on_update or (lambda job, event: None)
+        self.on_made = on_made
         self.cancel = threading.Event()
         self.children = _Children()
         self.lift_groups: list[int] = []  # clips per group sent to the lifter (cross-clip batching at work)
@@ -292,7 +389,8 @@ class BatchRunner:
         if self.force:
             return "all"
         motion, final = self._paths(job)
-        if not _is_fresh(motion, job.video) or _changed(job.lift_args, self.lift_args):
+        other_input = job.source is not None and job.source != video_identity(job.video)
+        if not _is_fresh(motion, job.video) or _changed(job.lift_args, self.lift_args) or other_input:
             return "all"
         if self.fmt == "npz":
             return "none"
@@ -312,7 +410,10 @@ class BatchRunner:
             job.status, job.output = "skipped", str(final)
             self.on_update(job, None)
             return job
-        final.parent.mkdir(parents=True, exist_ok=True)
+        if (error := _make_folder(final.parent)) is not None:
+            job.status, job.error, job.exit_code = "failed", error, int(ExitCode.OUTPUT)
+            self.on_update(job, None)
+            return job
         steps = []
         if todo == "all":
             steps.append(("extract", self._cli + ["capture", str(job.video), "-o", str(motion), *self.lift_args]
@@ -354,8 +455,9 @@ class BatchRunner:
             if t == "none":
                 job.status, job.output = "skipped", str(self._paths(job)[1])
                 self.on_update(job, None)
+            elif (error := _make_folder(self._paths(job)[1].parent)) is not None:
+                self._fail(job, int(ExitCode.OUTPUT), error)
             else:
-                self._paths(job)[1].parent.mkdir(parents=True, exist_ok=True)
                 self._submit(1 if t == "all" else 0, self._bake if t == "bake" else self._extract, job)
         if self._left == 0:
             self._all_done.set()
@@ -397,7 +499,9 @@ class BatchRunner:
         if stage == "bake":
             job.bake_args = self.bake_args
         else:
-            job.lift_args = self.lift_args
+            job.lift_args, job.source = self.lift_args, video_identity(job.video)
+        if self.on_made is not None:
+            self.on_made(job)
 
     def _submit(self, priority: int, fn, job: ClipJob) -> None:
         """Queue a subprocess task; bakes (0) go ahead of extractions (1) so that clips finish early."""
@@ -515,6 +619,17 @@ class BatchRunner:
             self._fail(job, code, stopped)
 
 
+def _make_folder(folder: Path) -> str | None:
+    """Create ``folder`` (and its parents); return None, or the one-line error when that cannot be done (a file
+    in the way, no permission): that clip fails, the others go on."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return None
+    except OSError as e:
+        return (f"{folder}: cannot create this output folder ({e.strerror}); move what is in the way or choose "
+                "another --out")
+
+
 def _failed(code: int) -> str:
     """Return the status of a clip whose subprocess exited with ``code`` (Ctrl-C reaches children too)."""
     return "cancelled" if code in (ExitCode.CANCELLED, -signal.SIGINT) else "failed"
@@ -527,8 +642,14 @@ def write_summary(out_dir: Path, jobs: list[ClipJob], settings: dict) -> Path:
                                              for s in ("done", "skipped", "failed", "cancelled", "pending")},
             "clips": [{**asdict(j), "video": str(j.video), "rel": str(j.rel)} for j in jobs]}
     tmp = path.with_name(".summary.json.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write the batch summary ({e.strerror}); the clips' outputs are written; "
+                          "remove what is in the way and rerun to write it") from None
     return path
 
 

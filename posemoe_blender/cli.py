@@ -87,12 +87,18 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
 
 def cmd_bake(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from core.errors import InputFileError
     from core.motion_file import read_motion
     from core.native_logs import stdout_to_stderr
     from posemoe_blender.export import bake_to_file
 
     _refuse_overwriting(args.output, input_motion=args.motion, character=args.character)
     clip = read_motion(args.motion)
+    if clip.num_frames and float(np.ptp(clip.joints_3d, axis=1).max()) < 0.001:  # no bones: the rig's scale blows up
+        raise InputFileError(f"{args.motion}: every joint sits within a millimetre of one point in every frame; "
+                             "not a lifted body; make the motion file again with posemoe capture or lift")
     with stdout_to_stderr(keep=log.getEffectiveLevel() <= logging.INFO):  # Blender's exporters chatter
         out = bake_to_file(clip, args.output, character=args.character, armature=args.armature, rig=args.rig,
                            root_motion=not args.no_root_motion, in_place=args.in_place)
@@ -100,17 +106,61 @@ def cmd_bake(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+_OUTPUT_PATHS = ("output", "out", "keypoints_out", "out_dir", "json_out")
+"""The path options commands write (the others are read)."""
+
+
+def _check_path_names(args: argparse.Namespace) -> None:
+    """Fail in one line on paths no file can have: a name over the file system's 255 bytes (an input: not found;
+    an output: cannot be written), or an output name that is not UTF-8 text (Blender's exporters cannot write it;
+    inputs with such names are read)."""
+    from core.errors import InputNotFoundError, OutputError
+
+    for key, value in vars(args).items():
+        if not isinstance(value, Path):
+            continue
+        output = key in _OUTPUT_PATHS
+        long = max(os.fsencode(value).split(b"/"), key=len)
+        if len(long) > 255:
+            error = OutputError if output else InputNotFoundError
+            raise error(f"{value}: a name in this path is {len(long)} bytes, over the 255 a file system allows; "
+                        f"shorten it")
+        if output:
+            try:
+                str(value).encode("utf-8")
+            except UnicodeEncodeError:
+                shown = os.fsencode(value).decode("utf-8", "backslashreplace")
+                raise OutputError(f"{shown}: the name is not UTF-8 text, which Blender and its exporters cannot "
+                                  "write; choose a name of plain characters") from None
+
+
 def _check_batch_options(args: argparse.Namespace) -> None:
     """Fail now on options no clip can use, not once per clip after its extraction (and make a mapping file's
     path absolute: the bake may run elsewhere, on a Ray node)."""
-    from core.errors import InputNotFoundError, ModelError
+    from core.errors import ConfigError, InputNotFoundError, ModelError
     from core.rigs import check_rig_option
     from posemoe_blender.pipeline import check_camera_options
 
     cleanup_options(args)
     check_camera_options(args.focal, args.lens_mm)
+    if args.jobs < 0:
+        raise ConfigError(f"--jobs {args.jobs}: give a number of parallel clips, or 0 for one per CPU core")
+    if args.address is not None:
+        if args.backend != "ray":
+            raise ConfigError(f"--address {args.address} is for --backend ray; add --backend ray or leave it out")
+        from posemoe_blender.batch_ray import check_address
+
+        check_address(args.address)  # an unreachable head: now, not after Ray retried for minutes
     if args.weights is not None and not args.weights.is_file():
         raise ModelError(f"{args.weights}: weights file missing; pass --weights a trained .safetensors")
+    if args.weights is not None:
+        from core.weights import load_lifter
+
+        load_lifter(args.weights)  # a corrupt or mismatched file: ModelError now, not once per clip
+    if args.backend == "local" and args.device not in ("auto", "cpu"):  # a Ray cluster's nodes may have GPUs
+        from core.inference import resolve_device
+
+        resolve_device(args.device)
     if args.format != "npz":
         if args.character is not None and not args.character.is_file():
             raise InputNotFoundError(f"{args.character}: character file not found; check the path")
@@ -146,11 +196,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
         raise InputNotFoundError(f"no video files ({', '.join(batch.VIDEO_SUFFIXES)}) in {' '.join(args.inputs)}")
     _output_folder(args.out)
+    out_lock = batch.lock_output(args.out)  # held until this process exits
+    manifest = batch.Manifest(args.out)
     lock, finished = threading.Lock(), [0]
 
     def on_update(job: batch.ClipJob, event) -> None:
         with lock:
             if event is None:
+                if job.status == "done":  # what it was made from and with (Ray: recorded here, on the driver)
+                    manifest.record(job)
                 finished[0] += 1
                 args.reporter(Progress("batch", finished[0], len(jobs)))
                 if args.progress == "json":
@@ -176,18 +230,21 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
             run_on_ray(jobs, settings, args.address, on_update)
         else:
-            runner = batch.BatchRunner(**settings, on_update=on_update)
+            runner = batch.BatchRunner(**settings, on_update=on_update, on_made=manifest.record)
             runner.run(jobs)
     finally:
         record = {**settings, "out_dir": str(args.out), "backend": args.backend}
         if runner is not None:
             record["lift_groups"] = runner.lift_groups  # clips per lifter group: cross-clip batching
-        summary = batch.write_summary(args.out, jobs, record)
+        manifest.compact()
+        out_lock.release()
         args.reporter.close()
+        if args.progress != "json":
+            print(batch.summary_table(jobs))
+        summary = batch.write_summary(args.out, jobs, record)  # OutputError when it cannot be: said last
         if args.progress == "json":
             args.reporter(_result_event(summary))
         else:
-            print(batch.summary_table(jobs))
             print(f"summary: {summary}")
     return batch.exit_code(jobs)
 
@@ -356,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local = subprocesses on this machine; ray = tasks on a Ray instance or cluster")
     p.add_argument("--address", default=None,
-                   help="Ray cluster address (e.g. ray://head:10001 or auto); default: start a local instance")
+                   help="Ray cluster address, HOST:PORT of its head (e.g. head:6379) or auto; default: start a local "
+                        "instance")
     add_lift_options(p.add_argument_group("lifting, for every clip (as posemoe capture)"))
     add_bake_options(p.add_argument_group("baking, for every clip (as posemoe bake; not with --format npz)"))
     _add_common(p)
@@ -437,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     on_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
     try:
+        _check_path_names(args)
         return int(args.func(args))
     except PosemoeError as e:
         args.reporter.close()

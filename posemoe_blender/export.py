@@ -21,7 +21,7 @@ from pathlib import Path
 import bpy
 
 from core.errors import CancelledError, InputFileError, InputNotFoundError, OutputError, RigError
-from core.motion_file import MotionClip
+from core.motion_file import MotionClip, temp_stem
 from posemoe_blender.bake import bake_clip, create_default_armature
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
     """Return ``out_path`` after ``writer(tmp_path)`` wrote it in a temp folder beside it (moved in last)."""
     out_path = Path(out_path)
     try:
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{out_path.stem[:100]}.", suffix=".tmp", dir=out_path.parent))
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{temp_stem(out_path.stem)}.", suffix=".tmp", dir=out_path.parent))
     except OSError as e:
         raise OutputError(f"{out_path}: cannot write in {out_path.parent} ({e.strerror}); "
                           "choose a writable folder") from None
@@ -158,13 +158,17 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
 
 
 def pick_armature(source: Path | str, armature: str | None = None) -> bpy.types.Object:
-    """Return the scene's armature object named ``armature`` (object or data name), or its only armature."""
+    """Return the scene's armature object named ``armature`` (its object name first, else its armature data's name,
+    when only one has it), or its only armature."""
     arms = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
     names = sorted(o.name for o in arms)
     if armature is not None:
-        found = [o for o in arms if armature in (o.name, o.data.name)]
+        found = [o for o in arms if o.name == armature] or [o for o in arms if o.data.name == armature]
         if not found:
             raise RigError(f"{source}: no armature named {armature!r}; armatures there: {names or 'none'}")
+        if len(found) > 1:
+            raise RigError(f"{source}: armatures {sorted(o.name for o in found)} all use the armature data "
+                           f"{armature!r}; pass --armature one of those object names")
         return found[0]
     if not arms:
         raise RigError(f"{source}: contains no armature; rig the character or export without --character")

@@ -1,4 +1,5 @@
-"""Render clips of TRAINING subjects with real MediaPipe 2D, to fine-tune the lifter on real detector output.
+"""Render clips of TRAINING subjects with real MediaPipe 2D, to fine-tune the lifter on real detector output
+(or, with ``--validation``, of VALIDATION subjects, to measure on: a held-out set no run-time rule was tuned on).
 
 Why: cross-validated on the benchmark's rendered clips, real detector windows in fine-tuning took 2.4-3.2 mm
 off held-out real-2D P-MPJPE (docs/model.md section 2e), but those clips show validation subjects, which no
@@ -13,6 +14,7 @@ the extractor's keypoints beside it (<name>_kp.npz, core.extract). The draws of 
 and a clip whose keypoints exist is kept, so the set grows run after run. About 1-2 s a frame on 2 cores.
 
     python scripts/render_real2d_set.py --clips 40 [--seed 0] [--seconds 3] [--out DIR]
+    python scripts/render_real2d_set.py --validation --clips 24   # -> ~/.cache/posemoe/real2d_val, clips v<seed>_...
 """
 
 from __future__ import annotations
@@ -30,23 +32,25 @@ sys.path.insert(0, str(REPO))
 CHARACTERS = ("human_cmu", "human_mixamo", "human_rigify", "human_small", "human_ue")
 
 
-def clip_spec(rows: list[dict[str, str]], seed: int, i: int, seconds: float) -> dict:
-    """Return clip ``i``'s draws: take, start, character, camera and look (``rows``: training takes only)."""
+def clip_spec(rows: list[dict[str, str]], seed: int, i: int, seconds: float, prefix: str = "r") -> dict:
+    """Return clip ``i``'s draws: take, start, character, camera and look (``rows``: the takes to draw from)."""
     rng = np.random.default_rng([seed, i])
     row = rows[int(rng.integers(len(rows)))]
     length = float(row["seconds"])
-    return {"name": f"r{seed}_{i:04d}_{row['clip']}", "bvh": row["path"], "category": row["category"],
+    return {"name": f"{prefix}{seed}_{i:04d}_{row['clip']}", "bvh": row["path"], "category": row["category"],
             "start": round(float(rng.uniform(0.0, max(0.0, length - seconds))), 2), "seconds": min(seconds, length),
             "character": CHARACTERS[int(rng.integers(len(CHARACTERS)))], "yaw": round(float(rng.uniform(-180, 180)), 1),
             "raise": round(float(rng.uniform(-0.6, 1.5)), 2), "size": "480x640" if rng.random() < 0.3 else "640x480",
             "look": int(rng.integers(0, 8))}  # fmt: skip
 
 
-def training_rows(data_dir: Path) -> list[dict[str, str]]:
-    """Return the index rows of the training subjects' takes, long enough to cut a second from."""
+def training_rows(data_dir: Path, validation: bool = False) -> list[dict[str, str]]:
+    """Return the index rows of the training (or, ``validation``, the validation) subjects' takes, long enough to cut
+    a second from."""
     from core.datasets import VALIDATION_SUBJECTS, read_index
 
-    return [r for r in read_index(data_dir) if r["subject"] not in VALIDATION_SUBJECTS and float(r["seconds"]) >= 1.0]
+    return [r for r in read_index(data_dir)
+            if (r["subject"] in VALIDATION_SUBJECTS) == validation and float(r["seconds"]) >= 1.0]
 
 
 def render(spec: dict, out: Path, data_dir: Path) -> Path:
@@ -73,16 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clips", type=int, default=40, help="clips 0..N-1 of the seed (those present are kept)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of each clip")
-    ap.add_argument("--out", type=Path, default=Path.home() / ".cache" / "posemoe" / "real2d")
+    ap.add_argument("--out", type=Path, help="default ~/.cache/posemoe/real2d (real2d_val with --validation)")
+    ap.add_argument("--validation", action="store_true", help="takes of validation subjects: to measure on, never "
+                    "to train on (clip names start with v instead of r)")
     a = ap.parse_args(argv)
+    a.out = a.out or Path.home() / ".cache" / "posemoe" / ("real2d_val" if a.validation else "real2d")
     data_dir = default_data_dir()
-    rows = training_rows(data_dir)
+    rows = training_rows(data_dir, a.validation)
     if not rows:
         print(f"render_real2d_set: no CMU takes in {data_dir}; ../shared/data is needed", file=sys.stderr)
         return 2
     a.out.mkdir(parents=True, exist_ok=True)
     for i in range(a.clips):
-        spec = clip_spec(rows, a.seed, i, a.seconds)
+        spec = clip_spec(rows, a.seed, i, a.seconds, "v" if a.validation else "r")
         if (a.out / f"{spec['name']}_kp.npz").exists():
             continue
         print(f"[{i + 1}/{a.clips}] {spec['name']}: {spec['character']}, yaw {spec['yaw']}, raise {spec['raise']}",

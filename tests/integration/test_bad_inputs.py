@@ -2,6 +2,7 @@
 exit code, no traceback, no partial output, and leaves earlier outputs untouched."""
 
 import io
+import os
 import resource
 import signal
 import struct
@@ -169,10 +170,12 @@ def _png(path: Path) -> Path:
     return path
 
 
-def _motion(path: Path):
+def _motion(path: Path, joints_3d: np.ndarray | None = None):
     t = 5
+    if joints_3d is None:
+        joints_3d = np.random.default_rng(0).normal(0, 0.3, (t, 17, 3)).astype(np.float32)
     clip = MotionClip(np.zeros((t, 17, 2), np.float32), np.ones((t, 17), np.float32), np.ones(t, bool), 30.0,
-                      (64, 64), joints_3d=np.zeros((t, 17, 3), np.float32), root=np.zeros((t, 3), np.float32))
+                      (64, 64), joints_3d=joints_3d, root=np.zeros((t, 3), np.float32))
     return write_motion(path, clip)
 
 
@@ -228,6 +231,8 @@ def _cases(d: Path) -> dict:
         "motion file is keypoints": (["bake", _keypoints(d / "k10.npz"), "-o", d / "o.fbx"], ExitCode.BAD_INPUT,
                                      "missing"),
         "bake unknown suffix": (["bake", mo, "-o", d / "o.xyz"], ExitCode.OUTPUT, ".xyz"),
+        "bake a motion with no body": (["bake", _motion(d / "zeros.npz", np.zeros((5, 17, 3), np.float32)), "-o",
+                                        d / "o.fbx"], ExitCode.BAD_INPUT, ("zeros.npz", "within a millimetre")),
         "bake character missing": (["bake", mo, "-o", d / "o.fbx", "--character", d / "nope.blend"],
                                    ExitCode.NOT_FOUND, "nope.blend"),
         "bake character wrong type": (["bake", mo, "-o", d / "o.fbx", "--character", d / "not_npz.npz"],
@@ -283,6 +288,7 @@ def _chmod_is_ignored(folder: Path) -> bool:
     "keypoints missing keys", "keypoints wrong shape", "keypoints NaN", "keypoints string dtype",
     "keypoints object array", "keypoints huge header", "keypoints not npz", "keypoints missing", "corrupt weights",
     "missing weights", "cuda without cuda", "motion file is keypoints", "bake unknown suffix",
+    "bake a motion with no body",
     "bake character missing", "bake character wrong type", "bake corrupt blend", "bake corrupt fbx",
     "AV1 video", "keypoints inf", "keypoints bool dtype", "output folder not writable",
     "character without armature", "non-humanoid armature", "missing mapped bones", "image as video",
@@ -388,6 +394,9 @@ def odd_inputs(tmp_path_factory, demo_clip):
     def lifted(out):
         assert read(out)["joints_3d"].shape == (4, 17, 3)
 
+    def eight_frames(out):  # OpenCV's reader crashed on such a name (a Latin-1 name from an old zip)
+        assert read(out)["joints_3d"].shape == (8, 17, 3)
+
     return d, {
         "one-frame video": (["capture", d / "one frame.avi"], one_frame),
         "portrait phone video (rotation metadata)": (["extract", _rotated(d / "portrait.mp4", portrait)],
@@ -395,6 +404,8 @@ def odd_inputs(tmp_path_factory, demo_clip):
         "variable frame rate": (["extract", _variable_rate(d / "vfr.mp4", frames[:8])], variable_rate),
         "two people": (["extract", _mp4(d / "two.mp4", two, fps=30)], most_prominent),
         "person leaves and re-enters": (["extract", _mp4(d / "leaving.mp4", leaving, fps=30)], leaves_and_returns),
+        "a file name that is not UTF-8": (["capture", _mp4(d / "latin.mp4", frames[:8]).rename(
+            d / os.fsdecode(b"caf\xe9 latin-1.mp4"))], eight_frames),  # (OpenCV cannot write such a name either)
         "keypoints int16 and float16": (["lift", _keypoints(d / "k.npz", joints_2d=np.arange(136, dtype=np.int16)
                                                             .reshape(4, 17, 2) % 60 + 20,
                                                             scores=np.ones((4, 17), np.float16))], lifted),
@@ -408,8 +419,8 @@ def odd_inputs(tmp_path_factory, demo_clip):
 
 @pytest.mark.parametrize("name", [
     "one-frame video", "portrait phone video (rotation metadata)", "variable frame rate", "two people",
-    "person leaves and re-enters", "keypoints int16 and float16", "keypoints NaN where nobody was found",
-    "one frame at a low rate",
+    "person leaves and re-enters", "a file name that is not UTF-8", "keypoints int16 and float16",
+    "keypoints NaN where nobody was found", "one frame at a low rate",
 ])
 def test_odd_but_valid_input(odd_inputs, name):
     """Unusual inputs that must work: exit 0, no error line, the output complete, the inputs untouched."""
@@ -423,3 +434,23 @@ def test_odd_but_valid_input(odd_inputs, name):
     check(out)
     out.unlink()
     assert {p: p.stat().st_mtime for p in d.rglob("*") if p.is_file()} == before
+
+
+def test_a_cut_video_is_taken_as_far_as_it_decodes_with_a_warning(tmp_path, demo_clip):
+    """A file cut short (a copy that stopped): its header states more frames than decode. What decodes is used,
+    and the user is told, in one line, that the rest is missing and why."""
+    import cv2
+
+    full, cut = tmp_path / "full.avi", tmp_path / "cut.avi"
+    w = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for f in _demo_frames(demo_clip[0], 40):
+        w.write(f)
+    w.release()
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    r = run("extract", cut, "-o", tmp_path / "k.npz", "--progress", "none")
+    assert r.returncode == 0, r.stderr
+    warning = [line for line in r.stderr.splitlines() if "decoding stopped at frame" in line]
+    assert len(warning) == 1 and "of the 40 the file states" in warning[0] and "cut.avi" in warning[0], r.stderr
+    assert 10 <= np.load(tmp_path / "k.npz")["joints_2d"].shape[0] <= 30
+    r = run("extract", full, "-o", tmp_path / "k2.npz", "--progress", "none")
+    assert r.returncode == 0 and "decoding stopped" not in r.stderr

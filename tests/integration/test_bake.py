@@ -409,10 +409,14 @@ def test_export_errors(tmp_path: Path) -> None:
     _empty()
     for name in ("One", "Two"):
         bake.create_default_armature(name)
+    bpy.data.objects["Two"].data.name = "TwoData"
+    bpy.data.objects["One"].data.name = "Two"  # an object named like another's armature data: the object wins
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "two.blend"))
     with pytest.raises(RigError, match="several armatures"):
         export.bake_to_file(clip, tmp_path / "b.bvh", character=tmp_path / "two.blend")
     assert export.bake_to_file(clip, tmp_path / "c.bvh", character=tmp_path / "two.blend", armature="Two").is_file()
+    assert export.pick_armature("two.blend", "Two").name == "Two"
+    assert export.pick_armature("two.blend", "TwoData").name == "Two"  # else the data name
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

@@ -104,7 +104,7 @@ def test_batch_good_bad_and_resume(clips, tmp_path):
     for rel in ("a", "b", "nested/deeper/c"):
         clip = read_motion(out / f"{rel}.motion.npz")
         assert clip.num_frames == 16
-    assert not [p for p in out.rglob("*") if p.name.startswith(".") or "tmp" in p.name]
+    assert not _temporaries(out)
     assert "broken" in r.stdout and "summary" in r.stdout
     mtimes = {p: p.stat().st_mtime for p in out.rglob("*.npz")}
     # resume: completed clips are skipped, failed ones retried (and fail again)
@@ -151,7 +151,10 @@ def test_ray_backend_local_instance(clips, tmp_path):
 
 
 def _temporaries(out: Path) -> list[Path]:
-    return [p for p in out.rglob("*") if p.name.startswith(".") or "tmp" in p.name]
+    from posemoe_blender.batch import LOCK_FILE, MANIFEST
+
+    return [p for p in out.rglob("*") if (p.name.startswith(".") or "tmp" in p.name)
+            and p.name not in (LOCK_FILE, MANIFEST)]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-group"])
@@ -196,9 +199,13 @@ def test_interrupt_then_resume(clips, tmp_path, shared_data, sig):
     assert r.returncode == 0, r.stderr
     status = {c["rel"]: c["status"] for c in json.loads((out / "summary.json").read_text())["clips"]}
     assert status == {v.stem: "skipped" if Path(f"{v.stem}.motion.npz") in finished else "done" for v in inputs}
-    outputs = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    outputs = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
     assert outputs == ["a.motion.npz", "b.motion.npz", "c.motion.npz", "summary.json",
                        "whole.motion.npz"]  # each exactly once
+    from posemoe_blender.batch import Manifest
+
+    made = Manifest(out).read()  # every clip's record, those made by the killed run included
+    assert sorted(made) == ["a", "b", "c", "whole"] and all(r["lift_args"] == [] and r["source"] for r in made.values())
     assert not _temporaries(out)
 
 

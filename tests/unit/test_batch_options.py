@@ -43,13 +43,25 @@ def test_defaults_hand_nothing_on():
     (["--character", "hero.blend"], ExitCode.NOT_FOUND, "hero.blend: character file not found"),
     (["--rig", "mixamoo"], ExitCode.BAD_INPUT, "unknown rig preset 'mixamoo'"),
     (["--rig", "map.json"], ExitCode.BAD_INPUT, "map.json: rig mapping is not valid JSON"),
-], ids=["height", "lens", "weights", "character", "rig", "mapping"])
+    (["--weights", "bad.safetensors"], ExitCode.MODEL, "bad.safetensors"),
+    (["--device", "cuda"], ExitCode.ENVIRONMENT, "--device cuda"),
+    (["--jobs", "-3"], ExitCode.USAGE, "--jobs -3"),
+    (["--address", "auto"], ExitCode.USAGE, "is for --backend ray"),
+    (["--backend", "ray", "--address", "127.0.0.1:9"], ExitCode.ENVIRONMENT, "no Ray head answers there"),
+], ids=["height", "lens", "weights", "character", "rig", "mapping", "bad-weights", "device", "jobs", "address",
+        "unreachable"])
 def test_options_no_clip_can_use_fail_before_any_work(tmp_path, monkeypatch, capsys, bad, code, said):
+    import torch
+
     from posemoe_blender.cli import main
+
+    if bad[:2] == ["--device", "cuda"] and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda is usable here")
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.mp4").write_bytes(b"0")
     (tmp_path / "map.json").write_text("{")
+    (tmp_path / "bad.safetensors").write_bytes(b"not weights")
     assert main(["batch", "a.mp4", "--out", "o", "--progress", "none", *bad]) == code
     assert said in capsys.readouterr().err and not (tmp_path / "o").exists()
 
@@ -162,3 +174,87 @@ def test_leftovers_of_unfinished_clips_are_swept(tmp_path):
     (out / f".{long[:100]}.motion.k3j.tmp.npz").write_bytes(b"0")
     sweep_temps(out, jobs)
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["kept", "kept/b.fbx"]
+
+
+def test_outputs_made_from_another_input_are_made_again(tmp_path):
+    """Resume compares the input an output was made from, not only names and times: a clip renamed into another's
+    output name, the inputs given in another order, or a video replaced by one with an older time."""
+    from posemoe_blender.batch import video_identity
+
+    out, job = _done_clip(tmp_path, "npz")
+    runner = BatchRunner(out, "npz", lift_args=[])
+    job.lift_args, job.source = [], video_identity(job.video)
+    assert runner._todo(job) == "none"
+    other = tmp_path / "b.mp4"
+    other.write_bytes(b"01")
+    assert runner._todo(ClipJob(video=other, rel=Path("a"), lift_args=[], source=job.source)) == "all"
+    old = job.video.stat().st_mtime - 100
+    job.video.write_bytes(b"1")  # the same size, replaced, its time set back (cp -p, unzip)
+    os.utime(job.video, (old, old))
+    assert runner._todo(job) == "all"
+
+
+def test_the_manifest_keeps_every_clips_record_across_runs(tmp_path):
+    """Appended as outputs are made, later lines winning; a run on one clip keeps the others' records; a cut last
+    line (a killed run) is skipped; compaction keeps one line per clip."""
+    from posemoe_blender.batch import Manifest
+
+    out, job = _done_clip(tmp_path)
+    job.lift_args, job.source = ["--smoothing", "light"], {"path": "/v/a.mp4", "size": 1, "mtime_ns": 2}
+    other = ClipJob(video=job.video, rel=Path("sub/b"), lift_args=[])
+    m = Manifest(out)
+    m.record(job)
+    m.record(other)
+    job.bake_args = ["--in-place"]
+    m.record(job)
+    with m.path.open("a") as f:
+        f.write('{"rel": "sub/b", "lift_ar')
+    write_summary(out, [ClipJob(video=job.video, rel=Path("sub/b"), lift_args=["--no-flip"])], {})  # a later run
+    again = [ClipJob(video=job.video, rel=Path("a")), ClipJob(video=job.video, rel=Path("sub/b"))]
+    recall_options(out, again)
+    assert (again[0].lift_args, again[0].bake_args, again[0].source) == (job.lift_args, ["--in-place"], job.source)
+    assert again[1].lift_args == []  # the manifest, not the last report
+    m.compact()
+    assert len(m.path.read_text().splitlines()) == 2 and Manifest(out).read()["a"]["bake_args"] == ["--in-place"]
+
+
+def test_a_second_batch_into_the_same_folder_is_refused(tmp_path):
+    from core.errors import OutputError
+    from posemoe_blender.batch import lock_output
+
+    held = lock_output(tmp_path)
+    with pytest.raises(OutputError, match="another posemoe batch is writing into this folder"):
+        lock_output(tmp_path)
+    held.release()
+    lock_output(tmp_path).release()
+
+
+def test_a_file_in_the_way_of_an_output_folder_fails_that_clip_alone(tmp_path):
+    from posemoe_blender.batch import _make_folder
+
+    (tmp_path / "sub").write_text("x")
+    error = _make_folder(tmp_path / "sub" / "deeper")
+    assert error.startswith(f"{tmp_path / 'sub' / 'deeper'}: cannot create this output folder") and "--out" in error
+    assert _make_folder(tmp_path / "fine" / "deeper") is None and (tmp_path / "fine" / "deeper").is_dir()
+
+
+def test_a_summary_that_cannot_be_written_is_an_output_error(tmp_path):
+    from core.errors import OutputError
+
+    (tmp_path / "summary.json").mkdir()
+    with pytest.raises(OutputError, match="cannot write the batch summary"):
+        write_summary(tmp_path, [], {})
+    assert not (tmp_path / ".summary.json.tmp").exists()
+
+
+def test_output_names_fit_the_file_system_and_the_exporters(tmp_path):
+    """A 250-byte CJK name would not fit with .motion.npz; bytes that are not UTF-8 (an old zip's Latin-1 name)
+    crash Blender's exporters: outputs get names that fit and are text."""
+    from posemoe_blender.batch import NAME_BYTES, output_name, plan_jobs
+
+    long = "日" * 83
+    assert len(output_name(long).encode()) <= NAME_BYTES and output_name(long).startswith("日" * 70)
+    assert output_name("caf\udce9") == "caf_" and output_name("plain") == "plain"
+    jobs = plan_jobs([(tmp_path / "sub" / f"{long}a.mp4", tmp_path), (tmp_path / "sub" / f"{long}b.mp4", tmp_path)])
+    assert all(len(f"{j.rel.name}.motion.npz".encode()) <= 255 for j in jobs) and jobs[0].rel.parent == Path("sub")
+    assert jobs[1].rel.name == f"{jobs[0].rel.name}_2"  # the same once cut: told apart as any collision

@@ -179,3 +179,23 @@ def test_an_interrupt_is_a_cancel_unless_the_output_was_complete(tmp_path, monke
         assert read_keypoints(out).num_frames == 3
     else:
         assert code == ExitCode.CANCELLED and "posemoe: cancelled" in err and not out.exists()
+
+
+@pytest.mark.parametrize("where, code, needle", [
+    ("output", ExitCode.OUTPUT, "over the 255 a file system allows"),
+    ("input", ExitCode.NOT_FOUND, "over the 255 a file system allows"),
+    ("latin-1 output", ExitCode.OUTPUT, "is not UTF-8 text"),
+])
+def test_names_no_file_can_have_fail_in_one_line(tmp_path, where, code, needle):
+    """A name over 255 bytes (either way), or an output name Blender cannot write (bytes that are not UTF-8)."""
+    import os
+
+    kp = tmp_path / "k.npz"
+    kp.write_bytes(b"0")
+    long = tmp_path / ("日" * 90 + ".npz")
+    latin = tmp_path / os.fsdecode(b"caf\xe9.npz")
+    args = {"output": (kp, long), "input": (long, tmp_path / "m.npz"), "latin-1 output": (kp, latin)}[where]
+    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "lift", os.fsencode(args[0]), "-o",
+                        os.fsencode(args[1])], capture_output=True, text=True, timeout=120)
+    assert_clean_failure(r, code, tmp_path / "m.npz")
+    assert needle in r.stderr

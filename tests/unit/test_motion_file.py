@@ -59,6 +59,23 @@ def test_keypoints_other_detectors_write_are_read_or_refused_with_the_reason(tmp
             read_keypoints(p)
 
 
+def test_keypoints_of_another_resolution_are_read_with_a_warning(tmp_path, caplog):
+    """Keypoints detected on a 4K frame with a 1080p image size lift to nonsense: said, not silently lifted."""
+    xy = np.random.default_rng(0).uniform([500, 200], [1500, 900], (4, 17, 2)) * 3  # a 4K frame's
+    p = tmp_path / "k.npz"
+    np.savez(p, joints_2d=xy, scores=np.ones((4, 17)), valid=np.ones(4, bool), fps=30, image_size=np.array([1920,
+                                                                                                           1080]))
+    with caplog.at_level("WARNING"):
+        read_keypoints(p)
+    assert "lie over half an image outside the stated 1920x1080 image" in caplog.text
+    caplog.clear()
+    np.savez(p, joints_2d=xy / 3, scores=np.ones((4, 17)), valid=np.ones(4, bool), fps=30,
+             image_size=np.array([1920, 1080]))
+    with caplog.at_level("WARNING"):
+        read_keypoints(p)
+    assert not caplog.text
+
+
 def _save(path, **over):
     base = dict(joints_2d=np.zeros((3, 17, 2), np.float32), scores=np.ones((3, 17), np.float32),
                 valid=np.ones(3, bool), fps=np.float64(30), image_size=np.array([64, 48]))

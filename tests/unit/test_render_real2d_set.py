@@ -31,3 +31,12 @@ def test_training_rows_hold_no_validation_subject(shared_data):
     rows = training_rows(default_data_dir())
     assert len(rows) > 500
     assert not {r["subject"] for r in rows} & set(VALIDATION_SUBJECTS)
+
+
+def test_validation_rows_hold_only_validation_subjects(shared_data):
+    """--validation: a held-out set to measure on, drawn from the validation subjects only."""
+    from core.datasets import VALIDATION_SUBJECTS, default_data_dir
+
+    rows = training_rows(default_data_dir(), validation=True)
+    assert rows and {r["subject"] for r in rows} <= set(VALIDATION_SUBJECTS)
+    assert clip_spec(rows, 0, 0, 3.0, "v")["name"].startswith("v0_0000_")
