@@ -169,6 +169,42 @@ def _check_batch_options(args: argparse.Namespace) -> None:
             args.rig = str(Path(args.rig).absolute())
 
 
+_STANDING = [(0, 0, 0), (-0.1, 0, 0), (-0.1, 0.45, 0.02), (-0.1, 0.9, 0), (0.1, 0, 0), (0.1, 0.45, 0.02),
+             (0.1, 0.9, 0), (0, -0.25, 0), (0, -0.5, 0), (0, -0.62, -0.08), (0, -0.78, 0), (0.19, -0.5, 0),
+             (0.22, -0.22, 0), (0.24, 0.04, -0.03), (-0.19, -0.5, 0), (-0.22, -0.22, 0), (-0.24, 0.04, -0.03)]
+"""A person standing, facing the camera: H36M joints, metres, camera frame (x right, y down), pelvis at 0."""
+
+
+def _check_character_bakes(args: argparse.Namespace) -> None:
+    """Bake a standing pose onto ``--character`` once, in a ``posemoe bake`` subprocess as every clip's bake runs:
+    a character that cannot be baked (no armature, an unknown rig, bones missing) fails the batch now, in one
+    line, not every clip after its extraction and lifting."""
+    import subprocess
+    import tempfile
+
+    import numpy as np
+
+    from core.errors import InputNotFoundError, OutputError, RigError
+    from core.motion_file import MotionClip, write_motion
+
+    if args.format == "npz" or args.character is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="posemoe-check-") as tmp:
+        pose = np.tile(np.asarray(_STANDING, np.float32), (2, 1, 1))
+        motion = write_motion(Path(tmp) / "standing.npz", MotionClip(
+            np.zeros((2, 17, 2), np.float32), np.ones((2, 17), np.float32), np.ones(2, bool), 30.0, (64, 64),
+            joints_3d=pose, root=np.tile(np.float32([0, 0, 3]), (2, 1)), meta={"source": "batch check"}))
+        argv = [sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(Path(tmp) / "check.blend"),
+                *bake_argv(args), "--progress", "none"]
+        r = subprocess.run(argv, capture_output=True, text=True)
+    if r.returncode != 0:
+        line = next((ln for ln in reversed(r.stderr.splitlines()) if ln.startswith("posemoe: error: ")), "")
+        message = line.removeprefix("posemoe: error: ") or (f"{args.character}: baking a test pose onto it failed "
+                                                             f"(exit {r.returncode}); try posemoe bake on one clip")
+        error = {ExitCode.NOT_FOUND: InputNotFoundError, ExitCode.OUTPUT: OutputError}.get(r.returncode, RigError)
+        raise error(message)
+
+
 def _output_folder(out: Path) -> None:
     """Create ``out`` if needed and check that files can be written in it (OutputError otherwise)."""
     import tempfile
@@ -195,6 +231,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         from core.errors import InputNotFoundError
 
         raise InputNotFoundError(f"no video files ({', '.join(batch.VIDEO_SUFFIXES)}) in {' '.join(args.inputs)}")
+    _check_character_bakes(args)
     _output_folder(args.out)
     out_lock = batch.lock_output(args.out)  # held until this process exits
     manifest = batch.Manifest(args.out)

@@ -302,3 +302,16 @@ def test_options_reach_every_clip_and_other_options_remake_the_outputs(tmp_path)
     status, meta = run()
     assert status == ["done"] * 3 and meta["smoothing"] == "medium" and meta["cleanup"]["subject_height_m"] == 1.75
     assert run()[0] == ["skipped"] * 3
+
+
+@pytest.mark.bpy
+def test_a_character_no_clip_can_be_baked_onto_fails_before_any_work(clips, tmp_path, shared_data):
+    """The character is tried once with a standing pose, as each clip's bake would use it: no armature, or a rig
+    no preset or name guess fits, fails the batch in one line before any clip is extracted."""
+    out = tmp_path / "out"
+    r = _batch(clips / "a.mp4", "--out", out, "--character", tmp_path / "nothing.blend")
+    assert r.returncode == ExitCode.NOT_FOUND and "nothing.blend" in r.stderr
+    chars = shared_data / "characters"
+    r = _batch(clips / "a.mp4", "--out", out, "--character", chars / "human_ue.blend", "--rig", "mixamo")
+    assert r.returncode == ExitCode.BAD_INPUT and "mixamo" in r.stderr, r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1 and not out.exists()
