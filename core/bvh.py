@@ -219,3 +219,64 @@ def chain_to_root(parents: np.ndarray, k: int) -> list[int]:
         out.append(int(k))
         k = int(parents[k])
     return out[::-1]
+
+
+_CHANNEL_NAMES = {"xposition": "Xposition", "yposition": "Yposition", "zposition": "Zposition",
+                  "xrotation": "Xrotation", "yrotation": "Yrotation", "zrotation": "Zrotation"}
+
+
+def to_text(bvh: BvhMotion) -> str:
+    """Return ``bvh`` as BVH text (the inverse of :func:`parse_bvh`; End Sites written back as such)."""
+    lines = ["HIERARCHY"]
+    children: dict[int, list[int]] = {}
+    for k, j in enumerate(bvh.joints):
+        children.setdefault(j.parent, []).append(k)
+
+    def write(k: int, depth: int) -> None:
+        j, pad = bvh.joints[k], "\t" * depth
+        lines.append(f"{pad}End Site" if j.is_end_site else f"{pad}{'ROOT' if j.parent < 0 else 'JOINT'} {j.name}")
+        lines.append(pad + "{")
+        lines.append(f"{pad}\tOFFSET {j.offset[0]:.6f} {j.offset[1]:.6f} {j.offset[2]:.6f}")
+        if not j.is_end_site:
+            lines.append(f"{pad}\tCHANNELS {len(j.channels)} " + " ".join(_CHANNEL_NAMES[c] for c in j.channels))
+        for c in children.get(k, []):
+            write(c, depth + 1)
+        lines.append(pad + "}")
+
+    for root in children.get(-1, []):
+        write(root, 0)
+    lines += ["MOTION", f"Frames: {len(bvh.motion)}", f"Frame Time: {bvh.frame_time:.6f}"]
+    lines += [" ".join(f"{v:.6f}" for v in row) for row in bvh.motion]
+    return "\n".join(lines) + "\n"
+
+
+def change_axes(bvh: BvhMotion, rotation: np.ndarray, scale: float = 1.0,
+                shift: np.ndarray | None = None) -> BvhMotion:
+    """Return ``bvh`` expressed in other axes: every point p becomes ``scale * rotation @ p + shift`` (``shift``:
+    the root's only, offset and position channels alike), every joint's local rotation R becomes
+    rotation @ R @ rotation.T (BVH rest frames are aligned with its axes), in each joint's own channel order.
+
+    Why: Blender's BVH exporter writes the armature's own axes (Z up for a Blender-made rig, Y up in centimetres for
+    an imported FBX); BVH tools and Blender's importer expect Y up."""
+    from scipy.spatial.transform import Rotation
+
+    q = np.asarray(rotation, np.float64)
+    shift = np.zeros(3) if shift is None else np.asarray(shift, np.float64)
+    motion = bvh.motion.copy()
+    joints = []
+    for j in bvh.joints:
+        offset = scale * q @ j.offset + (shift if j.parent < 0 else 0.0)
+        joints.append(BvhJoint(j.name, j.parent, offset, list(j.channels), j.channel_start, j.is_end_site))
+        pos = [j.channel_start + i for i, c in enumerate(j.channels) if c in _POS]
+        if len(pos) == 3:
+            order = [_POS[j.channels[i - j.channel_start]] for i in pos]
+            xyz = np.empty((len(motion), 3))
+            xyz[:, order] = motion[:, pos]
+            xyz = scale * xyz @ q.T + (shift if j.parent < 0 else 0.0)
+            motion[:, pos] = xyz[:, order]
+        rot = [j.channel_start + i for i, c in enumerate(j.channels) if c in _ROT]
+        if rot:
+            order = "".join(_ROT[j.channels[i - j.channel_start]] for i in rot)
+            r = Rotation.from_matrix(q @ Rotation.from_euler(order, motion[:, rot], degrees=True).as_matrix() @ q.T)
+            motion[:, rot] = np.rad2deg(np.unwrap(np.deg2rad(r.as_euler(order, degrees=True)), axis=0))
+    return BvhMotion(joints, motion, bvh.frame_time, bvh.source)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-from mathutils import Quaternion
+from mathutils import Matrix, Quaternion
 
 from core.contact import DEFAULT_PARAMS
 from core.errors import RigError
@@ -203,6 +203,46 @@ def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], root_
     return [thing for _, thing in found]
 
 
+def _other_animation(armature_obj: bpy.types.Object, driven: set[str], clear: bool, notes: list[str]) -> list:
+    """Deal with what would play on top of, or under, the baked keys: the armature left in Rest Position (set to
+    Pose Position, either way), bones the bake does not drive left posed (hands, collar bones, fingers: back to
+    rest with ``clear``, the headless export, which must carry the capture alone; else said) and NLA tracks that
+    would blend other actions in (muted with ``clear``, else said). Return the NLA tracks muted (each ``.mute``)."""
+    if armature_obj.data.pose_position != "POSE":
+        armature_obj.data.pose_position = "POSE"
+        notes.append(f"{armature_obj.name}: the armature was set to Rest Position, which shows no animation; set "
+                     "to Pose Position")
+        log.warning("%s", notes[-1])
+    posed = [pb for pb in armature_obj.pose.bones if pb.name not in driven
+             and not np.allclose(np.array(pb.matrix_basis), np.eye(4), atol=1e-5)]
+    if posed:
+        listed = ", ".join(pb.name for pb in posed[:6]) + (" ..." if len(posed) > 6 else "")
+        if clear:
+            for pb in posed:
+                pb.matrix_basis = Matrix.Identity(4)
+            notes.append(f"{armature_obj.name}: bones the capture does not drive were posed ({listed}); put back "
+                         "to rest")
+        else:
+            notes.append(f"{armature_obj.name}: bones the capture does not drive keep their current pose ({listed}); "
+                         "clear it (Pose > Clear Transform) if they should rest")
+        log.warning("%s", notes[-1])
+    anim = armature_obj.animation_data
+    tracks = [t for t in (anim.nla_tracks if anim is not None else []) if not t.mute and len(t.strips)]
+    if not tracks:
+        return []
+    listed = ", ".join(t.name for t in tracks[:6]) + (" ..." if len(tracks) > 6 else "")
+    if not clear:
+        notes.append(f"{armature_obj.name}: NLA tracks {listed} still play under the captured action; mute them in "
+                     "the NLA editor if they should not")
+        log.warning("%s", notes[-1])
+        return []
+    for t in tracks:
+        t.mute = True
+    notes.append(f"{armature_obj.name}: muted NLA tracks {listed}, which would blend other actions into the capture")
+    log.warning("%s", notes[-1])
+    return tracks
+
+
 def clip_name(clip: MotionClip) -> str:
     """Return a short name for ``clip``: meta ``name``, else the stem of meta ``source``, else "PoseMoE"."""
     meta = clip.meta or {}
@@ -387,6 +427,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     try:
         muted = _mute_overriding(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name},
                                  root_bone.name if root_motion else None, mute_constraints, notes)
+        muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
+                                  notes)
         anim.action = action
         if previous is not None:
             previous.use_fake_user = True  # replaced, not lost: kept in the file for the user to switch back to

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 from core.errors import CancelledError, InputFileError, InputNotFoundError, OutputError, RigError
 from core.motion_file import MotionClip, temp_stem
@@ -46,10 +47,28 @@ def _write_fbx(path: Path, obj: bpy.types.Object) -> None:
                              bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0)
 
 
+BVH_FROM_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+"""Blender's world (Z up, -Y facing the viewer) to BVH's usual axes (Y up, +Z facing the viewer), as Blender's own
+BVH importer reads files by default."""
+
+
 def _write_bvh(path: Path, obj: bpy.types.Object) -> None:
+    """Write the armature's animation as BVH in metres, Y up, whatever the armature's own axes (Blender's exporter
+    writes those: Z up for a Blender-made rig, Y up in centimetres for an imported FBX), joint names without
+    spaces (BVH tokens are separated by spaces: "Bip01 Pelvis" becomes Bip01_Pelvis)."""
+    from core.bvh import change_axes, parse_bvh, to_text
+
+    for bone in obj.data.bones:  # the scene is thrown away after the export: renaming here changes no file
+        if any(c.isspace() for c in bone.name):
+            bone.name = "_".join(bone.name.split())
     scene = bpy.context.scene
     with bpy.context.temp_override(active_object=obj, object=obj, selected_objects=[obj]):
         bpy.ops.export_anim.bvh(filepath=str(path), frame_start=scene.frame_start, frame_end=scene.frame_end)
+    loc, rot, scale = obj.matrix_world.decompose()
+    bvh = parse_bvh(path.read_text(encoding="utf-8"), str(path))
+    q = BVH_FROM_BLENDER @ np.array(rot.to_matrix())
+    path.write_text(to_text(change_axes(bvh, q, float(np.mean(scale)), BVH_FROM_BLENDER @ np.array(loc))),
+                    encoding="utf-8")
 
 
 def _write_gltf(path: Path, obj: bpy.types.Object) -> None:
@@ -149,6 +168,8 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
                 bpy.ops.import_scene.fbx(filepath=str(character))
         except RuntimeError as e:
             log.debug("%s: importer output:\n%s", character, chatter.getvalue())
+            if "KeyboardInterrupt" in str(e):  # Ctrl-C inside the importer reaches us wrapped
+                raise CancelledError(f"{character}: cancelled while importing it; nothing was written") from None
             raise InputFileError(f"{character}: FBX import failed ({_operator_error(e)}); re-export it from the "
                                  "program that made it (binary FBX 7.x)") from None
         sys.stderr.write(chatter.getvalue())

@@ -283,6 +283,33 @@ def test_constraints_that_override_the_keys_are_reported_or_muted() -> None:
     assert pose_errors(obj, clip, mapping).mean() < 1.0
 
 
+def test_what_else_would_play_is_said_or_cleared_for_export() -> None:
+    """A character saved posed, in Rest Position, with an NLA track: the capture shows (Pose Position set); bones it
+    does not drive (collar bones, hands) are put back to rest and NLA tracks muted for an export, else said."""
+    path = SHARED / "characters" / "human_mixamo.blend"
+    if not path.is_file():
+        pytest.skip(f"shared data absent: {path.parent}")
+    for clear in (False, True):
+        _empty()
+        obj = export.load_character(path)
+        collar = obj.pose.bones["mixamorig:LeftShoulder"]
+        collar.rotation_mode = "XYZ"
+        collar.rotation_euler = (0.0, 0.0, 0.8)
+        wave = bpy.data.actions.new("Wave")
+        anim = obj.animation_data or obj.animation_data_create()
+        track = anim.nla_tracks.new()
+        track.strips.new("Wave", 1, wave)
+        obj.data.pose_position = "REST"
+        notes: list[str] = []
+        bake.bake_clip(synth_clip(), obj, mute_constraints=clear, notes=notes)
+        said = " ".join(notes)
+        assert obj.data.pose_position == "POSE" and "Rest Position" in said
+        assert "mixamorig:LeftShoulder" in said and "mixamorig:LeftArm" not in said  # a driven bone is not listed
+        assert track.mute == clear and "NLA tracks" in said
+        posed = not np.allclose(np.array(collar.matrix_basis), np.eye(4), atol=1e-6)
+        assert posed != clear
+
+
 def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
     _empty()
     obj = bake.create_default_armature()
@@ -356,6 +383,18 @@ def test_odd_meta_and_ctrl_c_in_an_exporter(tmp_path: Path) -> None:
     with pytest.raises(CancelledError, match="cancelled; nothing was written"):
         export.write_atomic(tmp_path / "x.fbx", interrupted)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.bvh"]
+    fbx = tmp_path / "hero.fbx"
+    fbx.write_bytes(b"0")
+
+    def import_interrupted(**_kw) -> None:  # Ctrl-C inside the FBX importer: a cancel, not a bad file
+        raise RuntimeError("Error: Python: Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n")
+
+    from types import SimpleNamespace
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(export.bpy, "ops", SimpleNamespace(import_scene=SimpleNamespace(fbx=import_interrupted)))
+        with pytest.raises(CancelledError, match="cancelled while importing it"):
+            export.load_character(fbx)
 
 
 def test_gltf_holds_only_the_captured_action(tmp_path: Path) -> None:
@@ -379,6 +418,12 @@ def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["walk.blend", "walk.bvh", "walk.glb", "walk.gltf", "walk.bin", "walk.fbx"])
     assert f"Frames: {FRAMES}" in (tmp_path / "walk.bvh").read_text()
+    _empty()
+    bpy.ops.import_anim.bvh(filepath=str(tmp_path / "walk.bvh"))  # Blender's importer as it comes: Y up, metres
+    bvh_arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+    bpy.context.scene.frame_set(1)
+    z = {b: (bvh_arm.matrix_world @ bvh_arm.pose.bones[b].head).z for b in ("Hips", "Head", "LeftFoot")}
+    assert z["Head"] - z["Hips"] > 0.3 and z["Hips"] - z["LeftFoot"] > 0.5, z  # standing, not lying on its back
     glb = (tmp_path / "walk.glb").read_bytes()
     gltf = json.loads(glb[20:20 + struct.unpack("<I", glb[12:16])[0]])
     assert len(gltf["animations"]) == 1 and gltf["animations"][0]["channels"]

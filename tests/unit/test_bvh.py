@@ -67,3 +67,24 @@ def test_malformed_files_raise_input_file_error_naming_the_file(text, needle):
 def test_missing_file(tmp_path):
     with pytest.raises(InputNotFoundError):
         read_bvh(tmp_path / "nope.bvh")
+
+
+def test_text_round_trip_and_other_axes():
+    """to_text writes back what parse_bvh read; change_axes moves every joint by the same similarity (rotation,
+    scale, root shift), in each joint's own channel order."""
+    from scipy.spatial.transform import Rotation
+
+    from core.bvh import change_axes, to_text
+
+    bvh = parse_bvh(BVH, "t.bvh")
+    again = parse_bvh(to_text(bvh), "again.bvh")
+    assert again.names == bvh.names and np.allclose(again.motion, bvh.motion) and np.allclose(again.offsets,
+                                                                                              bvh.offsets)
+    q = Rotation.from_euler("xz", [-90, 30], degrees=True).as_matrix()
+    moved = parse_bvh(to_text(change_axes(bvh, q, 0.01, np.array([1.0, 2.0, 3.0]))), "moved.bvh")
+    assert [j.channels for j in moved.joints] == [j.channels for j in bvh.joints]
+    pos, _ = forward_kinematics(bvh)
+    pos2, _ = forward_kinematics(moved)
+    root_offset = bvh.offsets[0]  # position channels count from the offset here: the shift is applied to both
+    expected = 0.01 * (pos - root_offset) @ q.T + 0.01 * root_offset @ q.T + np.array([1.0, 2.0, 3.0])
+    assert np.allclose(pos2 - pos2[:, :1], expected - expected[:, :1], atol=1e-6)
