@@ -144,8 +144,40 @@ def joints_from_pose(rest: RestPose, heads: np.ndarray, deltas: np.ndarray) -> n
     out = heads[:, idx].copy()
     if rest.mapping["head"] == rest.mapping["neck"]:
         b = rest.index("head")
-        out[:, J["head"]] = heads[:, b] + _mv(deltas[:, b], rest.tails[b] - rest.heads[b])
+        out[:, J["head"]] = heads[:, b] + _mv(deltas[:, b], head_top_offset(rest))
     return out
+
+
+MAX_REST_BEND_DEG = 50.0
+"""A humanoid rig's rest spine (pelvis -> thorax) and legs (ankles -> hips) point the same way within this."""
+
+
+def check_upright(rest: RestPose, name: str = "the armature") -> None:
+    """Raise RigError unless the rest pose has a standing body's shape: the spine going on from the legs, the way
+    they point (whatever the axes: a rig lying in the scene, or Y-up bone data, still passes).
+
+    Bone names alone can call a quadruped's bones thigh and spine (its spine runs across its legs); baked as a
+    standing human it would be stood up silently. T-, A- and slightly crouched rest poses all pass."""
+    j = rest.joint_positions()
+    spine = j[J["thorax"]] - j[J["pelvis"]]
+    legs = 0.5 * (j[J["l_hip"]] + j[J["r_hip"]]) - 0.5 * (j[J["l_ankle"]] + j[J["r_ankle"]])
+    cos = float(spine @ legs) / max(float(np.linalg.norm(spine) * np.linalg.norm(legs)), EPS)
+    bend = float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+    if bend > MAX_REST_BEND_DEG:
+        raise RigError(f"{name}: its rest pose is not a standing humanoid (the spine turns {bend:.0f} degrees from "
+                       "the legs, as a four-legged body's does); capture motion drives a standing person's skeleton: "
+                       "use a humanoid rig")
+
+
+def head_top_offset(rest: RestPose) -> np.ndarray:
+    """Return the rest head top's offset from the head bone's head, for a rig with no head-top bone (head and neck
+    mapped to one bone): the bone's length, straight up the rest body (pelvis -> thorax), not along the bone. The
+    tail of a head bone imported from FBX without bone orientation points anywhere (often forwards); taken as the
+    head top, it tipped the baked head back to look at the sky."""
+    b = rest.index("head")
+    up = rest.heads[rest.index("thorax")] - rest.heads[rest.index("pelvis")]
+    length = float(np.linalg.norm(rest.tails[b] - rest.heads[b]))
+    return length * up / max(float(np.linalg.norm(up)), EPS)
 
 
 @dataclass

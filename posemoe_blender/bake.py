@@ -19,7 +19,7 @@ from mathutils import Matrix, Quaternion
 from core.contact import DEFAULT_PARAMS
 from core.errors import RigError
 from core.motion_file import MotionClip
-from core.retarget import RestPose, RetargetResult, lock_rig_feet, motion_to_world, retarget
+from core.retarget import RestPose, RetargetResult, check_upright, lock_rig_feet, motion_to_world, retarget
 from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, resolve_rig
 
 log = logging.getLogger(__name__)
@@ -398,6 +398,7 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     parents = {b.name: b.parent.name if b.parent else None for b in armature_obj.data.bones}
     preset, mapping = resolve_rig(names, rig, mapping, parents)
     rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
+    check_upright(rest, f"armature {armature_obj.name!r}")
     world = _world_from_camera(clip)
     joints = motion_to_world(clip.joints_3d, world, translate=False)
     root = motion_to_world(clip.root, world) if clip.root is not None and len(clip.root) else None

@@ -114,12 +114,8 @@ def test_fbx_style_armature_scaled_and_rotated() -> None:
     _empty()
     obj = bake.create_default_armature()
     fix = np.diag([100.0, 100.0, 100.0, 1.0]) @ np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1.0]])
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for eb in obj.data.edit_bones:
-        eb.transform(Matrix(fix.tolist()))  # bone data now Y-up, centimetres
-    bpy.ops.object.mode_set(mode="OBJECT")
-    obj.rotation_euler = (math.pi / 2, 0.0, 0.0)
+    obj.data.transform(Matrix(fix.tolist()))  # bone data now Y-up, centimetres (all bones at once: connected
+    obj.rotation_euler = (math.pi / 2, 0.0, 0.0)  # children moved one by one would be moved twice)
     obj.scale = (0.01, 0.01, 0.01)
     bpy.context.view_layer.update()
     clip = synth_clip()

@@ -110,13 +110,15 @@ def test_round_trip_shared_character_rest(name: str) -> None:
     assert max(v for k, v in errors.items() if k in EXACT) < 1.0, errors
 
 
-def test_multi_bone_spine_and_neck_chain() -> None:
+def _chain_rig(head_tail: tuple = (0, 0, 1.8)) -> rt.RestPose:
+    """Return a rig with five spine bones, two neck bones and a head bone (no head-top bone) whose tail is
+    ``head_tail``."""
     bones = [("hips", None, (0, 0, 1.0), (0, 0, 1.1), 0.0)]
     for i in range(5):
         bones.append((f"spine{i}", "hips" if i == 0 else f"spine{i - 1}", (0, 0, 1.1 + 0.08 * i),
                       (0, 0, 1.18 + 0.08 * i), 0.1 * i))
     bones += [("neck0", "spine4", (0, 0, 1.5), (0, 0, 1.55), 0.0), ("neck1", "neck0", (0, 0, 1.55), (0, 0, 1.6), 0.0),
-              ("head", "neck1", (0, 0, 1.6), (0, 0, 1.8), 0.0)]
+              ("head", "neck1", (0, 0, 1.6), head_tail, 0.0)]
     for s, x in (("l", 1), ("r", -1)):
         bones += [(f"thigh_{s}", "hips", (0.1 * x, 0, 0.95), (0.1 * x, 0, 0.5), 0.0),
                   (f"shin_{s}", f"thigh_{s}", (0.1 * x, 0, 0.5), (0.1 * x, 0, 0.07), 0.0),
@@ -129,7 +131,11 @@ def test_multi_bone_spine_and_neck_chain() -> None:
     for s in "lr":
         names.update({f"{s}_hip": f"thigh_{s}", f"{s}_knee": f"shin_{s}", f"{s}_ankle": f"foot_{s}",
                       f"{s}_shoulder": f"arm_{s}", f"{s}_elbow": f"fore_{s}", f"{s}_wrist": f"hand_{s}"})
-    rest = rt.make_rest_pose(bones, names)
+    return rt.make_rest_pose(bones, names)
+
+
+def test_multi_bone_spine_and_neck_chain() -> None:
+    rest = _chain_rig()
     plan = rt.plan_bones(rest)
     assert [rest.bone_names[b] for b in plan.spine] == [f"spine{i}" for i in range(5)]
     assert [rest.bone_names[b] for b in plan.neck] == ["neck0", "neck1"]
@@ -144,6 +150,23 @@ def test_multi_bone_spine_and_neck_chain() -> None:
     res = rt.retarget(joints, rest, root_motion=False, nose_neck=False)
     spine_angles = [np.degrees(2 * np.arccos(min(1.0, abs(res.rotations[1, b, 0])))) for b in plan.spine]
     assert np.allclose(spine_angles, 10.0, atol=0.5), spine_angles
+
+
+def test_a_head_bone_pointing_forwards_is_not_tipped_back() -> None:
+    """No head-top bone, and the head bone's tail points forwards (an FBX imported without bone orientation): the
+    head top is taken straight up the rest body, so a person standing as at rest keeps the head at rest (it used to
+    be tipped back 90 degrees, looking at the sky), and a nod is a nod."""
+    upright, forwards = _chain_rig(), _chain_rig(head_tail=(0, -0.2, 1.6))
+    standing = upright.joint_positions()[None].repeat(2, 0)
+    nod = rt.axis_angle_matrix(np.array([1.0, 0.0, 0.0]), np.radians(30.0))
+    neck = standing[1, J["neck"]].copy()
+    standing[1, J["head"]] = neck + nod @ (standing[1, J["head"]] - neck)
+    for rest in (upright, forwards):
+        res = rt.retarget(standing, rest, root_motion=False, nose_neck=False)
+        head = rest.index("head")
+        angles = np.degrees(2 * np.arccos(np.minimum(1.0, np.abs(res.rotations[:, head, 0]))))
+        spread = [np.degrees(2 * np.arccos(min(1.0, abs(res.rotations[1, b, 0])))) for b in rt.plan_bones(rest).neck]
+        assert angles[0] < 1.0 and 10.0 < angles[1] + sum(spread) < 31.0, (rest.tails[head], angles, spread)
 
 
 def test_nose_convention_head_level_and_yaw() -> None:
@@ -264,3 +287,26 @@ def test_blender_safe_imports() -> None:
     code = ("import sys\nfor m in ('torch', 'cv2', 'mediapipe', 'scipy', 'bpy', 'mathutils'): sys.modules[m] = None\n"
             "import core.retarget, core.rigs\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_a_four_legged_body_with_humanoid_names_is_refused() -> None:
+    """Names alone can call a quadruped's bones thigh and spine; its spine runs across its legs. Standing rigs (T- or
+    A-pose, crouched a little, lying in the scene or with Y-up bone data) pass."""
+    bones = rigs.default_armature_bones(1.75)
+    mapping = rigs.resolve_mapping([b[0] for b in bones])
+    lying = rt.axis_angle_matrix(np.array([1.0, 0.0, 0.0]), np.radians(90.0))
+    for turn in (np.eye(3), lying):
+        rt.check_upright(rt.make_rest_pose([(n, p, tuple(turn @ h), tuple(turn @ t), 0.0)
+                                            for n, p, h, t in bones], mapping))
+    rt.check_upright(_default_rest(arm_drop_deg=45.0))
+    top = {"Hips", "Spine", "Spine1", "Spine2", "Neck", "Head", "HeadTop_End"}
+    pelvis = np.array(next(h for n, _, h, _ in bones if n == "Hips"))
+
+    def on_all_fours(p: tuple) -> tuple:  # the torso laid forwards from the hips, the legs left standing
+        v = np.array(p) - pelvis
+        return tuple(pelvis + np.array([v[0], -v[2], v[1]]))
+
+    quad = [(n, p, on_all_fours(h), on_all_fours(t), 0.0) if n in top or "Shoulder" in n or "Arm" in n or "Hand" in n
+            else (n, p, h, t, 0.0) for n, p, h, t in bones]
+    with pytest.raises(RigError, match="not a standing humanoid"):
+        rt.check_upright(rt.make_rest_pose(quad, mapping), "dog")
