@@ -310,3 +310,25 @@ def test_a_four_legged_body_with_humanoid_names_is_refused() -> None:
             else (n, p, h, t, 0.0) for n, p, h, t in bones]
     with pytest.raises(RigError, match="not a standing humanoid"):
         rt.check_upright(rt.make_rest_pose(quad, mapping), "dog")
+
+
+def test_an_arm_passing_straight_does_not_spin() -> None:
+    """The elbow bends, nearly straightens with its bend plane flipping (the lifted 3D a little over-straight), and
+    bends again: the upper arm keeps its twist instead of turning half round and back (a candy-wrapper pop)."""
+    rest = _default_rest()
+    frames = 40
+    joints = rest.joint_positions()[None].repeat(frames, 0)
+    shoulder, elbow = joints[0, J["l_shoulder"]], joints[0, J["l_elbow"]]
+    along = rt.normalize(elbow - shoulder)
+    forearm = float(np.linalg.norm(joints[0, J["l_wrist"]] - elbow))
+    bend = np.radians(np.r_[np.linspace(40, 12, 15), [10, 12, 9, 11, 13, 10, 9, 12, 10, 11], np.linspace(12, 40, 15)])
+    side = np.r_[np.ones(15), [-1, 1, -1, -1, 1, -1, -1, 1, -1, 1], np.ones(15)]  # the slight bend's plane flips
+    down = np.array([0.0, 0.0, -1.0])
+    joints[:, J["l_wrist"]] = elbow + forearm * (np.cos(bend)[:, None] * along + (side * np.sin(bend))[:, None] * down)
+    res = rt.retarget(joints, rest, root_motion=False, nose_neck=False)
+    q = res.rotations[:, rest.index("l_shoulder")]
+    step = np.degrees(2 * np.arccos(np.minimum(1.0, np.abs(np.sum(q[1:] * q[:-1], -1)))))
+    assert step.max() < 20.0, step.round(1)
+    heads, deltas = rt.forward_kinematics(rest, res.rotations)
+    back = rt.joints_from_pose(rest, heads, deltas)
+    assert _angles(back[:, J["l_wrist"]] - back[:, J["l_elbow"]], joints[:, J["l_wrist"]] - elbow).max() < 1.0
