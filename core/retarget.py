@@ -75,6 +75,8 @@ class RestPose:
     tails: np.ndarray
     matrices: np.ndarray
     mapping: dict[str, str] = field(default_factory=dict)
+    no_inherit: frozenset[int] = frozenset()
+    """Bones that do not inherit their parent's rotation (Blender's Inherit Rotation off): posed in armature axes."""
 
     def __post_init__(self) -> None:
         b = len(self.bone_names)
@@ -87,6 +89,15 @@ class RestPose:
         if missing or unmapped:
             raise RigError(f"rig mapping incomplete: bones not in the armature {missing}, "
                            f"H36M joints without a bone {unmapped}; fix the mapping or pick another rig preset")
+
+    def turns_with(self, b: int, ancestor: int) -> bool:
+        """True when bone ``b`` turns with ``ancestor`` (-1: nothing), i.e. every bone from ``b`` up to it inherits
+        its parent's rotation; else ``b`` is posed in armature axes as far as that chain is concerned."""
+        while b != ancestor and b >= 0:
+            if b in self.no_inherit:
+                return False
+            b = int(self.parents[b])
+        return ancestor >= 0
 
     def index(self, joint: str) -> int:
         """Return the bone index mapped to H36M ``joint``."""
@@ -130,7 +141,8 @@ def forward_kinematics(rest: RestPose, rotations: np.ndarray,
     for b, p in enumerate(rest.parents):
         r = rest.matrices[b]
         g_par = deltas[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (t, 3, 3))
-        deltas[:, b] = np.matmul(g_par, r @ local[:, b] @ r.T)
+        turn = g_par if b not in rest.no_inherit else np.broadcast_to(np.eye(3), (t, 3, 3))
+        deltas[:, b] = np.matmul(turn, r @ local[:, b] @ r.T)
         base = heads[:, p] + _mv(g_par, rest.heads[b] - rest.heads[p]) if p >= 0 else rest.heads[b][None]
         if b == pelvis and root_location is not None:
             base = base + _mv(g_par, root_location @ r.T)
@@ -425,6 +437,8 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
         g_up, g_low = np.matmul(r1, deltas[:, upper]), np.matmul(r2, np.matmul(r1, deltas[:, lower]))
         for b, g_b, g_par in ((upper, g_up, deltas[:, plan.anchor[upper]]), (lower, g_low, g_up),
                               (ankle, deltas[:, ankle], g_low)):
+            if not rest.turns_with(b, plan.anchor[b]):
+                g_par = np.broadcast_to(np.eye(3), g_par.shape)
             r = rest.matrices[b]
             rotations[:, b] = make_continuous(matrix_to_quat(r.T @ np.matmul(_inv(g_par), g_b) @ r))
     return RetargetResult(res.bone_names, rotations, res.driven, res.root_bone, res.root_location, res.translation)
@@ -521,13 +535,13 @@ def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None,
     eye = np.eye(3)
     for b, gb in g.items():
         r = rest.matrices[b]
-        g_par = g.get(plan.anchor[b], eye)
+        g_par = g.get(plan.anchor[b], eye) if rest.turns_with(b, plan.anchor[b]) else eye
         local = r.T @ np.matmul(_inv(g_par), gb) @ r
         rotations[:, b] = make_continuous(matrix_to_quat(local))
     translation = np.zeros((t, 3))
     if root_motion:
         translation = root_translation(rel, None if root is None else np.asarray(root, float), rest, in_place,
                                        ankle_height)
-    g_par = g.get(plan.anchor[plan.pelvis], eye)
+    g_par = g.get(plan.anchor[plan.pelvis], eye) if rest.turns_with(plan.pelvis, plan.anchor[plan.pelvis]) else eye
     location = _mv(_inv(np.matmul(g_par, rest.matrices[plan.pelvis])), translation)
     return RetargetResult(rest.bone_names, rotations, tuple(sorted(g)), plan.pelvis, location, translation)

@@ -90,6 +90,9 @@ def _open(path: Path):
         image = "WebP"
     if image is not None:  # OpenCV would read it as a one-frame video
         raise VideoError(f"{path}: is a {image} image, not a video; capture motion from a video clip")
+    if head.startswith(b"PK\x03\x04") and path.suffix.lower() == ".npz":
+        raise VideoError(f"{path}: is a .npz file (keypoints or motion), not a video; lift keypoints with posemoe "
+                         "lift, bake motion with posemoe bake")
     with quiet_native_stderr(), _utf8_named(path) as name:
         cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG)
     if not cap.isOpened():

@@ -123,7 +123,9 @@ def armature_rest_pose(armature_obj: bpy.types.Object, mapping: dict[str, str],
     heads = np.array([b.head_local for b in bones], dtype=np.float64) @ lin.T + world[:3, 3]
     tails = np.array([b.tail_local for b in bones], dtype=np.float64) @ lin.T + world[:3, 3]
     mats = (lin / scale) @ np.array([np.array(b.matrix_local, dtype=np.float64)[:3, :3] for b in bones])
-    return RestPose(tuple(b.name for b in bones), parents, heads, tails, mats, dict(mapping)), scale
+    no_inherit = frozenset(i for i, b in enumerate(bones) if b.parent is not None and not b.use_inherit_rotation
+                           and b.name not in (parent_overrides or {}))
+    return RestPose(tuple(b.name for b in bones), parents, heads, tails, mats, dict(mapping), no_inherit), scale
 
 
 def apply_rig_settings(armature_obj: bpy.types.Object, preset: str | None) -> None:

@@ -201,6 +201,18 @@ def plan_jobs(videos: list[tuple[Path, Path]]) -> list[ClipJob]:
     return jobs
 
 
+def _readable_motion(path: Path) -> bool:
+    """True when ``path`` reads as a motion file (a damaged one, say copied half, is made again, not kept)."""
+    from core.errors import PosemoeError
+    from core.motion_file import read_motion
+
+    try:
+        read_motion(path)
+        return True
+    except PosemoeError:
+        return False
+
+
 def _is_fresh(out: Path, video: Path) -> bool:
     return out.exists() and out.stat().st_mtime >= video.stat().st_mtime
 
@@ -390,7 +402,8 @@ class BatchRunner:
             return "all"
         motion, final = self._paths(job)
         other_input = job.source is not None and job.source != video_identity(job.video)
-        if not _is_fresh(motion, job.video) or _changed(job.lift_args, self.lift_args) or other_input:
+        if (not _is_fresh(motion, job.video) or _changed(job.lift_args, self.lift_args) or other_input
+                or not _readable_motion(motion)):
             return "all"
         if self.fmt == "npz":
             return "none"

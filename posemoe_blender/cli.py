@@ -95,6 +95,7 @@ def cmd_bake(args: argparse.Namespace) -> int:
     from posemoe_blender.export import bake_to_file
 
     _refuse_overwriting(args.output, input_motion=args.motion, character=args.character)
+    _check_bake_target(args)
     clip = read_motion(args.motion)
     if clip.num_frames and float(np.ptp(clip.joints_3d, axis=1).max()) < 0.001:  # no bones: the rig's scale blows up
         raise InputFileError(f"{args.motion}: every joint sits within a millimetre of one point in every frame; "
@@ -134,6 +135,24 @@ def _check_path_names(args: argparse.Namespace) -> None:
                                   "write; choose a name of plain characters") from None
 
 
+def _check_bake_target(args: argparse.Namespace) -> None:
+    """Fail in one line, before loading anything, on a bake that cannot go where it is asked: an output that is a
+    folder, a character that is a folder, or --armature / --rig without --character (they choose the character's
+    armature and how its bones are named; the generated armature has its own)."""
+    from core.errors import ConfigError, InputFileError, OutputError
+
+    if args.output.is_dir():
+        raise OutputError(f"{args.output}: is a folder; give the output a file name ending in "
+                          f"{', '.join(BAKE_SUFFIXES)}")
+    if args.character is not None and args.character.is_dir():
+        raise InputFileError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
+    if args.character is None:
+        given = [o for o, v in (("--armature", args.armature), ("--rig", args.rig != "auto" and args.rig)) if v]
+        if given:
+            raise ConfigError(f"{' and '.join(given)} choose(s) among the bones of --character; add --character FILE, "
+                              "or leave them out to bake onto the generated armature")
+
+
 def _check_batch_options(args: argparse.Namespace) -> None:
     """Fail now on options no clip can use, not once per clip after its extraction (and make a mapping file's
     path absolute: the bake may run elsewhere, on a Ray node)."""
@@ -162,9 +181,14 @@ def _check_batch_options(args: argparse.Namespace) -> None:
 
         resolve_device(args.device)
     if args.format != "npz":
+        if args.character is not None and args.character.is_dir():
+            raise InputNotFoundError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
         if args.character is not None and not args.character.is_file():
             raise InputNotFoundError(f"{args.character}: character file not found; check the path")
         check_rig_option(args.rig)
+        if args.character is None and (args.armature or args.rig != "auto"):
+            raise ConfigError("--armature and --rig choose among the bones of --character; add --character FILE, "
+                              "or leave them out to bake onto the generated armature")
         if args.rig.lower().endswith(".json"):
             args.rig = str(Path(args.rig).absolute())
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core.config import InferenceConfig
-from core.errors import ExitCode
+from core.errors import ExitCode, PosemoeError
+from core.motion_file import MotionClip, write_motion
 from core.skeleton import JOINT_NAMES
 from posemoe_blender.batch import BatchRunner, ClipJob, changed_options, recall_options, write_summary
 from posemoe_blender.cli import build_parser
@@ -75,10 +76,14 @@ def test_baking_options_are_checked_only_where_clips_are_baked(tmp_path, monkeyp
     cli._check_batch_options(args)
     mapping = tmp_path / "m.json"
     mapping.write_text(json.dumps({j: j for j in JOINT_NAMES}))
+    (tmp_path / "hero.blend").write_bytes(b"0")
     monkeypatch.chdir(tmp_path)
-    args = build_parser().parse_args(["batch", "a.mp4", "--out", "o", "--rig", "m.json"])
+    args = build_parser().parse_args(["batch", "a.mp4", "--out", "o", "--rig", "m.json", "--character", "hero.blend"])
     cli._check_batch_options(args)
     assert args.rig == str(mapping)  # absolute: a Ray node's bake finds it
+    args = build_parser().parse_args(["batch", "a.mp4", "--out", "o", "--rig", "m.json"])
+    with pytest.raises(PosemoeError, match="choose among the bones of --character"):
+        cli._check_batch_options(args)  # the generated armature has its own names
 
 
 def _done_clip(tmp_path, fmt="fbx") -> tuple[BatchRunner, ClipJob]:
@@ -86,10 +91,27 @@ def _done_clip(tmp_path, fmt="fbx") -> tuple[BatchRunner, ClipJob]:
     video.write_bytes(b"0")
     out = tmp_path / "out"
     out.mkdir()
-    for name in ("a.motion.npz", f"a.{fmt}"):
-        (out / name).write_bytes(b"0")
-        os.utime(out / name, (video.stat().st_mtime + 5,) * 2)
+    write_motion(out / "a.motion.npz", MotionClip(
+        np.zeros((3, 17, 2), np.float32), np.ones((3, 17), np.float32), np.ones(3, bool), 30.0, (64, 64),
+        joints_3d=np.random.default_rng(0).normal(0, 0.3, (3, 17, 3)).astype(np.float32),
+        root=np.zeros((3, 3), np.float32)))
+    if fmt != "npz":
+        (out / f"a.{fmt}").write_bytes(b"0")
+    for path in out.iterdir():
+        os.utime(path, (video.stat().st_mtime + 5,) * 2)
     return out, ClipJob(video=video, rel=Path("a"))
+
+
+def test_a_damaged_motion_file_is_made_again(tmp_path):
+    """A motion file that no longer reads (copied half, say) is not kept as done, nor baked from: made again."""
+    out, job = _done_clip(tmp_path)
+    runner = BatchRunner(out, "fbx")
+    assert runner._todo(job) == "none"
+    motion = out / "a.motion.npz"
+    mtime = motion.stat().st_mtime
+    motion.write_bytes(motion.read_bytes()[:100])
+    os.utime(motion, (mtime, mtime))
+    assert runner._todo(job) == "all"
 
 
 def test_outputs_of_other_options_are_made_again(tmp_path):

@@ -199,3 +199,21 @@ def test_names_no_file_can_have_fail_in_one_line(tmp_path, where, code, needle):
                         os.fsencode(args[1])], capture_output=True, text=True, timeout=120)
     assert_clean_failure(r, code, tmp_path / "m.npz")
     assert needle in r.stderr
+
+
+@pytest.mark.parametrize("case, code, needle", [
+    ("output is a folder", ExitCode.OUTPUT, "is a folder; give the output a file name"),
+    ("character is a folder", ExitCode.BAD_INPUT, "is a folder; pass --character a .blend or .fbx file"),
+    ("rig without character", ExitCode.USAGE, "choose(s) among the bones of --character"),
+    ("keypoints given as the video", ExitCode.BAD_VIDEO, "is a .npz file (keypoints or motion), not a video"),
+])
+def test_misdirected_arguments_are_said_before_any_work(tmp_path, case, code, needle):
+    (tmp_path / "m.npz").write_bytes(b"PK\x03\x04" + bytes(60))
+    (tmp_path / "folder").mkdir()
+    argv = {"output is a folder": ["bake", "m.npz", "-o", "folder"],
+            "character is a folder": ["bake", "m.npz", "-o", "o.fbx", "--character", "folder"],
+            "rig without character": ["bake", "m.npz", "-o", "o.fbx", "--rig", "mixamo"],
+            "keypoints given as the video": ["capture", "m.npz", "-o", "o.npz"]}[case]
+    r = run_cli(*argv, cwd=tmp_path)
+    assert_clean_failure(r, code, tmp_path / "o.fbx")
+    assert needle in r.stderr and not (tmp_path / "o.npz").exists()

@@ -332,3 +332,25 @@ def test_an_arm_passing_straight_does_not_spin() -> None:
     heads, deltas = rt.forward_kinematics(rest, res.rotations)
     back = rt.joints_from_pose(rest, heads, deltas)
     assert _angles(back[:, J["l_wrist"]] - back[:, J["l_elbow"]], joints[:, J["l_wrist"]] - elbow).max() < 1.0
+
+
+def test_bones_that_do_not_inherit_rotation_are_posed_in_armature_axes() -> None:
+    """Inherit Rotation off (on an upper arm, a forearm and a thigh): the keys are made for how Blender poses such
+    bones, so the posed joints still match the motion. (Off on a collar bone, which the bake does not drive, the
+    upper arm below it is keyed in armature axes too.)"""
+    from dataclasses import replace
+
+    rest = _default_rest()
+    off = frozenset(rest.bone_names.index(n) for n in ("LeftArm", "LeftForeArm", "RightUpLeg"))
+    loose = replace(rest, no_inherit=off)
+    errors = _round_trip(loose, seed=3)
+    assert max(v for k, v in errors.items() if k in EXACT) < 1.0, errors
+    collar = replace(rest, no_inherit=frozenset({rest.bone_names.index("RightShoulder")}))
+    assert not collar.turns_with(rest.bone_names.index("RightArm"), rest.index("thorax"))
+    assert collar.turns_with(rest.bone_names.index("LeftArm"), rest.index("thorax"))
+    heads, deltas = rt.forward_kinematics(loose, _random_pose(loose, 8, 4))
+    res = rt.retarget(rt.joints_from_pose(loose, heads, deltas), rest, root_motion=False, nose_neck=False)
+    wrong = rt.joints_from_pose(loose, *rt.forward_kinematics(loose, res.rotations))  # keys made as if inherited
+    moved = rt.joints_from_pose(loose, heads, deltas)
+    assert _angles(wrong[:, J["l_elbow"]] - wrong[:, J["l_shoulder"]],
+                   moved[:, J["l_elbow"]] - moved[:, J["l_shoulder"]]).max() > 5.0
