@@ -284,7 +284,8 @@ def extract_keypoints(
                                                 np.array(valid, bool), left.found, fps)
     if not valid_arr.any():
         raise NoPersonError(f"{video}: no person detected in any of {len(valid)} frames; "
-                            "use a clip where one whole body is visible")
+                            "use a clip where one whole body is visible and at least a sixth of the picture's "
+                            "height (crop or film closer)")
     if valid_arr.mean() < 0.5:
         log.warning("%s: a person was found in only %d of %d frames; the rest are interpolated",
                     video, valid_arr.sum(), len(valid_arr))

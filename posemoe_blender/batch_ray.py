@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import warnings
 
 from core.errors import WorkerEnvError
 from posemoe_blender.batch import BatchRunner, ClipJob, sweep_temps
@@ -48,7 +49,9 @@ def run_on_ray(jobs: list[ClipJob], settings: dict, address: str | None = None, 
     every node sees (the same ``--out`` path).
     """
     try:
-        import ray
+        with warnings.catch_warnings():  # ray's own FutureWarnings (with source lines) are not the user's concern
+            warnings.simplefilter("ignore", FutureWarning)
+            import ray
     except ImportError:
         raise WorkerEnvError("--backend ray needs the ray package; run `make setup` (ray is pinned)") from None
     sweep_temps(settings["out_dir"], jobs)  # a killed run's leftovers
@@ -58,6 +61,7 @@ def run_on_ray(jobs: list[ClipJob], settings: dict, address: str | None = None, 
         if not local:
             check_address(address)
         try:
+            warnings.filterwarnings("ignore", category=FutureWarning, module="ray")  # its tips, with source lines
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      num_cpus=settings.get("jobs") if local else None,
                      runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path)}} if local else None)

@@ -42,8 +42,16 @@ def _write_blend(path: Path, obj: bpy.types.Object) -> None:
 
 
 def _write_fbx(path: Path, obj: bpy.types.Object) -> None:
+    """Write the scene's armature and meshes with the captured action as the file's one take, keyed on the same
+    frames as the .blend. (Exported as the scene's timeline instead, its keys came back one frame late in any FBX
+    importer that counts from frame 1, Blender's included; so the other actions of this throwaway scene, a
+    character's earlier ones, are removed and the take is the action itself.)"""
+    keep = obj.animation_data.action if obj.animation_data else None
+    for action in list(bpy.data.actions):
+        if action is not keep:
+            bpy.data.actions.remove(action)
     bpy.ops.export_scene.fbx(filepath=str(path), use_selection=False, object_types={"ARMATURE", "MESH"},
-                             add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=False,
+                             add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=keep is not None,
                              bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0)
 
 
