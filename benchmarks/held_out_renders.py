@@ -35,6 +35,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 CACHE = Path.home() / ".cache" / "posemoe"
+from head_points import write_results  # noqa: E402
+
 from core.training import characters_dir  # noqa: E402
 
 CHARACTERS = characters_dir()
@@ -146,10 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {s:17s} {o[s]['p_mpjpe_mm']:6.2f} {o[s]['mpjpe_mm']:7.2f} {o[s]['accel_mm']:6.2f}"
               + (f"   shipped: {o['shipped_better_than'][s]}" if s != "shipped" else ""))
     print(f"shipped P-MPJPE {o['shipped_below_mp_world_pct']} % below MediaPipe's world landmarks")
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(res, indent=1) + "\n")
-    print(f"wrote {a.out}")
-    return 0
+    return write_results(a.out, res)
 
 
 if __name__ == "__main__":
