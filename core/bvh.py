@@ -263,7 +263,7 @@ def change_axes(bvh: BvhMotion, rotation: np.ndarray, scale: float = 1.0,
     q = np.asarray(rotation, np.float64)
     shift = np.zeros(3) if shift is None else np.asarray(shift, np.float64)
     motion = bvh.motion.copy()
-    joints = []
+    joints, turned = [], []
     for j in bvh.joints:
         offset = scale * q @ j.offset + (shift if j.parent < 0 else 0.0)
         joints.append(BvhJoint(j.name, j.parent, offset, list(j.channels), j.channel_start, j.is_end_site))
@@ -275,8 +275,33 @@ def change_axes(bvh: BvhMotion, rotation: np.ndarray, scale: float = 1.0,
             xyz = scale * xyz @ q.T + (shift if j.parent < 0 else 0.0)
             motion[:, pos] = xyz[:, order]
         rot = [j.channel_start + i for i, c in enumerate(j.channels) if c in _ROT]
+        if rot and len(rot) != 3:
+            raise ValueError(f"joint {j.name!r}: {len(rot)} rotation channels; turning the axes needs all three")
         if rot:
             order = "".join(_ROT[j.channels[i - j.channel_start]] for i in rot)
             r = Rotation.from_matrix(q @ Rotation.from_euler(order, motion[:, rot], degrees=True).as_matrix() @ q.T)
-            motion[:, rot] = np.rad2deg(np.unwrap(np.deg2rad(r.as_euler(order, degrees=True)), axis=0))
+            turned.append((rot, r.as_euler(order)))
+    if turned:
+        angles = continuous_euler(np.stack([e for _, e in turned], axis=1))  # every joint at once, frame by frame
+        for k, (rot, _) in enumerate(turned):
+            motion[:, rot] = np.rad2deg(angles[:, k])
     return BvhMotion(joints, motion, bvh.frame_time, bvh.source)
+
+
+def continuous_euler(angles: np.ndarray) -> np.ndarray:
+    """Return (T, ..., 3) Tait-Bryan angles (radians) equal as rotations to ``angles``, each frame's the nearest to
+    the frame before, of the two equivalent triples (a + pi, pi - b, c + pi) and their turns by 2 pi: what a BVH
+    reader that interpolates channels needs (scipy returns the middle angle in [-90, 90] degrees, so a rotation
+    passing 90 degrees there would jump by half a turn in the other two). A loop over frames: each frame's choice
+    depends on the one before, and no library offers it."""
+    a = np.asarray(angles, np.float64)
+    other = np.stack([a[..., 0] + np.pi, np.pi - a[..., 1], a[..., 2] + np.pi], axis=-1)
+    out = np.empty_like(a)
+    if not len(a):
+        return out
+    prev = a[0]
+    for t in range(len(a)):
+        near = [c + 2 * np.pi * np.round((prev - c) / (2 * np.pi)) for c in (a[t], other[t])]
+        keep_first = np.abs(near[0] - prev).sum(-1, keepdims=True) <= np.abs(near[1] - prev).sum(-1, keepdims=True)
+        out[t] = prev = np.where(keep_first, near[0], near[1])
+    return out

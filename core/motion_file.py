@@ -29,9 +29,6 @@ clean-up needed of them is in the motion)."""
 MAX_FRAMES = 10_000_000  # ~3.8 days at 30 fps: anything larger is a corrupt header
 MAX_OUTSIDE = 100.0
 """Keypoints may lie off the image (a limb out of frame), but not beyond this many image sides from it."""
-OFF_IMAGE_SHARE = 0.25
-"""A warning when more than this share of the keypoints lie over half an image outside it: the image size stated is
-likely another resolution's (keypoints of a 4K detection with a 1080p size)."""
 
 
 @dataclass
@@ -174,11 +171,12 @@ def _check_pixels(path: Path, xy: np.ndarray, size: np.ndarray) -> None:
         raise InputFileError(f"{path}: 'joints_2d' spans under 2 px on a {int(size[0])}x{int(size[1])} image; "
                              "normalised (0-1) coordinates? multiply them by the image width and height")
     w, h = float(size[0]), float(size[1])
-    off = (xy[..., 0] < -0.5 * w) | (xy[..., 0] > 1.5 * w) | (xy[..., 1] < -0.5 * h) | (xy[..., 1] > 1.5 * h)
-    if xy.size and off.mean() > OFF_IMAGE_SHARE:
-        log.warning("%s: %.0f %% of the keypoints lie over half an image outside the stated %dx%d image; was "
-                    "image_size written for another resolution? the lifted motion will be wrong", path,
-                    100 * off.mean(), int(w), int(h))
+    if xy.size:
+        mid = np.median(xy.reshape(-1, 2), axis=0)  # the body's middle: a close-up's legs off the frame hardly move it
+        if not (-0.5 * w <= mid[0] <= 1.5 * w and -0.5 * h <= mid[1] <= 1.5 * h):
+            log.warning("%s: the keypoints' middle (%.0f, %.0f) lies over half an image outside the stated %dx%d "
+                        "image; was image_size written for another resolution? then the lifted motion will be wrong",
+                        path, mid[0], mid[1], int(w), int(h))
 
 
 def read_keypoints(path: Path) -> Keypoints2D:

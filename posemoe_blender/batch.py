@@ -74,8 +74,9 @@ class ClipJob:
 
 
 def video_identity(video: Path) -> dict | None:
-    """Return what tells an input apart from another one given the same output name: its resolved path, size and
-    modification time (None when it cannot be read)."""
+    """Return what tells an input apart from another one given the same output name: its size and modification
+    time, and (for the record, not compared: a moved input folder is the same clips) its resolved path; None when it
+    cannot be read."""
     try:
         st = Path(video).stat()
         return {"path": str(Path(video).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -106,6 +107,7 @@ class Manifest:
     def __init__(self, out_dir: Path) -> None:
         self.path = Path(out_dir) / MANIFEST
         self._lock = threading.Lock()
+        self._warned = False
 
     def read(self) -> dict[str, dict]:
         """Return ``{rel: record}``; unreadable lines (a cut last line, a hand edit) are skipped."""
@@ -127,8 +129,15 @@ class Manifest:
         """Append ``job``'s source and options (those known) as its latest record."""
         rec = {"rel": str(job.rel), **{k: v for k in ("source", "lift_args", "bake_args")
                                         if (v := getattr(job, k)) is not None}}
-        with self._lock, self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(rec) + "\n")
+        with self._lock:
+            try:
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(rec) + "\n")
+            except OSError as e:  # a record lost is a clip made again next run; the clip itself is fine
+                if not self._warned:
+                    log.warning("%s: cannot record what the clips were made from (%s); a rerun may make some "
+                                "again", self.path, e.strerror)
+                    self._warned = True
 
     def compact(self) -> None:
         """Rewrite the file with one line per clip (atomically; left as it is when that fails)."""
@@ -199,6 +208,10 @@ def plan_jobs(videos: list[tuple[Path, Path]]) -> list[ClipJob]:
         used.add(str(candidate).lower())
         jobs.append(ClipJob(video=video, rel=candidate))
     return jobs
+
+
+def _same_input(made_from: dict, now: dict | None) -> bool:
+    return now is not None and all(made_from.get(k) == now[k] for k in ("size", "mtime_ns"))
 
 
 def _readable_motion(path: Path) -> bool:
@@ -401,13 +414,14 @@ class BatchRunner:
         if self.force:
             return "all"
         motion, final = self._paths(job)
-        other_input = job.source is not None and job.source != video_identity(job.video)
+        other_input = job.source is not None and not _same_input(job.source, video_identity(job.video))
         if (not _is_fresh(motion, job.video) or _changed(job.lift_args, self.lift_args) or other_input
                 or not _readable_motion(motion)):
             return "all"
         if self.fmt == "npz":
             return "none"
-        return "none" if _is_fresh(final, job.video) and not _changed(job.bake_args, self.bake_args) else "bake"
+        baked = _is_fresh(final, job.video) and _is_fresh(final, motion)  # from this motion file, not an older one
+        return "none" if baked and not _changed(job.bake_args, self.bake_args) else "bake"
 
     def _bake_argv(self, job: ClipJob) -> list[str]:
         motion, final = self._paths(job)

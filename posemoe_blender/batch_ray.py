@@ -29,9 +29,10 @@ CONNECT_TIMEOUT_S = 10.0
 def check_address(address: str) -> None:
     """Raise WorkerEnvError unless something accepts connections at ``address`` ("host:port"; "auto" and Ray client
     ``ray://`` addresses are left to Ray): an unreachable head would keep Ray retrying for minutes."""
-    if address == "auto" or "://" in address:
+    if address in ("auto", "local") or "://" in address:
         return
     host, _, port = address.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:6379
     if not host or not port.isdigit():
         raise WorkerEnvError(f"--address {address}: not a Ray address; give HOST:PORT of the head node, or auto")
     try:

@@ -111,6 +111,11 @@ _OUTPUT_PATHS = ("output", "out", "keypoints_out", "out_dir", "json_out")
 """The path options commands write (the others are read)."""
 
 
+def _name_length(part: str) -> int:
+    """Return a path part's length as the file system limits it: bytes on POSIX, UTF-16 units on Windows."""
+    return len(part.encode("utf-16-le", "surrogatepass")) // 2 if os.name == "nt" else len(os.fsencode(part))
+
+
 def _check_path_names(args: argparse.Namespace) -> None:
     """Fail in one line on paths no file can have: a name over the file system's 255 bytes (an input: not found;
     an output: cannot be written), or an output name that is not UTF-8 text (Blender's exporters cannot write it;
@@ -121,12 +126,12 @@ def _check_path_names(args: argparse.Namespace) -> None:
         if not isinstance(value, Path):
             continue
         output = key in _OUTPUT_PATHS
-        long = max(os.fsencode(value).split(b"/"), key=len)
-        if len(long) > 255:
+        longest = max((_name_length(part) for part in value.parts), default=0)
+        if longest > 255:
             error = OutputError if output else InputNotFoundError
-            raise error(f"{value}: a name in this path is {len(long)} bytes, over the 255 a file system allows; "
-                        f"shorten it")
-        if output:
+            raise error(f"{value}: a name in this path is {longest} {'characters' if os.name == 'nt' else 'bytes'} "
+                        "long, over the 255 a file system allows; shorten it")
+        if output and getattr(args, "func", None) is cmd_bake:  # numpy writes such names; Blender cannot
             try:
                 str(value).encode("utf-8")
             except UnicodeEncodeError:
@@ -147,7 +152,8 @@ def _check_bake_target(args: argparse.Namespace) -> None:
     if args.character is not None and args.character.is_dir():
         raise InputFileError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
     if args.character is None:
-        given = [o for o, v in (("--armature", args.armature), ("--rig", args.rig != "auto" and args.rig)) if v]
+        given = [o for o, v in (("--armature", args.armature),
+                                ("--rig", args.rig.lower() not in ("auto", "default") and args.rig)) if v]
         if given:
             raise ConfigError(f"{' and '.join(given)} choose(s) among the bones of --character; add --character FILE, "
                               "or leave them out to bake onto the generated armature")
@@ -156,7 +162,7 @@ def _check_bake_target(args: argparse.Namespace) -> None:
 def _check_batch_options(args: argparse.Namespace) -> None:
     """Fail now on options no clip can use, not once per clip after its extraction (and make a mapping file's
     path absolute: the bake may run elsewhere, on a Ray node)."""
-    from core.errors import ConfigError, InputNotFoundError, ModelError
+    from core.errors import ConfigError, InputFileError, InputNotFoundError, ModelError
     from core.rigs import check_rig_option
     from posemoe_blender.pipeline import check_camera_options
 
@@ -182,11 +188,11 @@ def _check_batch_options(args: argparse.Namespace) -> None:
         resolve_device(args.device)
     if args.format != "npz":
         if args.character is not None and args.character.is_dir():
-            raise InputNotFoundError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
+            raise InputFileError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
         if args.character is not None and not args.character.is_file():
             raise InputNotFoundError(f"{args.character}: character file not found; check the path")
         check_rig_option(args.rig)
-        if args.character is None and (args.armature or args.rig != "auto"):
+        if args.character is None and (args.armature or args.rig.lower() not in ("auto", "default")):
             raise ConfigError("--armature and --rig choose among the bones of --character; add --character FILE, "
                               "or leave them out to bake onto the generated armature")
         if args.rig.lower().endswith(".json"):
@@ -208,7 +214,7 @@ def _check_character_bakes(args: argparse.Namespace) -> None:
 
     import numpy as np
 
-    from core.errors import InputNotFoundError, OutputError, RigError
+    from core.errors import CancelledError, ConfigError, InputNotFoundError, OutputError, RigError, WorkerEnvError
     from core.motion_file import MotionClip, write_motion
 
     if args.format == "npz" or args.character is None:
@@ -225,7 +231,8 @@ def _check_character_bakes(args: argparse.Namespace) -> None:
         line = next((ln for ln in reversed(r.stderr.splitlines()) if ln.startswith("posemoe: error: ")), "")
         message = line.removeprefix("posemoe: error: ") or (f"{args.character}: baking a test pose onto it failed "
                                                              f"(exit {r.returncode}); try posemoe bake on one clip")
-        error = {ExitCode.NOT_FOUND: InputNotFoundError, ExitCode.OUTPUT: OutputError}.get(r.returncode, RigError)
+        error = {ExitCode.NOT_FOUND: InputNotFoundError, ExitCode.OUTPUT: OutputError, ExitCode.USAGE: ConfigError,
+                 ExitCode.ENVIRONMENT: WorkerEnvError, ExitCode.CANCELLED: CancelledError}.get(r.returncode, RigError)
         raise error(message)
 
 
@@ -264,8 +271,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     def on_update(job: batch.ClipJob, event) -> None:
         with lock:
             if event is None:
-                if job.status == "done":  # what it was made from and with (Ray: recorded here, on the driver)
-                    manifest.record(job)
+                if job.lift_args is not None or job.bake_args is not None:  # what its outputs were made from and
+                    manifest.record(job)  # with, done or not (Ray: recorded here, on the driver)
                 finished[0] += 1
                 args.reporter(Progress("batch", finished[0], len(jobs)))
                 if args.progress == "json":
@@ -298,15 +305,23 @@ def cmd_batch(args: argparse.Namespace) -> int:
         if runner is not None:
             record["lift_groups"] = runner.lift_groups  # clips per lifter group: cross-clip batching
         manifest.compact()
-        out_lock.release()
         args.reporter.close()
         if args.progress != "json":
             print(batch.summary_table(jobs))
-        summary = batch.write_summary(args.out, jobs, record)  # OutputError when it cannot be: said last
-        if args.progress == "json":
-            args.reporter(_result_event(summary))
-        else:
-            print(f"summary: {summary}")
+        summary: Path | PosemoeError
+        try:
+            summary = batch.write_summary(args.out, jobs, record)
+        except PosemoeError as e:  # said after the run's own outcome, never instead of an error already under way
+            summary = e
+        finally:
+            out_lock.release()
+        if isinstance(summary, Path):
+            if args.progress == "json":
+                args.reporter(_result_event(summary))
+            else:
+                print(f"summary: {summary}")
+    if isinstance(summary, PosemoeError):
+        raise summary
     return batch.exit_code(jobs)
 
 

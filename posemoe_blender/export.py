@@ -41,14 +41,23 @@ def _write_blend(path: Path, obj: bpy.types.Object) -> None:
         raise RuntimeError("Blender saved a truncated .blend (a write failed)") from None
 
 
+def _bone_action(action: bpy.types.Action) -> bool:
+    """True when ``action`` keys pose bones (an armature's), in either of Blender's action layouts."""
+    curves = getattr(action, "fcurves", None)
+    if curves is None:  # Blender 5.0: layered (slotted) actions only
+        curves = [fc for layer in action.layers for strip in layer.strips for bag in strip.channelbags
+                  for fc in bag.fcurves]
+    return any(fc.data_path.startswith("pose.bones[") for fc in curves)
+
+
 def _write_fbx(path: Path, obj: bpy.types.Object) -> None:
-    """Write the scene's armature and meshes with the captured action as the file's one take, keyed on the same
-    frames as the .blend. (Exported as the scene's timeline instead, its keys came back one frame late in any FBX
-    importer that counts from frame 1, Blender's included; so the other actions of this throwaway scene, a
-    character's earlier ones, are removed and the take is the action itself.)"""
+    """Write the scene's armature and meshes with the captured action as the file's take, keyed on the same frames
+    as the .blend. (Exported as the scene's timeline instead, its keys came back one frame late in any FBX importer
+    that counts from frame 1, Blender's included; so the other armature actions of this throwaway scene, a
+    character's earlier ones, are removed and each action is its own take. Shape-key and other actions stay.)"""
     keep = obj.animation_data.action if obj.animation_data else None
     for action in list(bpy.data.actions):
-        if action is not keep:
+        if action is not keep and _bone_action(action):
             bpy.data.actions.remove(action)
     bpy.ops.export_scene.fbx(filepath=str(path), use_selection=False, object_types={"ARMATURE", "MESH"},
                              add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=keep is not None,

@@ -405,6 +405,11 @@ def test_gltf_holds_only_the_captured_action(tmp_path: Path) -> None:
     glb = (tmp_path / "walk.glb").read_bytes()
     gltf = json.loads(glb[20:20 + struct.unpack("<I", glb[12:16])[0]])
     assert [a["name"] for a in gltf["animations"]] == ["synth"]
+    export.bake_to_file(synth_clip(), tmp_path / "walk.fbx", character=tmp_path / "char.blend")  # the FBX too
+    _empty()
+    bpy.ops.import_scene.fbx(filepath=str(tmp_path / "walk.fbx"))
+    assert [a.name.rpartition("|")[2] for a in bpy.data.actions] == ["synth"]
+    assert tuple(bpy.data.actions[0].frame_range) == (1.0, FRAMES)
 
 
 def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:

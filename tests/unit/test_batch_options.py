@@ -102,6 +102,28 @@ def _done_clip(tmp_path, fmt="fbx") -> tuple[BatchRunner, ClipJob]:
     return out, ClipJob(video=video, rel=Path("a"))
 
 
+def test_a_baked_output_older_than_its_motion_file_is_baked_again(tmp_path):
+    """A run remade the motion file (other options, another input) and was stopped before its bake: the old .fbx
+    is not kept as done."""
+    out, job = _done_clip(tmp_path)
+    runner = BatchRunner(out, "fbx")
+    assert runner._todo(job) == "none"
+    later = (out / "a.fbx").stat().st_mtime + 50
+    os.utime(out / "a.motion.npz", (later, later))
+    assert runner._todo(job) == "bake"
+
+
+def test_a_manifest_that_cannot_be_written_costs_a_warning_not_the_clip(tmp_path, caplog):
+    from posemoe_blender.batch import MANIFEST, Manifest
+
+    (tmp_path / MANIFEST).mkdir()  # in the way
+    m = Manifest(tmp_path)
+    with caplog.at_level("WARNING"):
+        for _ in range(2):
+            m.record(ClipJob(video=tmp_path / "a.mp4", rel=Path("a"), lift_args=[]))
+    assert caplog.text.count("cannot record what the clips were made from") == 1
+
+
 def test_a_damaged_motion_file_is_made_again(tmp_path):
     """A motion file that no longer reads (copied half, say) is not kept as done, nor baked from: made again."""
     out, job = _done_clip(tmp_path)
@@ -207,6 +229,8 @@ def test_outputs_made_from_another_input_are_made_again(tmp_path):
     runner = BatchRunner(out, "npz", lift_args=[])
     job.lift_args, job.source = [], video_identity(job.video)
     assert runner._todo(job) == "none"
+    moved = {**job.source, "path": "/elsewhere/a.mp4"}  # the input folder moved or mounted elsewhere: the same clip
+    assert runner._todo(ClipJob(video=job.video, rel=Path("a"), lift_args=[], source=moved)) == "none"
     other = tmp_path / "b.mp4"
     other.write_bytes(b"01")
     assert runner._todo(ClipJob(video=other, rel=Path("a"), lift_args=[], source=job.source)) == "all"

@@ -88,3 +88,19 @@ def test_text_round_trip_and_other_axes():
     root_offset = bvh.offsets[0]  # position channels count from the offset here: the shift is applied to both
     expected = 0.01 * (pos - root_offset) @ q.T + 0.01 * root_offset @ q.T + np.array([1.0, 2.0, 3.0])
     assert np.allclose(pos2 - pos2[:, :1], expected - expected[:, :1], atol=1e-6)
+
+
+def test_euler_angles_stay_continuous_through_ninety_degrees():
+    """scipy keeps the middle angle within +-90 degrees: a turn through 90 there would jump the other two channels
+    by half a turn, which a reader interpolating channels would play as a spin. The same rotations, continuous."""
+    from scipy.spatial.transform import Rotation
+
+    from core.bvh import continuous_euler
+
+    middle = np.radians(np.linspace(60, 120, 40))
+    rot = Rotation.from_euler("ZXY", np.stack([np.full(40, 0.3), middle, np.linspace(-0.2, 0.4, 40)], 1))
+    raw = rot.as_euler("ZXY")
+    assert np.abs(np.diff(raw, axis=0)).max() > 2.0
+    fixed = continuous_euler(raw[:, None])[:, 0]
+    assert np.abs(np.diff(fixed, axis=0)).max() < 0.1
+    assert np.allclose(Rotation.from_euler("ZXY", fixed).as_matrix(), rot.as_matrix())

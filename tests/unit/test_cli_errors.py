@@ -193,9 +193,10 @@ def test_names_no_file_can_have_fail_in_one_line(tmp_path, where, code, needle):
     kp = tmp_path / "k.npz"
     kp.write_bytes(b"0")
     long = tmp_path / ("日" * 90 + ".npz")
-    latin = tmp_path / os.fsdecode(b"caf\xe9.npz")
-    args = {"output": (kp, long), "input": (long, tmp_path / "m.npz"), "latin-1 output": (kp, latin)}[where]
-    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "lift", os.fsencode(args[0]), "-o",
+    latin = tmp_path / os.fsdecode(b"caf\xe9.fbx")  # numpy writes such a name (lift, extract); Blender cannot
+    command, *args = {"output": ("lift", kp, long), "input": ("lift", long, tmp_path / "m.npz"),
+                      "latin-1 output": ("bake", kp, latin)}[where]
+    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", command, os.fsencode(args[0]), "-o",
                         os.fsencode(args[1])], capture_output=True, text=True, timeout=120)
     assert_clean_failure(r, code, tmp_path / "m.npz")
     assert needle in r.stderr

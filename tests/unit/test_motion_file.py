@@ -67,13 +67,16 @@ def test_keypoints_of_another_resolution_are_read_with_a_warning(tmp_path, caplo
                                                                                                            1080]))
     with caplog.at_level("WARNING"):
         read_keypoints(p)
-    assert "lie over half an image outside the stated 1920x1080 image" in caplog.text
+    assert "lies over half an image outside the stated 1920x1080 image" in caplog.text
     caplog.clear()
-    np.savez(p, joints_2d=xy / 3, scores=np.ones((4, 17)), valid=np.ones(4, bool), fps=30,
-             image_size=np.array([1920, 1080]))
-    with caplog.at_level("WARNING"):
-        read_keypoints(p)
-    assert not caplog.text
+    close_up = xy / 3
+    close_up[:, :7, 1] = 2800.0  # a close-up: the legs and pelvis guessed far below the frame
+    for fine in (xy / 3, close_up):
+        np.savez(p, joints_2d=fine, scores=np.ones((4, 17)), valid=np.ones(4, bool), fps=30,
+                 image_size=np.array([1920, 1080]))
+        with caplog.at_level("WARNING"):
+            read_keypoints(p)
+        assert not caplog.text
 
 
 def _save(path, **over):
