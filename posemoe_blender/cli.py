@@ -140,29 +140,36 @@ def _check_path_names(args: argparse.Namespace) -> None:
                                   "write; choose a name of plain characters") from None
 
 
-def _check_bake_target(args: argparse.Namespace) -> None:
-    """Fail in one line, before loading anything, on a bake that cannot go where it is asked: an output that is a
-    folder, a character that is a folder, or --armature / --rig without --character (they choose the character's
-    armature and how its bones are named; the generated armature has its own)."""
-    from core.errors import ConfigError, InputFileError, OutputError
+def _check_character_options(args: argparse.Namespace) -> None:
+    """Fail in one line on a character that is a folder, or --armature / --rig without --character (they choose
+    the character's armature and how its bones are named; the generated armature has its own)."""
+    from core.errors import ConfigError, InputFileError
 
-    if args.output.is_dir():
-        raise OutputError(f"{args.output}: is a folder; give the output a file name ending in "
-                          f"{', '.join(BAKE_SUFFIXES)}")
     if args.character is not None and args.character.is_dir():
         raise InputFileError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
     if args.character is None:
         given = [o for o, v in (("--armature", args.armature),
                                 ("--rig", args.rig.lower() not in ("auto", "default") and args.rig)) if v]
         if given:
-            raise ConfigError(f"{' and '.join(given)} choose(s) among the bones of --character; add --character FILE, "
-                              "or leave them out to bake onto the generated armature")
+            raise ConfigError(f"{' and '.join(given)} without --character: they choose among a character's bones; "
+                              "add --character FILE, or leave them out to bake onto the generated armature")
+
+
+def _check_bake_target(args: argparse.Namespace) -> None:
+    """Fail in one line, before loading anything, on a bake that cannot go where it is asked: an output that is a
+    folder, or the character options of :func:`_check_character_options`."""
+    from core.errors import OutputError
+
+    if args.output.is_dir():
+        raise OutputError(f"{args.output}: is a folder; give the output a file name ending in "
+                          f"{', '.join(BAKE_SUFFIXES)}")
+    _check_character_options(args)
 
 
 def _check_batch_options(args: argparse.Namespace) -> None:
     """Fail now on options no clip can use, not once per clip after its extraction (and make a mapping file's
     path absolute: the bake may run elsewhere, on a Ray node)."""
-    from core.errors import ConfigError, InputFileError, InputNotFoundError, ModelError
+    from core.errors import ConfigError, InputNotFoundError, ModelError
     from core.rigs import check_rig_option
     from posemoe_blender.pipeline import check_camera_options
 
@@ -187,14 +194,10 @@ def _check_batch_options(args: argparse.Namespace) -> None:
 
         resolve_device(args.device)
     if args.format != "npz":
-        if args.character is not None and args.character.is_dir():
-            raise InputFileError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
+        check_rig_option(args.rig)
+        _check_character_options(args)
         if args.character is not None and not args.character.is_file():
             raise InputNotFoundError(f"{args.character}: character file not found; check the path")
-        check_rig_option(args.rig)
-        if args.character is None and (args.armature or args.rig.lower() not in ("auto", "default")):
-            raise ConfigError("--armature and --rig choose among the bones of --character; add --character FILE, "
-                              "or leave them out to bake onto the generated armature")
         if args.rig.lower().endswith(".json"):
             args.rig = str(Path(args.rig).absolute())
 

@@ -82,7 +82,7 @@ def test_baking_options_are_checked_only_where_clips_are_baked(tmp_path, monkeyp
     cli._check_batch_options(args)
     assert args.rig == str(mapping)  # absolute: a Ray node's bake finds it
     args = build_parser().parse_args(["batch", "a.mp4", "--out", "o", "--rig", "m.json"])
-    with pytest.raises(PosemoeError, match="choose among the bones of --character"):
+    with pytest.raises(PosemoeError, match="without --character: they choose among a character's bones"):
         cli._check_batch_options(args)  # the generated armature has its own names
 
 
