@@ -64,7 +64,11 @@ def _utf8_named(path: Path) -> Iterator[str]:
     except UnicodeEncodeError:
         with tempfile.TemporaryDirectory(prefix="posemoe-video-") as tmp:
             link = Path(tmp) / f"video{path.suffix.encode('ascii', 'replace').decode()}"
-            os.symlink(os.fsencode(path.absolute()), link)
+            try:
+                os.symlink(os.fsencode(path.absolute()), link)
+            except OSError:  # no right to make links (Windows without developer mode)
+                raise VideoError(f"{os.fsencode(name).decode('utf-8', 'backslashreplace')}: the file name is not "
+                                 "valid text, which the video reader cannot open; rename the file") from None
             yield str(link)
         return
     yield name

@@ -327,7 +327,7 @@ def _set_scene_range(clip: MotionClip, frame_start: int) -> None:
     scene = bpy.context.scene
     scene.frame_start = frame_start
     scene.frame_end = frame_start + clip.joints_3d.shape[0] - 1
-    fps = int(math.ceil(float(clip.fps) - 1e-3))
+    fps = max(1, int(math.ceil(float(clip.fps) - 1e-3)))  # a clip under 1 fps: 1 fps slowed by fps_base
     scene.render.fps, scene.render.fps_base = fps, fps / float(clip.fps)
 
 

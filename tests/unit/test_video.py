@@ -55,3 +55,27 @@ def test_missing_and_folder(tmp_path):
         probe(tmp_path / "nope.mp4")
     with pytest.raises(VideoError):
         probe(tmp_path)
+
+
+def test_a_name_that_is_not_text_opens_through_a_link_or_says_to_rename(tmp_path, monkeypatch):
+    """OpenCV's reader crashes on a file name that is not UTF-8 (a Latin-1 name from an old zip): it is opened
+    through a link with a plain name; where no link can be made (Windows without the right), one line says why."""
+    import os
+    from pathlib import Path
+
+    from core import video
+
+    latin = tmp_path / os.fsdecode(b"caf\xe9.mp4")
+    latin.write_bytes(b"0")
+    with video._utf8_named(latin) as name:
+        assert name.isascii() and Path(name).resolve() == latin.resolve()
+    with video._utf8_named(tmp_path / "plain.mp4") as name:
+        assert name == str(tmp_path / "plain.mp4")
+
+    def refused(*_a, **_k):
+        raise OSError(1, "A required privilege is not held by the client")
+
+    monkeypatch.setattr(video.os, "symlink", refused)
+    with pytest.raises(VideoError, match=r"caf\\xe9.mp4: the file name is not valid text.*rename the file"):
+        with video._utf8_named(latin):
+            pass
