@@ -35,6 +35,7 @@ class BakeOptions:
     armature_name: str | None
     create_armature: bool
     armature: object = None  # the object itself: renamed during a capture it is still the target
+    armature_uid: int | None = None  # its session_uid: an undo during the capture invalidates the reference, not this
     rig: str = "auto"  # the panel's choice: auto, rigify, mixamo, unreal, cmu or custom
     mapping: dict[str, str] = field(default_factory=dict)
     frame_start: int = 1
@@ -46,7 +47,7 @@ class BakeOptions:
         """Return the options in a PosemoeSettings."""
         arm = settings.armature
         return cls(armature_name=arm.name if arm else None, create_armature=settings.create_armature or arm is None,
-                   armature=arm,
+                   armature=arm, armature_uid=arm.session_uid if arm else None,
                    rig=settings.rig_preset, mapping=settings.mapping_dict() if settings.rig_preset == "custom" else {},
                    frame_start=settings.frame_start, root_motion=settings.root_motion, in_place=settings.in_place)
 
@@ -67,12 +68,20 @@ def _remove_new(before_actions: set, created) -> None:
 
 
 def _still_there(options: BakeOptions) -> bpy.types.Object | None:
-    """Return the armature the job was started for if it still exists (under any name), else None."""
+    """Return the armature the job was started for if it still exists (under any name), else None.
+
+    Looked up by session_uid first: any undo during the capture (of anything) invalidates Python references to
+    objects, though the armature is still there; then by the reference, then by name."""
+    if options.armature_uid is not None:
+        arm = next((o for o in bpy.data.objects if o.session_uid == options.armature_uid), None)
+        if arm is not None:
+            return arm if arm.type == 'ARMATURE' else None
     try:
         arm = options.armature or bpy.data.objects.get(options.armature_name or "")
         return arm if arm is not None and arm.type == 'ARMATURE' and bpy.data.objects.get(arm.name) == arm else None
-    except ReferenceError:  # deleted meanwhile
-        return None
+    except ReferenceError:  # deleted meanwhile, or invalidated by an undo: its name may still find it
+        arm = bpy.data.objects.get(options.armature_name or "")
+        return arm if arm is not None and arm.type == 'ARMATURE' else None
 
 
 def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: BakeOptions,
@@ -121,6 +130,7 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
     """Return a JobRunner that captures ``video`` with the worker and bakes the result."""
     settings, prefs = context.scene.posemoe, preferences.get_prefs(context)
     options = BakeOptions.from_settings(settings)
+    env = worker_client.worker_env(_engine.engine_root())  # EngineImportError before anything is made
     work_dir = Path(tempfile.mkdtemp(prefix="posemoe-capture-"))
     safe = re.sub(r"[^\w.-]+", "_", clip_name(video))
     weights = Path(bpy.path.abspath(prefs.weights)) if prefs and prefs.weights else None
@@ -132,7 +142,7 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
                                          lens_mm=settings.lens_mm, lens_metadata=settings.use_video_lens)
     worker = worker_client.WorkerJob(
         argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.log",
-        env=worker_client.worker_env(_engine.engine_root()), stall_timeout=prefs.stall_timeout if prefs else 300,
+        env=env, stall_timeout=prefs.stall_timeout if prefs else 300,
         cleanup_paths=[work_dir])
 
     # The capture belongs to the scene it was started in: progress shows there and the bake lands there (its
@@ -189,18 +199,31 @@ class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
         settings = context.scene.posemoe
         video = Path(bpy.path.abspath(settings.video_path)) if settings.video_path else None
         if video is None or not video.is_file():
-            self.report({'ERROR'}, f"Video not found: {settings.video_path or '(none chosen)'}")
-            return {'CANCELLED'}
+            return self._refuse(context, f"Video not found: {settings.video_path or '(none chosen)'}")
         if settings.armature is None and not settings.create_armature:
-            self.report({'ERROR'}, "Pick a target armature or tick Create New Armature")
-            return {'CANCELLED'}
+            return self._refuse(context, "Pick a target armature or tick Create New Armature")
         if 0.0 < settings.lens_mm < properties.LENS_MM_MIN:
-            self.report({'ERROR'}, f"Lens {settings.lens_mm:g} mm: a 35 mm-equivalent focal length is "
-                                   f"{properties.LENS_MM_MIN:g}-{properties.LENS_MM_MAX:g} mm (0 = not given)")
-            return {'CANCELLED'}
-        python = preferences.worker_python(context)
-        runner = make_capture_runner(context, video, python, self.report)
+            return self._refuse(context, f"Lens {settings.lens_mm:g} mm: a 35 mm-equivalent focal length is "
+                                         f"{properties.LENS_MM_MIN:g}-{properties.LENS_MM_MAX:g} mm (0 = not given)")
+        try:
+            if settings.armature is not None and not settings.create_armature:  # now, not after the worker's run
+                rig, mapping = ops_mapping.rig_arguments(settings.rig_preset, BakeOptions.from_settings(settings)
+                                                         .mapping, settings.armature)
+                _engine.bake().check_target(settings.armature, rig, mapping, leave_edit_mode=False)
+            python = preferences.worker_python(context)
+            runner = make_capture_runner(context, video, python, self.report)
+        except _engine.EngineImportError as e:
+            return self._refuse(context, modal_job.first_line(str(e)))
+        except _engine.errors().PosemoeError as e:
+            return self._refuse(context, modal_job.first_line(str(e)))
         return self._start_modal(context, runner)
+
+    def _refuse(self, context: bpy.types.Context, message: str) -> set[str]:
+        """Say why the capture did not start, in the report and in the panel (not the last run's message)."""
+        self.report({'ERROR'}, message)
+        job = context.scene.posemoe.job
+        job.error, job.message = message, ""
+        return {'CANCELLED'}
 
 
 class POSEMOE_OT_cancel_capture(bpy.types.Operator):

@@ -362,6 +362,33 @@ def _contacts(clip: MotionClip) -> np.ndarray | None:
     return mask if mask.any() else None
 
 
+def check_target(armature_obj: bpy.types.Object, rig: str = "auto", mapping: dict | None = None,
+                 leave_edit_mode: bool = True) -> tuple[str | None, dict[str, str], RestPose, float]:
+    """Return (preset, mapping, rest pose, object scale) of the armature a bake would key, or raise RigError for
+    one it cannot (not an armature, linked, in NLA tweak mode, a rig no preset / mapping / name guess fits, not a
+    standing humanoid): what :func:`bake_clip` checks first, and the add-on before it starts a capture (not after
+    minutes of worker run; it passes ``leave_edit_mode`` False, checking an armature in edit mode as last saved)."""
+    if armature_obj is None or armature_obj.type != "ARMATURE":
+        name = getattr(armature_obj, "name", None)
+        raise RigError(f"object {name!r} is not an armature; select the character's armature")
+    if armature_obj.library is not None:  # its changes would not be saved with the file
+        raise RigError(f"armature {armature_obj.name!r} is linked from {armature_obj.library.filepath}; make a "
+                       "library override (Object > Library Override) or bake onto a local armature")
+    if armature_obj.animation_data is not None and armature_obj.animation_data.use_tweak_mode:
+        raise RigError(f"armature {armature_obj.name!r} is in NLA tweak mode; leave it (Tab in the NLA editor) and "
+                       "capture again")
+    bpy.context.view_layer.update()  # an object just appended from a .blend has no world matrix until then
+    if armature_obj.mode == "EDIT" and leave_edit_mode:  # edit-bone changes reach data.bones only after leaving it
+        with bpy.context.temp_override(active_object=armature_obj, object=armature_obj):
+            bpy.ops.object.mode_set(mode="OBJECT")
+    names = [b.name for b in armature_obj.data.bones]
+    parents = {b.name: b.parent.name if b.parent else None for b in armature_obj.data.bones}
+    preset, mapping = resolve_rig(names, rig, mapping, parents)
+    rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
+    check_upright(rest, f"armature {armature_obj.name!r}")
+    return preset, mapping, rest, scale
+
+
 def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto", mapping: dict | None = None,
               action_name: str | None = None, frame_start: int = 1, root_motion: bool = True,
               in_place: bool = False, mute_constraints: bool = False, notes: list[str] | None = None
@@ -381,26 +408,9 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     partly-made action is removed and the previous assignment (and muting) restored. Raises RigError for unusable
     armatures/mappings.
     """
-    if armature_obj is None or armature_obj.type != "ARMATURE":
-        name = getattr(armature_obj, "name", None)
-        raise RigError(f"object {name!r} is not an armature; select the character's armature")
-    if armature_obj.library is not None:  # its changes would not be saved with the file
-        raise RigError(f"armature {armature_obj.name!r} is linked from {armature_obj.library.filepath}; make a "
-                       "library override (Object > Library Override) or bake onto a local armature")
-    if armature_obj.animation_data is not None and armature_obj.animation_data.use_tweak_mode:
-        raise RigError(f"armature {armature_obj.name!r} is in NLA tweak mode; leave it (Tab in the NLA editor) and "
-                       "capture again")
     started = time.perf_counter()
     notes = [] if notes is None else notes
-    bpy.context.view_layer.update()  # an object just appended from a .blend has no world matrix until then
-    if armature_obj.mode == "EDIT":  # edit-bone changes reach data.bones only after leaving edit mode
-        with bpy.context.temp_override(active_object=armature_obj, object=armature_obj):
-            bpy.ops.object.mode_set(mode="OBJECT")
-    names = [b.name for b in armature_obj.data.bones]
-    parents = {b.name: b.parent.name if b.parent else None for b in armature_obj.data.bones}
-    preset, mapping = resolve_rig(names, rig, mapping, parents)
-    rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
-    check_upright(rest, f"armature {armature_obj.name!r}")
+    preset, mapping, rest, scale = check_target(armature_obj, rig, mapping)
     world = _world_from_camera(clip)
     joints = motion_to_world(clip.joints_3d, world, translate=False)
     root = motion_to_world(clip.root, world) if clip.root is not None and len(clip.root) else None

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -106,6 +107,27 @@ def test_capture_job_bakes_new_actions(addon, scene):
     assert decoy.name == old_name
     assert drive(runner, ctx) == {'FINISHED'}
     assert arm.animation_data.action.name == "clip.002" and decoy.animation_data is None
+
+
+def test_an_undo_while_capturing_keeps_the_capture(addon, scene):
+    """Ctrl+Z during the worker run (of anything) invalidates Python references to objects; the armature is still
+    there, found by its session_uid, and gets the capture."""
+    reports, ctx = [], bpy.context
+    python = addon.preferences.worker_python(ctx)
+    video = Path(scene.posemoe.video_path)
+    assert drive(addon.ops_capture.make_capture_runner(ctx, video, python, lambda lv, m: reports.append(m)),
+                 ctx) == {'FINISHED'}, reports
+    scene.posemoe.create_armature = False
+    uid = scene.posemoe.armature.session_uid
+    runner = addon.ops_capture.make_capture_runner(ctx, video, python, lambda lv, m: reports.append(m))
+    bpy.ops.ed.undo_push(message="before")
+    empty = bpy.data.objects.new("Moved", None)
+    scene.collection.objects.link(empty)
+    bpy.ops.ed.undo_push(message="added")
+    bpy.ops.ed.undo()
+    assert drive(runner, bpy.context) == {'FINISHED'}, reports
+    arm = next(o for o in bpy.data.objects if o.session_uid == uid)
+    assert arm.animation_data.action.name == "clip.001" and not bpy.context.scene.posemoe.job.error
 
 
 def test_capture_bakes_into_the_scene_it_started_in(addon, scene):
@@ -240,6 +262,44 @@ def test_capture_operator_rejects_bad_inputs(addon, scene):
     with pytest.raises(RuntimeError, match="Video not found"):
         bpy.ops.posemoe.capture()
     assert not addon.modal_job.is_active("capture")
+
+
+def test_capture_operator_refuses_a_target_it_cannot_bake_before_the_worker_runs(addon, scene):
+    """An armature no rig preset fits (a snake), or the bundled engine gone: said in one line, in the panel too,
+    before any worker or temp folder is made; the panel drops the last run's message."""
+    snake = bpy.data.objects.new("Snake", bpy.data.armatures.new("Snake"))
+    scene.collection.objects.link(snake)
+    with bpy.context.temp_override(active_object=snake, object=snake):
+        bpy.context.view_layer.objects.active = snake
+        bpy.ops.object.mode_set(mode="EDIT")
+        for i in range(4):
+            eb = snake.data.edit_bones.new(f"seg{i}")
+            eb.head, eb.tail = (0, i * 0.3, 0), (0, i * 0.3 + 0.3, 0)
+        bpy.ops.object.mode_set(mode="OBJECT")
+    scene.posemoe.armature, scene.posemoe.create_armature = snake, False
+    scene.posemoe.job.message = "PoseMoE: new action 'clip' on 'Old', frames 1-12"
+    made = []
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(addon.ops_capture, "make_capture_runner", lambda *a, **k: made.append(a))
+            with pytest.raises(RuntimeError, match="rig"):
+                bpy.ops.posemoe.capture()
+        assert not made and not addon.modal_job.is_active("capture")
+        assert "rig" in scene.posemoe.job.error and not scene.posemoe.job.message
+    finally:
+        scene.posemoe.armature, scene.posemoe.create_armature = None, True
+        bpy.data.objects.remove(snake)
+
+    def gone() -> Path:
+        raise addon._engine.EngineImportError("PoseMoE engine source not found in /x/engine; reinstall the extension")
+
+    before = set(Path(tempfile.gettempdir()).glob("posemoe-capture-*"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(addon._engine, "engine_root", gone)
+        with pytest.raises(RuntimeError, match="reinstall the extension"):
+            bpy.ops.posemoe.capture()
+    assert set(Path(tempfile.gettempdir()).glob("posemoe-capture-*")) == before
+    assert "reinstall the extension" in scene.posemoe.job.error
 
 
 def test_capture_operator_rejects_a_lens_no_camera_has(addon, scene):
