@@ -194,7 +194,7 @@ class ModalJobMixin:
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         """Poll the worker on timer ticks; Esc or the Cancel button stop it."""
-        if event.type == 'ESC':
+        if event.type == 'ESC' and event.value == 'PRESS':  # not the release of an Esc that stopped playback
             return self._runner.end(context, cancelled=True)
         if event.type != 'TIMER':
             return {'PASS_THROUGH'}

@@ -8,7 +8,9 @@ failure the worker's one-line error is reported and nothing is left in the scene
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import tempfile
 import time
@@ -100,7 +102,8 @@ def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: Bak
     before, created = set(bpy.data.actions), None
     try:
         if armature is None:
-            armature = created = bake.create_default_armature(name=DEFAULT_ARMATURE_NAME)
+            armature = created = bake.create_default_armature(name=DEFAULT_ARMATURE_NAME,
+                                                              height=bake.subject_height(clip))
             rig, mapping = "auto", None  # the default armature is recognised by its bone names
         else:
             rig, mapping = ops_mapping.rig_arguments(options.rig, options.mapping, armature)
@@ -116,6 +119,10 @@ def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: Bak
 def _finish_message(action, armature, scene) -> str:
     return (f"PoseMoE: new action '{action.name}' on '{armature.name}', "
             f"frames {scene.frame_start}-{scene.frame_end}")
+
+
+_LOG_SEQ = itertools.count(1)
+"""Numbers the capture logs of this session: two captures started in the same second get their own files."""
 
 
 def logs_dir() -> Path:
@@ -141,7 +148,7 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
                                          level_camera=settings.level_camera, static_camera=settings.static_camera,
                                          lens_mm=settings.lens_mm, lens_metadata=settings.use_video_lens)
     worker = worker_client.WorkerJob(
-        argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}.log",
+        argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_LOG_SEQ)}.log",
         env=env, stall_timeout=prefs.stall_timeout if prefs else 300,
         cleanup_paths=[work_dir])
 
@@ -234,10 +241,10 @@ class POSEMOE_OT_cancel_capture(bpy.types.Operator):
     bl_options = {'INTERNAL'}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        """Ask the modal operator to stop (it acts on its next timer tick)."""
+        """Ask the modal operator to stop (it acts on its next timer tick), from whichever scene is shown."""
         job = context.scene.posemoe.job
-        if modal_job.is_active(KIND):
-            job.cancel_requested = True
+        if (runner := modal_job.active_runner(KIND)) is not None:
+            runner.job_props(context).cancel_requested = True  # the capture's own scene's job
         else:  # a stale state (file saved while running): just clear it
             job.running, job.cancel_requested = False, False
         return {'FINISHED'}

@@ -103,7 +103,8 @@ class PosemoeSettings(bpy.types.PropertyGroup):
     in_place: BoolProperty(name="In Place", default=False,
                            description="Keep the character over the origin (drop horizontal root motion)")
     subject_height: FloatProperty(name="Subject Height", default=1.75, min=0.5, max=2.6, unit='LENGTH',
-                                  description="The person's height: sets the motion's scale (one camera cannot)")
+                                  description="The person's height: sets the motion's scale (one camera cannot) "
+                                              "and the size of a new armature; a character keeps its own size")
     lens_mm: FloatProperty(name="Lens (35 mm equiv.)", default=0.0, min=0.0, max=LENS_MM_MAX, precision=0,
                            description="The camera's 35 mm-equivalent focal length as the phone states it (main "
                                        "camera about 26, ultra-wide 0.5x about 13, telephoto 3x about 77); "

@@ -252,11 +252,10 @@ class WorkerJob:
         extra = []
         if self.failure is None:
             if code != 0:
-                detail = self.last_log_line() or "no error message"
-                self.failure = protocol.Failure(
-                    message=f"worker exited with code {code}: {detail}", kind=_kind_for_code(code))
+                self.failure = protocol.Failure(message=self._exit_message(code), kind=_kind_for_code(code))
             elif self.expect_result and self.result is None:
-                self.failure = protocol.Failure(message="worker ended without a result; see its log", kind="bug")
+                self.failure = protocol.Failure(message=f"worker ended without a result; see its log{self._where()}",
+                                                kind="bug")
             elif self.result is not None and not Path(self.result.path).exists():
                 self.failure = protocol.Failure(
                     message=f"worker reported {self.result.path} but the file is missing", kind="output")
@@ -271,8 +270,8 @@ class WorkerJob:
     def _stalled(self):
         protocol = _engine.protocol()
         self.failure = protocol.Failure(
-            message=f"the worker made no progress for {self.stall_timeout:g} s and was stopped; see its log",
-            kind="timeout")
+            message=f"the worker made no progress for {self.stall_timeout:g} s and was stopped; see its "
+                    f"log{self._where()}", kind="timeout")
         self.result = None
         self.done = self._stopped = True
         self._stop_process(then_remove=self.cleanup_paths)
@@ -353,6 +352,24 @@ class WorkerJob:
                 self._thread.join(1.0)
             _wait_group_gone(proc, KILL_SETTLE)
         remove_paths(then_remove)
+
+    def _where(self) -> str:
+        return f" ({self.log_path})" if self.log_path else ""
+
+    def _exit_message(self, code: int) -> str:
+        """Return one line for a worker that exited with ``code`` and no error of its own: the signal that killed it
+        (SIGKILL is most often the system out of memory) or its log's last line, and where the log is."""
+        detail = self.last_log_line()
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            hint = ("; the system may have run out of memory: close other programs or capture a shorter clip"
+                    if -code == getattr(signal, "SIGKILL", 9) else "")
+            return f"the worker was killed by {name}{hint}; its log{self._where()}" + (f" ends: {detail}" if detail
+                                                                                        else " is empty")
+        return f"worker exited with code {code}: {detail or 'no error message'}; see its log{self._where()}"
 
     def last_log_line(self) -> str:
         """Return the last non-empty line of the worker's log (its stderr), or ''."""

@@ -130,6 +130,11 @@ def detect_rig(bone_names: list[str]) -> tuple[str, list[str]]:
     return best[1], best[2]
 
 
+def _few(names: list[str], n: int = 3) -> str:
+    """Return the first ``n`` of ``names`` for a message, and how many more."""
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
 def complete_mapping(mapping: dict[str, str], bone_names: list[str], source: str) -> dict[str, str]:
     """Return ``mapping`` checked against ``bone_names`` with optional joints filled; RigError names what is missing.
 
@@ -142,9 +147,9 @@ def complete_mapping(mapping: dict[str, str], bone_names: list[str], source: str
     if absent:
         raise RigError(f"{source}: no bone given for H36M joints {absent}; add them to the mapping")
     miss = missing_bones(mapping, bone_names)
-    if miss:
-        raise RigError(f"{source}: armature has no bone(s) {miss}; rename the bones, choose another rig preset "
-                       f"({sorted(PRESETS)}) or pass a custom mapping JSON")
+    if miss:  # the advice first: the add-on's panel shows a message's first 200 characters
+        raise RigError(f"{source}: choose another rig preset or a custom bone mapping (--rig on the command line), "
+                       f"or rename the bones; the armature lacks {len(miss)}: {_few(miss)}")
     limbs = [j for j in JOINT_NAMES if j[:2] in ("l_", "r_")] + ["pelvis"]
     seen: dict[str, str] = {}
     for joint in limbs:
@@ -177,10 +182,10 @@ def resolve_rig(bone_names: list[str], rig: str = "auto", mapping: dict[str, str
 
             guessed = guess_mapping(parents) if parents else None
             if guessed is None:
-                raise RigError(f"could not recognise the armature's rig from its bone names (no preset fits; the "
-                               f"nearest, {rig!r}, lacks {miss[:4]}{' ...' if len(miss) > 4 else ''}); pass a "
-                               "preset with --rig, or a mapping JSON of H36M joint -> bone (the add-on's Custom "
-                               "Mapping saves one)")
+                raise RigError("could not recognise the armature's rig from its bone names: choose a rig preset or "
+                               "a custom bone mapping (--rig PRESET or a mapping JSON on the command line; the "
+                               f"add-on's Custom Mapping saves one); the nearest preset, {rig!r}, lacks {len(miss)} "
+                               f"bones: {_few(miss)}")
             log.info("rig recognised by its bone names: %s", guessed)
             return None, complete_mapping(guessed, bone_names, "the mapping read off the bone names")
     return rig, complete_mapping(preset_mapping(rig, bone_names), bone_names, f"rig preset {rig!r}")

@@ -51,6 +51,14 @@ def euler_keys(quaternions: np.ndarray, order: str) -> np.ndarray:
     return out
 
 
+def subject_height(clip: MotionClip, default: float = 1.75) -> float:
+    """Return the subject height (metres) the clip was scaled to (meta ``cleanup.subject_height_m``), else
+    ``default``: the generated armature is built at that height, so the height given to capture shows."""
+    cleanup = (clip.meta or {}).get("cleanup")
+    value = cleanup.get("subject_height_m") if isinstance(cleanup, dict) else None
+    return float(value) if isinstance(value, int | float) and 0.5 <= value <= 2.6 else default
+
+
 def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75) -> bpy.types.Object:
     """Return a new T-pose humanoid armature object (Mixamo-like bone names, no prefix) linked to the context's scene.
 

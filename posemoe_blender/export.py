@@ -23,7 +23,7 @@ import numpy as np
 
 from core.errors import CancelledError, InputFileError, InputNotFoundError, OutputError, RigError
 from core.motion_file import MotionClip, temp_stem
-from posemoe_blender.bake import bake_clip, create_default_armature
+from posemoe_blender.bake import bake_clip, create_default_armature, subject_height
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None
     if character is not None:
         obj = load_character(Path(character), armature)
     else:
-        obj = create_default_armature()
+        obj = create_default_armature(height=subject_height(clip))
         if mesh:
             add_stick_mesh(obj)
     try:

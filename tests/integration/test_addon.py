@@ -178,7 +178,12 @@ def test_cancel_stops_worker_and_refuses_second_capture(addon, scene, monkeypatc
             runner.tick(ctx)
             time.sleep(0.05)
         assert bpy.ops.posemoe.capture() == {'CANCELLED'}  # politely refused: one capture at a time
-        bpy.ops.posemoe.cancel_capture()
+        other = bpy.data.scenes.new("Looking elsewhere")
+        try:
+            with ctx.temp_override(scene=other, view_layer=other.view_layers[0]):
+                bpy.ops.posemoe.cancel_capture()  # from another scene: the capture's own job is told
+        finally:
+            bpy.data.scenes.remove(other)
         assert scene.posemoe.job.cancel_requested
         assert runner.tick(ctx) == {'CANCELLED'}
     finally:
@@ -387,13 +392,15 @@ def test_modal_routes_events(addon, scene, monkeypatch):
                                                           addon.preferences.worker_python(ctx),
                                                           lambda lv, msg: reports.append((lv, msg)))
     assert probe._runner.start(ctx)
-    assert probe.modal(ctx, SimpleNamespace(type='MOUSEMOVE')) == {'PASS_THROUGH'}
+    assert probe.modal(ctx, SimpleNamespace(type='MOUSEMOVE', value='NOTHING')) == {'PASS_THROUGH'}
     deadline = time.monotonic() + 10
     while scene.posemoe.job.done < 3:
-        assert probe.modal(ctx, SimpleNamespace(type='TIMER')) == {'PASS_THROUGH'}
+        assert probe.modal(ctx, SimpleNamespace(type='TIMER', value='NOTHING')) == {'PASS_THROUGH'}
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert probe.modal(ctx, SimpleNamespace(type='ESC')) == {'CANCELLED'}
+    # releasing an Esc pressed for something else (stopping playback) is not a cancel; pressing it is
+    assert probe.modal(ctx, SimpleNamespace(type='ESC', value='RELEASE')) == {'PASS_THROUGH'}
+    assert probe.modal(ctx, SimpleNamespace(type='ESC', value='PRESS')) == {'CANCELLED'}
     assert reports[-1] == ({'WARNING'}, "PoseMoE capture: cancelled") and scene.posemoe.job.message == "Cancelled"
     with pytest.raises(ProcessLookupError):
         os.kill(probe._runner.worker.pid, 0)

@@ -311,7 +311,7 @@ def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
     obj = bake.create_default_armature()
     clip = synth_clip(frames=4)
     keep = bake.bake_clip(clip, obj)
-    with pytest.raises(RigError, match="no bone"):
+    with pytest.raises(RigError, match="the armature lacks 1: Elbow_missing"):
         bake.bake_clip(clip, obj, mapping={**rigs.PRESETS["mixamo_plain"], "l_elbow": "Elbow_missing"})
     calls = []
 
@@ -495,3 +495,19 @@ def test_bake_generated_rigify_rig_drives_its_deform_bones() -> None:
         assert errors.mean() < 2.0  # the spine chain distributes the pelvis-thorax bend
     finally:
         addon_utils.disable("rigify", default_set=True)
+
+
+def test_the_generated_armature_has_the_subject_height(tmp_path: Path) -> None:
+    """The height given to capture (meta cleanup.subject_height_m) sizes the armature a bake generates."""
+    tops = {}
+    for height in (1.2, 2.0):
+        clip = synth_clip(frames=3)
+        clip.meta["cleanup"] = {"subject_height_m": height}
+        export.bake_to_file(clip, tmp_path / f"h{height}.blend")
+        _empty()
+        with bpy.data.libraries.load(str(tmp_path / f"h{height}.blend")) as (src, dst):
+            dst.objects = [n for n in src.objects if n == "PoseMoE_Armature"]
+        arm = dst.objects[0]
+        tops[height] = max(b.tail_local.z for b in arm.data.bones) * arm.matrix_world.to_scale().z
+    assert tops[2.0] / tops[1.2] == pytest.approx(2.0 / 1.2, rel=0.02), tops
+    assert bake.subject_height(synth_clip(frames=3)) == 1.75  # none given: the default

@@ -103,6 +103,20 @@ def test_crash_without_protocol_reports_last_log_line(tmp_path):
     assert "No module named 'torch'" in job.failure.message
 
 
+def test_a_worker_killed_from_outside_says_by_what_and_where_its_log_is(tmp_path):
+    """SIGKILL (often the system out of memory) leaves no error line: the message names the signal, what to try,
+    and the log."""
+    script = _script(tmp_path, """
+        import os, signal
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    log_path = tmp_path / "capture.log"
+    job = wc.WorkerJob([sys.executable, str(script)], log_path=log_path).start()
+    _run(job)
+    message = job.failure.message
+    assert "killed by SIGKILL" in message and "out of memory" in message and str(log_path) in message, message
+
+
 def test_clean_exit_without_result_is_a_failure_unless_not_expected(tmp_path):
     script = _script(tmp_path, """
         import json
