@@ -31,6 +31,12 @@ def bone_names(armature: bpy.types.Object | None) -> list[str]:
     return [b.name for b in armature.data.bones] if armature is not None else []
 
 
+def missing_bones(armature: bpy.types.Object | None, mapping: dict[str, str]) -> list[str]:
+    """Return the bones ``mapping`` names that ``armature`` lacks, sorted ([] without an armature)."""
+    names = set(bone_names(armature))
+    return sorted({bone for bone in mapping.values() if bone not in names}) if armature is not None else []
+
+
 def rig_preset_for(family: str, names: list[str]) -> str:
     """Return the core.rigs preset for a panel rig choice ('auto' stays 'auto')."""
     presets = family_presets(family)
@@ -137,7 +143,13 @@ class POSEMOE_OT_mapping_load(bpy.types.Operator, ImportHelper):
         settings = context.scene.posemoe
         settings.set_mapping(mapping)
         settings.rig_preset = "custom"
-        self.report({'INFO'}, f"Loaded {len(mapping)} mapping rows")
+        missing = missing_bones(settings.armature, mapping)
+        if missing:  # loaded as asked, but said now, not when a capture fails on it
+            self.report({'WARNING'}, f"Loaded {len(mapping)} mapping rows; armature '{settings.armature.name}' "
+                                     f"lacks {len(missing)} of their bones: {', '.join(missing[:3])}"
+                                     + (" ..." if len(missing) > 3 else ""))
+        else:
+            self.report({'INFO'}, f"Loaded {len(mapping)} mapping rows")
         return {'FINISHED'}
 
 

@@ -80,6 +80,10 @@ def test_custom_mapping_fill_save_load_and_bake(addon, scene, tmp_path):
     settings.mapping[16].source, settings.mapping[16].target = removed, "HeadTop_End"
     assert bpy.ops.posemoe.import_motion(filepath=str(motion)) == {'FINISHED'}
     assert sorted(a.name for a in bpy.data.actions) == ["jump", "jump.001"]
+    other = tmp_path / "other_rig.json"
+    other.write_text(json.dumps({"h36m_to_bone": {j: f"other:{j}" for j in settings.mapping_dict()}}))
+    assert bpy.ops.posemoe.mapping_load(filepath=str(other)) == {'FINISHED'}  # loaded, with a warning that
+    assert len(addon.ops_mapping.missing_bones(settings.armature, settings.mapping_dict())) == 17  # names these
 
 
 def test_a_rig_no_preset_names_is_filled_and_baked_from_its_bone_names(addon, scene, tmp_path):
