@@ -132,7 +132,7 @@ def detect_rig(bone_names: list[str]) -> tuple[str, list[str]]:
 
 def _few(names: list[str], n: int = 3) -> str:
     """Return the first ``n`` of ``names`` for a message, and how many more."""
-    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+    return ", ".join(repr(x) for x in names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
 
 
 def complete_mapping(mapping: dict[str, str], bone_names: list[str], source: str) -> dict[str, str]:

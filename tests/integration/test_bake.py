@@ -311,7 +311,7 @@ def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
     obj = bake.create_default_armature()
     clip = synth_clip(frames=4)
     keep = bake.bake_clip(clip, obj)
-    with pytest.raises(RigError, match="the armature lacks 1: Elbow_missing"):
+    with pytest.raises(RigError, match="the armature lacks 1: 'Elbow_missing'"):
         bake.bake_clip(clip, obj, mapping={**rigs.PRESETS["mixamo_plain"], "l_elbow": "Elbow_missing"})
     calls = []
 
