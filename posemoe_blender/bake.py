@@ -441,6 +441,9 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     had_anim = armature_obj.animation_data is not None
     anim = armature_obj.animation_data or armature_obj.animation_data_create()
     previous = anim.action
+    previous_fake_user = previous.use_fake_user if previous is not None else False
+    scene = bpy.context.scene
+    scene_timing = (scene.frame_start, scene.frame_end, scene.render.fps, scene.render.fps_base)
     pose_bones = [armature_obj.pose.bones[res.bone_names[b]] for b in res.driven]
     modes = [pb.rotation_mode for pb in pose_bones]
     action = bpy.data.actions.new(action_name or clip_name(clip))
@@ -460,8 +463,11 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         count = _key_result(action, armature_obj, res, frames, res.root_location / scale if root_motion else None)
         _set_scene_range(clip, frame_start)
         apply_rig_settings(armature_obj, preset)
-    except BaseException:
+    except BaseException:  # all or nothing: the scene as it was
         anim.action = previous
+        if previous is not None:
+            previous.use_fake_user = previous_fake_user
+        scene.frame_start, scene.frame_end, scene.render.fps, scene.render.fps_base = scene_timing
         bpy.data.actions.remove(action)
         for pb, mode in zip(pose_bones, modes, strict=True):
             pb.rotation_mode = mode

@@ -321,9 +321,12 @@ def test_failures_leave_no_action(monkeypatch: pytest.MonkeyPatch) -> None:
             raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(bake, "_write_keys", broken)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 7, 70
     with pytest.raises(RuntimeError, match="disk on fire"):
         bake.bake_clip(clip, obj, action_name="half")
     assert [a.name for a in bpy.data.actions] == [keep.name] and obj.animation_data.action == keep
+    assert not keep.use_fake_user and (scene.frame_start, scene.frame_end) == (7, 70)  # as it was
     fresh = bake.create_default_armature("Fresh")
     fresh.pose.bones["LeftArm"].rotation_mode = "XYZ"
     calls.clear()
