@@ -59,9 +59,7 @@ def run_on_ray(jobs: list[ClipJob], settings: dict, address: str | None = None, 
     started = not ray.is_initialized()
     if started:
         local = address is None
-        if not local:
-            check_address(address)
-        try:
+        try:  # (an unreachable head was refused before any clip started: posemoe_blender.cli checks --address)
             warnings.filterwarnings("ignore", category=FutureWarning, module="ray")  # its tips, with source lines
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      num_cpus=settings.get("jobs") if local else None,
