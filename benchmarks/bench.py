@@ -139,6 +139,7 @@ def accuracy(gt_dir: Path, quick: bool, render: bool = True, weights: Path | Non
     from core.inference import lift_sequence
     from core.keypoints import blazepose_to_h36m
     from core.weights import DEFAULT_WEIGHTS, load_lifter
+    from posemoe_blender.pipeline import lifter_joints
 
     torch.set_num_threads(2)
     main = Path(weights or DEFAULT_WEIGHTS)
@@ -161,7 +162,7 @@ def accuracy(gt_dir: Path, quick: bool, render: bool = True, weights: Path | Non
         row["kp2d_px"] = float(err2d.mean())
         row["kp2d_pct_height"] = float(100 * (err2d.mean(1) / height).mean())
         for name, (model, cfg, _) in lifters.items():
-            y = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
+            y = lift_sequence(lifter_joints(kp), kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=kp.valid, fps=kp.fps)  # as posemoe capture lifts
             rel, skate = _cleaned(y, kp, fps, static, c["truth"])
             row[name] = {**_metrics(rel, gt_rel), "skate_cm_s": skate}

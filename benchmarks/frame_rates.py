@@ -70,6 +70,7 @@ def rendered_rows(folder: Path, model: torch.nn.Module, window: int) -> dict[str
     from core.extract import extract_keypoints
     from core.inference import lift_sequence, rate_plan
     from core.metrics import h_mpjpe, p_mpjpe
+    from posemoe_blender.pipeline import lifter_joints
 
     rows = {}
     for truth_path in sorted(folder.glob("*_truth.npz")):
@@ -86,7 +87,7 @@ def rendered_rows(folder: Path, model: torch.nn.Module, window: int) -> dict[str
             gt = gt_all[::every][: len(kp.joints_2d)]
             row = {"frames": int(len(gt)), "plan": list(rate_plan(kp.fps, len(gt)))}
             for name, rate in (("as_is", None), ("planned", kp.fps)):
-                y = lift_sequence(kp.joints_2d, kp.image_size, model, window, valid=kp.valid, fps=rate)[: len(gt)]
+                y = lift_sequence(lifter_joints(kp), kp.image_size, model, window, valid=kp.valid, fps=rate)[: len(gt)]
                 v = kp.valid[: len(gt)]
                 row[name] = {"p_mpjpe_mm": round(1000 * p_mpjpe(y[v], gt[v]), 2),
                              "h_mpjpe_mm": round(1000 * h_mpjpe(y[v], gt[v]), 2)}  # fmt: skip

@@ -8,9 +8,11 @@ landscape, background look), made by ``python scripts/render_real2d_set.py --val
 ``~/.cache/posemoe/real2d_val`` (never committed). Every clip is lifted by the shipped weights and cleaned as
 ``posemoe capture`` does, with the character's true height given (as a user gives theirs), once per variant:
 
-- ``shipped``: the keypoints as every lifting path makes them now;
+- ``shipped``: the keypoints as every lifting path makes them now (the lifter's ankles raised from the joint
+  centres, core.keypoints.lifter_ankles);
 - ``no_flip_check``: the detector's left/right labels as they come (core.side_flips not applied);
-- ``mediapipe_limbs``: MediaPipe's hip, knee, ankle, shoulder and elbow landmarks as they are (no limb points);
+- ``mediapipe_limbs``: MediaPipe's hip, knee, ankle, shoulder and elbow landmarks as they are (no limb points, so
+  no ankle raise either);
 - ``mediapipe_joints``: neither the limb points nor the head points (the rule of 2026-11-25 and before);
 
 and MediaPipe's own world landmarks (``mp_world``, mapped to H36M by the shipped rule, as ``posemoe bench`` does).
@@ -76,6 +78,7 @@ def measure(folder: Path) -> dict:
     from core.motion_cleanup import clean_motion
     from core.motion_file import read_keypoints
     from core.weights import DEFAULT_WEIGHTS, load_lifter
+    from posemoe_blender.pipeline import lifter_joints
 
     torch.set_num_threads(2)
     model, cfg, _ = load_lifter(DEFAULT_WEIGHTS, device="cpu")
@@ -96,7 +99,8 @@ def measure(folder: Path) -> dict:
                      "height_m": clip_height(truth)}
         for variant, rule in VARIANTS.items():
             k = variant_keypoints(kp, *rule)
-            y = lift_sequence(k.joints_2d, k.image_size, model, cfg.window, InferenceConfig(device="cpu"),
+            x = lifter_joints(k) if rule[1] else k.joints_2d  # raised ankles go with the joint-centre limb points
+            y = lift_sequence(x, k.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=k.valid, fps=k.fps)
             rel, _, _ = clean_motion(y, k.joints_2d, k.scores, k.valid, k.fps, k.image_size, "medium",
                                      subject_height=row["height_m"])

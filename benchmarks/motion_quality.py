@@ -86,18 +86,21 @@ def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
     import hashlib
 
     from core.config import InferenceConfig
+    from core.keypoints import LIFTER_ANKLE_RAISE
 
-    settings = json.dumps({**InferenceConfig(device="cpu").to_dict(), "fps": kp.fps}, sort_keys=True).encode()
+    settings = json.dumps({**InferenceConfig(device="cpu").to_dict(), "fps": kp.fps,
+                           "ankle_raise": LIFTER_ANKLE_RAISE}, sort_keys=True).encode()
     tag = hashlib.sha256(weights.read_bytes() + settings).hexdigest()[:10]
     out = cache / f"lift_{tag}_{len(kp.joints_2d)}_{abs(hash(kp.joints_2d.tobytes())) % 10**8}.npy"
     if out.exists():
         return np.load(out)
     from core.inference import lift_sequence
     from core.weights import load_lifter
+    from posemoe_blender.pipeline import lifter_joints
 
     model, cfg, _ = load_lifter(weights)
-    j = lift_sequence(kp.joints_2d, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"), valid=kp.valid,
-                      fps=kp.fps)  # as posemoe capture lifts
+    j = lift_sequence(lifter_joints(kp), kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
+                      valid=kp.valid, fps=kp.fps)  # as posemoe capture lifts
     np.save(out, j)
     return j
 

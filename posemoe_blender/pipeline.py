@@ -123,7 +123,7 @@ def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | No
     from core.keypoints import turn_camera_points
 
     focals = focals or [None] * len(kps)
-    inputs = (lift_input(kp.joints_2d, kp.image_size, kp.valid, f) for kp, f in zip(kps, focals, strict=True))
+    inputs = (lift_input(lifter_joints(kp), kp.image_size, kp.valid, f) for kp, f in zip(kps, focals, strict=True))
     seqs, turns = zip(*inputs, strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress,
@@ -210,6 +210,16 @@ def sides_unflipped(kp: Keypoints2D) -> Keypoints2D:
     return replace(kp, joints_2d=joints, scores=scores)
 
 
+def lifter_joints(kp: Keypoints2D) -> np.ndarray:
+    """Return ``kp``'s 2D joints as the lifter is given them. Keypoints our extractor made (joint centres, moved from
+    MediaPipe's landmarks) get their ankles raised to where the lifter learnt a detector's
+    (core.keypoints.lifter_ankles); another detector's keypoints (no MediaPipe landmarks) go in as they are, as its
+    ankles are a detector's already. The clean-up after lifting keeps the joint centres."""
+    from core.keypoints import lifter_ankles
+
+    return lifter_ankles(kp.joints_2d) if "mp_landmarks" in kp.extras else kp.joints_2d
+
+
 def lift(
     kp: Keypoints2D,
     weights: Path | None = None,
@@ -243,8 +253,9 @@ def lift(
     t0 = time.perf_counter()
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints_3d, cfg = _cpu_fallback(
-        lambda m, c: inference.lift_sequence(kp.joints_2d, kp.image_size, m, lifter.window, c, on_progress=progress,
-                                             valid=kp.valid, fps=kp.fps, focal=cleanup.get("focal")),
+        lambda m, c: inference.lift_sequence(lifter_joints(kp), kp.image_size, m, lifter.window, c,
+                                             on_progress=progress, valid=kp.valid, fps=kp.fps,
+                                             focal=cleanup.get("focal")),
         lifter.model, cfg, emit)
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
 

@@ -4,11 +4,13 @@ import pytest
 from core.keypoints import (
     BLAZEPOSE_TO_H36M,
     HEAD_POINT_WEIGHTS,
+    LIFTER_ANKLE_RAISE,
     LIMB_POINT_WEIGHTS,
     OLD_RULES,
     blazepose_to_h36m,
     blazepose_to_h36m_by_rule,
     denormalize_2d,
+    lifter_ankles,
     limb_points,
     normalize_2d,
     remake_old_keypoints,
@@ -178,3 +180,26 @@ def test_old_keypoints_are_remade_by_the_current_rule_unless_edited(rule):
     assert remake_old_keypoints(edited, edited_scores, lm, valid) is None and np.array_equal(edited, before)
     assert remake_old_keypoints(before, edited_scores, lm[:, :20], valid) is None  # not MediaPipe's 33 landmarks
 
+
+
+def test_lifter_ankles_move_only_the_ankles_towards_the_knees():
+    rng = np.random.default_rng(3)
+    joints = rng.uniform(0, 500, (4, NUM_JOINTS, 2))
+    raised = lifter_ankles(joints)
+    others = [j for j in range(NUM_JOINTS) if j not in (3, 6)]
+    assert np.array_equal(raised[:, others], joints[:, others]) and not np.shares_memory(raised, joints)
+    for ankle, knee in ((3, 2), (6, 5)):
+        moved = raised[:, ankle] - joints[:, ankle]
+        towards = joints[:, knee] - joints[:, ankle]
+        assert np.allclose(moved, LIFTER_ANKLE_RAISE * towards)
+
+
+def test_the_ankle_raise_is_the_mean_offset_the_lifter_trained_with():
+    """If the training's detector-gap offsets change, this constant has to be measured again (docs/model.md 1f)."""
+    from core.config import AugmentConfig
+    from core.synthetic import GAP_TOWARDS
+
+    aug = AugmentConfig()
+    lo, hi = next((lo, hi) for joint, towards, lo, hi in GAP_TOWARDS if (joint, towards) == (3, 2))
+    mean_offset_m = aug.gap_prob * aug.gap_scale * (lo + hi) / 2
+    assert mean_offset_m / 0.40 == pytest.approx(LIFTER_ANKLE_RAISE, rel=0.05)  # 0.40 m: the median shin

@@ -173,3 +173,22 @@ def test_keypoints_from_before_the_fitted_points_are_lifted_with_them(tmp_path, 
     assert np.allclose(kp.joints_2d, blazepose_to_h36m(lm[..., :2])[0], atol=1e-3)
     assert f"written by {rule}; its joints were remade" in caplog.text
     assert np.allclose(read_keypoints(path).joints_2d, joints)  # the file itself is not rewritten
+
+
+def test_only_our_extractors_joint_centres_get_the_lifters_ankles(monkeypatch):
+    """Keypoints with MediaPipe landmarks (our extractor's joint centres) reach the lifter with raised ankles; the
+    clean-up keeps the joint centres; another detector's keypoints reach the lifter as they are."""
+    from core.keypoints import lifter_ankles
+
+    _tiny(monkeypatch)
+    seen = []
+    real = core.inference.lift_sequence
+    monkeypatch.setattr(core.inference, "lift_sequence", lambda x, *a, **k: seen.append(x) or real(x, *a, **k))
+    other = _kp()
+    pipeline.lift(other, cfg=InferenceConfig(device="cpu"))
+    assert np.array_equal(seen[-1], other.joints_2d)
+    ours = _kp()
+    ours.extras["mp_landmarks"] = np.zeros((30, 33, 4), np.float32)
+    clip = pipeline.lift(ours, cfg=InferenceConfig(device="cpu"))
+    assert np.allclose(seen[-1], lifter_ankles(ours.joints_2d)) and not np.allclose(seen[-1], ours.joints_2d)
+    assert np.array_equal(clip.joints_2d, ours.joints_2d)
