@@ -22,7 +22,7 @@ from core.errors import CancelledError, NoPersonError, WorkerEnvError
 from core.keypoints import blazepose_to_h36m
 from core.motion_file import Keypoints2D
 from core.native_logs import quiet_native_stderr
-from core.tracks import main_person_found_again, same_person
+from core.tracks import frame_ranges, main_person_found_again, same_person, warn_if_mostly_filled
 from core.video import iter_frames, probe
 from core.video_metadata import read_lens_mm
 from core.world import focal_length
@@ -286,9 +286,7 @@ def extract_keypoints(
         raise NoPersonError(f"{video}: no person detected in any of {len(valid)} frames; "
                             "use a clip where one whole body is visible and at least a sixth of the picture's "
                             "height (crop or film closer)")
-    if valid_arr.mean() < 0.5:
-        log.warning("%s: a person was found in only %d of %d frames; the rest are interpolated",
-                    video, valid_arr.sum(), len(valid_arr))
+    warn_if_mostly_filled(video, valid_arr)
     mp_lm = fill_invalid(lm_all, valid_arr)
     mp_world = fill_invalid(world_all, valid_arr)
     joints_2d, scores = blazepose_to_h36m(mp_lm[..., :2], mp_lm[..., 3])
@@ -315,7 +313,8 @@ def _main_person(video: Path, lm: np.ndarray, world: np.ndarray, valid: np.ndarr
         log.info("%s: the detector jumped to another person; the main person was found again in %d frames "
                  "around it", video, int(taken.sum()))
     if others:
-        ranges = ", ".join(f"{a}-{b}" for a, b in others)
-        log.warning("%s: the detector jumped to another person in frames %s; those %d frames are filled from the "
-                    "main person's", video, ranges, sum(b - a + 1 for a, b in others))
+        n = int(sum(b - a + 1 for a, b in others))
+        log.warning("%s: the detector jumped to another person (or a fast move or a part out of the picture "
+                    "looked like one) in frame%s %s; %s filled from the main person's", video, "s" * (n > 1),
+                    frame_ranges(others), "those frames are" if n > 1 else "that frame is")
     return lm, world, kept

@@ -17,7 +17,8 @@ Method (swing + twist, directions only, the target keeps its own bone lengths):
   spread evenly from the chest;
 * limbs: the upper bone aims at the middle joint (minimal swing from its parent), then twists about
   itself so its rest hinge axis follows the bend plane (faded in from 5 to 20 degrees of bend); the
-  lower bone aims at the end joint. Feet stay level (turning with the shin). Hands, clavicles and
+  lower bone aims at the end joint. Feet stay level (turning with the shin) while the shin points down,
+  and follow the shin once it does not (feet up, upside down). Hands, clavicles and
   other unmapped bones keep their rest relation to their parent.
 """
 
@@ -179,6 +180,62 @@ def check_upright(rest: RestPose, name: str = "the armature") -> None:
         raise RigError(f"{name}: its rest pose is not a standing humanoid (the spine turns {bend:.0f} degrees from "
                        "the legs, as a four-legged body's does); capture motion drives a standing person's skeleton: "
                        "use a humanoid rig")
+
+
+MAX_TOES_TO_BACK_DEG = 135.0
+"""Both feet's toes pointing more than this from the front the left/right bones make: the sides are swapped."""
+
+
+def _ancestors(rest: RestPose, b: int) -> set[int]:
+    """Return the indices of bone ``b``'s ancestors."""
+    out = set()
+    while (b := int(rest.parents[b])) >= 0:
+        out.add(b)
+    return out
+
+
+def _toes(rest: RestPose, ankle: int) -> np.ndarray:
+    """Return the point the foot bone ``ankle`` reaches for: its children's heads and tails (the toes), else its
+    own tail (a foot imported without children)."""
+    children = np.flatnonzero(rest.parents == ankle)
+    if len(children):
+        return np.concatenate([rest.heads[children], rest.tails[children]]).mean(axis=0)
+    return rest.tails[ankle]
+
+
+def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bool = False) -> None:
+    """Raise RigError unless the mapped bones make one body: each limb one chain (thigh above shin above foot, upper
+    arm above forearm above hand), the pelvis above both legs and the spine, the left legs and arms on one side, and
+    the toes pointing to the front that left and right make.
+
+    A preset or the name guesser only maps rigs whose names say so; a hand-made mapping (the add-on's Custom
+    Mapping, a mapping JSON) can swap left and right, cross the knees or name an IK control outside the leg, and
+    that baked with no error: the character turned round, or its shins 65-80 degrees off. ``mirrored``: the rest
+    pose went through a mirroring object transform (a negative scale), which makes the left bones the right."""
+    idx = {j: rest.index(j) for j in JOINT_NAMES}
+    above = {j: _ancestors(rest, b) for j, b in idx.items()}
+    bad = [" above ".join(chain) for chain in LIMBS
+           if idx[chain[0]] not in above[chain[1]] or idx[chain[1]] not in above[chain[2]]]
+    bad += [f"pelvis above {j}" for j in ("l_hip", "r_hip", "thorax") if idx["pelvis"] not in above[j]]
+    if bad:
+        raise RigError(f"{name}: the mapping's bones do not make one body: fix the mapping so that each joint's "
+                       f"bone is below the one before it in the hierarchy (not so: {', '.join(bad)})")
+    j = rest.joint_positions()
+    hips, shoulders = j[J["l_hip"]] - j[J["r_hip"]], j[J["l_shoulder"]] - j[J["r_shoulder"]]
+    if float(hips @ shoulders) < 0:
+        raise RigError(f"{name}: the mapping puts the left hip and the left shoulder on opposite sides; swap the "
+                       "left and right bones of the legs or of the arms in the mapping")
+    up = normalize(j[J["thorax"]] - j[J["pelvis"]])
+    front = normalize(np.cross(normalize(hips) + normalize(shoulders), up)) * (-1.0 if mirrored else 1.0)
+    turned = []
+    for ankle in (idx["l_ankle"], idx["r_ankle"]):
+        toes = _toes(rest, ankle) - rest.heads[ankle]
+        flat = toes - (toes @ up) * up
+        if np.linalg.norm(flat) > 0.3 * np.linalg.norm(toes) > EPS:  # a foot that points somewhere level
+            turned.append(float(np.degrees(np.arccos(np.clip(normalize(flat) @ front, -1.0, 1.0)))))
+    if len(turned) == 2 and min(turned) > MAX_TOES_TO_BACK_DEG:
+        raise RigError(f"{name}: the mapping's left and right look swapped (the toes point backwards from the front "
+                       "they make); map the character's own left bones to the l_ joints")
 
 
 def head_top_offset(rest: RestPose) -> np.ndarray:
@@ -360,14 +417,57 @@ def _held_twist(phi: np.ndarray, sin_bend: np.ndarray) -> np.ndarray:
     return np.angle(w * np.exp(1j * p) + (1.0 - w) * np.exp(1j * held))
 
 
-def _level_foot(g_shin: np.ndarray, g_pelvis: np.ndarray, fwd: np.ndarray) -> np.ndarray:
-    """Return (T, 3, 3) foot world deltas: a turn about Z (up) only, towards where the shin (else pelvis) faces."""
-    flat = np.array([fwd[0], fwd[1], 0.0]) / max(float(np.hypot(fwd[0], fwd[1])), EPS)
-    shin, pelvis = _mv(g_shin, flat)[:, :2], _mv(g_pelvis, flat)[:, :2]
+FOOT_LEVEL_TILT_DEG = (60.0, 100.0)
+"""A shin up to the first angle from straight down keeps its foot level (a deep squat tilts it 50); from the second
+on (feet up, a cartwheel, upside down) the foot keeps its rest relation to the shin, and in between (sitting with
+the legs out, kneeling) it turns from the one to the other. Held level whatever the shin did, a foot over an
+inverted shin was bent 125-179 degrees at the ankle."""
+LYING_REST_DEG = 45.0
+"""A rest body (pelvis -> thorax) further than this from straight up is a rig lying in the scene: its feet are
+stood up with it before they are levelled."""
+
+
+def _stand_up(j0: np.ndarray) -> np.ndarray:
+    """Return the (3, 3) rotation that stands a rest body lying in the scene up (pelvis -> thorax onto +Z), or the
+    identity for one standing (whose slight rest lean its feet keep)."""
+    up = normalize(j0[J["thorax"]] - j0[J["pelvis"]])
+    if up[2] >= np.cos(np.radians(LYING_REST_DEG)):
+        return np.eye(3)
+    return rotation_between(up, np.array([0.0, 0.0, 1.0]))
+
+
+def standing_ankle_heights(rest: RestPose) -> np.ndarray:
+    """Return the rig's (left, right) ankle heights, metres, above the floor (z = 0) it stands on: the rest ankles'
+    heights, or, for a rig lying in the scene (:func:`_stand_up`), the usual ankle height for its stature stood up
+    (core.world.ANKLE_HEIGHT_RATIO). Taken from the lying rest, the feet were pinned to the floor and the legs bent
+    to reach it."""
+    from core.world import ANKLE_HEIGHT_RATIO
+
+    j0 = rest.joint_positions()
+    stand = _stand_up(j0)
+    if np.array_equal(stand, np.eye(3)):
+        return j0[[J["l_ankle"], J["r_ankle"]], 2].copy()
+    up = j0 @ stand.T
+    above_ankles = up[J["head"], 2] - 0.5 * (up[J["l_ankle"], 2] + up[J["r_ankle"], 2])
+    return np.full(2, ANKLE_HEIGHT_RATIO / (1.0 - ANKLE_HEIGHT_RATIO) * above_ankles)
+
+
+def _level_foot(g_shin: np.ndarray, g_pelvis: np.ndarray, fwd: np.ndarray, stand: np.ndarray,
+                shin_rest: np.ndarray) -> np.ndarray:
+    """Return (T, 3, 3) foot world deltas: stood up with the rest body (``stand``, :func:`_stand_up`), then a turn
+    about Z (up) only, towards where the shin (else pelvis) faces, while the shin (rest direction ``shin_rest``,
+    knee -> ankle) points down; over a tilted shin it turns to follow the shin (:data:`FOOT_LEVEL_TILT_DEG`)."""
+    up_fwd = stand @ fwd
+    flat = np.array([up_fwd[0], up_fwd[1], 0.0]) / max(float(np.hypot(up_fwd[0], up_fwd[1])), EPS)
+    shin, pelvis = _mv(g_shin, fwd)[:, :2], _mv(g_pelvis, fwd)[:, :2]
     w = np.clip((np.linalg.norm(shin, axis=-1) - 0.2) / 0.3, 0.0, 1.0)[:, None]
     f = w * normalize(shin) + (1 - w) * normalize(pelvis)
     yaw = np.arctan2(flat[0] * f[:, 1] - flat[1] * f[:, 0], flat[0] * f[:, 0] + flat[1] * f[:, 1])
-    return axis_angle_matrix(np.broadcast_to([0.0, 0.0, 1.0], f.shape[:-1] + (3,)), yaw)
+    level = axis_angle_matrix(np.broadcast_to([0.0, 0.0, 1.0], f.shape[:-1] + (3,)), yaw) @ stand
+    down = -normalize(_mv(g_shin, shin_rest))[:, 2]
+    lo, hi = np.cos(np.radians(FOOT_LEVEL_TILT_DEG))
+    v = np.clip((down - hi) / (lo - hi), 0.0, 1.0)
+    return np.matmul(g_shin, rotation_fraction(np.matmul(_inv(g_shin), level), v))
 
 
 def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool,
@@ -391,9 +491,12 @@ def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool,
     fwd = normalize(np.cross(j0[J["l_hip"]] - j0[J["r_hip"]], j0[J["thorax"]] - j0[J["pelvis"]]))
     for limb in plan.limbs:
         _limb(rest, plan, g, j, j0, fwd, limb)
+    stand = _stand_up(j0)
     for foot in plan.feet:
         g_par = g.get(plan.anchor[foot], g[plan.pelvis])
-        g[foot] = _level_foot(g_par, g[plan.pelvis], fwd) if level_feet else g_par
+        side = "l" if foot == rest.index("l_ankle") else "r"
+        shin_rest = j0[J[f"{side}_ankle"]] - j0[J[f"{side}_knee"]]
+        g[foot] = _level_foot(g_par, g[plan.pelvis], fwd, stand, shin_rest) if level_feet else g_par
     return g
 
 
@@ -417,6 +520,7 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
     plan = plan_bones(rest)
     heads, deltas = forward_kinematics(rest, res.rotations, res.root_location)
     rotations = res.rotations.copy()
+    floor_heights = standing_ankle_heights(rest)
     for (upper, lower, *_), ankle_name, f in zip(plan.limbs[:2], ("l_ankle", "r_ankle"), range(2), strict=True):
         ankle = rest.index(ankle_name)
         contact = np.asarray(contacts[:, f], bool)
@@ -425,7 +529,7 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
             continue  # nothing planted, or a leg chain this simple IK does not cover
         z = heads[:, ankle, 2]
         floors = [float(np.median(z[s: e + 1])) if on_rest_ground else float(z[s: e + 1].min()) for s, e in spans]
-        ground = rest.heads[ankle, 2]  # a contact well above it is on a box or a step: held at its own height
+        ground = floor_heights[f]  # a contact well above it is on a box or a step: held at its own height
         pins = [np.r_[heads[s: e + 1, ankle, :2].mean(axis=0),
                       ground if on_rest_ground and floor < ground + RAISED_M else floor]
                 for (s, e), floor in zip(spans, floors, strict=True)]
@@ -487,7 +591,16 @@ def root_translation(joints: np.ndarray, root: np.ndarray | None, rest: RestPose
     """
     t = joints.shape[0]
     src_leg = leg_length(joints)
-    scale = leg_length(rest.joint_positions()) / max(src_leg, EPS)
+    rest_j = rest.joint_positions()
+    scale = leg_length(rest_j) / max(src_leg, EPS)
+    # A rig lying in the scene is stood up about its pelvis bone: where its hips then sit, and how far that is
+    # below where they stand on the floor (both zero for a standing rig).
+    stand = _stand_up(rest_j)
+    up = (rest_j - rest_j[J["pelvis"]]) @ stand.T
+    mid = 0.5 * (up[J["l_hip"]] + up[J["r_hip"]])
+    hip_rest = rest_j[J["pelvis"], 2] + mid[2]
+    ankles = standing_ankle_heights(rest)
+    lift = float(ankles.mean()) + mid[2] - 0.5 * (up[J["l_ankle"], 2] + up[J["r_ankle"], 2]) - hip_rest
     mid_hip = 0.5 * (joints[:, J["l_hip"], 2] + joints[:, J["r_hip"], 2])
     height = mid_hip - np.minimum(joints[:, J["l_ankle"], 2], joints[:, J["r_ankle"], 2])
     vertical = scale * (height - src_leg)
@@ -497,14 +610,11 @@ def root_translation(joints: np.ndarray, root: np.ndarray | None, rest: RestPose
         frames = np.arange(t)
         filled = np.stack([np.interp(frames, frames[ok], root[ok, k]) for k in range(3)], -1)
         out = scale * (filled - filled[np.argmax(ok)])
-        out[:, 2] += vertical[0]
+        out[:, 2] += vertical[0] + lift
         if ankle_height is not None:
-            rest_j = rest.joint_positions()
-            rest_ankle = 0.5 * (rest_j[J["l_ankle"], 2] + rest_j[J["r_ankle"], 2])
-            rest_hip = 0.5 * (rest_j[J["l_hip"], 2] + rest_j[J["r_hip"], 2])
-            out[:, 2] = rest_ankle + scale * (filled[:, 2] - ankle_height) - rest_hip
+            out[:, 2] = float(ankles.mean()) + scale * (filled[:, 2] - ankle_height) - hip_rest
     else:
-        out[:, 2] = vertical
+        out[:, 2] = vertical + lift
     if in_place:
         out[:, :2] = 0.0
     return out

@@ -6,13 +6,14 @@ frame. Lifted, that is a body teleporting, and the root path, the ground and the
 are wrong for the whole clip (a real two-person clip: the ground came out 67 degrees off). Here a jump in
 the body's position or size between two frames that no body makes splits the clip into runs; the longest
 run is the main person, and runs that continue it (starting where it left off, allowing for the time in
-between) are kept with it. Frames of the other runs are marked invalid, so they are filled like frames
-without a detection.
+between) are kept with it. Where the hips are out of the picture (a close-up) the shoulders tell instead.
+Frames of the other runs are marked invalid, so they are filled like frames without a detection.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,11 +32,23 @@ MAX_SIZE_RATIO = 1.6
 another, nearer or farther person changes it a lot)."""
 
 
-def _centre_and_torso(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (centre (T,2) px, torso length (T,) px) of MediaPipe landmarks (T,33,>=2); NaN where missing."""
+@dataclass
+class _Bodies:
+    """Per frame (NaN where missing): the hips' and the shoulders' centres (T, 2) px, the torso's length and the
+    shoulders' width (T,) px."""
+
+    hips: np.ndarray
+    shoulders: np.ndarray
+    torso: np.ndarray
+    width: np.ndarray
+
+
+def _bodies(landmarks: np.ndarray) -> _Bodies:
+    """Return the :class:`_Bodies` of MediaPipe landmarks (T, 33, >=2)."""
     hip = landmarks[:, HIPS, :2].mean(axis=1)
     shoulder = landmarks[:, SHOULDERS, :2].mean(axis=1)
-    return hip, np.linalg.norm(shoulder - hip, axis=1)
+    width = np.linalg.norm(landmarks[:, SHOULDERS[0], :2] - landmarks[:, SHOULDERS[1], :2], axis=1)
+    return _Bodies(hip, shoulder, np.linalg.norm(shoulder - hip, axis=1), width)
 
 
 def _step_limit(fps: float) -> float:
@@ -43,21 +56,32 @@ def _step_limit(fps: float) -> float:
     return MAX_STEP_TORSOS * max(1.0, 30.0 / max(fps, 1e-6))
 
 
-def _same_body(centre: np.ndarray, torso: np.ndarray, a: int, b: int, reach: float) -> bool:
-    """Return whether frame ``b`` can show the body of frame ``a``: hips within ``reach`` torso lengths, torso
-    length within :data:`MAX_SIZE_RATIO`."""
-    size = max(torso[a], torso[b], 1e-6)
-    ratio = max(torso[b], 1e-6) / max(torso[a], 1e-6)
-    return bool(np.linalg.norm(centre[b] - centre[a]) / size <= reach and 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO)
+def _ratio_ok(x: float, y: float) -> bool:
+    ratio = max(y, 1e-6) / max(x, 1e-6)
+    return 1 / MAX_SIZE_RATIO <= ratio <= MAX_SIZE_RATIO
 
 
-def _runs(centre: np.ndarray, torso: np.ndarray, valid: np.ndarray, step_limit: float) -> list[tuple[int, int]]:
+def _same_body(bodies: _Bodies, a: int, b: int, reach: float) -> bool:
+    """Return whether frame ``b`` can show the body of frame ``a``: the hips within ``reach`` torso lengths and the
+    torso's length within :data:`MAX_SIZE_RATIO`, or else the shoulders within that reach and their width within
+    that ratio. The second reading keeps a close-up together: with the hips out of the picture MediaPipe guesses
+    them, and a new guess after a lost frame or two moves them half a torso (a clip of arm curls was cut in two, its
+    last 7.6 s dropped as another person's)."""
+    size = max(bodies.torso[a], bodies.torso[b], 1e-6)
+    if (np.linalg.norm(bodies.hips[b] - bodies.hips[a]) / size <= reach
+            and _ratio_ok(bodies.torso[a], bodies.torso[b])):
+        return True
+    return bool(np.linalg.norm(bodies.shoulders[b] - bodies.shoulders[a]) / size <= reach
+                and _ratio_ok(bodies.width[a], bodies.width[b]))
+
+
+def _runs(bodies: _Bodies, valid: np.ndarray, step_limit: float) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     start = prev = None
     for t in np.flatnonzero(valid):
         if prev is None:
             start = t
-        elif not _same_body(centre, torso, prev, t, step_limit * (t - prev)):
+        elif not _same_body(bodies, prev, t, step_limit * (t - prev)):
             out.append((start, prev))
             start = t
         prev = t
@@ -69,15 +93,13 @@ def _runs(centre: np.ndarray, torso: np.ndarray, valid: np.ndarray, step_limit: 
 def same_person(a: np.ndarray, b: np.ndarray, frames_apart: int, fps: float) -> bool:
     """Return whether landmarks ``b`` (33, >=2 px), ``frames_apart`` frames after ``a``, can show ``a``'s body
     (the test that splits runs, capped at :data:`MAX_LINK_TORSOS` across long gaps)."""
-    centre, torso = _centre_and_torso(np.stack([a, b]).astype(np.float64))
     reach = min(_step_limit(fps) * max(frames_apart, 1), MAX_LINK_TORSOS)
-    return _same_body(centre, torso, 0, 1, reach)
+    return _same_body(_bodies(np.stack([a, b]).astype(np.float64)), 0, 1, reach)
 
 
 def runs_of_one_body(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> list[tuple[int, int]]:
     """Return [(first, last), ...] inclusive frame runs of valid frames with no impossible jump inside."""
-    centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
-    return _runs(centre, torso, np.asarray(valid, bool), _step_limit(fps))
+    return _runs(_bodies(np.asarray(landmarks, np.float64)), np.asarray(valid, bool), _step_limit(fps))
 
 
 def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -88,9 +110,9 @@ def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[n
     :data:`MAX_LINK_TORSOS`.
     """
     valid = np.asarray(valid, bool)
-    centre, torso = _centre_and_torso(np.asarray(landmarks, np.float64))
+    bodies = _bodies(np.asarray(landmarks, np.float64))
     step_limit = _step_limit(fps)
-    spans = _runs(centre, torso, valid, step_limit)
+    spans = _runs(bodies, valid, step_limit)
     if len(spans) < 2:
         return valid.copy(), []
     main = max(range(len(spans)), key=lambda i: spans[i][1] - spans[i][0])
@@ -100,7 +122,7 @@ def main_person(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> tuple[n
         i = main + direction
         while 0 <= i < len(spans):
             a, b = (edge[1], spans[i][0]) if direction == 1 else (edge[0], spans[i][1])
-            if _same_body(centre, torso, a, b, min(step_limit * abs(b - a), MAX_LINK_TORSOS)):
+            if _same_body(bodies, a, b, min(step_limit * abs(b - a), MAX_LINK_TORSOS)):
                 keep.add(i)
                 edge = spans[i]
             i += direction
@@ -133,3 +155,21 @@ def main_person_found_again(landmarks: np.ndarray, valid: np.ndarray, fps: float
     if kept2.sum() <= kept.sum():
         return kept, dropped, np.zeros(len(valid), bool)
     return kept2, dropped2, taken & kept2
+
+
+def warn_if_mostly_filled(source: object, valid: np.ndarray) -> None:
+    """Warn when a person was found in under half of the frames (the rest are filled by interpolation)."""
+    if valid.mean() < 0.5:
+        log.warning("%s: a person was found in only %d of %d frames; the rest are interpolated", source,
+                    int(valid.sum()), len(valid))
+
+
+def frame_ranges(runs: list[tuple[int, int]]) -> str:
+    """Return inclusive frame runs as text, touching runs merged: [(3, 3), (4, 9), (12, 12)] -> "3-9, 12"."""
+    merged: list[list[int]] = []
+    for a, b in sorted(runs):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in merged)

@@ -21,6 +21,7 @@ import numpy as np
 
 from core.errors import InputFileError, InputNotFoundError, VideoError
 from core.native_logs import quiet_native_stderr
+from core.video_metadata import lacks_mp4_index
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,18 @@ class VideoInfo:
 
 _IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
                 (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+GIT_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def is_git_lfs_pointer(path: Path) -> bool:
+    """True for a Git LFS pointer file: the small text a clone without ``git lfs`` holds in place of a large file."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(GIT_LFS_POINTER)) == GIT_LFS_POINTER
+    except OSError:
+        return False
 
 
 def _fourcc(cap) -> str:
@@ -89,6 +102,8 @@ def _open(path: Path):
             head = f.read(16)
     except OSError as e:
         raise InputFileError(f"{path}: cannot read it ({e.strerror}); check the file's permissions") from None
+    if is_git_lfs_pointer(path):
+        raise VideoError(f"{path}: is a Git LFS pointer, not the video; fetch the file itself (git lfs pull)")
     image = next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
     if image is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         image = "WebP"
@@ -101,6 +116,9 @@ def _open(path: Path):
         cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
+        if lacks_mp4_index(path):
+            raise VideoError(f"{path}: the file has no index (no 'moov' box): it was cut short in copying, or its "
+                             "recording never finished; copy it again from the original")
         raise VideoError(
             f"{path}: not a video OpenCV can open; convert it to H.264 MP4 (e.g. ffmpeg -i IN -c:v libx264 OUT.mp4)"
         )

@@ -73,6 +73,18 @@ def _boxes(f: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int]
         pos += size
 
 
+def lacks_mp4_index(path: Path) -> bool:
+    """True for an MP4 / MOV file (an ``ftyp`` box first) with no ``moov`` box at its top level: a recording that
+    never finished or a copy cut short, whose frames no reader can find."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            kinds = [kind for kind, _, _ in _boxes(f, 0, size)]
+    except OSError:
+        return False
+    return bool(kinds) and kinds[0] == b"ftyp" and b"moov" not in kinds
+
+
 def _lens_in(f: BinaryIO, size: int) -> float | None:
     for kind, start, end in _boxes(f, 0, size):
         if kind == b"moov":

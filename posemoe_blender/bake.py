@@ -19,7 +19,15 @@ from mathutils import Matrix, Quaternion
 from core.contact import DEFAULT_PARAMS
 from core.errors import RigError
 from core.motion_file import MotionClip
-from core.retarget import RestPose, RetargetResult, check_upright, lock_rig_feet, motion_to_world, retarget
+from core.retarget import (
+    RestPose,
+    RetargetResult,
+    check_mapping_shape,
+    check_upright,
+    lock_rig_feet,
+    motion_to_world,
+    retarget,
+)
 from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, resolve_rig
 
 log = logging.getLogger(__name__)
@@ -393,6 +401,8 @@ def check_target(armature_obj: bpy.types.Object, rig: str = "auto", mapping: dic
     parents = {b.name: b.parent.name if b.parent else None for b in armature_obj.data.bones}
     preset, mapping = resolve_rig(names, rig, mapping, parents)
     rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
+    mirrored = bool(np.linalg.det(np.array(armature_obj.matrix_world, dtype=np.float64)[:3, :3]) < 0)
+    check_mapping_shape(rest, f"armature {armature_obj.name!r}", mirrored)
     check_upright(rest, f"armature {armature_obj.name!r}")
     return preset, mapping, rest, scale
 

@@ -62,11 +62,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_lift(args: argparse.Namespace) -> int:
     from core.motion_file import check_writable, write_motion
+    from core.tracks import warn_if_mostly_filled
     from posemoe_blender.pipeline import lift, read_keypoints_for_lifting
 
     _refuse_overwriting(args.output, input_keypoints=args.keypoints)
     check_writable(args.output)
     kp = read_keypoints_for_lifting(args.keypoints)
+    warn_if_mostly_filled(args.keypoints, kp.valid)
     clip = lift(kp, args.weights, inference_config(args), args.smoothing, args.reporter,
                 source=str(args.keypoints.name), **cleanup_options(args))
     write_motion(args.output, clip)
@@ -146,7 +148,8 @@ def _check_character_options(args: argparse.Namespace) -> None:
     from core.errors import ConfigError, InputFileError
 
     if args.character is not None and args.character.is_dir():
-        raise InputFileError(f"{args.character}: is a folder; pass --character a .blend or .fbx file")
+        raise InputFileError(f"{args.character}: is a folder; pass --character a .blend, .fbx, .glb, .gltf or .vrm "
+                             "file")
     if args.character is None:
         given = [o for o, v in (("--armature", args.armature),
                                 ("--rig", args.rig.lower() not in ("auto", "default") and args.rig)) if v]

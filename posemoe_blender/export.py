@@ -23,6 +23,7 @@ import numpy as np
 
 from core.errors import CancelledError, InputFileError, InputNotFoundError, OutputError, RigError
 from core.motion_file import MotionClip, temp_stem
+from core.video import is_git_lfs_pointer
 from posemoe_blender.bake import bake_clip, create_default_armature, subject_height
 
 log = logging.getLogger(__name__)
@@ -160,11 +161,34 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
     return out_path
 
 
+GLTF_CHARACTERS = (".glb", ".gltf", ".vrm")
+"""Characters read with Blender's glTF importer: the formats of web avatars (Ready Player Me, VRoid's VRM, three.js)."""
+
+
+def _import(character: Path, kind: str, advice: str, run: Callable[[str], object]) -> None:
+    """Run the importer ``run`` on ``character``; its failure is one InputFileError line (``kind`` import failed;
+    ``advice``), a Ctrl-C inside it a cancel. The importer's chatter on stderr is logged (DEBUG), not shown."""
+    chatter = io.StringIO()  # the importer prints its traceback on sys.stderr before it fails
+    try:
+        with contextlib.redirect_stderr(chatter):
+            run(str(character))
+    except RuntimeError as e:
+        log.debug("%s: importer output:\n%s", character, chatter.getvalue())
+        if "KeyboardInterrupt" in str(e):  # Ctrl-C inside the importer reaches us wrapped
+            raise CancelledError(f"{character}: cancelled while importing it; nothing was written") from None
+        raise InputFileError(f"{character}: {kind} import failed ({_operator_error(e)}); {advice}") from None
+    sys.stderr.write(chatter.getvalue())
+
+
 def load_character(character: Path, armature: str | None = None) -> bpy.types.Object:
-    """Return the armature object of ``character`` (.blend objects appended, or .fbx imported) in the scene."""
+    """Return the armature object of ``character`` (.blend objects appended; .fbx, .glb, .gltf or .vrm imported) in
+    the scene."""
     character = Path(character)
     if not character.is_file():
         raise InputNotFoundError(f"{character}: character file not found; check the path")
+    if is_git_lfs_pointer(character):
+        raise InputFileError(f"{character}: is a Git LFS pointer, not the character; fetch the file itself "
+                             "(git lfs pull)")
     suffix = character.suffix.lower()
     if suffix == ".blend":
         try:
@@ -179,19 +203,22 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
                 bpy.context.scene.collection.objects.link(obj)
         bpy.context.view_layer.update()  # world matrices (a parent, an FBX's 0.01 scale) are computed here
     elif suffix == ".fbx":
-        chatter = io.StringIO()  # the importer prints its traceback on sys.stderr before it fails
-        try:
-            with contextlib.redirect_stderr(chatter):
-                bpy.ops.import_scene.fbx(filepath=str(character))
-        except RuntimeError as e:
-            log.debug("%s: importer output:\n%s", character, chatter.getvalue())
-            if "KeyboardInterrupt" in str(e):  # Ctrl-C inside the importer reaches us wrapped
-                raise CancelledError(f"{character}: cancelled while importing it; nothing was written") from None
-            raise InputFileError(f"{character}: FBX import failed ({_operator_error(e)}); re-export it from the "
-                                 "program that made it (binary FBX 7.x)") from None
-        sys.stderr.write(chatter.getvalue())
+        _import(character, "FBX", "re-export it from the program that made it (binary FBX 7.x)",
+                lambda path: bpy.ops.import_scene.fbx(filepath=path))
+    elif suffix in GLTF_CHARACTERS:
+        with tempfile.TemporaryDirectory(prefix="posemoe_character_") as tmp:
+            path = character
+            if suffix == ".vrm":  # a VRM avatar is a .glb with extensions the glTF importer skips; it goes by name
+                path = Path(tmp) / "character.glb"
+                try:
+                    os.symlink(character.resolve(), path)
+                except OSError:  # no symlink rights (Windows)
+                    shutil.copyfile(character, path)
+            _import(character, "glTF", "re-export it as a .glb, or open it in Blender and save a .blend",
+                    lambda p=str(path): bpy.ops.import_scene.gltf(filepath=p))
     else:
-        raise InputFileError(f"{character}: unsupported character type {suffix!r}; use a .blend or .fbx file")
+        raise InputFileError(f"{character}: unsupported character type {suffix!r}; use a .blend, .fbx, .glb, .gltf "
+                             "or .vrm file")
     return pick_armature(character, armature)
 
 

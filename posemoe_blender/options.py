@@ -52,7 +52,7 @@ def add_lift_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
 def add_bake_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The target armature and what of the motion is keyed."""
     p.add_argument("--character", type=Path, default=None,
-                   help=".blend or .fbx holding the target armature; default: a generated armature")
+                   help=".blend, .fbx, .glb, .gltf or .vrm holding the target armature; default: a generated armature")
     p.add_argument("--armature", default=None, help="armature object name when the character file has several")
     p.add_argument("--rig", default="auto",
                    help="bone-name preset (auto, mixamo, rigify, unreal, cmu) or a JSON mapping file")

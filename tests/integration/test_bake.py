@@ -18,7 +18,7 @@ from mathutils import Euler, Matrix  # noqa: E402
 
 from core import retarget as rt  # noqa: E402
 from core import rigs  # noqa: E402
-from core.errors import OutputError, RigError  # noqa: E402
+from core.errors import InputFileError, OutputError, RigError  # noqa: E402
 from core.frames import blender_to_camera, camera_to_blender  # noqa: E402
 from core.motion_file import MotionClip  # noqa: E402
 from core.skeleton import JOINT_INDEX as J  # noqa: E402
@@ -514,3 +514,40 @@ def test_the_generated_armature_has_the_subject_height(tmp_path: Path) -> None:
         tops[height] = max(b.tail_local.z for b in arm.data.bones) * arm.matrix_world.to_scale().z
     assert tops[2.0] / tops[1.2] == pytest.approx(2.0 / 1.2, rel=0.02), tops
     assert bake.subject_height(synth_clip(frames=3)) == 1.75  # none given: the default
+
+
+def test_gltf_and_vrm_characters_are_imported(tmp_path: Path) -> None:
+    """Web avatars come as .glb / .gltf / .vrm (a .glb with VRM extensions): Blender's glTF importer reads them."""
+    _empty()
+    bake.create_default_armature()
+    bpy.ops.export_scene.gltf(filepath=str(tmp_path / "avatar.glb"), export_format="GLB")
+    (tmp_path / "avatar.vrm").write_bytes((tmp_path / "avatar.glb").read_bytes())
+    clip = synth_clip()
+    for name in ("avatar.glb", "avatar.vrm"):
+        _empty()
+        obj = export.load_character(tmp_path / name)
+        bake.bake_clip(clip, obj)
+        errors = pose_errors(obj, clip, rigs.resolve_mapping([b.name for b in obj.data.bones]))
+        assert errors.mean() < 5.0, name
+    (tmp_path / "broken.glb").write_bytes(b"glTF" + bytes(40))
+    with pytest.raises(InputFileError, match="broken.glb: glTF import failed .*re-export it as a .glb"):
+        export.load_character(tmp_path / "broken.glb")
+
+
+def test_a_hand_made_mapping_that_is_no_body_is_refused() -> None:
+    """Left and right swapped (the character would face backwards), knees crossed to the other leg, a foot that
+    is not below its shin: refused before any key, with what to fix."""
+    _empty()
+    obj = bake.create_default_armature()
+    good = rigs.resolve_mapping([b.name for b in obj.data.bones])
+    swapped = {j: good[("r_" + j[2:]) if j.startswith("l_") else ("l_" + j[2:]) if j.startswith("r_") else j]
+               for j in good}
+    crossed = {**good, "l_knee": good["r_knee"], "r_knee": good["l_knee"]}
+    detached = {**good, "l_ankle": good["r_wrist"], "r_wrist": good["l_ankle"]}
+    clip = synth_clip()
+    for mapping, message in ((swapped, "left and right look swapped"), (crossed, "do not make one body"),
+                             (detached, "l_hip above l_knee above l_ankle")):
+        with pytest.raises(RigError, match=message):
+            bake.bake_clip(clip, obj, mapping=mapping)
+    assert obj.animation_data is None or obj.animation_data.action is None
+    bake.bake_clip(clip, obj, mapping=good)

@@ -204,7 +204,7 @@ def test_names_no_file_can_have_fail_in_one_line(tmp_path, where, code, needle):
 
 @pytest.mark.parametrize("case, code, needle", [
     ("output is a folder", ExitCode.OUTPUT, "is a folder; give the output a file name"),
-    ("character is a folder", ExitCode.BAD_INPUT, "is a folder; pass --character a .blend or .fbx file"),
+    ("character is a folder", ExitCode.BAD_INPUT, "is a folder; pass --character a .blend, .fbx, .glb"),
     ("rig without character", ExitCode.USAGE, "--rig without --character: they choose among"),
     ("keypoints given as the video", ExitCode.BAD_VIDEO, "is a .npz file (keypoints or motion), not a video"),
 ])

@@ -205,6 +205,65 @@ def test_feet_stay_level_in_a_squat() -> None:
             assert abs(_angles(foot @ np.array([0.0, -1.0, 0.0]), np.array([0.0, -1.0, 0.0])) - 20.0) < 1.0
 
 
+def test_a_foot_follows_its_shin_once_the_shin_is_far_from_upright() -> None:
+    """Upside down (a cartwheel) or with the feet up, a foot held level would bend 125-179 degrees at the ankle;
+    past 100 degrees from straight down it keeps its rest relation to the shin."""
+    rest = _default_rest()
+    plan = rt.plan_bones(rest)
+    j0 = rest.joint_positions()
+    flip = rt.axis_angle_matrix(np.array([0.0, 1.0, 0.0]), np.radians(180.0))  # a handstand
+    back = rt.axis_angle_matrix(np.array([1.0, 0.0, 0.0]), np.radians(110.0))  # feet up, leaning back
+    for turn in (flip, back):
+        joints = (j0 - j0[J["pelvis"]]) @ turn.T
+        res = rt.retarget(joints[None], rest, root_motion=False, nose_neck=False)
+        g = rt.forward_kinematics(rest, res.rotations)[1][0]
+        for foot in plan.feet:
+            shin = plan.anchor[foot]
+            assert _angles(g[foot] @ np.array([0.0, -1.0, 0.0]), g[shin] @ np.array([0.0, -1.0, 0.0])) < 1.0
+
+
+def test_a_rig_lying_in_the_scene_gets_level_feet_too() -> None:
+    """The bake stands a rig lying in the scene up; its feet are stood up with it, then levelled (they kept the
+    rest orientation, and so pointed their toes at the sky)."""
+    bones = rigs.default_armature_bones(1.75)
+    mapping = rigs.resolve_mapping([b[0] for b in bones])
+    lying = rt.axis_angle_matrix(np.array([1.0, 0.0, 0.0]), np.radians(-90.0))  # on its back, head towards +Y
+    standing = rt.make_rest_pose([(*b, 0.0) for b in bones], mapping)
+    flat = rt.make_rest_pose([(n, p, tuple(lying @ h), tuple(lying @ t), 0.0) for n, p, h, t in bones], mapping)
+    joints = standing.joint_positions()[None]
+    toes = []
+    for rest in (standing, flat):
+        plan = rt.plan_bones(rest)
+        g = rt.forward_kinematics(rest, rt.retarget(joints, rest, root_motion=False, nose_neck=False).rotations)[1]
+        for foot in plan.feet:
+            toe = next(i for i, p in enumerate(rest.parents) if p == foot)
+            toes.append(g[0, foot] @ (rest.heads[toe] - rest.heads[foot]))
+    assert toes[0][1] < -0.1 and np.allclose(toes[:2], toes[2:], atol=1e-6), toes  # forwards (-Y), not up
+
+
+def test_a_rig_lying_in_the_scene_stands_on_the_floor() -> None:
+    """Its rest ankles lie at the floor's height: the standing ankle height comes from its stature instead, and its
+    hips are lifted to stand on it (they were left at lying height, and the foot locks bent the legs to reach)."""
+    bones = rigs.default_armature_bones(1.75)
+    mapping = rigs.resolve_mapping([b[0] for b in bones])
+    lying = rt.axis_angle_matrix(np.array([1.0, 0.0, 0.0]), np.radians(-90.0))
+    flat = rt.make_rest_pose([(n, p, tuple(lying @ h + [0.0, 0.0, 0.1]), tuple(lying @ t + [0.0, 0.0, 0.1]), 0.0)
+                              for n, p, h, t in bones], mapping)
+    standing = rt.make_rest_pose([(*b, 0.0) for b in bones], mapping)
+    ankles = rt.standing_ankle_heights(flat)
+    assert np.allclose(ankles, 0.0414 / (1 - 0.0414) * (1.75 - standing.joint_positions()[J["l_ankle"], 2]), atol=0.01)
+    joints = standing.joint_positions()[None].repeat(3, 0)
+    root = 0.5 * (joints[:, J["l_hip"]] + joints[:, J["r_hip"]])  # H36M's pelvis: between the hips
+    for rest in (standing, flat):
+        ground_ankle = float(joints[0, J["l_ankle"], 2])
+        res = rt.retarget(joints, rest, root=root, ankle_height=ground_ankle)
+        heads = rt.forward_kinematics(rest, res.rotations, res.root_location)[0]
+        z = heads[:, [rest.index("l_ankle"), rest.index("r_ankle")], 2]
+        assert np.allclose(z, rt.standing_ankle_heights(rest), atol=0.01), (z, rest is flat)
+        assert np.allclose(rt.retarget(joints, rest).translation[:, 2], 0.0 if rest is standing else
+                           res.translation[:, 2], atol=0.01)
+
+
 def test_rest_pose_gives_identity_and_continuity() -> None:
     rest = _default_rest()
     frames = 400

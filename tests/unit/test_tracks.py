@@ -124,3 +124,36 @@ def test_a_refit_of_the_same_body_ends_the_search_at_once():
         left.step(i, frame, tracked[i], tracked[i - 1] if i else None, i - 1, retry)
         assert (left.lm is not None) == (i == 5), i
     assert retry.calls == 2  # one look, upright and turned
+
+
+def test_a_close_up_whose_hips_are_guessed_anew_stays_one_body():
+    """Hips out of the picture: MediaPipe guesses them, and a new guess after lost frames moves them half a torso
+    and changes the torso's length; the shoulders, in view, continue, so the clip is not cut there."""
+    t = np.arange(80)
+    lm = _body(np.stack([300 + 0.5 * t, np.full(80, 420.0)], -1), 200.0)  # hips below a 360 px high picture
+    lm[45:, (23, 24), 1] -= 110.0  # the new guess: hips 110 px higher, the torso 90 px long
+    valid = np.ones(80, bool)
+    valid[40:45] = False  # lost for five frames
+    kept, dropped = main_person(lm, valid, 25.0)
+    assert dropped == [] and kept.sum() == 75
+    other = lm.copy()
+    other[45:, (11, 12), 0] += [[-40.0, 40.0]]  # the same hips, but shoulders twice as wide: somebody else
+    other[45:, (11, 12), 1] += 150.0
+    assert main_person(other, valid, 25.0)[1] == [(45, 79)]
+
+
+def test_frame_ranges_merge_touching_runs_and_name_single_frames():
+    from core.tracks import frame_ranges
+
+    assert frame_ranges([(313, 318), (311, 311), (312, 312), (320, 320)]) == "311-318, 320"
+    assert frame_ranges([]) == ""
+
+
+def test_mostly_filled_keypoints_are_warned_about(caplog):
+    from core.tracks import warn_if_mostly_filled
+
+    warn_if_mostly_filled("k.npz", np.array([True, False, False]))
+    assert "k.npz: a person was found in only 1 of 3 frames" in caplog.text
+    caplog.clear()
+    warn_if_mostly_filled("k.npz", np.array([True, True, False]))
+    assert caplog.text == ""

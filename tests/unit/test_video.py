@@ -32,7 +32,9 @@ def test_stopping_early_releases_decoder(tmp_path):
 
 
 @pytest.mark.parametrize("content,name", [(b"", "empty.mp4"), (b"this is text" * 100, "text.mp4"),
-                                          (b"\x89PNG\r\n\x1a\n" + bytes(200), "image.mp4")])
+                                          (b"\x89PNG\r\n\x1a\n" + bytes(200), "image.mp4"),
+                                          (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n",
+                                           "pointer.mp4")])
 def test_not_a_video(tmp_path, content, name):
     p = tmp_path / name
     p.write_bytes(content)
@@ -47,6 +49,18 @@ def test_truncated_video(tmp_path):
     t = tmp_path / "trunc.avi"
     t.write_bytes(data[: len(data) // 10])
     with pytest.raises(VideoError):
+        probe(t)
+
+
+def test_an_mp4_cut_before_its_index_says_so(tmp_path):
+    """A recording that never finished (or a copy cut short) has its frames but no 'moov' box: say that, not
+    'convert it to H.264'."""
+    import struct
+
+    t = tmp_path / "cut.mp4"
+    t.write_bytes(struct.pack(">I4s", 16, b"ftyp") + b"isom\x00\x00\x02\x00" + struct.pack(">I4s", 4008, b"mdat")
+                  + bytes(4000))
+    with pytest.raises(VideoError, match="no index"):
         probe(t)
 
 
