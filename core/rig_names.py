@@ -7,8 +7,9 @@ words (separators and camelCase), the side words (``L``/``Left``/``R``/``Right``
 rest matched against each limb bone's usual names; the torso comes from the hierarchy (the pelvis is
 where both legs and the neck meet, the spine bone the middle one below the neck; where no bone is named
 head or neck, as in Blender's metarig, the numbered bones continuing above the arms are the neck and
-head). A guess is kept only when every joint has a bone and each limb is one chain (thigh above shin
-above foot, ...), so a wrong guess fails loudly instead of baking a tangle.
+head; with the head straight on the chest, as low-poly game rigs have it, the chest is the neck's base).
+A guess is kept only when every joint has a bone and each limb is one chain (thigh above shin above
+foot, ...), so a wrong guess fails loudly instead of baking a tangle.
 
 Blender-safe: stdlib only. Hand-written: no library maps arbitrary rig names (the retargeting add-ons
 ship fixed per-convention tables, as core.rigs does).
@@ -89,6 +90,12 @@ def _stem(bone: str) -> tuple[str, ...]:
     return tuple(w for w in words(bone) if not w.isdigit() and w not in PREFIX_WORDS and w not in SIDE_WORDS)
 
 
+def _chest(parents: dict[str, str | None], mapping: dict[str, str]) -> str | None:
+    """Return the bone both arms hang from (their nearest common ancestor), or None."""
+    right = {mapping["r_shoulder"], *_ancestors(mapping["r_shoulder"], parents)}
+    return next((b for b in _ancestors(mapping["l_shoulder"], parents) if b in right), None)
+
+
 MAX_NECK_BONES = 3
 """Bones from the chest up to the head at most in a numbered chain (Blender's metarig: spine.004-006); a longer one
 is more likely to run on into a hat or ponytail bone than to be a neck, so it is not guessed."""
@@ -101,7 +108,7 @@ def _neck_above_chest(parents: dict[str, str | None], mapping: dict[str, str], h
     bones of the chest's own name continuing above it one child at a time, as Blender's metarig numbers its
     torso (``spine.004`` the neck base, ``spine.006`` the head)."""
     arms = [{mapping[f"{s}_shoulder"], *_ancestors(mapping[f"{s}_shoulder"], parents)} for s in "lr"]
-    chest = next((b for b in _ancestors(mapping["l_shoulder"], parents) if b in arms[1]), None)
+    chest = _chest(parents, mapping)
     if chest is None:
         return None
     if not _stem(chest):
@@ -142,7 +149,10 @@ def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
     head = _torso_bone(parents, "head")
     thorax = _torso_bone(parents, "neck", above=head) if head else None
     if head is None or thorax is None or thorax == head:
+        named_head = head
         head, thorax = _neck_above_chest(parents, mapping, head) or (None, None)
+        if head is None and named_head is not None and parents.get(named_head) == _chest(parents, mapping):
+            head, thorax = named_head, parents[named_head]  # no neck bone (low-poly game rigs): on the chest
         if head is None:
             return None
     ups = [set(_ancestors(mapping[j], parents)) | {mapping[j]} for j in ("l_hip", "r_hip")]

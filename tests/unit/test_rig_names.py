@@ -119,7 +119,8 @@ def test_metarig_like_rigs_find_their_head():
     assert (m["thorax"], m["neck"], m["spine"]) == ("spine.004", "head", "spine.002")
     assert guess_mapping(dict(METARIG, **{"spine.007": "spine.006"})) is None  # spine.007: a ponytail
     no_neck = {b: p for b, p in METARIG.items() if b not in ("spine.004", "spine.005", "spine.006")}
-    assert guess_mapping({**no_neck, "head": "spine.003"}) is None  # the head hangs from the chest: no neck
+    m = guess_mapping({**no_neck, "head": "spine.003"})  # the head hangs from the chest: no neck bone
+    assert (m["thorax"], m["neck"]) == ("spine.003", "head")
     upper_chest = {**no_neck, "upper_chest": "spine.003", "head": "upper_chest"}  # not a numbered neck: not guessed
     assert guess_mapping(upper_chest) is None
 
@@ -138,8 +139,6 @@ def test_what_is_not_one_humanoid_is_not_guessed():
     assert guess_mapping(one_armed) is None
     crossed = dict(parents, **{"shin.L": "hips", "thigh.L": "shin.L"})  # the thigh below the shin
     assert guess_mapping(crossed) is None
-    no_neck = {b: ("chest" if p == "neck" else p) for b, p in parents.items() if b != "neck"}
-    assert guess_mapping(no_neck) is None
     fish = {"body": None, "fin.L": "body", "fin.R": "body", "tail": "body", "head": "body"}
     assert guess_mapping(fish) is None
     with pytest.raises(RigError, match="could not recognise the armature's rig from its bone names"):
@@ -158,3 +157,18 @@ def test_a_mapping_that_gives_two_limb_joints_one_bone_is_refused():
     mapping = dict(rigs.PRESETS["mixamo_plain"], l_knee="LeftUpLeg")
     with pytest.raises(RigError, match="maps both l_hip and l_knee to bone 'LeftUpLeg'"):
         rigs.complete_mapping(mapping, bones, "m.json")
+
+
+def test_a_rig_with_no_neck_bone_has_its_head_on_the_chest():
+    """Low-poly game rigs (KayKit's) put the head straight on the chest; arms hang from the chest too."""
+    parents = {"root": None, "hips": "root", "spine": "hips", "chest": "spine", "head": "chest"}
+    for s in "lr":
+        parents.update({f"upperleg.{s}": "hips", f"lowerleg.{s}": f"upperleg.{s}", f"foot.{s}": f"lowerleg.{s}",
+                        f"toes.{s}": f"foot.{s}", f"upperarm.{s}": "chest", f"lowerarm.{s}": f"upperarm.{s}",
+                        f"wrist.{s}": f"lowerarm.{s}", f"hand.{s}": f"wrist.{s}", f"kneeIK.{s}": "root"})
+    m = guess_mapping(parents)
+    assert m is not None
+    assert (m["pelvis"], m["spine"], m["thorax"], m["neck"], m["head"]) == ("hips", "spine", "chest", "head", "head")
+    assert (m["l_hip"], m["l_knee"], m["l_ankle"], m["r_wrist"]) == ("upperleg.l", "lowerleg.l", "foot.l", "wrist.r")
+    parents["head"] = "root"  # a head on nothing of the body's is no body
+    assert guess_mapping(parents) is None
