@@ -101,6 +101,62 @@ def fit_rotation(src: np.ndarray, dst: np.ndarray, tol: float, rng: np.random.Ge
     return fit.as_matrix(), np.linalg.norm(fit.apply(src) - dst, axis=1) < tol
 
 
+CUT_THUMB = (64, 36)
+CUT_MIN_CHANGE = 0.6
+"""A hard cut changes a brightness-normalised 64x36 thumbnail by at least this much on average (in standard
+deviations of the frame): 0.78-1.14 at the 9 cuts of two real edited clips; 0.46 at most, over every frame, on a
+handheld phone clip of spins and floor work, 0.34 on a cartoon, 0.25 where the sun's flare made a clip flicker."""
+CUT_FLAT_STD = 8.0
+"""A thumbnail whose grey levels vary less than this (of 255) is blank: black, a fade, a flat title card."""
+CUT_MIN_RATIO = 5.0
+"""... and by at least this many times the median change of the frames around (one second either side)."""
+
+
+class ShotCuts:
+    """Find the hard cuts of an edited clip: frames whose picture changes at once, far more than the frames around
+    it do, and does not come back the next frame (a flash). Feed frames in order with :meth:`update`.
+
+    Hand-written (PySceneDetect's content detector does the same with more options) to avoid a dependency for
+    one warning: a few lines on thumbnails the capture already decodes."""
+
+    def __init__(self, fps: float) -> None:
+        self.half = max(2, int(round(fps)))
+        self._prev: np.ndarray | None = None
+        self._prev_flat = False
+        self._before: np.ndarray | None = None
+        self.change: list[float] = []
+        self.back: list[float] = []  # frame t+1 against t-1, kept at t: a flash comes back
+
+    def update(self, frame: np.ndarray) -> None:
+        """Add the next frame (H, W, 3) uint8."""
+        import cv2
+
+        t = cv2.cvtColor(cv2.resize(frame, CUT_THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        t = t.astype(np.float32)
+        flat = float(t.std()) < CUT_FLAT_STD
+        t = (t - t.mean()) / max(float(t.std()), CUT_FLAT_STD)  # brightness and contrast out: flicker, exposure
+        # A black or blank frame (a fade, a first frame left black) is no shot of its own.
+        blank = self._prev is None or flat or self._prev_flat
+        self.change.append(0.0 if blank else float(np.abs(t - self._prev).mean()))
+        self._prev_flat = flat
+        if self._before is not None:
+            self.back.append(float(np.abs(t - self._before).mean()))
+        self._before, self._prev = self._prev, t
+
+    def cuts(self) -> list[int]:
+        """Return the frames that begin a new shot."""
+        d = np.asarray(self.change)
+        back = np.asarray([np.inf] + self.back + [np.inf, np.inf])  # back[i]: frame i+1 against i-1
+        out = []
+        for i in np.flatnonzero(d >= CUT_MIN_CHANGE):
+            window = np.r_[d[max(1, i - self.half): i], d[i + 1: i + 1 + self.half]]
+            around = float(np.median(window)) if window.size else 0.0
+            # Not a flash: the next frame does not come back to the one before, nor is this frame the way back.
+            if d[i] >= CUT_MIN_RATIO * max(around, 0.02) and min(back[i], back[i - 1]) >= 0.5 * d[i]:
+                out.append(int(i))
+        return out
+
+
 class BackgroundTracker:
     """Feed frames in order with :meth:`update`; :meth:`rotations` gives each frame's camera turn."""
 

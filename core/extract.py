@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.camera_motion import BackgroundTracker
+from core.camera_motion import BackgroundTracker, ShotCuts
 from core.errors import CancelledError, NoPersonError, WorkerEnvError
 from core.keypoints import blazepose_to_h36m
 from core.motion_file import Keypoints2D
@@ -244,6 +244,7 @@ def extract_keypoints(
     background = BackgroundTracker((w, h), focal_length((w, h), None))
     fps = info.fps or 30.0
     left = LeftBody(fps, hold)
+    shots = ShotCuts(fps)
     last: np.ndarray | None = None
     with quiet_native_stderr(), _make_pose() as pose, _make_pose(static=True) as retry:
         for i, frame in enumerate(iter_frames(video)):
@@ -272,6 +273,7 @@ def extract_keypoints(
                 valid.append(True)
             bodies = (lm, left.found[i][0] if i in left.found else None)  # both people kept out of the background
             background.update(frame, [(*b[:, :2].min(axis=0), *b[:, :2].max(axis=0)) for b in bodies if b is not None])
+            shots.update(frame)
             if on_progress is not None:
                 on_progress(i + 1, max(total, i + 1))
     if not rows_lm:
@@ -280,6 +282,11 @@ def extract_keypoints(
         log.warning("%s: decoding stopped at frame %d of the %d the file states (truncated or damaged?); the motion "
                     "covers those %d frames only; re-copy or re-export the video for the rest",
                     video, len(rows_lm), total, len(rows_lm))
+    cuts = shots.cuts()
+    if cuts:
+        log.warning("%s: the video cuts to another shot at frame%s %s; the motion jumps there, and one ground is "
+                    "fitted to every shot: trim the clip to one shot, or capture each shot on its own", video,
+                    "s" * (len(cuts) > 1), ", ".join(map(str, cuts)))
     lm_all, world_all, valid_arr = _main_person(video, np.stack(rows_lm), np.stack(rows_world),
                                                 np.array(valid, bool), left.found, fps)
     if not valid_arr.any():

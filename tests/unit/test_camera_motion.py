@@ -131,3 +131,26 @@ def test_a_frame_opencv_cannot_read_stops_the_measure_not_the_capture(caplog):
     rot = tracker.rotations()
     assert rot.shape == (6, 3, 3) and np.isfinite(rot).all()
     assert np.allclose(rot[2:], rot[2]) and "camera turn not measured from frame 2" in caplog.text
+
+
+def _shot_frame(seed: int, shift: int = 0, brightness: float = 1.0) -> np.ndarray:
+    """Return a 120x160 textured frame (a shot of its own per seed), moved ``shift`` px and brightened."""
+    rng = np.random.default_rng(seed)
+    base = np.kron(rng.integers(0, 255, (12, 20)), np.ones((10, 8)))
+    return np.clip(np.roll(base, shift, axis=1) * brightness, 0, 255).astype(np.uint8)[..., None].repeat(3, -1)
+
+
+def test_shot_cuts_are_found_and_pans_flicker_flashes_and_fades_are_not():
+    from core.camera_motion import ShotCuts
+
+    frames = [_shot_frame(1, shift=i) for i in range(30)]  # a slow pan
+    frames += [_shot_frame(1, shift=30, brightness=1.0 + 0.4 * (i % 2)) for i in range(10)]  # flicker
+    frames += [_shot_frame(2, shift=i) for i in range(30)]  # a cut to another shot at frame 40
+    frames[55] = _shot_frame(9)  # a flash of something else for one frame
+    frames[60] = np.full_like(frames[60], 255)  # a white one
+    frames += [np.zeros_like(frames[0])] * 5 + [_shot_frame(2)] * 10  # a fade through black to the same shot
+    frames += [_shot_frame(3)] * 10  # a cut at frame 85
+    shots = ShotCuts(fps=10.0)
+    for f in frames:
+        shots.update(f)
+    assert shots.cuts() == [40, 85]
