@@ -76,7 +76,8 @@ SCORED_WEIGHT = 0.2
 
 
 LIFTER_ANKLE_RAISE = 0.06
-"""Share of the ankle-to-knee vector by which the lifter's input ankles are moved towards the knees. The lifter
+"""Share of the ankle-to-knee vector by which the bundled lifter's input ankles are moved towards the knees (other
+weights: core.weights.ankle_raise, from their training recipe). The lifter
 learnt from synthetic 2D whose ankles sit where a detector's do, 2.4 cm above the joint centre on average
 (core.synthetic: 80 % of clips, 1.5-4.5 cm towards the knee), on shins of a median 0.40 m. :data:`LIMB_POINT_WEIGHTS`
 moves MediaPipe's ankles to the joint centres, which the ground and foot contacts need; handing the lifter those
@@ -85,12 +86,17 @@ the raised ankles lowered P-MPJPE on 14 of 16 benchmark clips, 20 of 30 training
 moving the knees, hips or shoulders back likewise did not pay."""
 
 
-def lifter_ankles(joints_2d: np.ndarray) -> np.ndarray:
-    """Return a copy of H36M ``joints_2d`` (..., 17, D) joint centres with the ankles moved
-    :data:`LIFTER_ANKLE_RAISE` of the way to the knees: the points the lifter learnt from."""
+MEDIAN_SHIN_M = 0.40
+"""The training skeleton's median shin (knee to ankle), metres: turns the training's ankle offset into a share."""
+
+
+def lifter_ankles(joints_2d: np.ndarray, raise_by: float = LIFTER_ANKLE_RAISE) -> np.ndarray:
+    """Return a copy of H36M ``joints_2d`` (..., 17, D) joint centres with the ankles moved ``raise_by`` of the way to
+    the knees (default :data:`LIFTER_ANKLE_RAISE`, the bundled weights'; core.weights.ankle_raise reads any weights'
+    from their training recipe): the points the lifter learnt from."""
     out = np.array(joints_2d, copy=True)
     for ankle, knee in ((3, 2), (6, 5)):
-        out[..., ankle, :] += LIFTER_ANKLE_RAISE * (out[..., knee, :] - out[..., ankle, :])
+        out[..., ankle, :] += raise_by * (out[..., knee, :] - out[..., ankle, :])
     return out
 
 

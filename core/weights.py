@@ -101,6 +101,22 @@ def _expected_shapes(cfg: ModelConfig, jp: Path) -> dict[str, tuple[int, ...]]:
                          "re-download or retrain the weights") from None
 
 
+def ankle_raise(meta: dict) -> float:
+    """Return the share of the ankle-to-knee vector by which the lifter of weights metadata ``meta`` expects its
+    input ankles raised from the joint centres (core.keypoints.lifter_ankles): the mean detector-gap offset of its
+    training recipe (``train_config.augment``; the recipe's defaults where it is not recorded) over the median shin."""
+    from core.config import AugmentConfig
+    from core.keypoints import MEDIAN_SHIN_M
+    from core.synthetic import GAP_TOWARDS
+
+    recorded = ((meta.get("train_config") or {}).get("augment") or {}) if isinstance(meta, dict) else {}
+    default = AugmentConfig()
+    prob = float(recorded.get("gap_prob", default.gap_prob))
+    scale = float(recorded.get("gap_scale", default.gap_scale))
+    lo, hi = next((lo, hi) for joint, towards, lo, hi in GAP_TOWARDS if (joint, towards) == (3, 2))
+    return prob * scale * 0.5 * (lo + hi) / MEDIAN_SHIN_M
+
+
 def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Module, ModelConfig, dict]:
     """Return ``(model in eval mode, its ModelConfig, the JSON metadata)`` from a .safetensors + .json pair.
 

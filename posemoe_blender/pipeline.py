@@ -22,6 +22,7 @@ import numpy as np
 from core import __version__
 from core.config import InferenceConfig
 from core.errors import CancelledError
+from core.keypoints import LIFTER_ANKLE_RAISE
 from core.motion_cleanup import DEFAULT_PRESET, DEFAULT_SUBJECT_HEIGHT
 from core.motion_file import (
     DETECTOR_EXTRAS,
@@ -86,17 +87,18 @@ class Lifter:
     window: int
     weights: Path
     sha256: str
+    ankle_raise: float = LIFTER_ANKLE_RAISE  # core.weights.ankle_raise: from the weights' training recipe
 
 
 def load_model(weights: Path | None = None, cfg: InferenceConfig | None = None) -> Lifter:
     """Return the lifter for ``weights`` (default: the bundled model) on ``cfg.device``."""
     from core.inference import resolve_device
-    from core.weights import DEFAULT_WEIGHTS, load_lifter
+    from core.weights import DEFAULT_WEIGHTS, ankle_raise, load_lifter
 
     weights = Path(weights) if weights else DEFAULT_WEIGHTS
     device = resolve_device((cfg or InferenceConfig()).device)
     model, model_cfg, wmeta = load_lifter(weights, device=str(device))
-    return Lifter(model, model_cfg.window, weights, wmeta.get("sha256", ""))
+    return Lifter(model, model_cfg.window, weights, wmeta.get("sha256", ""), ankle_raise(wmeta))
 
 
 def _cpu_fallback(run: Callable[[Any, InferenceConfig], Any], model: Any, cfg: InferenceConfig,
@@ -123,7 +125,8 @@ def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | No
     from core.keypoints import turn_camera_points
 
     focals = focals or [None] * len(kps)
-    inputs = (lift_input(lifter_joints(kp), kp.image_size, kp.valid, f) for kp, f in zip(kps, focals, strict=True))
+    inputs = (lift_input(lifter_joints(kp, lifter.ankle_raise), kp.image_size, kp.valid, f)
+              for kp, f in zip(kps, focals, strict=True))
     seqs, turns = zip(*inputs, strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress,
@@ -210,14 +213,15 @@ def sides_unflipped(kp: Keypoints2D) -> Keypoints2D:
     return replace(kp, joints_2d=joints, scores=scores)
 
 
-def lifter_joints(kp: Keypoints2D) -> np.ndarray:
+def lifter_joints(kp: Keypoints2D, raise_by: float = LIFTER_ANKLE_RAISE) -> np.ndarray:
     """Return ``kp``'s 2D joints as the lifter is given them. Keypoints our extractor made (joint centres, moved from
-    MediaPipe's landmarks) get their ankles raised to where the lifter learnt a detector's
-    (core.keypoints.lifter_ankles); another detector's keypoints (no MediaPipe landmarks) go in as they are, as its
-    ankles are a detector's already. The clean-up after lifting keeps the joint centres."""
+    MediaPipe's landmarks) get their ankles raised ``raise_by`` towards the knees, where the lifter learnt a
+    detector's (core.keypoints.lifter_ankles; ``Lifter.ankle_raise`` for the weights in use); another detector's
+    keypoints (no MediaPipe landmarks) go in as they are, as its ankles are a detector's already. The clean-up after
+    lifting keeps the joint centres."""
     from core.keypoints import lifter_ankles
 
-    return lifter_ankles(kp.joints_2d) if "mp_landmarks" in kp.extras else kp.joints_2d
+    return lifter_ankles(kp.joints_2d, raise_by) if "mp_landmarks" in kp.extras else kp.joints_2d
 
 
 def lift(
@@ -253,7 +257,7 @@ def lift(
     t0 = time.perf_counter()
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints_3d, cfg = _cpu_fallback(
-        lambda m, c: inference.lift_sequence(lifter_joints(kp), kp.image_size, m, lifter.window, c,
+        lambda m, c: inference.lift_sequence(lifter_joints(kp, lifter.ankle_raise), kp.image_size, m, lifter.window, c,
                                              on_progress=progress, valid=kp.valid, fps=kp.fps,
                                              focal=cleanup.get("focal")),
         lifter.model, cfg, emit)

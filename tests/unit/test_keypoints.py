@@ -195,11 +195,15 @@ def test_lifter_ankles_move_only_the_ankles_towards_the_knees():
 
 
 def test_the_ankle_raise_is_the_mean_offset_the_lifter_trained_with():
-    """If the training's detector-gap offsets change, this constant has to be measured again (docs/model.md 1f)."""
-    from core.config import AugmentConfig
-    from core.synthetic import GAP_TOWARDS
+    """Read off each weights' training recipe (core.weights.ankle_raise): the bundled weights' is the constant; a
+    recipe with smaller detector-gap offsets expects less (docs/model.md 1f)."""
+    import json
 
-    aug = AugmentConfig()
-    lo, hi = next((lo, hi) for joint, towards, lo, hi in GAP_TOWARDS if (joint, towards) == (3, 2))
-    mean_offset_m = aug.gap_prob * aug.gap_scale * (lo + hi) / 2
-    assert mean_offset_m / 0.40 == pytest.approx(LIFTER_ANKLE_RAISE, rel=0.05)  # 0.40 m: the median shin
+    from core.weights import DEFAULT_WEIGHTS, ankle_raise, json_path
+
+    shipped = json.loads(json_path(DEFAULT_WEIGHTS).read_text())
+    assert ankle_raise(shipped) == pytest.approx(LIFTER_ANKLE_RAISE, rel=0.05)
+    assert ankle_raise({}) == pytest.approx(LIFTER_ANKLE_RAISE, rel=0.05)  # not recorded: the recipe's defaults
+    quarter = {"train_config": {"augment": {"gap_prob": 0.8, "gap_scale": 0.25}}}
+    assert ankle_raise(quarter) == pytest.approx(LIFTER_ANKLE_RAISE / 4, rel=0.05)
+    assert ankle_raise({"train_config": {"augment": {"gap_prob": 0.0}}}) == 0.0

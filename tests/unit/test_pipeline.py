@@ -192,3 +192,18 @@ def test_only_our_extractors_joint_centres_get_the_lifters_ankles(monkeypatch):
     clip = pipeline.lift(ours, cfg=InferenceConfig(device="cpu"))
     assert np.allclose(seen[-1], lifter_ankles(ours.joints_2d)) and not np.allclose(seen[-1], ours.joints_2d)
     assert np.array_equal(clip.joints_2d, ours.joints_2d)
+
+
+def test_the_ankle_raise_follows_the_weights_training_recipe(monkeypatch):
+    """Weights trained without the detector-gap offsets get the joint centres as they are."""
+    cfg = ModelConfig(arch="posemoe", window=9, channels=32, heads=4, expert_layers=1, decoder_layers=1)
+    model = build_model(cfg).eval()
+    meta = {"sha256": "x" * 64, "train_config": {"augment": {"gap_prob": 0.0}}}
+    monkeypatch.setattr(core.weights, "load_lifter", lambda path, device="cpu": (model, cfg, meta))
+    seen = []
+    real = core.inference.lift_sequence
+    monkeypatch.setattr(core.inference, "lift_sequence", lambda x, *a, **k: seen.append(x) or real(x, *a, **k))
+    kp = _kp()
+    kp.extras["mp_landmarks"] = np.zeros((30, 33, 4), np.float32)
+    pipeline.lift(kp, cfg=InferenceConfig(device="cpu"))
+    assert np.allclose(seen[-1], kp.joints_2d)
