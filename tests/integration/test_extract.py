@@ -91,3 +91,22 @@ def test_the_person_tracked_first_is_kept_when_hidden_beside_another(demo_clip, 
     assert "found again" in caplog.text
     assert kp.valid[:30].all() and not kp.valid[30:75].any() and kp.valid[80:].mean() > 0.95
     assert (kp.joints_2d[:, 0, 0] < w).all(), "the second dancer's frames were kept"
+
+
+def test_a_clip_edited_from_two_shots_is_said_to_cut(shared_data, tmp_path, caplog):
+    """Half of one real clip, then half of another: the cut is found and said; the clips alone have none."""
+    import cv2
+
+    from core.video import iter_frames
+
+    a = list(iter_frames(shared_data / "video" / "pose_1.mp4", rgb=False))[:30]
+    b = list(iter_frames(shared_data / "video" / "sports2d_demo.mp4", rgb=False))[:30]
+    b = [cv2.resize(f, (576, 576)) for f in b]
+    p = tmp_path / "edited.avi"
+    w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 30, (576, 576))
+    for f in a + b:
+        w.write(f)
+    w.release()
+    with caplog.at_level("WARNING"):
+        extract_keypoints(p)
+    assert "cuts to another shot at frame 30;" in caplog.text and "trim the clip to one shot" in caplog.text
