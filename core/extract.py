@@ -22,6 +22,7 @@ from core.errors import CancelledError, NoPersonError, WorkerEnvError
 from core.keypoints import blazepose_to_h36m
 from core.motion_file import Keypoints2D
 from core.native_logs import quiet_native_stderr
+from core.shots import shot_spans
 from core.tracks import frame_ranges, main_person_found_again, same_person, warn_if_mostly_filled
 from core.video import iter_frames, probe
 from core.video_metadata import read_lens_mm
@@ -284,11 +285,11 @@ def extract_keypoints(
                     video, len(rows_lm), total, len(rows_lm))
     cuts = shots.cuts()
     if cuts:
-        log.warning("%s: the video cuts to another shot at frame%s %s; the motion jumps there, and one ground is "
-                    "fitted to every shot: trim the clip to one shot, or capture each shot on its own", video,
-                    "s" * (len(cuts) > 1), ", ".join(map(str, cuts)))
+        log.warning("%s: the video cuts to another shot at frame%s %s; each shot is lifted on its own and joined "
+                    "where the body carries on (trim the clip to one shot if the shots are not one performance)",
+                    video, "s" * (len(cuts) > 1), ", ".join(map(str, cuts)))
     lm_all, world_all, valid_arr = _main_person(video, np.stack(rows_lm), np.stack(rows_world),
-                                                np.array(valid, bool), left.found, fps)
+                                                np.array(valid, bool), left.found, fps, cuts)
     if not valid_arr.any():
         raise NoPersonError(f"{video}: no person detected in any of {len(valid)} frames; "
                             "use a clip where one whole body is visible and at least a sixth of the picture's "
@@ -300,6 +301,8 @@ def extract_keypoints(
     scores[~valid_arr] = 0.0
     extras = {"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations(),
               **dict(zip(("camera_flow", "camera_flow_frames"), background.flow(), strict=True))}
+    if cuts:
+        extras["shot_cuts"] = np.asarray(cuts, np.int32)
     lens_mm = read_lens_mm(video)
     if lens_mm is not None:
         extras["lens_mm"] = np.asarray(lens_mm, np.float64)
@@ -308,11 +311,17 @@ def extract_keypoints(
 
 
 def _main_person(video: Path, lm: np.ndarray, world: np.ndarray, valid: np.ndarray, left: dict[int, Body],
-                 fps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (landmarks, world landmarks, valid) of the main person (core.tracks.main_person_found_again):
-    frames where the tracker was on somebody else take the body it left (:class:`LeftBody`) where counting it
-    keeps more of the main person, and are invalid otherwise."""
-    kept, others, taken = main_person_found_again(lm, valid, fps, {i: b[0] for i, b in left.items()})
+                 fps: float, cuts: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (landmarks, world landmarks, valid) of the main person (core.tracks.main_person_found_again), shot by
+    shot (``cuts``: the frames that begin one): frames where the tracker was on somebody else take the body it left
+    (:class:`LeftBody`) where counting it keeps more of the main person, and are invalid otherwise."""
+    kept, taken = np.zeros_like(valid), np.zeros_like(valid)
+    others: list[tuple[int, int]] = []
+    for a, b in shot_spans(cuts, valid, fps):  # at a cut the body moves in the picture at once: no other person
+        found = {i - a: v[0] for i, v in left.items() if a <= i < b}
+        k, o, t = main_person_found_again(lm[a:b], valid[a:b], fps, found)
+        kept[a:b], taken[a:b] = k, t
+        others += [(first + a, last + a) for first, last in o]
     if taken.any():
         lm, world = lm.copy(), world.copy()
         for i in np.flatnonzero(taken):

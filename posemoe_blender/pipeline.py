@@ -125,14 +125,31 @@ def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | No
     from core.keypoints import turn_camera_points
 
     focals = focals or [None] * len(kps)
-    inputs = (lift_input(lifter_joints(kp, lifter.ankle_raise), kp.image_size, kp.valid, f)
-              for kp, f in zip(kps, focals, strict=True))
+    pieces = [(i, a, b) for i, kp in enumerate(kps) for a, b in clip_shots(kp)]  # each shot lifted on its own
+    inputs = (lift_input(lifter_joints(kps[i], lifter.ankle_raise)[a:b], kps[i].image_size, kps[i].valid[a:b],
+                         focals[i]) for i, a, b in pieces)
     seqs, turns = zip(*inputs, strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress,
-                                                       fps=[kp.fps for kp in kps]),
+                                                       fps=[kps[i].fps for i, _, _ in pieces]),
                                 lifter.model, cfg or InferenceConfig(), emit)
-    return [turn_camera_points(j, -k) for j, k in zip(joints, turns, strict=True)], cfg
+    turned = [turn_camera_points(j, -k) for j, k in zip(joints, turns, strict=True)]
+    return [np.concatenate([j for (i, _, _), j in zip(pieces, turned, strict=True) if i == n])
+            for n in range(len(kps))], cfg
+
+
+def clip_shots(kp: Keypoints2D) -> list[tuple[int, int]]:
+    """Return the clip's shots as half-open frame ranges (core.shots.shot_spans of the cuts extraction found,
+    ``shot_cuts``): one range for a clip of one shot, or for keypoints that do not say."""
+    from core.shots import shot_spans
+
+    cuts = kp.extras.get("shot_cuts")
+    try:
+        cuts = np.asarray(cuts if cuts is not None else [], np.float64).ravel()
+    except (TypeError, ValueError):
+        cuts = np.zeros(0)
+    cuts = cuts[np.isfinite(cuts)].astype(int)
+    return shot_spans(cuts, kp.valid, kp.fps)
 
 
 def to_motion(
@@ -158,16 +175,25 @@ def to_motion(
     from core.inference import rate_plan, resolve_device
     from core.keypoints import upright_turns
     from core.motion_cleanup import clean_motion
+    from core.shots import join_shots, shot_flow, shot_rotations
 
     emit(Progress("filter", 0, 1))
+    spans = clip_shots(kp)
+    rotation = None if static_camera else kp.extras.get("camera_rotation")
+    flow = None if static_camera else (kp.extras.get("camera_flow"), kp.extras.get("camera_flow_frames"))
+    parts = []
     with _engine_warnings(emit):
-        joints_3d, root, info = clean_motion(
-            joints_3d, kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, preset=smoothing,
-            subject_height=subject_height, focal=focal, foot_lock=foot_lock, fixed_bones=fixed_bones,
-            level_camera=level_camera, camera_rotation=None if static_camera else kp.extras.get("camera_rotation"),
-            camera_flow=None if static_camera else (kp.extras.get("camera_flow"), kp.extras.get("camera_flow_frames")),
-            on_progress=lambda done, total: emit(Progress("filter", done, total + 1)),  # + 1: the rest of it
-        )
+        for n, (a, b) in enumerate(spans):  # one shot, or each shot of an edited clip on its own (core.shots)
+            parts.append(clean_motion(
+                joints_3d[a:b], kp.joints_2d[a:b], kp.scores[a:b], kp.valid[a:b], kp.fps, kp.image_size,
+                preset=smoothing, subject_height=subject_height, focal=focal, foot_lock=foot_lock,
+                fixed_bones=fixed_bones, level_camera=level_camera,
+                camera_rotation=rotation if len(spans) == 1 else shot_rotations(rotation, a, b),
+                camera_flow=flow if len(spans) == 1 else shot_flow(flow, a, b),
+                on_progress=lambda done, total, n=n: emit(Progress("filter", n * (total + 1) + done,
+                                                                   len(spans) * (total + 1))),
+            ))
+    joints_3d, root, info = parts[0] if len(parts) == 1 else join_shots(parts, spans)
     emit(Progress("filter", 1, 1))
     up, streams = rate_plan(kp.fps, len(kp.joints_2d))
     meta = {
@@ -256,10 +282,12 @@ def lift(
     lifter = lifter or load_model(weights, cfg)
     t0 = time.perf_counter()
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
+    x = lifter_joints(kp, lifter.ankle_raise)
     joints_3d, cfg = _cpu_fallback(
-        lambda m, c: inference.lift_sequence(lifter_joints(kp, lifter.ankle_raise), kp.image_size, m, lifter.window, c,
-                                             on_progress=progress, valid=kp.valid, fps=kp.fps,
-                                             focal=cleanup.get("focal")),
+        lambda m, c: np.concatenate([
+            inference.lift_sequence(x[a:b], kp.image_size, m, lifter.window, c, on_progress=progress,
+                                    valid=kp.valid[a:b], fps=kp.fps, focal=cleanup.get("focal"))
+            for a, b in clip_shots(kp)]),  # each shot of an edited clip on its own (core.shots)
         lifter.model, cfg, emit)
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)
 

@@ -100,13 +100,22 @@ def test_a_clip_edited_from_two_shots_is_said_to_cut(shared_data, tmp_path, capl
     from core.video import iter_frames
 
     a = list(iter_frames(shared_data / "video" / "pose_1.mp4", rgb=False))[:30]
-    b = list(iter_frames(shared_data / "video" / "sports2d_demo.mp4", rgb=False))[:30]
-    b = [cv2.resize(f, (576, 576)) for f in b]
+    b = list(iter_frames(shared_data / "video" / "pose_squats.mp4", rgb=False))[:30]
+    b = [cv2.resize(f[200:1100, :], (460, 576)) for f in b]  # the squatter, framed like the dancer
+    b = [cv2.copyMakeBorder(f, 0, 0, 58, 58, cv2.BORDER_REPLICATE) for f in b]
     p = tmp_path / "edited.avi"
     w = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 30, (576, 576))
     for f in a + b:
         w.write(f)
     w.release()
     with caplog.at_level("WARNING"):
-        extract_keypoints(p)
-    assert "cuts to another shot at frame 30;" in caplog.text and "trim the clip to one shot" in caplog.text
+        kp = extract_keypoints(p)
+    assert "cuts to another shot at frame 30;" in caplog.text and "each shot is lifted on its own" in caplog.text
+    assert kp.extras["shot_cuts"].tolist() == [30] and kp.valid.mean() > 0.9, np.flatnonzero(~kp.valid)
+    from posemoe_blender.pipeline import lift
+
+    clip = lift(kp)
+    assert clip.meta["shots"] == [[0, 29], [30, 59]]
+    pelvis = clip.root @ np.asarray(clip.meta["world_from_camera"])[:3, :3].T
+    steps = np.linalg.norm(np.diff(pelvis, axis=0), axis=1)
+    assert steps[29] < 0.1, steps[27:32]  # no jump from one camera's view to the other's

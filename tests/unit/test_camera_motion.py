@@ -150,6 +150,9 @@ def test_shot_cuts_are_found_and_pans_flicker_flashes_and_fades_are_not():
     frames[60] = np.full_like(frames[60], 255)  # a white one
     frames += [np.zeros_like(frames[0])] * 5 + [_shot_frame(2)] * 10  # a fade through black to the same shot
     frames += [_shot_frame(3)] * 10  # a cut at frame 85
+    covered = _shot_frame(3)
+    covered[:, :80] = 110  # somebody close to the camera covers half the picture for a while: no cut
+    frames += [covered] * 10 + [_shot_frame(3)] * 10
     shots = ShotCuts(fps=10.0)
     for f in frames:
         shots.update(f)

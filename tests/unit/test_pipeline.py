@@ -207,3 +207,20 @@ def test_the_ankle_raise_follows_the_weights_training_recipe(monkeypatch):
     kp.extras["mp_landmarks"] = np.zeros((30, 33, 4), np.float32)
     pipeline.lift(kp, cfg=InferenceConfig(device="cpu"))
     assert np.allclose(seen[-1], kp.joints_2d)
+
+
+def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypatch):
+    """capture / lift (lift_sequence per shot) and batch (lift_clips: every shot a sequence of its own)."""
+    _tiny(monkeypatch)
+    seen = []
+    real_many = core.inference.lift_many
+    monkeypatch.setattr(core.inference, "lift_many",
+                        lambda m, seqs, *a, **k: seen.append([len(x) for x in seqs]) or real_many(m, seqs, *a, **k))
+    kp = _kp(60)
+    kp.extras["shot_cuts"] = np.array([25], np.int32)
+    lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
+    joints, _ = pipeline.lift_clips([kp, _kp(40)], lifter, InferenceConfig(device="cpu"))
+    assert seen[-1] == [25, 35, 40] and [len(j) for j in joints] == [60, 40]
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"))
+    assert seen[-2:] == [[25], [35]] and clip.meta["shots"] == [[0, 24], [25, 59]]
+    assert clip.joints_3d.shape == (60, 17, 3) and np.isfinite(clip.root).all()

@@ -1,0 +1,81 @@
+"""core.shots: an edited clip's shots lifted and cleaned on their own, joined where the body carries on."""
+
+import numpy as np
+import pytest
+
+from core.shots import join_shots, shot_flow, shot_rotations, shot_spans
+from core.skeleton import JOINT_INDEX as J
+from core.world import invert
+
+
+def test_shots_are_split_at_cuts_and_short_or_empty_ones_kept_with_a_neighbour():
+    valid = np.ones(100, bool)
+    assert shot_spans([], valid, 30.0) == [(0, 100)]
+    assert shot_spans([40, 70], valid, 30.0) == [(0, 40), (40, 70), (70, 100)]
+    assert shot_spans([40, 45], valid, 30.0) == [(0, 45), (45, 100)]  # 5 frames: under half a second
+    assert shot_spans([5, 60], valid, 30.0) == [(0, 60), (60, 100)]  # a short first shot goes with the next
+    valid[60:] = False
+    assert shot_spans([60], valid, 30.0) == [(0, 100)]  # a shot with nobody in it: a title card
+    assert shot_spans([0, 100, 250], np.ones(100, bool), 30.0) == [(0, 100)]  # cuts outside the clip
+
+
+def test_a_shots_camera_turns_start_from_its_own_first_frame():
+    def turn(deg):
+        c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
+        return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+    rot = np.stack([turn(d) for d in (0, 1, 2, 90, 91, 92)])  # the 88 degrees at frame 3: the cut
+    shot = shot_rotations(rot, 3, 6)
+    assert np.allclose(shot, np.stack([turn(d) for d in (0, 1, 2)]))
+    assert shot_rotations(None, 0, 3) is None and shot_rotations(rot[:2], 0, 3) is None
+
+
+def test_a_shots_background_corners_are_those_followed_within_it():
+    points = np.arange(4 * 2 * 4, dtype=np.float32).reshape(4, 2, 4)
+    frames = np.array([[0, 2], [2, 4], [4, 6], [6, 8]])
+    p, f = shot_flow((points, frames), 2, 7)
+    assert np.array_equal(f, [[0, 2], [2, 4]]) and np.array_equal(p, points[1:3])
+    assert shot_flow((points, frames), 9, 12) is None and shot_flow(None, 0, 5) is None
+
+
+def _walk(frames: int, start: np.ndarray, heading_deg: float) -> np.ndarray:
+    """Return (T, 17, 3) Z-up world points of a stick body walking 1 cm a frame along its heading."""
+    h = np.radians(heading_deg)
+    fwd, left = np.array([np.cos(h), np.sin(h), 0.0]), np.array([-np.sin(h), np.cos(h), 0.0])
+    body = np.zeros((17, 3))
+    body[J["l_hip"]], body[J["r_hip"]] = 0.1 * left, -0.1 * left
+    body[J["thorax"]], body[J["head"]] = [0, 0, 0.5], [0, 0, 0.8]
+    body[:] += [0, 0, 0.9]
+    body[J["pelvis"]] = [0, 0, 0.9]
+    return start + body[None] + 0.01 * np.arange(frames)[:, None, None] * fwd
+
+
+def _part(world_points: np.ndarray, world_from_camera: np.ndarray, contacts: list) -> tuple:
+    camera = world_points @ invert(world_from_camera)[:3, :3].T + invert(world_from_camera)[:3, 3]
+    root = camera[:, J["pelvis"]]
+    info = {"world_from_camera": world_from_camera.tolist(), "contacts": {"left": contacts, "right": []},
+            "foot_locks": {"left": [[1.0, 0.0, 0.07]] * len(contacts), "right": []}, "camera_turn_deg": 3.0,
+            "camera_travel_m": 0.5, "ground": {"pitch_deg": 10.0}}
+    return (camera - root[:, None]).astype(np.float32), root.astype(np.float32), info
+
+
+def test_the_shots_are_joined_where_the_body_carries_on_in_the_first_shots_camera():
+    w0 = np.eye(4)
+    w0[:3, :3] = [[1, 0, 0], [0, 0, 1], [0, -1, 0]]  # camera looking along +Y, Z up
+    w0[2, 3] = 1.5
+    w1 = w0.copy()
+    w1[:3, :3] = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]]) @ w0[:3, :3]  # another camera, 90 degrees round
+    w1[:3, 3] = [4.0, -2.0, 1.5]
+    first = _walk(20, np.zeros(3), 90.0)
+    second = _walk(10, np.array([7.0, 3.0, 0.0]), 0.0)  # the same walk, seen from the other camera's world
+    parts = [_part(first, w0, [[0, 9]]), _part(second, w1, [[2, 5]])]
+    rel, root, info = join_shots(parts, [(0, 20), (20, 30)])
+    world = (rel + root[:, None]) @ w0[:3, :3].T + w0[:3, 3]
+    assert np.allclose(world[:20], first, atol=1e-5)  # the first shot as it was
+    step = world[1:, J["pelvis"]] - world[:-1, J["pelvis"]]
+    assert np.allclose(step, step[0], atol=1e-5)  # walking on at one pace across the cut
+    hips = world[:, J["l_hip"]] - world[:, J["r_hip"]]
+    assert np.allclose(hips[20:], hips[19], atol=1e-5)  # facing the same way
+    assert info["contacts"]["left"] == [[0, 9], [22, 25]] and info["shots"] == [[0, 19], [20, 29]]
+    assert len(info["foot_locks"]["left"]) == 2 and info["world_from_camera"] == w0.tolist()
+    assert info["camera_turn_deg"] == 3.0 and info["camera_travel_m"] == pytest.approx(1.0)
