@@ -138,7 +138,7 @@ def accuracy(gt_dir: Path, quick: bool, render: bool = True, weights: Path | Non
     from core.config import InferenceConfig
     from core.inference import lift_sequence
     from core.keypoints import blazepose_to_h36m
-    from core.weights import DEFAULT_WEIGHTS, load_lifter
+    from core.weights import DEFAULT_WEIGHTS, ankle_raise, load_lifter
     from posemoe_blender.pipeline import lifter_joints
 
     torch.set_num_threads(2)
@@ -161,9 +161,10 @@ def accuracy(gt_dir: Path, quick: bool, render: bool = True, weights: Path | Non
         height = np.ptp(truth["joints_2d"][..., 1], axis=1)[kp.valid]
         row["kp2d_px"] = float(err2d.mean())
         row["kp2d_pct_height"] = float(100 * (err2d.mean(1) / height).mean())
-        for name, (model, cfg, _) in lifters.items():
-            y = lift_sequence(lifter_joints(kp), kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
-                              valid=kp.valid, fps=kp.fps)  # as posemoe capture lifts
+        for name, (model, cfg, meta) in lifters.items():
+            x = lifter_joints(kp, ankle_raise(meta))  # as posemoe capture lifts
+            y = lift_sequence(x, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"), valid=kp.valid,
+                              fps=kp.fps)
             rel, skate = _cleaned(y, kp, fps, static, c["truth"])
             row[name] = {**_metrics(rel, gt_rel), "skate_cm_s": skate}
         mw, _ = blazepose_to_h36m(np.asarray(kp.extras["mp_world"], np.float64))

@@ -61,7 +61,7 @@ def cut_video(video: Path, every: int, out: Path) -> None:
     writer.release()
 
 
-def rendered_rows(folder: Path, model: torch.nn.Module, window: int) -> dict[str, dict]:
+def rendered_rows(folder: Path, model: torch.nn.Module, window: int, raise_by: float) -> dict[str, dict]:
     """Return, per rendered clip and rate, the raw lifter's P-MPJPE / H-MPJPE (mm) lifted as is and planned."""
     import tempfile
 
@@ -87,7 +87,8 @@ def rendered_rows(folder: Path, model: torch.nn.Module, window: int) -> dict[str
             gt = gt_all[::every][: len(kp.joints_2d)]
             row = {"frames": int(len(gt)), "plan": list(rate_plan(kp.fps, len(gt)))}
             for name, rate in (("as_is", None), ("planned", kp.fps)):
-                y = lift_sequence(lifter_joints(kp), kp.image_size, model, window, valid=kp.valid, fps=rate)[: len(gt)]
+                x = lifter_joints(kp, raise_by)
+                y = lift_sequence(x, kp.image_size, model, window, valid=kp.valid, fps=rate)[: len(gt)]
                 v = kp.valid[: len(gt)]
                 row[name] = {"p_mpjpe_mm": round(1000 * p_mpjpe(y[v], gt[v]), 2),
                              "h_mpjpe_mm": round(1000 * h_mpjpe(y[v], gt[v]), 2)}  # fmt: skip
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import core.training as training
     from core.inference import lift_many, rate_plan
-    from core.weights import DEFAULT_WEIGHTS, load_lifter
+    from core.weights import DEFAULT_WEIGHTS, ankle_raise, load_lifter
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
               f"as is {row['as_is']}, planned {row['planned']}", flush=True)
     out = {"weights": a.weights.name, "rates": rows}
     if a.rendered:
-        out["rendered"] = rendered_rows(a.rendered, model, mcfg.window)
+        out["rendered"] = rendered_rows(a.rendered, model, mcfg.window, ankle_raise(meta))
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps(out, indent=1) + "\n")
     print("\n| fps | clips | lifted at | as is: MPJPE / P-MPJPE / H-MPJPE / accel | planned |\n|---|---|---|---|---|")

@@ -77,11 +77,11 @@ def measure(folder: Path) -> dict:
     from core.metrics import accel_error, mpjpe, p_mpjpe
     from core.motion_cleanup import clean_motion
     from core.motion_file import read_keypoints
-    from core.weights import DEFAULT_WEIGHTS, load_lifter
+    from core.weights import DEFAULT_WEIGHTS, ankle_raise, load_lifter
     from posemoe_blender.pipeline import lifter_joints
 
     torch.set_num_threads(2)
-    model, cfg, _ = load_lifter(DEFAULT_WEIGHTS, device="cpu")
+    model, cfg, meta = load_lifter(DEFAULT_WEIGHTS, device="cpu")
     clips: dict[str, dict] = {}
     for truth_path in sorted(folder.glob("*_truth.npz")):
         name = truth_path.name[: -len("_truth.npz")]
@@ -99,7 +99,8 @@ def measure(folder: Path) -> dict:
                      "height_m": clip_height(truth)}
         for variant, rule in VARIANTS.items():
             k = variant_keypoints(kp, *rule)
-            x = lifter_joints(k) if rule[1] else k.joints_2d  # raised ankles go with the joint-centre limb points
+            # Raised ankles go with the joint-centre limb points.
+            x = lifter_joints(k, ankle_raise(meta)) if rule[1] else k.joints_2d
             y = lift_sequence(x, k.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=k.valid, fps=k.fps)
             rel, _, _ = clean_motion(y, k.joints_2d, k.scores, k.valid, k.fps, k.image_size, "medium",

@@ -45,11 +45,11 @@ def rendered_rows(folder: Path, weights: Path) -> dict[str, dict]:
     from core.inference import lift_sequence
     from core.metrics import h_mpjpe, p_mpjpe
     from core.video_metadata import write_lens_mm
-    from core.weights import load_lifter
+    from core.weights import ankle_raise, load_lifter
     from core.world import FULL_FRAME_DIAGONAL_MM
     from posemoe_blender.pipeline import lifter_joints
 
-    model, mcfg, _ = load_lifter(weights)
+    model, mcfg, meta = load_lifter(weights)
     rows = {}
     for truth_path in sorted(folder.glob("*_truth.npz")):
         name = truth_path.name.replace("_truth.npz", "")
@@ -65,7 +65,8 @@ def rendered_rows(folder: Path, weights: Path) -> dict[str, dict]:
         v = kp.valid[: len(gt)]
         row = {"focal_widths": round(focal / kp.image_size[0], 3)}
         for key, f in (("unknown", None), ("known", focal)):
-            y = lift_sequence(lifter_joints(kp), kp.image_size, model, mcfg.window, valid=kp.valid, fps=kp.fps, focal=f)
+            x = lifter_joints(kp, ankle_raise(meta))
+            y = lift_sequence(x, kp.image_size, model, mcfg.window, valid=kp.valid, fps=kp.fps, focal=f)
             y = y[: len(gt)]
             row[key] = {"p_mpjpe_mm": round(1000 * p_mpjpe(y[v], gt[v]), 2),
                         "h_mpjpe_mm": round(1000 * h_mpjpe(y[v], gt[v]), 2)}  # fmt: skip

@@ -95,12 +95,12 @@ def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
     if out.exists():
         return np.load(out)
     from core.inference import lift_sequence
-    from core.weights import load_lifter
+    from core.weights import ankle_raise, load_lifter
     from posemoe_blender.pipeline import lifter_joints
 
-    model, cfg, _ = load_lifter(weights)
-    j = lift_sequence(lifter_joints(kp), kp.image_size, model, cfg.window, InferenceConfig(device="cpu"),
-                      valid=kp.valid, fps=kp.fps)  # as posemoe capture lifts
+    model, cfg, meta = load_lifter(weights)
+    x = lifter_joints(kp, ankle_raise(meta))  # as posemoe capture lifts
+    j = lift_sequence(x, kp.image_size, model, cfg.window, InferenceConfig(device="cpu"), valid=kp.valid, fps=kp.fps)
     np.save(out, j)
     return j
 

@@ -140,13 +140,14 @@ class ShotCuts:
 
     def __init__(self, fps: float) -> None:
         self.half = max(2, int(round(fps)))
+        # The last two pictures that were not blank (normalised thumbnails) and the last one's raw grey levels.
         self._prev: np.ndarray | None = None
-        self._prev_flat = False
         self._before: np.ndarray | None = None
         self._prev_raw: np.ndarray | None = None
-        self.change: list[float] = []
+        self.change: list[float] = []  # against the last picture before it (0 for a blank frame)
         self.blocks: list[float] = []  # share of the thumbnail's blocks that changed: all of them at a cut
-        self.back: list[float] = []  # frame t+1 against t-1, kept at t: a flash comes back
+        self.skip: list[float] = []  # against the picture before that one: a flash's way back is small there
+        self.pictures: list[int] = []  # the frames that are not blank
 
     def update(self, frame: np.ndarray) -> None:
         """Add the next frame (H, W, 3) uint8."""
@@ -156,29 +157,30 @@ class ShotCuts:
         small = frame[:: max(1, h // (4 * CUT_THUMB[1])), :: max(1, w // (4 * CUT_THUMB[0]))]
         t = cv2.cvtColor(cv2.resize(small, CUT_THUMB, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
         t = t.astype(np.float32)
-        flat = float(t.std()) < CUT_FLAT_STD
-        # A black or blank frame (a fade, a first frame left black) is no shot of its own.
-        blank = self._prev is None or flat or self._prev_flat
-        self.blocks.append(0.0 if blank else _blocks_changed(self._prev_raw, t))
-        self._prev_raw = t
-        t = (t - t.mean()) / max(float(t.std()), CUT_FLAT_STD)  # brightness and contrast out: flicker, exposure
-        self.change.append(0.0 if blank else float(np.abs(t - self._prev).mean()))
-        self._prev_flat = flat
-        if self._before is not None:
-            self.back.append(float(np.abs(t - self._before).mean()))
-        self._before, self._prev = self._prev, t
+        if float(t.std()) < CUT_FLAT_STD:  # a black or blank frame (a fade, a dip to black) is no picture of its own:
+            self.change.append(0.0)  # a cut through it is found at the next picture, against the last before it
+            self.blocks.append(0.0)
+            self.skip.append(np.inf)
+            return
+        z = (t - t.mean()) / float(t.std())  # brightness and contrast out: flicker, exposure
+        self.change.append(0.0 if self._prev is None else float(np.abs(z - self._prev).mean()))
+        self.blocks.append(0.0 if self._prev_raw is None else _blocks_changed(self._prev_raw, t))
+        self.skip.append(np.inf if self._before is None else float(np.abs(z - self._before).mean()))
+        self.pictures.append(len(self.change) - 1)
+        self._before, self._prev, self._prev_raw = self._prev, z, t
 
     def cuts(self) -> list[int]:
         """Return the frames that begin a new shot."""
         d = np.asarray(self.change)
-        back = np.asarray([np.inf] + self.back + [np.inf, np.inf])  # back[i]: frame i+1 against i-1
+        skip = np.asarray(self.skip)
+        following = dict(zip(self.pictures, self.pictures[1:], strict=False))  # picture -> the next picture
         out = []
         for i in np.flatnonzero(d >= CUT_MIN_CHANGE):
             window = np.r_[d[max(1, i - self.half): i], d[i + 1: i + 1 + self.half]]
             around = float(np.median(window)) if window.size else 0.0
-            # Not a flash: the next frame does not come back to the one before, nor is this frame the way back.
-            if (d[i] >= CUT_MIN_RATIO * max(around, 0.02) and min(back[i], back[i - 1]) >= 0.5 * d[i]
-                    and self.blocks[i] >= CUT_MIN_BLOCKS):
+            # Not a flash: the next picture does not come back to the one before, nor is this one the way back.
+            back = min(skip[following[i]] if i in following else np.inf, skip[i])
+            if d[i] >= CUT_MIN_RATIO * max(around, 0.02) and back >= 0.5 * d[i] and self.blocks[i] >= CUT_MIN_BLOCKS:
                 out.append(int(i))
         return out
 

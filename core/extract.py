@@ -285,8 +285,9 @@ def extract_keypoints(
                     video, len(rows_lm), total, len(rows_lm))
     cuts = shots.cuts()
     if cuts:
-        log.warning("%s: the video cuts to another shot at frame%s %s; each shot is lifted on its own and joined "
-                    "where the body carries on (trim the clip to one shot if the shots are not one performance)",
+        log.warning("%s: the video cuts to another shot at frame%s %s; each shot (of half a second or more) is "
+                    "lifted on its own and joined where the body carries on (trim the clip to one shot if the "
+                    "shots are not one performance)",
                     video, "s" * (len(cuts) > 1), ", ".join(map(str, cuts)))
     lm_all, world_all, valid_arr = _main_person(video, np.stack(rows_lm), np.stack(rows_world),
                                                 np.array(valid, bool), left.found, fps, cuts)
@@ -295,8 +296,10 @@ def extract_keypoints(
                             "use a clip where one whole body is visible and at least a sixth of the picture's "
                             "height (crop or film closer)")
     warn_if_mostly_filled(video, valid_arr)
-    mp_lm = fill_invalid(lm_all, valid_arr)
-    mp_world = fill_invalid(world_all, valid_arr)
+    spans = shot_spans(cuts, valid_arr, fps)  # each with a person in it (short or empty shots are merged)
+    # Lost frames are filled within their shot: not from the other camera's view of the body.
+    mp_lm = np.concatenate([fill_invalid(lm_all[a:b], valid_arr[a:b]) for a, b in spans])
+    mp_world = np.concatenate([fill_invalid(world_all[a:b], valid_arr[a:b]) for a, b in spans])
     joints_2d, scores = blazepose_to_h36m(mp_lm[..., :2], mp_lm[..., 3])
     scores[~valid_arr] = 0.0
     extras = {"mp_landmarks": mp_lm, "mp_world": mp_world, "camera_rotation": background.rotations(),

@@ -45,11 +45,12 @@ def shot_spans(cuts: np.ndarray | list[int], valid: np.ndarray, fps: float) -> l
 def shot_rotations(camera_rotation: np.ndarray | None, a: int, b: int) -> np.ndarray | None:
     """Return a shot's camera turns (core.camera_motion: each frame's from the clip's first) from its own first
     frame: the turn measured across the cut, between unrelated pictures, drops out."""
-    if camera_rotation is None:
-        return None
-    rot = np.asarray(camera_rotation, np.float64)
-    if rot.ndim != 3 or len(rot) < b:
-        return None
+    try:
+        rot = np.asarray(camera_rotation, np.float64)
+    except (TypeError, ValueError):
+        rot = np.zeros(0)
+    if rot.ndim != 3 or rot.shape[1:] != (3, 3) or len(rot) < b:
+        return None  # none, or malformed: the clean-up takes the camera to stand still (as for one shot)
     return np.einsum("ji,tjk->tik", rot[a], rot[a:b])
 
 
@@ -59,9 +60,13 @@ def shot_flow(flow: tuple[np.ndarray, np.ndarray] | None, a: int, b: int
     their frame numbers counted from ``a``; None where there are none."""
     if flow is None or flow[0] is None or flow[1] is None:
         return None
-    points, frames = np.asarray(flow[0]), np.asarray(flow[1])
-    if frames.ndim != 2 or len(frames) != len(points):
+    try:
+        points, frames = np.asarray(flow[0], np.float64), np.asarray(flow[1], np.float64)
+    except (TypeError, ValueError):
+        return None  # malformed: no travel measured (core.camera_travel.checked_flow says so for one shot)
+    if frames.ndim != 2 or frames.shape[1] != 2 or len(frames) != len(points) or not np.isfinite(frames).all():
         return None
+    frames = frames.astype(np.int64)
     inside = (frames >= a).all(axis=1) & (frames < b).all(axis=1)
     if not inside.any():
         return None
@@ -105,10 +110,20 @@ def join_shots(parts: list[tuple[np.ndarray, np.ndarray, dict]], spans: list[tup
         out_root.append(camera[:, J["pelvis"]])
         out_rel.append(camera - camera[:, J["pelvis"], None])
         for side in ("left", "right"):
-            info["contacts"][side] += [[first + a, last + a] for first, last in shot_info["contacts"][side]]
             locks = np.asarray(shot_info.get("foot_locks", {}).get(side, []), np.float64).reshape(-1, 3)
             moved = locks @ align[:3, :3].T + align[:3, 3]
-            info["foot_locks"][side] += [[round(float(v), 4) for v in p] for p in moved]
+            ranges = [[first + a, last + a] for first, last in shot_info["contacts"][side]]
+            if len(moved) != len(ranges):
+                moved = np.zeros((0, 3))  # locks that do not pair with the contacts: left out
+            for n, (first, last) in enumerate(ranges):
+                done = info["contacts"][side]
+                if done and first == a and done[-1][1] == a - 1:  # planted across the cut: two contacts, not one
+                    first += 1  # (a bake would pin the foot to one spot seen from two cameras)
+                if first > last:
+                    continue
+                done.append([first, last])
+                if len(moved):
+                    info["foot_locks"][side].append([round(float(v), 4) for v in moved[n]])
     info["camera_turn_deg"] = max(float(p[2].get("camera_turn_deg", 0.0)) for p in parts)
     info["camera_travel_m"] = round(sum(float(p[2].get("camera_travel_m", 0.0)) for p in parts), 3)
     info["shots"] = [[a, b - 1] for a, b in spans]

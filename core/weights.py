@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -101,20 +102,31 @@ def _expected_shapes(cfg: ModelConfig, jp: Path) -> dict[str, tuple[int, ...]]:
                          "re-download or retrain the weights") from None
 
 
-def ankle_raise(meta: dict) -> float:
+def ankle_raise(meta: dict, source: str = "weights metadata") -> float:
     """Return the share of the ankle-to-knee vector by which the lifter of weights metadata ``meta`` expects its
     input ankles raised from the joint centres (core.keypoints.lifter_ankles): the mean detector-gap offset of its
-    training recipe (``train_config.augment``; the recipe's defaults where it is not recorded) over the median shin."""
+    training recipe (``train_config.augment``; the recipe's defaults where it is not recorded) over the median shin.
+    ModelError (naming ``source``) for a recipe that is not numbers in range."""
     from core.config import AugmentConfig
     from core.keypoints import MEDIAN_SHIN_M
     from core.synthetic import GAP_TOWARDS
 
-    recorded = ((meta.get("train_config") or {}).get("augment") or {}) if isinstance(meta, dict) else {}
+    train = meta.get("train_config") if isinstance(meta, dict) else None
+    recorded = train.get("augment") if isinstance(train, dict) else None
+    recorded = recorded if isinstance(recorded, dict) else {}
     default = AugmentConfig()
-    prob = float(recorded.get("gap_prob", default.gap_prob))
-    scale = float(recorded.get("gap_scale", default.gap_scale))
+    try:
+        prob = float(recorded.get("gap_prob", default.gap_prob))
+        scale = float(recorded.get("gap_scale", default.gap_scale))
+    except (TypeError, ValueError):
+        prob = scale = math.nan
     lo, hi = next((lo, hi) for joint, towards, lo, hi in GAP_TOWARDS if (joint, towards) == (3, 2))
-    return prob * scale * 0.5 * (lo + hi) / MEDIAN_SHIN_M
+    share = prob * scale * 0.5 * (lo + hi) / MEDIAN_SHIN_M
+    if not 0.0 <= share < 0.5:  # NaN included
+        raise ModelError(f"{source}: train_config.augment gap_prob {recorded.get('gap_prob')!r} / gap_scale "
+                         f"{recorded.get('gap_scale')!r} are not a detector-gap recipe (numbers, 0-1 and 0-5); fix "
+                         "the weights' .json or retrain")
+    return share
 
 
 def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Module, ModelConfig, dict]:

@@ -205,17 +205,9 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
     elif suffix == ".fbx":
         _import(character, "FBX", "re-export it from the program that made it (binary FBX 7.x)",
                 lambda path: bpy.ops.import_scene.fbx(filepath=path))
-    elif suffix in GLTF_CHARACTERS:
-        with tempfile.TemporaryDirectory(prefix="posemoe_character_") as tmp:
-            path = character
-            if suffix == ".vrm":  # a VRM avatar is a .glb with extensions the glTF importer skips; it goes by name
-                path = Path(tmp) / "character.glb"
-                try:
-                    os.symlink(character.resolve(), path)
-                except OSError:  # no symlink rights (Windows)
-                    shutil.copyfile(character, path)
-            _import(character, "glTF", "re-export it as a .glb, or open it in Blender and save a .blend",
-                    lambda p=str(path): bpy.ops.import_scene.gltf(filepath=p))
+    elif suffix in GLTF_CHARACTERS:  # a VRM is a .glb with extensions the importer skips; it reads the content
+        _import(character, "glTF", "re-export it as a .glb, or open it in Blender and save a .blend",
+                lambda path: bpy.ops.import_scene.gltf(filepath=path))
     else:
         raise InputFileError(f"{character}: unsupported character type {suffix!r}; use a .blend, .fbx, .glb, .gltf "
                              "or .vrm file")

@@ -93,12 +93,13 @@ class Lifter:
 def load_model(weights: Path | None = None, cfg: InferenceConfig | None = None) -> Lifter:
     """Return the lifter for ``weights`` (default: the bundled model) on ``cfg.device``."""
     from core.inference import resolve_device
-    from core.weights import DEFAULT_WEIGHTS, ankle_raise, load_lifter
+    from core.weights import DEFAULT_WEIGHTS, ankle_raise, json_path, load_lifter
 
     weights = Path(weights) if weights else DEFAULT_WEIGHTS
     device = resolve_device((cfg or InferenceConfig()).device)
     model, model_cfg, wmeta = load_lifter(weights, device=str(device))
-    return Lifter(model, model_cfg.window, weights, wmeta.get("sha256", ""), ankle_raise(wmeta))
+    raise_by = ankle_raise(wmeta, str(json_path(weights)))
+    return Lifter(model, model_cfg.window, weights, wmeta.get("sha256", ""), raise_by)
 
 
 def _cpu_fallback(run: Callable[[Any, InferenceConfig], Any], model: Any, cfg: InferenceConfig,
@@ -229,7 +230,10 @@ def sides_unflipped(kp: Keypoints2D) -> Keypoints2D:
     where there are none. Every lifting path calls this first, so the lifter and the clean-up see the same 2D."""
     from core.side_flips import side_flips, unflip
 
-    flips = side_flips(kp.joints_2d, kp.valid, kp.fps)
+    flips: dict[str, np.ndarray] = {}
+    for a, b in clip_shots(kp):  # shot by shot: the jump at a cut is no flip of the labels
+        for group, frames in side_flips(kp.joints_2d[a:b], kp.valid[a:b], kp.fps).items():
+            flips.setdefault(group, np.zeros(len(kp.valid), bool))[a:b] = frames
     counts = {group: int(frames.sum()) for group, frames in flips.items() if frames.any()}
     if not counts:
         return kp
@@ -283,9 +287,14 @@ def lift(
     t0 = time.perf_counter()
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     x = lifter_joints(kp, lifter.ankle_raise)
+    frames = len(x)
+
+    def shot_progress(a: int, b: int) -> Callable[[int, int], None]:  # one bar over every shot
+        return lambda d, t: progress(a + (b - a) * d // max(t, 1), frames)
+
     joints_3d, cfg = _cpu_fallback(
         lambda m, c: np.concatenate([
-            inference.lift_sequence(x[a:b], kp.image_size, m, lifter.window, c, on_progress=progress,
+            inference.lift_sequence(x[a:b], kp.image_size, m, lifter.window, c, on_progress=shot_progress(a, b),
                                     valid=kp.valid[a:b], fps=kp.fps, focal=cleanup.get("focal"))
             for a, b in clip_shots(kp)]),  # each shot of an edited clip on its own (core.shots)
         lifter.model, cfg, emit)

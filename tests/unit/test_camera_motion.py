@@ -148,12 +148,13 @@ def test_shot_cuts_are_found_and_pans_flicker_flashes_and_fades_are_not():
     frames += [_shot_frame(2, shift=i) for i in range(30)]  # a cut to another shot at frame 40
     frames[55] = _shot_frame(9)  # a flash of something else for one frame
     frames[60] = np.full_like(frames[60], 255)  # a white one
-    frames += [np.zeros_like(frames[0])] * 5 + [_shot_frame(2)] * 10  # a fade through black to the same shot
+    frames += [np.zeros_like(frames[0])] * 5 + [_shot_frame(2, shift=29)] * 10  # a fade through black and back
     frames += [_shot_frame(3)] * 10  # a cut at frame 85
     covered = _shot_frame(3)
     covered[:, :80] = 110  # somebody close to the camera covers half the picture for a while: no cut
     frames += [covered] * 10 + [_shot_frame(3)] * 10
+    frames += [np.zeros_like(frames[0])] * 3 + [_shot_frame(4)] * 10  # a dip to black into another shot: 118
     shots = ShotCuts(fps=10.0)
     for f in frames:
         shots.update(f)
-    assert shots.cuts() == [40, 85]
+    assert shots.cuts() == [40, 85, 118]

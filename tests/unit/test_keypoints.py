@@ -207,3 +207,9 @@ def test_the_ankle_raise_is_the_mean_offset_the_lifter_trained_with():
     quarter = {"train_config": {"augment": {"gap_prob": 0.8, "gap_scale": 0.25}}}
     assert ankle_raise(quarter) == pytest.approx(LIFTER_ANKLE_RAISE / 4, rel=0.05)
     assert ankle_raise({"train_config": {"augment": {"gap_prob": 0.0}}}) == 0.0
+    from core.errors import ModelError
+
+    for bad in ({"gap_prob": None}, {"gap_scale": "x"}, {"gap_prob": float("nan")}, {"gap_scale": 100.0}):
+        with pytest.raises(ModelError, match="w.json: train_config.augment gap_prob"):
+            ankle_raise({"train_config": {"augment": bad}}, "w.json")
+    assert ankle_raise({"train_config": {"augment": "not a dict"}}) == pytest.approx(LIFTER_ANKLE_RAISE)

@@ -28,6 +28,7 @@ def test_a_shots_camera_turns_start_from_its_own_first_frame():
     shot = shot_rotations(rot, 3, 6)
     assert np.allclose(shot, np.stack([turn(d) for d in (0, 1, 2)]))
     assert shot_rotations(None, 0, 3) is None and shot_rotations(rot[:2], 0, 3) is None
+    assert shot_rotations("not rotations", 0, 3) is None and shot_rotations(np.zeros((6, 2, 2)), 0, 3) is None
 
 
 def test_a_shots_background_corners_are_those_followed_within_it():
@@ -36,6 +37,7 @@ def test_a_shots_background_corners_are_those_followed_within_it():
     p, f = shot_flow((points, frames), 2, 7)
     assert np.array_equal(f, [[0, 2], [2, 4]]) and np.array_equal(p, points[1:3])
     assert shot_flow((points, frames), 9, 12) is None and shot_flow(None, 0, 5) is None
+    assert shot_flow((points, np.array(["a", "b"])), 0, 5) is None and shot_flow((points, frames[:, :1]), 0, 5) is None
 
 
 def _walk(frames: int, start: np.ndarray, heading_deg: float) -> np.ndarray:
@@ -68,7 +70,7 @@ def test_the_shots_are_joined_where_the_body_carries_on_in_the_first_shots_camer
     w1[:3, 3] = [4.0, -2.0, 1.5]
     first = _walk(20, np.zeros(3), 90.0)
     second = _walk(10, np.array([7.0, 3.0, 0.0]), 0.0)  # the same walk, seen from the other camera's world
-    parts = [_part(first, w0, [[0, 9]]), _part(second, w1, [[2, 5]])]
+    parts = [_part(first, w0, [[0, 9], [15, 19]]), _part(second, w1, [[0, 0], [2, 5]])]
     rel, root, info = join_shots(parts, [(0, 20), (20, 30)])
     world = (rel + root[:, None]) @ w0[:3, :3].T + w0[:3, 3]
     assert np.allclose(world[:20], first, atol=1e-5)  # the first shot as it was
@@ -76,6 +78,7 @@ def test_the_shots_are_joined_where_the_body_carries_on_in_the_first_shots_camer
     assert np.allclose(step, step[0], atol=1e-5)  # walking on at one pace across the cut
     hips = world[:, J["l_hip"]] - world[:, J["r_hip"]]
     assert np.allclose(hips[20:], hips[19], atol=1e-5)  # facing the same way
-    assert info["contacts"]["left"] == [[0, 9], [22, 25]] and info["shots"] == [[0, 19], [20, 29]]
-    assert len(info["foot_locks"]["left"]) == 2 and info["world_from_camera"] == w0.tolist()
+    # A foot planted across the cut: not one contact (a bake would pin it to one spot seen from two cameras).
+    assert info["contacts"]["left"] == [[0, 9], [15, 19], [22, 25]] and info["shots"] == [[0, 19], [20, 29]]
+    assert len(info["foot_locks"]["left"]) == 3 and info["world_from_camera"] == w0.tolist()
     assert info["camera_turn_deg"] == 3.0 and info["camera_travel_m"] == pytest.approx(1.0)
