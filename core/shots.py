@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.camera_motion import EVERY
 from core.skeleton import JOINT_INDEX as J
 from core.world import invert
 
@@ -51,7 +52,14 @@ def shot_rotations(camera_rotation: np.ndarray | None, a: int, b: int) -> np.nda
         rot = np.zeros(0)
     if rot.ndim != 3 or rot.shape[1:] != (3, 3) or len(rot) < b:
         return None  # none, or malformed: the clean-up takes the camera to stand still (as for one shot)
-    return np.einsum("ji,tjk->tik", rot[a], rot[a:b])
+    # Frames are measured every EVERY-th and interpolated between: a shot starting between two is based on the
+    # first measured frame of its own (a frame before it, interpolated across the cut, holds still).
+    e = a + (-a) % EVERY
+    if e >= b:
+        return None
+    out = np.einsum("ji,tjk->tik", rot[e], rot[a:b])
+    out[: e - a] = np.eye(3)
+    return out
 
 
 def shot_flow(flow: tuple[np.ndarray, np.ndarray] | None, a: int, b: int

@@ -24,9 +24,11 @@ def test_a_shots_camera_turns_start_from_its_own_first_frame():
         c, s = np.cos(np.radians(deg)), np.sin(np.radians(deg))
         return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
 
-    rot = np.stack([turn(d) for d in (0, 1, 2, 90, 91, 92)])  # the 88 degrees at frame 3: the cut
-    shot = shot_rotations(rot, 3, 6)
-    assert np.allclose(shot, np.stack([turn(d) for d in (0, 1, 2)]))
+    rot = np.stack([turn(d) for d in (0, 1, 2, 3, 90, 91)])  # the 87 degrees at frame 4: the cut
+    assert np.allclose(shot_rotations(rot, 4, 6), np.stack([turn(d) for d in (0, 1)]))
+    rot[3] = turn(46)  # measured every 2nd frame: frame 3 interpolated across a cut at 3 (2 pre-cut, 4 after)
+    shot = shot_rotations(rot, 3, 6)  # based on frame 4, the shot's first measured one; frame 3 held
+    assert np.allclose(shot, np.stack([turn(d) for d in (0, 0, 1)]))
     assert shot_rotations(None, 0, 3) is None and shot_rotations(rot[:2], 0, 3) is None
     assert shot_rotations("not rotations", 0, 3) is None and shot_rotations(np.zeros((6, 2, 2)), 0, 3) is None
 
