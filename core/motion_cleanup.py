@@ -152,6 +152,7 @@ def clean_motion(
         locked, locks = lock_feet(transform_points(absolute, world), contacts, fps, ankle_h, params)
         absolute = transform_points(locked, invert(world))
     root = absolute[:, 0]
+    _warn_if_implausible(transform_points(absolute, world), valid, ankle_h, camera_pose(world)["height_m"])
     info = _info(world, contacts, locks, preset, cutoff, scale, subject_height, f_px, foot_lock, ankle_h)
     info["cleanup"]["level_camera"] = bool(level_camera)
     info["ground"]["feet_seen"] = round(float(seen.mean()), 4)
@@ -160,6 +161,28 @@ def clean_motion(
     log.info("clean-up %s: scale %.3f, focal %.0f px, camera pitch %.1f deg, %d + %d contacts", preset, scale,
              f_px, info["ground"]["pitch_deg"], len(info["contacts"]["left"]), len(info["contacts"]["right"]))
     return (absolute - root[:, None]).astype(np.float32), root.astype(np.float32), info
+
+
+FLOATING_M = 0.25
+"""A lower foot this far above where it stands (its ankle's height over the ground) counts as floating."""
+MAX_FLOATING_SHARE = 0.3
+"""Floating in more than this share of the frames with a person (jumps are brief) is said: the ground, the size or
+the pose is wrong (a handheld clip of floor work, a figure that is not a person); 0 on the rendered clips, 0-0.21 on
+real ones that looked right, 0.53-0.68 on those that did not."""
+
+
+def _warn_if_implausible(world_joints: np.ndarray, valid: np.ndarray, ankle_h: float, camera_height: float) -> None:
+    """Log a warning when the cleaned motion is not one a body on a floor makes: the lower foot floating in many
+    frames, or the camera under the ground it fitted."""
+    ankles = world_joints[:, [FEET[0][2], FEET[1][2]], 2].min(axis=1)[valid]
+    floating = float(np.mean(ankles - ankle_h > FLOATING_M)) if len(ankles) else 0.0
+    if floating > MAX_FLOATING_SHARE:
+        log.warning("the feet float over the ground the clip shows in %.0f %% of frames: the person may be on the "
+                    "floor or moving with the camera, or too small; check the result, or try --level-camera or "
+                    "--static-camera", 100 * floating)
+    if camera_height < 0:
+        log.warning("the ground fitted to the feet is above the camera (%.1f m): the person may be lying down, "
+                    "upside down or not a person; check the result", camera_height)
 
 
 def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, valid: np.ndarray, fps: float,

@@ -259,3 +259,20 @@ def test_a_far_subjects_distance_is_filtered_harder_along_the_viewing_ray():
     out = _smooth_root(noisy, 30.0, 2.5, valid, centres)
     plain = smooth_series(noisy, 30.0, 2.5, FILTER_METHOD, np.ones(len(t)))
     assert (out[10:-10, 2] - 10.0).std() < 0.7 * (plain[10:-10, 2] - 10.0).std()
+
+
+def test_a_motion_no_body_on_a_floor_makes_is_said(caplog):
+    """Feet floating in many frames, or a ground above the camera: the result is not to be trusted, and the
+    user is told so (a handheld clip of floor work, a figure that is not a person)."""
+    from core.contact import FEET
+    from core.motion_cleanup import _warn_if_implausible
+
+    joints = np.zeros((10, 17, 3))
+    joints[:, [FEET[0][2], FEET[1][2]], 2] = 0.07  # standing: ankles at their height over the ground
+    valid = np.ones(10, bool)
+    _warn_if_implausible(joints, valid, 0.07, 1.5)
+    assert caplog.text == ""
+    joints[3:8, [FEET[0][2], FEET[1][2]], 2] = 0.6  # half the frames half a metre up
+    _warn_if_implausible(joints, valid, 0.07, -2.0)
+    assert "feet float over the ground the clip shows in 50 % of frames" in caplog.text
+    assert "the ground fitted to the feet is above the camera (-2.0 m)" in caplog.text
