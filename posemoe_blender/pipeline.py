@@ -127,8 +127,8 @@ def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | No
 
     focals = focals or [None] * len(kps)
     pieces = [(i, a, b) for i, kp in enumerate(kps) for a, b in clip_shots(kp)]  # each shot lifted on its own
-    inputs = (lift_input(lifter_joints(kps[i], lifter.ankle_raise)[a:b], kps[i].image_size, kps[i].valid[a:b],
-                         focals[i]) for i, a, b in pieces)
+    xs = [lifter_joints(kp, lifter.ankle_raise) for kp in kps]
+    inputs = (lift_input(xs[i][a:b], kps[i].image_size, kps[i].valid[a:b], focals[i]) for i, a, b in pieces)
     seqs, turns = zip(*inputs, strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress,
