@@ -19,7 +19,7 @@ and MediaPipe's own world landmarks (``mp_world``, mapped to H36M by the shipped
 Reported per clip and pooled over frames: P-MPJPE, MPJPE (root-relative, at the true height) and acceleration error,
 plus on how many clips each step lowers P-MPJPE.
 
-    python benchmarks/held_out_renders.py [--dir DIR] [--out FILE]
+    python benchmarks/held_out_renders.py [--dir DIR] [--weights FILE] [--out FILE]
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ def clip_height(truth) -> float:
     return float(json.loads(path.read_text())["height_m"]) if path.is_file() else 1.75
 
 
-def measure(folder: Path) -> dict:
-    """Return per-clip and pooled metrics of every variant and of MediaPipe's world landmarks on ``folder``."""
+def measure(folder: Path, weights: Path | None = None) -> dict:
+    """Return per-clip and pooled metrics of every variant and of MediaPipe's world landmarks on ``folder``, lifted by
+    ``weights`` (default the shipped ones)."""
     import torch
 
     from core.config import InferenceConfig
@@ -81,7 +82,8 @@ def measure(folder: Path) -> dict:
     from posemoe_blender.pipeline import lifter_joints
 
     torch.set_num_threads(2)
-    model, cfg, meta = load_lifter(DEFAULT_WEIGHTS, device="cpu")
+    model, cfg, meta = load_lifter(weights or DEFAULT_WEIGHTS, device="cpu")
+    raise_by = ankle_raise(meta)
     clips: dict[str, dict] = {}
     for truth_path in sorted(folder.glob("*_truth.npz")):
         name = truth_path.name[: -len("_truth.npz")]
@@ -94,13 +96,13 @@ def measure(folder: Path) -> dict:
         gt = truth["joints_3d"].astype(np.float64)
         gt = gt - gt[:, :1]
         ok = kp.valid  # frames with a person found: lost frames are filled, not measured
-        meta = json.loads(str(truth["meta"])) if "meta" in truth.files else {}
-        row: dict = {"frames": int(ok.sum()), "category": meta.get("category"), "character": meta.get("character"),
+        info = json.loads(str(truth["meta"])) if "meta" in truth.files else {}
+        row: dict = {"frames": int(ok.sum()), "category": info.get("category"), "character": info.get("character"),
                      "height_m": clip_height(truth)}
         for variant, rule in VARIANTS.items():
             k = variant_keypoints(kp, *rule)
             # Raised ankles go with the joint-centre limb points.
-            x = lifter_joints(k, ankle_raise(meta)) if rule[1] else k.joints_2d
+            x = lifter_joints(k, raise_by) if rule[1] else k.joints_2d
             y = lift_sequence(x, k.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=k.valid, fps=k.fps)
             rel, _, _ = clean_motion(y, k.joints_2d, k.scores, k.valid, k.fps, k.image_size, "medium",
@@ -140,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", type=Path, default=CACHE / "real2d_val", help="rendered clips (<name>.mp4, _truth.npz, "
                     "_kp.npz)")
+    ap.add_argument("--weights", type=Path, help="lifter weights (default: the shipped ones)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "held_out_renders.json")
     a = ap.parse_args(argv)
-    res = measure(a.dir)
+    res = measure(a.dir, a.weights)
     if not res["clips"]:
         print(f"no clip with _truth.npz and _kp.npz in {a.dir}; make them with "
               "python scripts/render_real2d_set.py --validation --clips 24", file=sys.stderr)

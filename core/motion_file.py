@@ -26,6 +26,9 @@ MOTION_REQUIRED = KEYPOINTS_REQUIRED + ("joints_3d", "root", "joint_names", "met
 DETECTOR_EXTRAS = ("mp_landmarks", "mp_world", "camera_flow", "camera_flow_frames")
 """Keypoints-file extras that stay there: the detector's own output and the background corners (large; what the
 clean-up needed of them is in the motion)."""
+JOINT_CENTRES_KEY = "joint_centres_2d"
+"""Motion-file extra (scalar 1) saying its ``joints_2d`` are our extractor's joint centres, as in a keypoints file that
+keeps ``mp_landmarks``: lifting them again raises the lifter's ankles the same way (core.keypoints.lifter_ankles)."""
 MAX_FRAMES = 10_000_000  # ~3.8 days at 30 fps: anything larger is a corrupt header
 MAX_OUTSIDE = 100.0
 """Keypoints may lie off the image (a limb out of frame), but not beyond this many image sides from it."""

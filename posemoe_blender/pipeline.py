@@ -26,6 +26,7 @@ from core.keypoints import LIFTER_ANKLE_RAISE
 from core.motion_cleanup import DEFAULT_PRESET, DEFAULT_SUBJECT_HEIGHT
 from core.motion_file import (
     DETECTOR_EXTRAS,
+    JOINT_CENTRES_KEY,
     Keypoints2D,
     MotionClip,
     atomic_save_all,
@@ -206,6 +207,8 @@ def to_motion(
         "lifted_at_fps": round(kp.fps * up / streams, 3), "focal_from": focal_from if focal else "", **info,
     }
     extras = {k: v for k, v in kp.extras.items() if k not in DETECTOR_EXTRAS + ("source",)}
+    if made_by_our_extractor(kp):  # a later `lift` of this motion file then gives the lifter the same ankles
+        extras[JOINT_CENTRES_KEY] = np.asarray(1, np.uint8)
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
                       joints_3d=joints_3d.astype(np.float32), root=root.astype(np.float32), meta=meta)
 
@@ -251,7 +254,18 @@ def lifter_joints(kp: Keypoints2D, raise_by: float = LIFTER_ANKLE_RAISE) -> np.n
     lifting keeps the joint centres."""
     from core.keypoints import lifter_ankles
 
-    return lifter_ankles(kp.joints_2d, raise_by) if "mp_landmarks" in kp.extras else kp.joints_2d
+    return lifter_ankles(kp.joints_2d, raise_by) if made_by_our_extractor(kp) else kp.joints_2d
+
+
+def made_by_our_extractor(kp: Keypoints2D) -> bool:
+    """Return whether ``kp``'s joints are our extractor's joint centres: a keypoints file that keeps MediaPipe's
+    landmarks, or a motion file lifted from one (which drops the landmarks but keeps the JOINT_CENTRES_KEY flag)."""
+    flag = kp.extras.get(JOINT_CENTRES_KEY)
+    try:
+        flagged = flag is not None and bool(np.asarray(flag, dtype=float).reshape(-1)[0] == 1)
+    except (TypeError, ValueError, IndexError):
+        flagged = False  # a malformed flag from another tool: lift the joints as they are
+    return "mp_landmarks" in kp.extras or flagged
 
 
 def lift(

@@ -3,7 +3,8 @@
 The cache is ~135 MB of float32 bone directions, the raw CMU BVH ~59 MB gzipped; the device tool sends at most
 64 MiB with the repository. Directions are unit vectors: int16 quantisation (error <= 6.1e-5, i.e. < 0.03 mm
 on a 40 cm bone), frame-to-frame differences (int16; values stay within +-2 x 8192, exact to undo) split into low and
-high byte planes compress to ~38 MB. Everything else is copied as is.
+high byte planes compress to ~38 MB. The root track is kept to 0.01 mm as int32 frame-to-frame differences (exact to
+undo), which compress far better than float32 metres. Everything else is copied as is.
 
     python scripts/pack_motion_cache.py pack ~/.cache/posemoe/motion_<id>.npz motion.pack.npz
     python scripts/pack_motion_cache.py unpack motion.pack.npz CACHE_DIR    # writes CACHE_DIR/motion_<id>.npz
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 SCALE = 8192.0
+ROOT_STEP_M = 1e-5
 
 
 def pack(cache: Path, out: Path) -> None:
@@ -27,6 +29,9 @@ def pack(cache: Path, out: Path) -> None:
     q = np.round(np.clip(a.pop("dirs"), -1.0, 1.0) * SCALE).astype(np.int16)
     delta = np.diff(q, axis=0, prepend=np.zeros_like(q[:1])).astype("<i2").view(np.uint8)  # little-endian bytes
     a["dirs_lo"], a["dirs_hi"] = delta[..., 0::2], delta[..., 1::2]
+    if "root" in a:
+        root = np.round(a.pop("root").astype(np.float64) / ROOT_STEP_M).astype(np.int64)
+        a["root_delta"] = np.diff(root, axis=0, prepend=np.zeros_like(root[:1])).astype(np.int32)
     np.savez_compressed(out, **a)
 
 
@@ -37,6 +42,8 @@ def unpack(packed: Path, cache_dir: Path) -> Path:
     lo, hi = a.pop("dirs_lo"), a.pop("dirs_hi")
     delta = np.stack([lo, hi], axis=-1).reshape(*lo.shape[:-1], 2 * lo.shape[-1]).view("<i2")
     a["dirs"] = np.cumsum(delta, axis=0, dtype=np.int16).astype(np.float32) / SCALE
+    if "root_delta" in a:  # packs made before the root was quantised hold it as float32 "root"
+        a["root"] = (np.cumsum(a.pop("root_delta"), axis=0, dtype=np.int64) * ROOT_STEP_M).astype(np.float32)
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"motion_{a['data_id']}.npz"
     tmp = path.with_name(path.name + ".tmp.npz")

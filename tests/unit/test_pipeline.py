@@ -194,6 +194,32 @@ def test_only_our_extractors_joint_centres_get_the_lifters_ankles(monkeypatch):
     assert np.array_equal(clip.joints_2d, ours.joints_2d)
 
 
+def test_a_motion_file_lifted_from_our_keypoints_is_lifted_again_with_the_same_ankles(monkeypatch, tmp_path):
+    """A motion file drops MediaPipe's landmarks but keeps a flag, so `posemoe lift motion.npz` raises the ankles as
+    the first lift did; a motion file from another detector's keypoints gets no flag; a malformed flag counts as
+    none."""
+    from core.keypoints import lifter_ankles
+    from core.motion_file import JOINT_CENTRES_KEY, read_keypoints, write_motion
+
+    _tiny(monkeypatch)
+    seen = []
+    real = core.inference.lift_sequence
+    monkeypatch.setattr(core.inference, "lift_sequence", lambda x, *a, **k: seen.append(x) or real(x, *a, **k))
+    ours = _kp()
+    ours.extras["mp_landmarks"] = np.zeros((30, 33, 4), np.float32)
+    write_motion(tmp_path / "ours.npz", pipeline.lift(ours, cfg=InferenceConfig(device="cpu")))
+    again = read_keypoints(tmp_path / "ours.npz")
+    assert "mp_landmarks" not in again.extras and pipeline.made_by_our_extractor(again)
+    pipeline.lift(again, cfg=InferenceConfig(device="cpu"))
+    assert np.allclose(seen[-1], lifter_ankles(ours.joints_2d), atol=1e-4)
+    write_motion(tmp_path / "other.npz", pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu")))
+    assert JOINT_CENTRES_KEY not in read_keypoints(tmp_path / "other.npz").extras
+    for bad in (np.asarray("yes"), np.zeros(0), np.asarray(0)):
+        odd = _kp()
+        odd.extras[JOINT_CENTRES_KEY] = bad
+        assert not pipeline.made_by_our_extractor(odd)
+
+
 def test_the_ankle_raise_follows_the_weights_training_recipe(monkeypatch):
     """Weights trained without the detector-gap offsets get the joint centres as they are."""
     cfg = ModelConfig(arch="posemoe", window=9, channels=32, heads=4, expert_layers=1, decoder_layers=1)
