@@ -78,6 +78,9 @@ so the prior is kept and only the ground's height is fitted, from the lower foot
 the fitted ground is nearer the image's vertical: it is kept."""
 IMAGE_UP = np.array([0.0, -1.0, 0.0])
 """The image's up in the camera frame (y down): the ground's normal for a level camera."""
+LEVEL_ROLL_MAX_DEG = 45.0
+"""Largest roll, degrees, of the body's up (:func:`body_up`) in the image that :func:`level_prior` takes out: a body
+standing up in the image. Past it the body lies, or the video is sideways, and its up is kept as it is."""
 RAISED_M = 0.25
 """Where the lower foot's standing level (its lowest over :data:`LEVEL_S`) is this far (metres) above the ground,
 the person stands on something raised (a box, a step, a stage): contacts there are found against that level
@@ -252,6 +255,22 @@ def body_up(joints: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
+def level_prior(up: np.ndarray) -> np.ndarray:
+    """Return the (3,) unit normal of a level camera's ground at the pitch of the body's ``up`` (camera frame): its
+    roll in the image (its x component) taken out, unless it rolls past :data:`LEVEL_ROLL_MAX_DEG`.
+
+    The body's up leans with the motion (a runner leans forward 7-13 degrees: a roll where the camera sees the run
+    from the side), cameras are mostly held level. Where a few contacts in one spot cannot show the ground's roll
+    (a short run seen from 8-10 m), the body's up as the prior tilted the ground by that lean and the lower foot
+    floated a median 0.4-0.7 m above it; where contacts spread, they still fit the roll (:func:`fit_plane`). Not
+    for a seated body, whose up is its spine, which does not lean with the motion (:func:`estimate_ground`).
+    """
+    up = np.asarray(up, np.float64) / np.linalg.norm(up)
+    if abs(np.degrees(np.arctan2(up[0], -up[1]))) > LEVEL_ROLL_MAX_DEG:
+        return up
+    return _unit(np.array([0.0, up[1], up[2]]))
+
+
 def fit_plane(points: np.ndarray, up_prior: np.ndarray, weights: np.ndarray | None = None,
               prior_span: float = 0.1, scale: float = 0.02) -> tuple[np.ndarray, float]:
     """Return (normal (3,), offset) of the plane ``normal . p + offset = 0`` best fitting ``points`` (N, 3).
@@ -288,7 +307,8 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
 
     joints: (T, 17, 3) absolute camera-frame joints, metres. ``normal . p + offset`` is a point's height
     above the ground (normal points up); ``ankle_height``: the ankle's height above the sole, metres.
-    ``up_prior``: the normal to lean on where contacts do not span the plane (default :func:`body_up`);
+    ``up_prior``: the normal to lean on where contacts do not span the plane (default :func:`body_up`, its roll in
+    the image taken out by :func:`level_prior` unless the body sits);
     with a large ``prior_span`` (e.g. 100) it is kept and only the ground's height is fitted.
     ``ankle_rays``: (T, 2, 3) camera rays through the detected 2D ankles (:func:`camera_rays`); where given, a
     foot also counts as still when the point where its ray meets the ground is still (:func:`ground_speed`).
@@ -304,7 +324,8 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     """
     ankles = joints[:, [FEET[0][2], FEET[1][2]]]  # (T, 2, 3)
     speeds = foot_speed(ankles, fps, params.detect_hz)
-    up = body_up(joints) if up_prior is None else np.asarray(up_prior, np.float64) / np.linalg.norm(up_prior)
+    body = body_up(joints) if up_prior is None else np.asarray(up_prior, np.float64) / np.linalg.norm(up_prior)
+    up = level_prior(body) if up_prior is None and seated(joints).mean() < 0.5 else body
     h = ankles @ up
     lower = h <= h.min(axis=1, keepdims=True) + 0.02
     still = (speeds < params.speed_on) & lower
@@ -316,10 +337,10 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     for fit in guesses:
         normal, offset, contacts = _refine_ground(ankles, speeds, joints, fit, up, fps, ankle_height, params,
                                                   prior_span, iterations, ankle_rays)
-        if _angle_deg(normal, up) > MAX_GROUND_LEAN_DEG and _angle_deg(up, IMAGE_UP) < _angle_deg(normal, IMAGE_UP):
+        if _angle_deg(normal, body) > MAX_GROUND_LEAN_DEG and _angle_deg(body, IMAGE_UP) < _angle_deg(normal, IMAGE_UP):
             # feet on two levels: keep the body's up, start from the lower foot's lowest spots
             floor = lower & (h <= np.quantile(h[lower], 0.05) + 0.1)
-            normal, offset, contacts = _refine_ground(ankles, speeds, joints, floor, up, fps, ankle_height, params,
+            normal, offset, contacts = _refine_ground(ankles, speeds, joints, floor, body, fps, ankle_height, params,
                                                       100.0, iterations, ankle_rays)
         heights = (ankles @ normal).min(axis=1) + offset - ankle_height
         sunk = int((heights < -SUNK_M).sum())
