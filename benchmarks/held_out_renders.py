@@ -117,7 +117,9 @@ def measure(folder: Path, weights: Path | None = None) -> dict:
         clips[name] = row
         print(f"{name:24s} {row['character']:13s} {row['category']:9s} "
               + "  ".join(f"{v} {row[v]['p_mpjpe_mm']:5.1f}" for v in (*VARIANTS, "mp_world")), flush=True)
-    return {"folder": str(folder), "clips": clips, "overall": pooled(clips)}
+    path = Path(weights or DEFAULT_WEIGHTS)
+    return {"folder": str(folder), "weights": path.name, "weights_sha256": meta.get("sha256"), "clips": clips,
+            "overall": pooled(clips)}
 
 
 def pooled(clips: dict) -> dict:

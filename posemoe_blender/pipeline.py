@@ -206,7 +206,7 @@ def to_motion(
         "upright_quarter_turns": upright_turns(kp.joints_2d, kp.valid),
         "lifted_at_fps": round(kp.fps * up / streams, 3), "focal_from": focal_from if focal else "", **info,
     }
-    extras = {k: v for k, v in kp.extras.items() if k not in DETECTOR_EXTRAS + ("source",)}
+    extras = {k: v for k, v in kp.extras.items() if k not in DETECTOR_EXTRAS + ("source", JOINT_CENTRES_KEY)}
     if made_by_our_extractor(kp):  # a later `lift` of this motion file then gives the lifter the same ankles
         extras[JOINT_CENTRES_KEY] = np.asarray(1, np.uint8)
     return MotionClip(kp.joints_2d, kp.scores, kp.valid, kp.fps, kp.image_size, extras,
@@ -260,12 +260,9 @@ def lifter_joints(kp: Keypoints2D, raise_by: float = LIFTER_ANKLE_RAISE) -> np.n
 def made_by_our_extractor(kp: Keypoints2D) -> bool:
     """Return whether ``kp``'s joints are our extractor's joint centres: a keypoints file that keeps MediaPipe's
     landmarks, or a motion file lifted from one (which drops the landmarks but keeps the JOINT_CENTRES_KEY flag)."""
-    flag = kp.extras.get(JOINT_CENTRES_KEY)
-    try:
-        flagged = flag is not None and bool(np.asarray(flag, dtype=float).reshape(-1)[0] == 1)
-    except (TypeError, ValueError, IndexError):
-        flagged = False  # a malformed flag from another tool: lift the joints as they are
-    return "mp_landmarks" in kp.extras or flagged
+    flag = np.asarray(kp.extras.get(JOINT_CENTRES_KEY, 0))
+    flagged = flag.dtype.kind in "biuf" and flag.size == 1 and flag.reshape(()) == 1  # anything else: as they are
+    return "mp_landmarks" in kp.extras or bool(flagged)
 
 
 def lift(

@@ -2,6 +2,8 @@
 the root within 0.005 mm."""
 
 import importlib.util
+import io
+import lzma
 
 import numpy as np
 
@@ -23,6 +25,10 @@ def test_round_trip(tmp_path, repo_root):
              data_id=np.array("abc"), g_names=np.array(["Hips"] * 24))
     mod = _script(repo_root)
     mod.pack(cache, tmp_path / "packed.npz")
+    raw = (tmp_path / "packed.npz").read_bytes()
+    assert raw.startswith(b"\xfd7zXZ")  # xz
+    with np.load(io.BytesIO(lzma.decompress(raw))) as packed:  # the root travels as int32 differences
+        assert packed["root_delta"].dtype == np.int32 and "root" not in packed.files
     out = mod.unpack(tmp_path / "packed.npz", tmp_path / "cache")
     assert out.name == "motion_abc.npz"
     with np.load(cache) as a, np.load(out) as b:
@@ -31,3 +37,13 @@ def test_round_trip(tmp_path, repo_root):
         assert np.abs(b["dirs"] - a["dirs"]).max() <= 0.5 / mod.SCALE + 1e-7
         assert b["root"].dtype == np.float32 and np.abs(b["root"] - a["root"]).max() <= 0.5 * mod.ROOT_STEP_M + 2e-6
         assert all(np.array_equal(a[k], b[k]) for k in a.files if k not in ("dirs", "root"))
+
+
+def test_a_pack_made_before_the_root_was_quantised_unpacks(tmp_path, repo_root):
+    """Packs of 2026-11-26/27 (a plain compressed .npz, the root as float32 metres) still unpack, the root exactly."""
+    mod = _script(repo_root)
+    root = np.random.default_rng(1).normal(size=(50, 3)).astype(np.float32)
+    lo = hi = np.zeros((50, 24, 3), np.uint8)
+    np.savez_compressed(tmp_path / "old.npz", dirs_lo=lo, dirs_hi=hi, root=root, data_id=np.array("old"))
+    with np.load(mod.unpack(tmp_path / "old.npz", tmp_path / "cache")) as b:
+        assert np.array_equal(b["root"], root) and b["dirs"].shape == (50, 24, 3)

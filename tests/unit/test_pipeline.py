@@ -214,10 +214,11 @@ def test_a_motion_file_lifted_from_our_keypoints_is_lifted_again_with_the_same_a
     assert np.allclose(seen[-1], lifter_ankles(ours.joints_2d), atol=1e-4)
     write_motion(tmp_path / "other.npz", pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu")))
     assert JOINT_CENTRES_KEY not in read_keypoints(tmp_path / "other.npz").extras
-    for bad in (np.asarray("yes"), np.zeros(0), np.asarray(0)):
+    for bad in (np.asarray("1"), np.zeros(0), np.asarray(0), np.ones(3)):
         odd = _kp()
         odd.extras[JOINT_CENTRES_KEY] = bad
         assert not pipeline.made_by_our_extractor(odd)
+        assert JOINT_CENTRES_KEY not in pipeline.lift(odd, cfg=InferenceConfig(device="cpu")).extras  # not copied on
 
 
 def test_the_ankle_raise_follows_the_weights_training_recipe(monkeypatch):
