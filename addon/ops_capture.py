@@ -146,7 +146,8 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
                                          smoothing=settings.smoothing, weights=weights,
                                          subject_height=settings.subject_height, foot_lock=settings.foot_lock,
                                          level_camera=settings.level_camera, static_camera=settings.static_camera,
-                                         lens_mm=settings.lens_mm, lens_metadata=settings.use_video_lens)
+                                         lens_mm=settings.lens_mm, lens_metadata=settings.use_video_lens,
+                                         lying_down=settings.lying_down)
     worker = worker_client.WorkerJob(
         argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_LOG_SEQ)}.log",
         env=env, stall_timeout=prefs.stall_timeout if prefs else 300,

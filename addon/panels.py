@@ -84,6 +84,7 @@ class POSEMOE_PT_options(_PosemoePanel, bpy.types.Panel):
         col.prop(settings, "foot_lock")
         col.prop(settings, "level_camera")
         col.prop(settings, "static_camera")
+        col.prop(settings, "lying_down")
         col.prop(settings, "root_motion")
         sub = col.column()
         sub.enabled = settings.root_motion

@@ -116,6 +116,9 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                             description="Pin feet to the ground while they are planted")
     level_camera: BoolProperty(name="Level Camera", default=False,
                                description="The camera was level (a tripod): fit only the ground's height")
+    lying_down: BoolProperty(name="Lying Down", default=False,
+                             description="The person lies down for most of the clip (floor work, a bench): lift as "
+                                         "filmed with the ground under the body, not as a video on its side")
     static_camera: BoolProperty(name="Static Camera", default=False,
                                 description="The camera stood still: ignore its turn and travel measured on the "
                                             "background (by default a camera that followed the person is taken out)")

@@ -66,7 +66,7 @@ def worker_env(engine_root: Path | None = None) -> dict[str, str]:
 def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto", smoothing: str = "medium",
                     weights: Path | None = None, subject_height: float = 1.75, foot_lock: bool = True,
                     level_camera: bool = False, static_camera: bool = False, lens_mm: float = 0.0,
-                    lens_metadata: bool = True) -> list[str]:
+                    lens_metadata: bool = True, lying_down: bool = False) -> list[str]:
     """Return the argument list of ``python -m posemoe_blender.worker`` for one capture (``lens_mm`` 0: not
     given; the worker then takes the lens the video states, where it states one, unless ``lens_metadata`` is
     False)."""
@@ -79,7 +79,7 @@ def capture_command(python: Path, video: Path, out: Path, *, device: str = "auto
     elif not lens_metadata:
         argv += ["--ignore-lens-metadata"]
     argv += [flag for flag, on in (("--no-foot-lock", not foot_lock), ("--level-camera", level_camera),
-                                   ("--static-camera", static_camera)) if on]
+                                   ("--static-camera", static_camera), ("--lying-down", lying_down)) if on]
     return argv
 
 

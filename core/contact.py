@@ -271,6 +271,15 @@ def level_prior(up: np.ndarray) -> np.ndarray:
     return _unit(np.array([0.0, up[1], up[2]]))
 
 
+def lying_down_prior(up: np.ndarray) -> np.ndarray:
+    """Return the ground's prior normal (3,) for a clip said to show a person lying down (``--lying-down``), from the
+    body's average ``up`` (camera frame): the level camera's up (:data:`IMAGE_UP`), unless the body stands within
+    :data:`LEVEL_ROLL_MAX_DEG` of it, when it is standing after all and :func:`level_prior` keeps the camera's
+    pitch (a standing clip given the option lost it: a yoga pose held in one spot 11 degrees off)."""
+    up = np.asarray(up, np.float64) / np.linalg.norm(up)
+    return level_prior(up) if _angle_deg(up, IMAGE_UP) <= LEVEL_ROLL_MAX_DEG else IMAGE_UP.copy()
+
+
 def fit_plane(points: np.ndarray, up_prior: np.ndarray, weights: np.ndarray | None = None,
               prior_span: float = 0.1, scale: float = 0.02) -> tuple[np.ndarray, float]:
     """Return (normal (3,), offset) of the plane ``normal . p + offset = 0`` best fitting ``points`` (N, 3).

@@ -26,11 +26,14 @@ from core.contact import (
     FEET,
     FOOT_SEEN,
     GROUND_PRIOR_SPAN,
+    IMAGE_UP,
     ContactParams,
+    body_up,
     camera_rays,
     estimate_ground,
     foot_speed,
     lock_feet,
+    lying_down_prior,
     runs,
     seen_contacts,
 )
@@ -70,6 +73,7 @@ def clean_motion(
     params: ContactParams = DEFAULT_PARAMS, camera_rotation: np.ndarray | None = None,
     camera_flow: tuple[np.ndarray, np.ndarray] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    lying_down: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return (joints_3d (T,17,3) float32, root (T,3) float32, info): cleaned camera-frame motion.
 
@@ -86,6 +90,10 @@ def clean_motion(
     (a tracking shot) and its path measured on the floor (core.camera_travel) leaves the planted feet stiller,
     the motion is put in the first frame's camera, the camera's travel added to the root.
     on_progress(done, total): called while a travelling camera's path is measured (minutes on a long clip).
+    lying_down: the person lies down in an upright video (floor work, a bench): the ground's prior is the level
+    camera's, not the body's up, which would stand the body on its feet (the body's own up decides by default,
+    which is right for a video on its side); a body that stands after all keeps the default
+    (core.contact.lying_down_prior).
     The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame (of the first
     frame when the camera turned or travelled), metres.
     ``info`` is JSON-serialisable, for the motion file's meta: keys ``world_from_camera`` (4x4 nested
@@ -112,7 +120,12 @@ def clean_motion(
                         "taken out, %.2f without): the motion stays in each frame's view", still_turned, still)
             turns = None
     ankle_h = ANKLE_HEIGHT_RATIO * float(subject_height)
-    level = (np.array([0.0, -1.0, 0.0]), 100.0) if level_camera else (None, GROUND_PRIOR_SPAN)
+    if level_camera:
+        level = (IMAGE_UP, 100.0)
+    elif lying_down:
+        level = (lying_down_prior(body_up(placed[0] + placed[1][:, None])), GROUND_PRIOR_SPAN)
+    else:
+        level = (None, GROUND_PRIOR_SPAN)
     flow = None if camera_flow is None else checked_flow(*camera_flow)
     travel = None
     if flow is not None:
@@ -155,6 +168,7 @@ def clean_motion(
     _warn_if_implausible(transform_points(absolute, world), valid, ankle_h, camera_pose(world)["height_m"])
     info = _info(world, contacts, locks, preset, cutoff, scale, subject_height, f_px, foot_lock, ankle_h)
     info["cleanup"]["level_camera"] = bool(level_camera)
+    info["cleanup"]["lying_down"] = bool(lying_down)
     info["ground"]["feet_seen"] = round(float(seen.mean()), 4)
     info["camera_turn_deg"] = 0.0 if turns is None else round(float(turn_angles(turns).max()), 3)
     info["camera_travel_m"] = 0.0 if travel is None else round(float(path_length(travel[1])), 3)

@@ -80,7 +80,8 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
         return
     t0 = time.perf_counter()
     try:
-        joints, used = lift_clips([kp for _, kp in loaded], lifter, cfg, emit, [f for f, _ in lenses])
+        joints, used = lift_clips([kp for _, kp in loaded], lifter, cfg, emit, [f for f, _ in lenses],
+                                  options.get("lying_down", False))
     except Exception as e:
         if len(loaded) > 1:
             log.warning("lifting %d clips together failed (%s); lifting them one by one", len(loaded), e)

@@ -44,6 +44,10 @@ def add_lift_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
     p.add_argument("--no-foot-lock", action="store_true", help="do not pin feet to the ground during contacts")
     p.add_argument("--level-camera", action="store_true",
                    help="the camera was level (tripod): fit only the ground's height, not its tilt")
+    p.add_argument("--lying-down", action="store_true",
+                   help="the person lies down for most of the clip (floor work, a bench) in an upright video: lift "
+                        "as filmed, the ground under the body (by default a person lying across the picture is "
+                        "taken for a video on its side and stood up)")
     p.add_argument("--static-camera", action="store_true",
                    help="the camera stood still: ignore its turn and travel measured on the background (by "
                         "default a camera that turned or travelled to follow the person is taken out of the motion)")
@@ -80,7 +84,8 @@ def cleanup_options(args: argparse.Namespace) -> dict:
         raise ConfigError(f"--subject-height {args.subject_height} m is not a human height ({lo}-{hi} m)")
     return {"subject_height": args.subject_height, "focal": args.focal, "lens_mm": args.lens_mm,
             "lens_metadata": not args.ignore_lens_metadata,
-            "foot_lock": not args.no_foot_lock, "level_camera": args.level_camera, "static_camera": args.static_camera}
+            "foot_lock": not args.no_foot_lock, "level_camera": args.level_camera, "static_camera": args.static_camera,
+            "lying_down": args.lying_down}
 
 
 def _argv(add: Callable[[argparse.ArgumentParser], None], args: argparse.Namespace) -> list[str]:

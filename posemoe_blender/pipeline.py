@@ -120,16 +120,19 @@ def _cpu_fallback(run: Callable[[Any, InferenceConfig], Any], model: Any, cfg: I
 
 
 def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | None = None, emit: Emit = _noop,
-               focals: list[float | None] | None = None) -> tuple[list[np.ndarray], InferenceConfig]:
+               focals: list[float | None] | None = None, lying_down: bool = False,
+               ) -> tuple[list[np.ndarray], InferenceConfig]:  # fmt: skip
     """Return the raw 3D joints of several clips lifted together (windows share batches), and the cfg used.
-    ``focals``: each clip's known focal length in pixels (see :func:`known_focal`), default unknown."""
+    ``focals``: each clip's known focal length in pixels (see :func:`known_focal`), default unknown;
+    ``lying_down``: lift every clip as filmed (core.inference.lift_input's ``upright`` False)."""
     from core.inference import lift_input, lift_many
     from core.keypoints import turn_camera_points
 
     focals = focals or [None] * len(kps)
     pieces = [(i, a, b) for i, kp in enumerate(kps) for a, b in clip_shots(kp)]  # each shot lifted on its own
     xs = [lifter_joints(kp, lifter.ankle_raise) for kp in kps]
-    inputs = (lift_input(xs[i][a:b], kps[i].image_size, kps[i].valid[a:b], focals[i]) for i, a, b in pieces)
+    inputs = (lift_input(xs[i][a:b], kps[i].image_size, kps[i].valid[a:b], focals[i], not lying_down)
+              for i, a, b in pieces)
     seqs, turns = zip(*inputs, strict=True)
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
     joints, cfg = _cpu_fallback(lambda m, c: lift_many(m, list(seqs), lifter.window, c, on_progress=progress,
@@ -171,9 +174,12 @@ def to_motion(
     fixed_bones: bool = True,
     level_camera: bool = False,
     static_camera: bool = False,
+    lying_down: bool = False,
 ) -> MotionClip:
     """Return the motion clip for lifted ``joints_3d``: clean-up (see :func:`lift`) and provenance.
-    ``focal_from``: what stated ``focal`` (:func:`known_focal`), recorded in the meta."""
+    ``focal_from``: what stated ``focal`` (:func:`known_focal`), recorded in the meta. ``lying_down``: the person
+    lies down in an upright video; ``joints_3d`` must then have been lifted as filmed (``lift_clips`` /
+    ``lift_sequence`` with it too), and the clean-up's ground leans on the level camera, not the body's up."""
     from core.inference import rate_plan, resolve_device
     from core.keypoints import upright_turns
     from core.motion_cleanup import clean_motion
@@ -189,7 +195,7 @@ def to_motion(
             parts.append(clean_motion(
                 joints_3d[a:b], kp.joints_2d[a:b], kp.scores[a:b], kp.valid[a:b], kp.fps, kp.image_size,
                 preset=smoothing, subject_height=subject_height, focal=focal, foot_lock=foot_lock,
-                fixed_bones=fixed_bones, level_camera=level_camera,
+                fixed_bones=fixed_bones, level_camera=level_camera, lying_down=lying_down,
                 camera_rotation=rotation if len(spans) == 1 else shot_rotations(rotation, a, b),
                 camera_flow=flow if len(spans) == 1 else shot_flow(flow, a, b),
                 on_progress=lambda done, total, n=n: emit(Progress("filter", n * (total + 1) + done,
@@ -197,13 +203,22 @@ def to_motion(
             ))
     joints_3d, root, info = parts[0] if len(parts) == 1 else join_shots(parts, spans)
     emit(Progress("filter", 1, 1))
+    turns = 0 if lying_down else upright_turns(kp.joints_2d, kp.valid)
+    if turns:  # the two readings of a person across the picture: say which was taken and how to get the other
+        seen = ("lies across the picture in most frames and was lifted as in a video turned on its side, standing "
+                "up; if the video plays upright and the person lies down (floor work, a bench)") if turns % 2 else (
+                "is upside down in most frames and was lifted as in a video turned upside down; if the video plays "
+                "upright (a handstand)")
+        note = f"{source or 'the clip'}: the person {seen}, run again with --lying-down (add-on: Lying Down)"
+        log.warning(note)
+        emit(Message(note, "warning"))
     up, streams = rate_plan(kp.fps, len(kp.joints_2d))
     meta = {
         "tool": "posemoe", "version": __version__, "weights": lifter.weights.name,
         "weights_sha256": lifter.sha256, "source": source,
         "inference": asdict(cfg), "smoothing": smoothing, "constant_bone_lengths": fixed_bones,
         "device": str(resolve_device(cfg.device)), "lift_seconds": round(lift_seconds, 4),
-        "upright_quarter_turns": upright_turns(kp.joints_2d, kp.valid),
+        "upright_quarter_turns": turns,
         "lifted_at_fps": round(kp.fps * up / streams, 3), "focal_from": focal_from if focal else "", **info,
     }
     extras = {k: v for k, v in kp.extras.items() if k not in DETECTOR_EXTRAS + ("source", JOINT_CENTRES_KEY)}
@@ -306,7 +321,8 @@ def lift(
     joints_3d, cfg = _cpu_fallback(
         lambda m, c: np.concatenate([
             inference.lift_sequence(x[a:b], kp.image_size, m, lifter.window, c, on_progress=shot_progress(a, b),
-                                    valid=kp.valid[a:b], fps=kp.fps, focal=cleanup.get("focal"))
+                                    valid=kp.valid[a:b], fps=kp.fps, focal=cleanup.get("focal"),
+                                    upright=not cleanup.get("lying_down", False))
             for a, b in clip_shots(kp)]),  # each shot of an edited clip on its own (core.shots)
         lifter.model, cfg, emit)
     return to_motion(kp, joints_3d, lifter, cfg, smoothing, emit, source, time.perf_counter() - t0, **cleanup)

@@ -183,7 +183,7 @@ def test_the_lifter_process_applies_the_options_to_every_clip(monkeypatch):
     written = {}
     monkeypatch.setattr("core.motion_file.write_motion", lambda p, clip: written.setdefault(p.name, clip) and p)
     cleanup = {"subject_height": 1.5, "focal": 2000.0, "lens_mm": None, "lens_metadata": True, "foot_lock": False,
-               "level_camera": True, "static_camera": False}
+               "level_camera": True, "static_camera": False, "lying_down": True}
     answers = {a["id"]: a for a in lift_group([{"id": i, "keypoints": str(i), "output": f"{i}.npz"} for i in kps],
                                               lifter, InferenceConfig(device="cpu"), smoothing="strong",
                                               cleanup=cleanup)}
@@ -191,6 +191,7 @@ def test_the_lifter_process_applies_the_options_to_every_clip(monkeypatch):
     meta = written["1.npz"].meta
     assert meta["smoothing"] == "strong" and meta["focal_from"] == "--focal"
     assert meta["cleanup"]["subject_height_m"] == 1.5 and meta["cleanup"]["level_camera"] is True
+    assert meta["cleanup"]["lying_down"] is True and meta["upright_quarter_turns"] == 0
 
 
 def test_a_link_to_a_clip_that_is_gone_is_skipped_with_a_warning(tmp_path, caplog):

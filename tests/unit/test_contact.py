@@ -15,6 +15,7 @@ from core.contact import (
     hysteresis,
     level_prior,
     lock_feet,
+    lying_down_prior,
     raised_contacts,
     reach_shift,
     runs,
@@ -311,3 +312,12 @@ def test_soft_ik_has_no_knee_pop_near_a_straight_leg():
         assert np.allclose(a[inside], target[inside], atol=1e-9)
     assert steps[0.0] > 0.008  # the hard limit: about a centimetre of knee for 0.5 mm of target motion
     assert steps[0.02] < 0.002
+
+
+def test_the_lying_down_prior_is_the_level_camera_unless_the_body_stands():
+    lying = np.array([0.97, -0.1, 0.2])  # across the picture
+    assert np.allclose(lying_down_prior(lying), [0.0, -1.0, 0.0])
+    end_on = np.array([0.0, -0.2, -0.98])  # lying with the head away from the camera
+    assert np.allclose(lying_down_prior(end_on), [0.0, -1.0, 0.0])
+    standing = np.array([0.1, -0.95, -0.3])
+    assert np.allclose(lying_down_prior(standing), level_prior(standing))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.config import InferenceConfig, ModelConfig
-from core.inference import _flip_2d, _flip_3d, lift_sequence, resolve_device, window_starts, window_weights
+from core.inference import _flip_2d, _flip_3d, lift_input, lift_sequence, resolve_device, window_starts, window_weights
 from core.keypoints import normalize_2d
 from core.model import build_model
 
@@ -188,6 +188,11 @@ def test_a_person_on_their_side_or_upside_down_is_lifted_upright(tiny):
         out = lift_sequence(xy, size, model, cfg.window, icfg)
         assert np.allclose(turn_camera_points(out, -k), upright, atol=1e-5)
     assert upright_turns(kp, np.zeros(30, bool)) == 0  # no valid frame: as it is
+    # told the video is upright (the person lies down), the turned clip is lifted as filmed
+    xy, size = turn_points(kp, (640, 480), 1)
+    assert lift_input(xy, size, upright=False)[1] == 0 and lift_input(xy, size)[1] == 3
+    assert not np.allclose(lift_sequence(xy, size, model, cfg.window, icfg, upright=False),
+                           lift_sequence(xy, size, model, cfg.window, icfg), atol=1e-3)
 
 
 @pytest.mark.parametrize("fps,frames,plan", [
@@ -238,7 +243,7 @@ def test_streams_are_joined_without_alternation():
 def test_a_known_focal_length_zooms_the_lifters_view_about_the_image_centre():
     """Zooming is what a longer lens does from the same place: the 2D scales about the image centre to the focal
     length the lifter knows best (LIFT_FOCAL image widths); unknown, the 2D is left as filmed."""
-    from core.inference import LIFT_FOCAL, lift_input
+    from core.inference import LIFT_FOCAL
     from core.world import focal_from_lens_mm
 
     kp = _kp(5)

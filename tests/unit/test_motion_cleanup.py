@@ -276,3 +276,40 @@ def test_a_motion_no_body_on_a_floor_makes_is_said(caplog):
     _warn_if_implausible(joints, valid, 0.07, -2.0)
     assert "feet float over the ground the clip shows in 50 % of frames" in caplog.text
     assert "the ground fitted to the feet is above the camera (-2.0 m)" in caplog.text
+
+
+def test_a_person_lying_down_lies_on_the_ground_when_the_clip_says_so():
+    """A body lying along the floor seen by an upright camera is, by default, the body of a video on its side and
+    is stood up; with ``lying_down`` the ground leans on the level camera and the body lies on it."""
+    from core.contact import IMAGE_UP
+
+    joints, _ = walk_world(seconds=2.0)
+    pose = np.repeat(joints[:1], 60, axis=0)
+    pose = pose - pose[:, :1] * np.array([1, 1, 0])
+    lying = pose @ np.array([[0, 0, 1.0], [0, 1, 0], [-1, 0, 0]]).T  # the body's up onto the world's x
+    lying[..., 2] += 0.12 - lying[..., 2].min()
+    cam, uv = to_camera(lying, camera(pitch_deg=10, roll_deg=0, height=1.2))
+    height = stature(pose - pose[:, :1])
+    tilts = {}
+    for flag in (False, True):
+        rel, _, info = clean_motion(cam - cam[:, :1], uv, np.full(cam.shape[:2], 0.9), np.ones(60, bool), FPS,
+                                    IMAGE_SIZE, "medium", subject_height=height, focal=FOCAL, lying_down=flag)
+        body = motion_to_world(rel, info["world_from_camera"], translate=False)
+        torso = body[:, 8] - body[:, 0]
+        tilts[flag] = np.median(np.degrees(np.arccos(torso[:, 2] / np.linalg.norm(torso, axis=-1))))
+        assert info["cleanup"]["lying_down"] is flag
+    assert tilts[False] < 10.0 and tilts[True] > 80.0
+    assert np.allclose(info["ground"]["normal_camera"], IMAGE_UP, atol=0.05)
+
+
+def test_a_standing_clip_given_lying_down_keeps_its_ground():
+    """A person standing in one spot before a camera pitched 20 degrees: contacts in one spot cannot show the
+    pitch, and the option must not take it from the body's up (the level camera would read it 0)."""
+    joints, _ = walk_world(seconds=2.0)
+    pose = np.repeat(joints[:1], 60, axis=0)
+    cam, uv = to_camera(pose, camera(pitch_deg=20, roll_deg=0, height=1.6))
+    for flag in (False, True):
+        _, _, info = clean_motion(cam - cam[:, :1], uv, np.full(cam.shape[:2], 0.9), np.ones(60, bool), FPS,
+                                  IMAGE_SIZE, "medium", subject_height=stature(pose - pose[:, :1]), focal=FOCAL,
+                                  lying_down=flag)
+        assert info["ground"]["pitch_deg"] == pytest.approx(20.0, abs=3.0)

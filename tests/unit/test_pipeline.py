@@ -251,3 +251,19 @@ def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypa
     clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"))
     assert seen[-2:] == [[25], [35]] and clip.meta["shots"] == [[0, 24], [25, 59]]
     assert clip.joints_3d.shape == (60, 17, 3) and np.isfinite(clip.root).all()
+
+
+def test_a_person_across_the_picture_is_said_and_lifted_as_filmed_when_lying_down(monkeypatch):
+    """By default a person lying across the picture is taken for a video on its side (turned upright to lift) and
+    the user is told how to get the other reading; --lying-down lifts as filmed and says nothing."""
+    _tiny(monkeypatch)
+    kp = _kp()
+    kp.joints_2d[:, 8] = kp.joints_2d[:, 0] + np.array([-150.0, 0.0], np.float32)  # thorax beside the pelvis
+    messages = []
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=messages.append)
+    notes = [m.message for m in messages if isinstance(m, Message) and m.level == "warning"]
+    assert clip.meta["upright_quarter_turns"] == 1 and any("--lying-down" in n for n in notes)
+    messages.clear()
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=messages.append, lying_down=True)
+    assert clip.meta["upright_quarter_turns"] == 0 and clip.meta["cleanup"]["lying_down"] is True
+    assert not [m for m in messages if isinstance(m, Message) and "--lying-down" in m.message]

@@ -269,7 +269,7 @@ def test_commands_and_env(tmp_path):
                               smoothing="strong")
     assert argv[:3] == ["/venv/bin/python", "-m", "posemoe_blender.worker"] and "a b.mp4" in argv
     assert argv[argv.index("--device") + 1] == "cpu" and argv[argv.index("--smoothing") + 1] == "strong"
-    assert not {"--no-foot-lock", "--level-camera", "--static-camera"} & set(argv)
+    assert not {"--no-foot-lock", "--level-camera", "--static-camera", "--lying-down"} & set(argv)
     assert "--lens-mm" not in argv  # unknown lens (0)
     argv = wc.capture_command(Path("py"), Path("v.mp4"), Path("o.npz"), subject_height=1.62, foot_lock=False,
                               static_camera=True, lens_mm=13.0)
@@ -280,6 +280,8 @@ def test_commands_and_env(tmp_path):
     args = build_parser().parse_args(argv[3:])  # the worker takes every flag the add-on sends
     assert (args.subject_height, args.no_foot_lock, args.static_camera, args.level_camera) == (1.62, True, True, False)
     assert args.lens_mm == 13.0 and not args.ignore_lens_metadata
+    assert build_parser().parse_args(wc.capture_command(Path("py"), Path("v.mp4"), Path("o.npz"),
+                                                        lying_down=True)[3:]).lying_down
     argv = wc.capture_command(Path("py"), Path("v.mp4"), Path("o.npz"), lens_metadata=False)
     assert build_parser().parse_args(argv[3:]).ignore_lens_metadata
     assert "--ignore-lens-metadata" not in wc.capture_command(Path("py"), Path("v.mp4"), Path("o.npz"), lens_mm=26,
