@@ -271,13 +271,21 @@ def level_prior(up: np.ndarray) -> np.ndarray:
     return _unit(np.array([0.0, up[1], up[2]]))
 
 
+LYING_STANDING_MAX_DEG = 45.0
+"""With ``--lying-down``, a body whose up is within this many degrees of the image's up, and leans at most 30 degrees
+away from the camera, stands after all (a camera pitched down up to this much over a standing person). The user
+said the person lies, so the test is strict: at 60 degrees a child's yoga on the floor (its body 58 degrees from the
+world's up) was stood up again. A body lying end-on with its head away from the camera leans away from it."""
+
+
 def lying_down_prior(up: np.ndarray) -> np.ndarray:
     """Return the ground's prior normal (3,) for a clip said to show a person lying down (``--lying-down``), from the
-    body's average ``up`` (camera frame): the level camera's up (:data:`IMAGE_UP`), unless the body stands within
-    :data:`LEVEL_ROLL_MAX_DEG` of it, when it is standing after all and :func:`level_prior` keeps the camera's
-    pitch (a standing clip given the option lost it: a yoga pose held in one spot 11 degrees off)."""
+    body's average ``up`` (camera frame): the level camera's up (:data:`IMAGE_UP`), unless the body stands after all
+    (:data:`LYING_STANDING_MAX_DEG`), when :func:`level_prior` keeps the camera's pitch (a standing clip given the
+    option lost it: a yoga pose held in one spot came out 11 degrees off)."""
     up = np.asarray(up, np.float64) / np.linalg.norm(up)
-    return level_prior(up) if _angle_deg(up, IMAGE_UP) <= LEVEL_ROLL_MAX_DEG else IMAGE_UP.copy()
+    standing = _angle_deg(up, IMAGE_UP) <= LYING_STANDING_MAX_DEG and up[2] <= 0.5
+    return level_prior(up) if standing else IMAGE_UP.copy()
 
 
 def fit_plane(points: np.ndarray, up_prior: np.ndarray, weights: np.ndarray | None = None,

@@ -92,7 +92,7 @@ def clean_motion(
     on_progress(done, total): called while a travelling camera's path is measured (minutes on a long clip).
     lying_down: the person lies down in an upright video (floor work, a bench): the ground's prior is the level
     camera's, not the body's up, which would stand the body on its feet (the body's own up decides by default,
-    which is right for a video on its side); a body that stands after all keeps the default
+    which is right for a video on its side); a body that stands after all keeps the camera's pitch
     (core.contact.lying_down_prior).
     The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame (of the first
     frame when the camera turned or travelled), metres.

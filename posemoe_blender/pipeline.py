@@ -203,15 +203,18 @@ def to_motion(
             ))
     joints_3d, root, info = parts[0] if len(parts) == 1 else join_shots(parts, spans)
     emit(Progress("filter", 1, 1))
-    turns = 0 if lying_down else upright_turns(kp.joints_2d, kp.valid)
-    if turns:  # the two readings of a person across the picture: say which was taken and how to get the other
-        seen = ("lies across the picture in most frames and was lifted as in a video turned on its side, standing "
-                "up; if the video plays upright and the person lies down (floor work, a bench)") if turns % 2 else (
-                "is upside down in most frames and was lifted as in a video turned upside down; if the video plays "
-                "upright (a handstand)")
-        note = f"{source or 'the clip'}: the person {seen}, run again with --lying-down (add-on: Lying Down)"
+    # as lifting turned each shot (core.inference.lift_input): record it, and say where a person across the
+    # picture was taken for a video on its side, the other reading first (the add-on shows 200 characters)
+    shot_turns = [0 if lying_down else upright_turns(kp.joints_2d[a:b], kp.valid[a:b]) for a, b in spans]
+    across = [(a, b) for (a, b), k in zip(spans, shot_turns, strict=True) if k % 2]
+    if across:
+        where = "" if len(spans) == 1 else " (frames " + ", ".join(f"{a}-{b - 1}" for a, b in across) + ")"
+        note = (f"{source or 'the clip'}: lifted as a video turned on its side{where}; if it plays upright and the "
+                "person lies down, use --lying-down (add-on: Lying Down)")
         log.warning(note)
         emit(Message(note, "warning"))
+    frames = np.bincount(shot_turns, weights=[b - a for a, b in spans], minlength=4)
+    turns = int(np.argmax(frames))  # the turn of most frames (one shot: its own)
     up, streams = rate_plan(kp.fps, len(kp.joints_2d))
     meta = {
         "tool": "posemoe", "version": __version__, "weights": lifter.weights.name,

@@ -170,11 +170,15 @@ def test_the_lifter_process_applies_the_options_to_every_clip(monkeypatch):
     image size fails that clip alone."""
     from test_pipeline import _tiny
 
+    import core.inference
     from core.motion_file import Keypoints2D
     from posemoe_blender import pipeline
     from posemoe_blender.batch_lifter import lift_group
 
     _tiny(monkeypatch)
+    uprights = []
+    real = core.inference.lift_input
+    monkeypatch.setattr(core.inference, "lift_input", lambda *a: uprights.append(a[4]) or real(*a))
     lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
     rng = np.random.default_rng(0)
     kps = {i: Keypoints2D(rng.uniform(100, 400, (30, 17, 2)).astype(np.float32), np.ones((30, 17), np.float32),
@@ -192,6 +196,7 @@ def test_the_lifter_process_applies_the_options_to_every_clip(monkeypatch):
     assert meta["smoothing"] == "strong" and meta["focal_from"] == "--focal"
     assert meta["cleanup"]["subject_height_m"] == 1.5 and meta["cleanup"]["level_camera"] is True
     assert meta["cleanup"]["lying_down"] is True and meta["upright_quarter_turns"] == 0
+    assert uprights == [False]  # lifted as filmed
 
 
 def test_a_link_to_a_clip_that_is_gone_is_skipped_with_a_warning(tmp_path, caplog):

@@ -317,7 +317,10 @@ def test_soft_ik_has_no_knee_pop_near_a_straight_leg():
 def test_the_lying_down_prior_is_the_level_camera_unless_the_body_stands():
     lying = np.array([0.97, -0.1, 0.2])  # across the picture
     assert np.allclose(lying_down_prior(lying), [0.0, -1.0, 0.0])
-    end_on = np.array([0.0, -0.2, -0.98])  # lying with the head away from the camera
-    assert np.allclose(lying_down_prior(end_on), [0.0, -1.0, 0.0])
-    standing = np.array([0.1, -0.95, -0.3])
-    assert np.allclose(lying_down_prior(standing), level_prior(standing))
+    for pitch in (-20.0, 0.0, 30.0, 40.0):  # a standing body under a camera looking up 20 to down 40 degrees
+        p = np.radians(pitch)
+        standing = np.array([0.1, -np.cos(p), -np.sin(p)])
+        assert np.allclose(lying_down_prior(standing), level_prior(standing))
+    for pitch in (0.0, 30.0, 45.0):  # lying end-on, head away from a camera pitched down that much
+        p = np.radians(pitch)
+        assert np.allclose(lying_down_prior(np.array([0.0, -np.sin(p), np.cos(p)])), [0.0, -1.0, 0.0])

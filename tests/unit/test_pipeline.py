@@ -255,15 +255,32 @@ def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypa
 
 def test_a_person_across_the_picture_is_said_and_lifted_as_filmed_when_lying_down(monkeypatch):
     """By default a person lying across the picture is taken for a video on its side (turned upright to lift) and
-    the user is told how to get the other reading; --lying-down lifts as filmed and says nothing."""
+    the user is told how to get the other reading; --lying-down lifts as filmed (in lift and in lift_clips, the
+    batch path) and says nothing. In an edited clip each shot is turned on its own, and the note names its frames."""
     _tiny(monkeypatch)
+    seen = []
+    real = core.inference.lift_input
+    monkeypatch.setattr(core.inference, "lift_input", lambda *a, **k: seen.append(real(*a, **k)[1]) or real(*a, **k))
     kp = _kp()
     kp.joints_2d[:, 8] = kp.joints_2d[:, 0] + np.array([-150.0, 0.0], np.float32)  # thorax beside the pelvis
     messages = []
     clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=messages.append)
     notes = [m.message for m in messages if isinstance(m, Message) and m.level == "warning"]
-    assert clip.meta["upright_quarter_turns"] == 1 and any("--lying-down" in n for n in notes)
+    assert seen == [1] and clip.meta["upright_quarter_turns"] == 1 and any("--lying-down" in n for n in notes)
     messages.clear()
     clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=messages.append, lying_down=True)
-    assert clip.meta["upright_quarter_turns"] == 0 and clip.meta["cleanup"]["lying_down"] is True
+    assert seen[-1] == 0 and clip.meta["upright_quarter_turns"] == 0 and clip.meta["cleanup"]["lying_down"] is True
     assert not [m for m in messages if isinstance(m, Message) and "--lying-down" in m.message]
+    lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
+    pipeline.lift_clips([kp], lifter, InferenceConfig(device="cpu"))
+    assert seen[-1] == 1
+    pipeline.lift_clips([kp], lifter, InferenceConfig(device="cpu"), lying_down=True)
+    assert seen[-1] == 0
+    edited = _kp(60)  # lying in its second shot only
+    edited.extras["shot_cuts"] = np.array([25], np.int32)
+    edited.joints_2d[25:, 8] = edited.joints_2d[25:, 0] + np.array([-150.0, 0.0], np.float32)
+    edited.joints_2d[:25, 8] = edited.joints_2d[:25, 0] + np.array([0.0, -150.0], np.float32)
+    messages.clear()
+    clip = pipeline.lift(edited, cfg=InferenceConfig(device="cpu"), emit=messages.append, source="e.mp4")
+    notes = [m.message for m in messages if isinstance(m, Message) and "--lying-down" in m.message]
+    assert seen[-2:] == [0, 1] and clip.meta["upright_quarter_turns"] == 1 and "(frames 25-59)" in notes[0]
