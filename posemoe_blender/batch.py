@@ -17,6 +17,9 @@ clip that has its motion file but not its baked output).
 
 Ray backend (posemoe_blender/batch_ray.py): each clip is one task running ``posemoe capture``
 + ``bake`` on its node (:meth:`BatchRunner.run_one`); there the lifter is per clip.
+
+What a clip's steps warn of (the lifter's clean-up, a subprocess's warning messages) is logged with the clip's name
+and kept in its summary record (``ClipJob.warnings``).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ import numpy as np
 
 from core.errors import ExitCode, InputNotFoundError, OutputError
 from core.motion_file import temp_stem
-from core.protocol import Failure, Progress, parse_line
+from core.protocol import Failure, Message, Progress, parse_line
 from posemoe_blender.batch_lifter import LifterClient, stderr_tail
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class ClipJob:
     lift_args: list[str] | None = None  # the options its motion file was made with (None: not known)
     bake_args: list[str] | None = None  # the options its baked output was made with (None: not known)
     source: dict | None = None  # the input its motion file was made from (video_identity; None: not known)
+    warnings: list[str] = field(default_factory=list)  # what capture said of this clip's result (this run)
 
 
 def video_identity(video: Path) -> dict | None:
@@ -339,6 +343,7 @@ class _Step:
     error: str = ""
     frames: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 _STAGES = {"extract": "extract", "lift": "lift", "filter": "lift", "bake": "bake"}
@@ -372,6 +377,8 @@ def _run_step(argv: list[str], on_event, children: _Children, stage: str) -> _St
             on_event(ev)
         elif isinstance(ev, Failure):
             step.error = ev.message
+        elif isinstance(ev, Message) and ev.level == "warning":
+            step.warnings.append(ev.message)
     step.code = children.finish(proc)
     reader.join(timeout=5)
     marks.append(("", time.perf_counter()))
@@ -454,6 +461,7 @@ class BatchRunner:
             step = _run_step(argv, lambda ev: self.on_update(job, ev), self.children, stage)
             job.seconds.update(step.seconds)
             job.frames = step.frames or job.frames
+            _warn(job, step.warnings)
             if step.code != 0:
                 job.status, job.error, job.exit_code = _failed(step.code), step.error, step.code
                 self.on_update(job, None)
@@ -569,6 +577,7 @@ class BatchRunner:
         step = _run_step(argv, lambda ev: self.on_update(job, ev), self.children, "extract")
         job.seconds.update(step.seconds)
         job.frames = step.frames
+        _warn(job, step.warnings)
         if step.code != 0:
             self._fail(job, step.code, step.error)
         else:
@@ -632,6 +641,7 @@ class BatchRunner:
                 continue
             self._made(job, "extract")
             job.frames = int(answer.get("frames", job.frames))
+            _warn(job, [str(w) for w in answer.get("warnings") or []])
             if self.fmt == "npz":
                 self._end(job, "done", output=str(self._paths(job)[0]))
             else:
@@ -644,6 +654,14 @@ class BatchRunner:
             Path(self._keypoints(job)).unlink(missing_ok=True)
             code = client.fatal[1] if client.fatal else int(ExitCode.BUG)
             self._fail(job, code, stopped)
+
+
+def _warn(job: ClipJob, notes: list[str]) -> None:
+    """Keep what a step said of ``job``'s result (summary.json ``warnings``) and show it, naming the clip."""
+    for note in notes:
+        if note not in job.warnings:
+            job.warnings.append(note)
+            log.warning("%s: %s", job.rel, note)
 
 
 def _make_folder(folder: Path) -> str | None:

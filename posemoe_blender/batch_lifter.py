@@ -26,13 +26,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from core.config import InferenceConfig
 from core.errors import ExitCode, PosemoeError
-from core.protocol import Event, Progress, Result, parse_line, to_line
+from core.protocol import Event, Message, Progress, Result, parse_line, to_line
 from posemoe_blender.options import add_lift_options, cleanup_options, inference_config
 from posemoe_blender.progress import LiveStream
 
@@ -98,8 +98,10 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
         t1 = time.perf_counter()
         share = lift_s * kp.num_frames / max(1, total)  # this clip's part of the shared forward passes
         try:
-            clip = to_motion(kp, joints_3d, lifter, used, smoothing, source=str(c.get("source", "")),
-                             lift_seconds=share, focal=focal, focal_from=focal_from, **options)
+            notes: list[str] = []
+            clip = to_motion(kp, joints_3d, lifter, used, smoothing, _keeping_warnings(notes, emit),
+                             source=str(c.get("source", "")), lift_seconds=share, focal=focal, focal_from=focal_from,
+                             **options)
             out = write_motion(Path(c["output"]), clip)
         except PosemoeError as e:
             yield _error(c["id"], str(e), e.kind, e.exit_code)
@@ -109,8 +111,20 @@ def lift_group(clips: list[dict], lifter, cfg: InferenceConfig, emit=lambda _e: 
             yield _error(c["id"], f"internal error: {type(e).__name__}: {e}", "bug", ExitCode.BUG)
             continue
         answer = json.loads(to_line(Result(path=str(out))))
-        yield {"id": c["id"], **answer, "frames": kp.num_frames,
+        yield {"id": c["id"], **answer, "frames": kp.num_frames, "warnings": notes,
                "seconds": round(share + time.perf_counter() - t1, 4)}
+
+
+def _keeping_warnings(notes: list[str], emit: Callable[[Event], None]) -> Callable[[Event], None]:
+    """Return an emit that keeps warnings in ``notes`` (they go back with the clip's answer, to summary.json) and
+    passes every other event on."""
+    def on(event: Event) -> None:
+        if isinstance(event, Message) and event.level == "warning":
+            notes.append(event.message)
+        else:
+            emit(event)
+
+    return on
 
 
 def serve(lines, send, lifter, cfg: InferenceConfig, smoothing: str = "medium", cleanup: dict | None = None) -> None:

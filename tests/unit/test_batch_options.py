@@ -310,3 +310,38 @@ def test_output_names_fit_the_file_system_and_the_exporters(tmp_path):
     jobs = plan_jobs([(tmp_path / "sub" / f"{long}a.mp4", tmp_path), (tmp_path / "sub" / f"{long}b.mp4", tmp_path)])
     assert all(len(f"{j.rel.name}.motion.npz".encode()) <= 255 for j in jobs) and jobs[0].rel.parent == Path("sub")
     assert jobs[1].rel.name == f"{jobs[0].rel.name}_2"  # the same once cut: told apart as any collision
+
+
+def test_what_a_clips_capture_says_reaches_the_summary(monkeypatch, caplog):
+    """Warnings of the lifter process (a clip turned as a video on its side) and of capture / extract subprocesses go
+    into the clip's summary record and the batch's log, named by clip, once each."""
+    import sys
+
+    from test_pipeline import _tiny
+
+    from core.motion_file import Keypoints2D
+    from posemoe_blender import pipeline
+    from posemoe_blender.batch import _Children, _run_step, _warn
+    from posemoe_blender.batch_lifter import lift_group
+
+    _tiny(monkeypatch)
+    rng = np.random.default_rng(0)
+    joints = rng.uniform(100, 400, (30, 17, 2)).astype(np.float32)
+    joints[:, 8] = joints[:, 0] + np.array([-150.0, 0.0], np.float32)  # a person across the picture
+    kp = Keypoints2D(joints, np.ones((30, 17), np.float32), np.ones(30, bool), 30.0, (640, 480))
+    monkeypatch.setattr("core.motion_file.read_keypoints", lambda path: kp)
+    monkeypatch.setattr("core.motion_file.write_motion", lambda p, clip: p)
+    progress = []
+    [answer] = lift_group([{"id": 1, "keypoints": "k", "output": "o.npz", "source": "floor.mp4"}],
+                          pipeline.load_model(None, InferenceConfig(device="cpu")), InferenceConfig(device="cpu"),
+                          progress.append)
+    assert any("floor.mp4: lifted as a video turned on its side" in w for w in answer["warnings"])
+    assert all(not hasattr(ev, "message") for ev in progress)  # warnings travel with the answer only
+    line = json.dumps({"message": "the feet are out of view", "level": "warning"})
+    step = _run_step([sys.executable, "-c", f"print({line!r})"], lambda ev: None, _Children(), "extract")
+    assert step.code == 0 and step.warnings == ["the feet are out of view"]
+    job = ClipJob(video=Path("a.mp4"), rel=Path("a"))
+    with caplog.at_level("WARNING"):
+        _warn(job, step.warnings + answer["warnings"])
+        _warn(job, step.warnings)
+    assert job.warnings == step.warnings + answer["warnings"] and caplog.text.count("a: the feet are out of view") == 1
