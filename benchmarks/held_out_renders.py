@@ -82,7 +82,8 @@ def measure(folder: Path, weights: Path | None = None) -> dict:
     from posemoe_blender.pipeline import lifter_joints
 
     torch.set_num_threads(2)
-    model, cfg, meta = load_lifter(weights or DEFAULT_WEIGHTS, device="cpu")
+    path = Path(weights or DEFAULT_WEIGHTS)
+    model, cfg, meta = load_lifter(path, device="cpu")
     raise_by = ankle_raise(meta)
     clips: dict[str, dict] = {}
     for truth_path in sorted(folder.glob("*_truth.npz")):
@@ -117,7 +118,6 @@ def measure(folder: Path, weights: Path | None = None) -> dict:
         clips[name] = row
         print(f"{name:24s} {row['character']:13s} {row['category']:9s} "
               + "  ".join(f"{v} {row[v]['p_mpjpe_mm']:5.1f}" for v in (*VARIANTS, "mp_world")), flush=True)
-    path = Path(weights or DEFAULT_WEIGHTS)
     return {"folder": str(folder), "weights": path.name, "weights_sha256": meta.get("sha256"), "clips": clips,
             "overall": pooled(clips)}
 
