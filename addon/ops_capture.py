@@ -43,6 +43,7 @@ class BakeOptions:
     frame_start: int = 1
     root_motion: bool = True
     in_place: bool = False
+    travel_on_root: bool = False
 
     @classmethod
     def from_settings(cls, settings) -> BakeOptions:
@@ -51,7 +52,8 @@ class BakeOptions:
         return cls(armature_name=arm.name if arm else None, create_armature=settings.create_armature or arm is None,
                    armature=arm, armature_uid=arm.session_uid if arm else None,
                    rig=settings.rig_preset, mapping=settings.mapping_dict() if settings.rig_preset == "custom" else {},
-                   frame_start=settings.frame_start, root_motion=settings.root_motion, in_place=settings.in_place)
+                   frame_start=settings.frame_start, root_motion=settings.root_motion, in_place=settings.in_place,
+                   travel_on_root=settings.travel_on_root)
 
 
 def clip_name(path: Path) -> str:
@@ -109,7 +111,8 @@ def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: Bak
             rig, mapping = ops_mapping.rig_arguments(options.rig, options.mapping, armature)
         action = bake.bake_clip(clip, armature, rig=rig, mapping=mapping,
                                 action_name=name or clip_name(motion_path), frame_start=options.frame_start,
-                                root_motion=options.root_motion, in_place=options.in_place, notes=notes)
+                                root_motion=options.root_motion, in_place=options.in_place, notes=notes,
+                                travel_on_root=options.travel_on_root)
     except BaseException:
         _remove_new(before, created)
         raise

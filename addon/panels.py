@@ -89,6 +89,9 @@ class POSEMOE_PT_options(_PosemoePanel, bpy.types.Panel):
         sub = col.column()
         sub.enabled = settings.root_motion
         sub.prop(settings, "in_place")
+        row = sub.row()
+        row.enabled = not settings.in_place
+        row.prop(settings, "travel_on_root")
 
 
 class POSEMOE_PT_mapping(_PosemoePanel, bpy.types.Panel):

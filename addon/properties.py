@@ -102,6 +102,10 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                               description="Move the hips bone with the estimated root translation")
     in_place: BoolProperty(name="In Place", default=False,
                            description="Keep the character over the origin (drop horizontal root motion)")
+    travel_on_root: BoolProperty(name="Travel on Root Bone", default=False,
+                                 description="Key the travel over the ground on the bone above the hips (an "
+                                             "Unreal-style root), where game engines read root motion; the hips "
+                                             "keep the height")
     subject_height: FloatProperty(name="Subject Height", default=1.75, min=0.5, max=2.6, unit='LENGTH',
                                   description="The person's height: sets the motion's scale (one camera cannot) "
                                               "and the size of a new armature; a character keeps its own size")

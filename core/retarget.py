@@ -24,7 +24,7 @@ Method (swing + twist, directions only, the target keeps its own bone lengths):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -127,26 +127,28 @@ def make_rest_pose(bones: list[tuple[str, str | None, tuple, tuple, float]], map
     return RestPose(tuple(order), parents, heads, tails, mats, dict(mapping))
 
 
-def forward_kinematics(rest: RestPose, rotations: np.ndarray,
-                       root_location: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def forward_kinematics(rest: RestPose, rotations: np.ndarray, root_location: np.ndarray | None = None,
+                       travel: tuple[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return posed bone heads (T, B, 3) metres and world deltas G (T, B, 3, 3) (posed = G @ rest matrix).
 
     rotations: (T, B, 4) local w-x-y-z quaternions relative to rest (Blender ``rotation_quaternion``);
-    root_location: (T, 3) location of the pelvis bone in its rest axes, metres (Blender ``location``).
+    root_location: (T, 3) location of the pelvis bone in its rest axes, metres (Blender ``location``);
+    travel: (bone, (T, 3) location in its rest axes) of a bone above the pelvis that carries the travel
+    (:func:`move_travel_to_root`).
     """
     t = rotations.shape[0]
     local = quat_to_matrix(rotations)
     deltas = np.empty((t, len(rest.bone_names), 3, 3))
     heads = np.empty((t, len(rest.bone_names), 3))
-    pelvis = rest.index("pelvis")
+    located = {rest.index("pelvis"): root_location} | ({travel[0]: travel[1]} if travel is not None else {})
     for b, p in enumerate(rest.parents):
         r = rest.matrices[b]
         g_par = deltas[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (t, 3, 3))
         turn = g_par if b not in rest.no_inherit else np.broadcast_to(np.eye(3), (t, 3, 3))
         deltas[:, b] = np.matmul(turn, r @ local[:, b] @ r.T)
         base = heads[:, p] + _mv(g_par, rest.heads[b] - rest.heads[p]) if p >= 0 else rest.heads[b][None]
-        if b == pelvis and root_location is not None:
-            base = base + _mv(g_par, root_location @ r.T)
+        if located.get(b) is not None:
+            base = base + _mv(g_par, located[b] @ r.T)
         heads[:, b] = base
     return heads, deltas
 
@@ -256,7 +258,9 @@ class RetargetResult:
     rotations: (T, B, 4) local w-x-y-z quaternions per rest bone (identity where not driven);
     driven: indices of the bones to key; root_bone: the pelvis bone index;
     root_location: (T, 3) pelvis-bone ``location`` in its rest axes, metres (zeros without root motion);
-    translation: (T, 3) the same displacement in character space, metres.
+    translation: (T, 3) the pelvis's whole displacement in character space, metres;
+    travel_bone: the bone above the pelvis that carries the travel over the ground (:func:`move_travel_to_root`), or
+    -1 (the pelvis carries it); travel_location: (T, 3) that bone's ``location`` in its rest axes, metres.
     """
 
     bone_names: tuple[str, ...]
@@ -265,6 +269,8 @@ class RetargetResult:
     root_bone: int
     root_location: np.ndarray
     translation: np.ndarray
+    travel_bone: int = -1
+    travel_location: np.ndarray | None = None
 
 
 def _ancestors(rest: RestPose, b: int) -> list[int]:
@@ -655,3 +661,30 @@ def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None,
     g_par = g.get(plan.anchor[plan.pelvis], eye) if rest.turns_with(plan.pelvis, plan.anchor[plan.pelvis]) else eye
     location = _mv(_inv(np.matmul(g_par, rest.matrices[plan.pelvis])), translation)
     return RetargetResult(rest.bone_names, rotations, tuple(sorted(g)), plan.pelvis, location, translation)
+
+
+def travel_bone(rest: RestPose) -> int:
+    """Return the top bone above the pelvis bone (an Unreal-style ``root``), or -1 where the pelvis is a top bone."""
+    chain = _ancestors(rest, rest.index("pelvis"))
+    return chain[-1] if len(chain) > 1 else -1
+
+
+def move_travel_to_root(rest: RestPose, res: RetargetResult) -> RetargetResult:
+    """Return ``res`` with the travel over the ground (``translation``'s horizontal part) keyed on the top bone above
+    the pelvis (:func:`travel_bone`) instead of on the pelvis, which keeps the height: game engines take root motion
+    from that bone (Unreal's ``root``). Every bone stays where it was. ``res`` unchanged where the pelvis is a top
+    bone.
+
+    The top bone is not turned, so moving it by d (world) moves the pelvis by d: the pelvis's location loses d
+    expressed in its own posed axes (its parent's world delta times its rest matrix)."""
+    top = travel_bone(rest)
+    if top < 0:
+        return res
+    ground = res.translation.copy()
+    ground[:, 2] = 0.0  # character space is Z up: the height stays on the pelvis
+    _, deltas = forward_kinematics(rest, res.rotations)
+    parent = int(rest.parents[res.root_bone])
+    pelvis_axes = np.matmul(deltas[:, parent], rest.matrices[res.root_bone])
+    root_location = res.root_location - _mv(_inv(pelvis_axes), ground)
+    return replace(res, root_location=root_location, travel_bone=top,
+                   travel_location=ground @ rest.matrices[top])  # world -> the top bone's rest axes: R.T @ d

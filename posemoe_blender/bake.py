@@ -26,7 +26,9 @@ from core.retarget import (
     check_upright,
     lock_rig_feet,
     motion_to_world,
+    move_travel_to_root,
     retarget,
+    travel_bone,
 )
 from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, resolve_rig
 
@@ -174,11 +176,11 @@ def overriding_constraints(armature_obj: bpy.types.Object, bone_names: set[str])
     return found
 
 
-def overriding_drivers(armature_obj: bpy.types.Object, bone_names: set[str], root_name: str | None = None
+def overriding_drivers(armature_obj: bpy.types.Object, bone_names: set[str], located: tuple[str, ...] = ()
                        ) -> list[tuple[str, bpy.types.FCurve]]:  # fmt: skip
-    """Return (pose bone name, driver F-Curve) of the armature's active drivers that would override keys on
-    ``bone_names``: on the rotation the bake keys (:func:`rotation_channel`; a driver on the other one stops
-    mattering), and on the location of ``root_name`` (root motion)."""
+    """Return (pose bone name, driver F-Curve) of the armature's active drivers that would override keys: on the
+    rotation the bake keys on ``bone_names`` (:func:`rotation_channel`; a driver on the other one stops mattering),
+    and on the location of the ``located`` bones (root motion: the pelvis, and the root bone with the travel)."""
     anim = armature_obj.animation_data
     found = []
     for fc in anim.drivers if anim is not None else ():
@@ -189,20 +191,21 @@ def overriding_drivers(armature_obj: bpy.types.Object, bone_names: set[str], roo
             pb = armature_obj.path_resolve(owner) if owner.startswith("pose.bones[") else None
         except ValueError:
             continue
-        if isinstance(pb, bpy.types.PoseBone) and pb.name in bone_names and (
-                prop == rotation_channel(pb) or (prop == "location" and pb.name == root_name)):
+        if isinstance(pb, bpy.types.PoseBone) and ((pb.name in bone_names and prop == rotation_channel(pb))
+                                                   or (prop == "location" and pb.name in located)):
             found.append((pb.name, fc))
     return found
 
 
-def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], root_name: str, mute: bool,
+def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], located: tuple[str, ...], mute: bool,
                      notes: list[str]) -> list:
     """Deal with the constraints and drivers that would override the baked keys: mute them (``mute``) or say how
     to; return what was muted (each has ``.mute``). The note goes to the log and to ``notes`` (what the add-on
     shows)."""
-    found = [(f"{bone} ({con.name})", con) for bone, con in overriding_constraints(armature_obj, bone_names)]
+    found = [(f"{bone} ({con.name})", con)
+             for bone, con in overriding_constraints(armature_obj, bone_names | set(located))]
     found += [(f"{bone} (driver on {fc.data_path.rpartition('.')[2]})", fc)
-              for bone, fc in overriding_drivers(armature_obj, bone_names, root_name)]
+              for bone, fc in overriding_drivers(armature_obj, bone_names, located)]
     if not found:
         return []
     listed = ", ".join(label for label, _ in found[:6]) + (" ..." if len(found) > 6 else "")
@@ -315,9 +318,10 @@ def _write_keys(fc: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) ->
 
 
 def _key_result(action: bpy.types.Action, obj: bpy.types.Object, res: RetargetResult, frames: np.ndarray,
-                location: np.ndarray | None) -> int:
-    """Key the driven bones' rotations (in each bone's mode: :func:`rotation_channel`) and the pelvis location of
-    ``res``; return the number of F-Curves."""
+                scale: float | None) -> int:
+    """Key the driven bones' rotations (in each bone's mode: :func:`rotation_channel`) and, with ``scale`` (root
+    motion: the armature object's scale, metres per bone unit), the locations of ``res``'s pelvis and travel bone;
+    return the number of F-Curves."""
     count = 0
     for b in res.driven:
         name = res.bone_names[b]
@@ -329,11 +333,14 @@ def _key_result(action: bpy.types.Action, obj: bpy.types.Object, res: RetargetRe
         for k in range(values.shape[1]):
             _write_keys(_new_fcurve(action, obj, path, k, name), frames, values[:, k])
             count += 1
-    if location is not None:
-        name = res.bone_names[res.root_bone]
+    located = [] if scale is None else [(res.root_bone, res.root_location / scale)]
+    if scale is not None and res.travel_bone >= 0:
+        located.append((res.travel_bone, res.travel_location / scale))
+    for bone, values in located:
+        name = res.bone_names[bone]
         path = f'pose.bones["{bpy.utils.escape_identifier(name)}"].location'
         for k in range(3):
-            _write_keys(_new_fcurve(action, obj, path, k, name), frames, location[:, k])
+            _write_keys(_new_fcurve(action, obj, path, k, name), frames, values[:, k])
             count += 1
     return count
 
@@ -409,14 +416,16 @@ def check_target(armature_obj: bpy.types.Object, rig: str = "auto", mapping: dic
 
 def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto", mapping: dict | None = None,
               action_name: str | None = None, frame_start: int = 1, root_motion: bool = True,
-              in_place: bool = False, mute_constraints: bool = False, notes: list[str] | None = None
-              ) -> bpy.types.Action:
+              in_place: bool = False, mute_constraints: bool = False, notes: list[str] | None = None,
+              travel_on_root: bool = False) -> bpy.types.Action:
     """Return a NEW Action holding ``clip`` retargeted onto ``armature_obj`` (assigned to it).
 
     Keys the driven bones' rotations in their own mode (Euler bones keep their order and get continuous
     ``rotation_euler`` keys; the others get ``rotation_quaternion``, axis-angle ones becoming QUATERNION) and the
     pelvis bone ``location`` (root motion, scaled to the rig's leg length; ``in_place`` keeps it over
-    the origin horizontally). With ``clip.meta["world_from_camera"]`` (written by core.motion_cleanup) the
+    the origin horizontally; ``travel_on_root`` puts the travel over the ground on the bone above the pelvis, an
+    Unreal-style root, where game engines read root motion: core.retarget.move_travel_to_root). With
+    ``clip.meta["world_from_camera"]`` (written by core.motion_cleanup) the
     motion is baked in that ground-aligned world, so the character stands upright even when the camera was
     pitched; without it the camera is taken as level. With ``meta["contacts"]`` (and root motion) planted
     feet are pinned on the rig itself (core.retarget.lock_rig_feet), whose proportions differ from the
@@ -442,8 +451,19 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(DEFAULT_PARAMS.blend_s * fps)),
                             on_rest_ground=world is not None,
                             max_swing=max(1, round(DEFAULT_PARAMS.max_swing_s * fps)))
+    if travel_on_root and not (root_motion and not in_place):
+        notes.append(f"{armature_obj.name}: no travel to put on the root bone "
+                     f"({'in place' if root_motion else 'no root motion'})")
+        log.warning("%s", notes[-1])
+    elif travel_on_root:  # after the foot locks, which move the pelvis
+        if travel_bone(rest) < 0:
+            notes.append(f"{armature_obj.name}: no bone above the hips bone {res.bone_names[res.root_bone]!r} to "
+                         "carry the travel (root motion); it stays on the hips")
+            log.warning("%s", notes[-1])
+        res = move_travel_to_root(rest, res)
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
+    located = (root_bone.name,) + ((res.bone_names[res.travel_bone],) if res.travel_bone >= 0 else ())
     if root_motion and root_bone.use_connect:
         notes.append(f"{armature_obj.name}: bone {root_bone.name!r} is connected to its parent, so its location keys "
                      "(root motion) have no effect")
@@ -460,8 +480,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     muted = []
     try:
         muted = _mute_overriding(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name},
-                                 root_bone.name if root_motion else None, mute_constraints, notes)
-        muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
+                                 located if root_motion else (), mute_constraints, notes)
+        muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} | set(located), mute_constraints,
                                   notes)
         anim.action = action
         if previous is not None:
@@ -470,7 +490,7 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         for pb in pose_bones:
             if pb.rotation_mode not in EULER_MODES:
                 pb.rotation_mode = "QUATERNION"
-        count = _key_result(action, armature_obj, res, frames, res.root_location / scale if root_motion else None)
+        count = _key_result(action, armature_obj, res, frames, scale if root_motion else None)
         _set_scene_range(clip, frame_start)
         apply_rig_settings(armature_obj, preset)
     except BaseException:  # all or nothing: the scene as it was

@@ -62,6 +62,10 @@ def add_bake_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
                    help="bone-name preset (auto, mixamo, rigify, unreal, cmu) or a JSON mapping file")
     p.add_argument("--no-root-motion", action="store_true", help="do not key the hips location")
     p.add_argument("--in-place", action="store_true", help="keep vertical root motion only (no travel)")
+    p.add_argument("--travel-on-root", action="store_true",
+                   help="key the travel over the ground on the armature's bone above the hips (an Unreal-style "
+                        "root), where game engines read root motion; the hips keep the height (default: the hips "
+                        "carry it all)")
 
 
 def inference_config(args: argparse.Namespace):

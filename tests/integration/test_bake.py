@@ -6,6 +6,8 @@ import json
 import logging
 import math
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from core import retarget as rt  # noqa: E402
 from core import rigs  # noqa: E402
 from core.errors import InputFileError, OutputError, RigError  # noqa: E402
 from core.frames import blender_to_camera, camera_to_blender  # noqa: E402
-from core.motion_file import MotionClip  # noqa: E402
+from core.motion_file import MotionClip, write_motion  # noqa: E402
 from core.skeleton import JOINT_INDEX as J  # noqa: E402
 from core.skeleton import JOINT_NAMES  # noqa: E402
 from posemoe_blender import bake, export  # noqa: E402
@@ -551,3 +553,60 @@ def test_a_hand_made_mapping_that_is_no_body_is_refused() -> None:
             bake.bake_clip(clip, obj, mapping=mapping)
     assert obj.animation_data is None or obj.animation_data.action is None
     bake.bake_clip(clip, obj, mapping=good)
+
+
+def _world_heads(obj, frames: list[int]) -> np.ndarray:
+    """Return (frames, bones, 3) world positions of every posed bone's head."""
+    world = np.array(obj.matrix_world)
+    out = []
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        out.append([(world @ np.r_[np.array(pb.head), 1.0])[:3] for pb in obj.pose.bones])
+    return np.array(out)
+
+
+def test_travel_on_root_keys_the_unreal_root_and_poses_the_same(tmp_path: Path) -> None:
+    """--travel-on-root on the Unreal mannequin: its ``root`` bone carries the walk over the floor, the pelvis the
+    height, and every other bone is where the plain bake puts it; the FBX carries the root's travel. A rig whose
+    hips are its top bone keeps the travel there and says so."""
+    path = SHARED / "characters" / "human_ue.blend"
+    if not path.is_file():
+        pytest.skip(f"shared data absent: {path.parent}")
+    clip, frames = synth_clip(), [1, FRAMES // 2, FRAMES]
+    _empty()
+    obj = export.load_character(path)
+    bake.bake_clip(clip, obj)
+    plain = _world_heads(obj, frames)
+    notes: list[str] = []
+    action = bake.bake_clip(clip, obj, travel_on_root=True, notes=notes)
+    moved = _world_heads(obj, frames)
+    names = [pb.name for pb in obj.pose.bones]
+    root = names.index("root")
+    others = [i for i in range(len(names)) if i != root]
+    assert np.abs(moved[:, others] - plain[:, others]).max() < 1e-3
+    travel = moved[:, root] - moved[0, root]
+    assert travel[-1, 1] < -0.8 and np.abs(travel[:, 2]).max() < 1e-4  # walked ~1 m along -Y, on the floor
+    pelvis = moved[:, names.index("pelvis")] - moved[:, root]
+    assert np.abs(pelvis[:, :2] - pelvis[0, :2]).max() < 1e-4  # the pelvis keeps no travel of its own
+    assert {fc.data_path for fc in bake.action_fcurves(action, obj)} >= {'pose.bones["root"].location',
+                                                                         'pose.bones["pelvis"].location'}
+    assert not notes
+    motion = write_motion(tmp_path / "walk.npz", clip)  # through the command line, as batch runs it
+    out = tmp_path / "walk.fbx"
+    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(out), "--character",
+                        str(path), "--travel-on-root"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    _empty()
+    bpy.ops.import_scene.fbx(filepath=str(out))
+    arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+    heads, r = _world_heads(arm, [1, FRAMES]), [pb.name for pb in arm.pose.bones].index("root")
+    assert heads[1, r, 1] - heads[0, r, 1] < -0.8
+
+    _empty()
+    obj = bake.create_default_armature()
+    notes = []
+    bake.bake_clip(clip, obj, travel_on_root=True, notes=notes)
+    assert any("no bone above the hips bone 'Hips'" in n for n in notes), notes
+    notes = []
+    bake.bake_clip(clip, obj, travel_on_root=True, in_place=True, notes=notes)
+    assert notes == [f"{obj.name}: no travel to put on the root bone (in place)"]

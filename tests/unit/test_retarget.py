@@ -413,3 +413,48 @@ def test_bones_that_do_not_inherit_rotation_are_posed_in_armature_axes() -> None
     moved = rt.joints_from_pose(loose, heads, deltas)
     assert _angles(wrong[:, J["l_elbow"]] - wrong[:, J["l_shoulder"]],
                    moved[:, J["l_elbow"]] - moved[:, J["l_shoulder"]]).max() > 5.0
+
+
+def _rooted_rig() -> rt.RestPose:
+    """Return :func:`_chain_rig` under an Unreal-style ``root`` bone at the floor, pointing forwards and rolled, so
+    its rest axes are not the world's."""
+    chain = _chain_rig()
+    bones = [("root", None, (0.0, 0.0, 0.0), (0.0, -0.3, 0.0), 0.7)]
+    for i, name in enumerate(chain.bone_names):
+        parent = chain.parents[i]
+        head, tail = chain.heads[i], chain.tails[i]
+        bones.append((name, "root" if parent < 0 else chain.bone_names[parent], tuple(head), tuple(tail), 0.1 * i))
+    return rt.make_rest_pose(bones, chain.mapping)
+
+
+def test_travel_on_root_moves_the_travel_to_the_root_bone_and_poses_nothing_else() -> None:
+    """The top bone above the pelvis takes the travel over the ground, the pelvis keeps the height: every other
+    bone's posed head is where it was, and the root bone moves only horizontally, by the pelvis's horizontal travel."""
+    rest = _rooted_rig()
+    assert rest.bone_names[rt.travel_bone(rest)] == "root"
+    frames = 24
+    heads, deltas = rt.forward_kinematics(rest, _random_pose(rest, frames, seed=4))
+    joints = rt.joints_from_pose(rest, heads, deltas)
+    root = np.stack([np.linspace(0, 1.5, frames), np.linspace(0, -2.0, frames), 0.1 * np.sin(np.arange(frames))], -1)
+    res = rt.retarget(joints, rest, root=root, nose_neck=False)
+    moved = rt.move_travel_to_root(rest, res)
+    before, _ = rt.forward_kinematics(rest, res.rotations, res.root_location)
+    after, _ = rt.forward_kinematics(rest, moved.rotations, moved.root_location,
+                                     (moved.travel_bone, moved.travel_location))
+    top = moved.travel_bone
+    others = [b for b in range(len(rest.bone_names)) if b != top]
+    np.testing.assert_allclose(after[:, others], before[:, others], atol=1e-9)
+    np.testing.assert_allclose(after[:, top, :2] - rest.heads[top, :2], res.translation[:, :2], atol=1e-9)
+    np.testing.assert_allclose(after[:, top, 2], rest.heads[top, 2], atol=1e-9)
+    assert np.ptp(after[:, top, 0]) > 1.0 and np.abs(moved.travel_location).max() > 1.0
+    carried = after[:, res.root_bone] - after[:, top] - (rest.heads[res.root_bone] - rest.heads[top])
+    np.testing.assert_allclose(carried[:, :2], 0.0, atol=1e-9)  # what the pelvis still carries: its height only
+    assert np.ptp(carried[:, 2]) > 0.1
+
+
+def test_travel_stays_on_a_pelvis_that_is_the_top_bone() -> None:
+    rest = _chain_rig()
+    assert rt.travel_bone(rest) == -1
+    joints = rest.joint_positions()[None].repeat(3, 0)
+    res = rt.retarget(joints, rest, root=np.zeros((3, 3)), nose_neck=False)
+    assert rt.move_travel_to_root(rest, res) is res and res.travel_bone == -1 and res.travel_location is None
