@@ -116,7 +116,7 @@ def measure(folder: Path, weights: Path | None = None) -> dict:
         row["mp_world"] = {"p_mpjpe_mm": 1000 * p_mpjpe(mw[ok], gt[ok]), "mpjpe_mm": 1000 * mpjpe(mw[ok], gt[ok]),
                            "accel_mm": 1000 * accel_error(mw, gt)}
         clips[name] = row
-        print(f"{name:24s} {row['character']:13s} {row['category']:9s} "
+        print(f"{name:24s} {str(row['character']):13s} {str(row['category']):9s} "
               + "  ".join(f"{v} {row[v]['p_mpjpe_mm']:5.1f}" for v in (*VARIANTS, "mp_world")), flush=True)
     return {"folder": str(folder), "weights": path.name, "weights_sha256": meta.get("sha256"), "clips": clips,
             "overall": pooled(clips)}

@@ -160,12 +160,39 @@ def apply_gap(world: Array, d: GapDraws) -> Array:
     return derive_virtual(out)
 
 
-def _noise_2d(px: np.ndarray, rng: np.random.Generator, aug: AugmentConfig) -> np.ndarray:
-    """Return pixels (B,T,17,2) with white jitter, dropped joints and occasional left/right swapped frames."""
+DRIFT_PROFILE = np.array([0.61, 0.79, 1.27, 1.27, 0.79, 1.27, 1.27, 0.43, 0.49, 0.79, 0.73, 0.79, 1.34, 1.52,
+                          0.79, 1.34, 1.52], np.float32)
+"""Relative size per joint (mean 1) of the detector's slowly varying 2D error: what is left of MediaPipe's error
+(as the pipeline moves its landmarks) after each clip's constant offset, smoothed over 0.1 s, measured on 30 renders
+of training subjects (docs/model.md section 1g), left and right averaged. Limbs' ends wander most, the trunk least."""
+
+
+def drift_kernel(sigma_frames: Array, t: int) -> Array:
+    """Return (B,T,T) Gaussian smoothing matrices of std ``sigma_frames`` (B,) whose rows have unit norm, so white
+    unit noise through them stays unit variance, correlated over about that many frames (numpy or torch)."""
+    if isinstance(sigma_frames, np.ndarray):
+        i = np.arange(t, dtype=np.float32)
+        k = np.exp(-0.5 * ((i[:, None] - i[None]) / sigma_frames[:, None, None]) ** 2)
+        return (k / np.sqrt((k**2).sum(-1, keepdims=True))).astype(np.float32)
+    import torch
+
+    i = torch.arange(t, dtype=torch.float32, device=sigma_frames.device)
+    k = torch.exp(-0.5 * ((i[:, None] - i[None]) / sigma_frames[:, None, None]) ** 2)
+    return k / (k**2).sum(-1, keepdim=True).sqrt()
+
+
+def _noise_2d(px: np.ndarray, rng: np.random.Generator, aug: AugmentConfig, fps: np.ndarray) -> np.ndarray:
+    """Return pixels (B,T,17,2) with white jitter, slow drift (windows at ``fps`` (B,)), dropped joints and
+    occasional left/right swapped frames."""
     b, t = px.shape[:2]
     height = px[..., 1].max(axis=(1, 2)) - px[..., 1].min(axis=(1, 2)) + 1.0
     sigma = rng.uniform(0, aug.jitter_max, b) * height
     out = px + rng.normal(size=px.shape).astype(np.float32) * sigma[:, None, None, None]
+    if aug.drift_max > 0:  # drawn only when asked, so older recipes keep their random streams
+        amp = rng.uniform(0, aug.drift_max, b) * height
+        white = rng.normal(size=px.shape).astype(np.float32)
+        drift = np.einsum("bts,bsjc->btjc", drift_kernel(np.maximum(aug.drift_s * fps, 1e-3), t), white)
+        out = out + drift * (amp[:, None, None, None] * DRIFT_PROFILE[None, None, :, None])
     drop = (rng.random((b, t, 17)) < aug.dropout_rate) & (rng.random(b) < aug.dropout_prob)[:, None, None]
     if drop.any():  # a lost joint: the detector repeats the last frame's point or guesses badly
         prev = np.concatenate([out[:, :1], out[:, :-1]], axis=1)
@@ -229,7 +256,7 @@ class WindowSampler:
         rot, cam, intr, size = cameras(rng, centre.astype(np.float64), aug)
         pc, px_clean = project(world, rot, cam, intr)
         _, px = project(detector_gap(world, rng, aug), rot, cam, intr)
-        px = _noise_2d(px, rng, aug)
+        px = _noise_2d(px, rng, aug, self.motion.fps[clip] / step)
         y = pc - pc[:, :, :1]
         x, clean = normalise(px, size).astype(np.float32), normalise(px_clean, size).astype(np.float32)
         flip = rng.random(len(clip)) < aug.flip_prob

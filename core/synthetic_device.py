@@ -21,7 +21,16 @@ import torch
 from core.config import AugmentConfig
 from core.datasets import H36M_ROLES, MotionSet, derive_virtual, path_matrix
 from core.skeleton import FLIP_PERM
-from core.synthetic import WindowSampler, apply_gap, cameras, gap_draws, normalise, project
+from core.synthetic import (
+    DRIFT_PROFILE,
+    WindowSampler,
+    apply_gap,
+    cameras,
+    drift_kernel,
+    gap_draws,
+    normalise,
+    project,
+)
 
 
 @dataclass
@@ -113,7 +122,7 @@ class DeviceWindowSampler(WindowSampler):
         d = gap_draws(rng, b, aug).map(self._t)
         pc, px_clean = project(world, rot, cam, intr)
         _, px = project(apply_gap(world, d), rot, cam, intr)
-        px = self._noise_2d(px, rng)
+        px = self._noise_2d(px, rng, self.motion.fps[clip] / step)
         y = pc - pc[:, :, :1]
         x, clean = normalise(px, size), normalise(px_clean, size)
         flip = torch.as_tensor(rng.random(b) < aug.flip_prob, device=self.device)
@@ -123,12 +132,20 @@ class DeviceWindowSampler(WindowSampler):
                 a[flip, ..., 0] *= -1
         return TensorBatch(x, y, clean, clip)
 
-    def _noise_2d(self, px: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-        """Return pixels with white jitter, dropped joints and swapped frames, as core.synthetic._noise_2d."""
+    def _noise_2d(self, px: torch.Tensor, rng: np.random.Generator, fps: np.ndarray) -> torch.Tensor:
+        """Return pixels with white jitter, slow drift, dropped joints and swapped frames, as
+        core.synthetic._noise_2d."""
         aug, g, (b, t) = self.aug, self.gen, px.shape[:2]
         height = px[..., 1].amax(dim=(1, 2)) - px[..., 1].amin(dim=(1, 2)) + 1.0
         sigma = self._t(rng.uniform(0, aug.jitter_max, b)) * height
         out = px + torch.randn(px.shape, generator=g, device=self.device) * sigma[:, None, None, None]
+        if aug.drift_max > 0:
+            amp = self._t(rng.uniform(0, aug.drift_max, b)) * height
+            white = torch.randn(px.shape, generator=g, device=self.device)
+            kernel = drift_kernel(self._t(np.maximum(aug.drift_s * fps, 1e-3)), t)
+            profile = self._t(DRIFT_PROFILE)
+            out = out + torch.einsum("bts,bsjc->btjc", kernel, white) * (amp[:, None, None, None]
+                                                                         * profile[None, None, :, None])
         drop_clip = torch.as_tensor(rng.random(b) < aug.dropout_prob, device=self.device)
         drop = (torch.rand((b, t, 17), generator=g, device=self.device) < aug.dropout_rate) & drop_clip[:, None, None]
         prev = torch.cat([out[:, :1], out[:, :-1]], dim=1)

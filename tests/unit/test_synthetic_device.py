@@ -1,5 +1,7 @@
 """The device sampler (core.synthetic_device) against the numpy one it stands in for (core.synthetic)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -116,3 +118,41 @@ def test_noisy_batches_have_the_numpy_samplers_statistics(motion):
     assert torch.equal(again.x, b.x) and torch.equal(again.y, b.y)
     dev.reseed(6, 1)
     assert not torch.equal(dev.sample(512).x, b.x)
+
+
+def test_drift_kernel_keeps_unit_variance_and_matches_on_both_backends():
+    """Each row of the smoothing matrix has unit norm (white noise through it keeps its variance) and numpy and
+    torch build the same matrix; a wider std spreads the weights over more frames."""
+    from core.synthetic import drift_kernel
+
+    sig = np.array([0.5, 2.5, 6.0], np.float32)
+    k = drift_kernel(sig, 27)
+    np.testing.assert_allclose((k**2).sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(drift_kernel(torch.from_numpy(sig), 27).numpy(), k, atol=1e-6)
+    centre = k[:, 13]
+    assert centre[0, 13] > centre[1, 13] > centre[2, 13]  # narrower: more weight on the frame itself
+    assert centre[2, 13 + 6] > 0.5 * centre[2, 13] and centre[0, 13 + 6] < 1e-6
+
+
+@pytest.mark.parametrize("sampler", [0, 1])
+def test_drift_is_slow_sized_per_joint_and_alike_on_both_samplers(motion, sampler):
+    """Drift alone moves the 2D off the true joints smoothly (neighbouring frames' errors nearly equal), by about
+    drift_max x height x the joint's profile (wrists more than the spine), and the numpy and device samplers draw
+    the same sizes; white jitter of the same size is not correlated from frame to frame."""
+    from core.synthetic import DRIFT_PROFILE
+
+    def errors(aug, which, seed):
+        s = samplers(motion, aug, seed=seed, window=27)[which]
+        b = s.sample(256)
+        e = np.asarray(b.x - b.clean_2d)
+        return e - e.mean(axis=1, keepdims=True)  # a window's own mean is an offset, not drift
+
+    drift = errors(replace(QUIET, drift_max=0.03, drift_s=0.1), sampler, 5)
+    white = errors(replace(QUIET, jitter_max=0.03), sampler, 5)
+    lag1 = [np.corrcoef(e[:, :-1].ravel(), e[:, 1:].ravel())[0, 1] for e in (drift, white)]
+    assert lag1[0] > 0.8 and abs(lag1[1]) < 0.1, lag1
+    rms = np.sqrt((drift**2).mean(axis=(0, 1, 3)))
+    assert rms[13] > 2 * rms[7] and rms[16] > 2 * rms[7]  # wrists wander, the spine least (DRIFT_PROFILE)
+    assert np.corrcoef(rms, DRIFT_PROFILE)[0, 1] > 0.9
+    other = errors(replace(QUIET, drift_max=0.03, drift_s=0.1), 1 - sampler, 6)
+    assert abs(np.sqrt((other**2).mean()) - np.sqrt((drift**2).mean())) < 0.15 * np.sqrt((drift**2).mean())
