@@ -107,9 +107,10 @@ def raw_metrics(model, window: int, clips: list[dict]) -> dict[str, float]:
 
 
 def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batch: int, real_batch_size: int,
-              seed: int, real_weight: float = 1.0, gap_scale: float = 1.0, drift_max: float = 0.0):  # fmt: skip
+              seed: int, real_weight: float = 1.0, gap_scale: float = 1.0, drift_max: float = 0.0,
+              drift_s: float = 0.1):  # fmt: skip
     """Return the lifter of ``weights`` fine-tuned ``steps`` steps on synthetic batches (their detector-gap offsets
-    x ``gap_scale``, slow 2D drift up to ``drift_max`` x body height: core.synthetic.DRIFT_PROFILE) plus, if
+    x ``gap_scale``, slow 2D drift up to ``drift_max`` x body height smoothed over ``drift_s``: core.synthetic) plus, if
     ``real``, real windows (loss = synthetic + real_weight x real), AdamW, warm-up 20 steps then cosine decay."""
     import torch
 
@@ -121,7 +122,7 @@ def fine_tune(weights: Path, real: list[dict], steps: int, lr: float, synth_batc
 
     model, mcfg, _ = load_lifter(weights, device="cpu")
     cfg = replace(TrainConfig(), model=mcfg, sampler="device", workers=0, seed=seed)
-    cfg = replace(cfg, augment=replace(cfg.augment, gap_scale=gap_scale, drift_max=drift_max))
+    cfg = replace(cfg, augment=replace(cfg.augment, gap_scale=gap_scale, drift_max=drift_max, drift_s=drift_s))
     sampler, _ = samplers(cfg, _motion_set(), VALIDATION_SUBJECTS, device=torch.device("cpu"))
     sampler.reseed(seed)
     rng = np.random.default_rng(seed)

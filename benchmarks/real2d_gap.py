@@ -74,9 +74,13 @@ def error_parts(c: dict) -> dict[str, np.ndarray]:
     """Return the detector's 2D error on clip ``c`` (pixels, (T,17,2)) split into bias, slow and fast parts."""
     from scipy.ndimage import gaussian_filter1d
 
+    ok = c["ok"]
     e = c["kp"].joints_2d.astype(np.float64) - c["true_2d"]
-    bias = e[c["ok"]].mean(axis=0)
-    slow = gaussian_filter1d(e - bias, SLOW_S * c["kp"].fps, axis=0, mode="nearest")
+    bias = e[ok].mean(axis=0)
+    frames = np.arange(len(e))
+    seen = np.stack([np.interp(frames, frames[ok], e[ok, j, k]) for j in range(17) for k in range(2)], -1)
+    # frames without a person (filled, not measured) must not leak into their neighbours' slow part
+    slow = gaussian_filter1d(seen.reshape(e.shape) - bias, SLOW_S * c["kp"].fps, axis=0, mode="nearest")
     return {"bias": np.broadcast_to(bias, e.shape), "slow": slow, "fast": e - bias - slow}
 
 
@@ -151,9 +155,10 @@ LIMB_AXIS = {1: (1, 2), 2: (1, 2), 3: (2, 3), 4: (4, 5), 5: (4, 5), 6: (5, 6), 1
 
 
 def _body_frame_rows(c: dict, j: int, mirror: bool, frame: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (A (2n, 3), b (2n,)): joint ``j``'s 2D error over ``c``'s frames, in units of the body's height at
-    the joint's depth, and how an offset (right, up, forward) x height in the torso's or the limb's frame moves it
-    (the projection's Jacobian at the true joint)."""
+    """Return (A (2n, 3), b (2n,)): how an offset (outwards, up, forward) x height in the torso's or the limb's frame
+    moves joint ``j`` in the image (the projection's Jacobian at the true joint; ``mirror`` for a left joint, so
+    that one offset fits both sides), and the joint's 2D error over ``c``'s frames, both in units of the body's
+    height at the joint's depth."""
     x3, k = c["camera_3d"][c["ok"]], c["intrinsics"]
     right = x3[:, 1] - x3[:, 4]
     right /= np.linalg.norm(right, axis=-1, keepdims=True)
@@ -161,7 +166,8 @@ def _body_frame_rows(c: dict, j: int, mirror: bool, frame: str) -> tuple[np.ndar
     up = x3[:, top] - x3[:, end]
     up = up - (up * right).sum(-1, keepdims=True) * right
     up /= np.linalg.norm(up, axis=-1, keepdims=True)
-    axes = np.stack([right * (-1 if mirror else 1), up, np.cross(right, up)], -1)  # (n, 3, 3) columns
+    forward = np.cross(up, right)  # camera axes are right-handed: up x the body's right = where it faces
+    axes = np.stack([right * (-1 if mirror else 1), up, forward], -1)  # (n, 3, 3) columns
     x, y, z = x3[:, j].T
     jac = np.zeros((len(x3), 2, 3))
     jac[:, 0, 0], jac[:, 0, 2] = k[0, 0] / z, -k[0, 0] * x / z**2
@@ -192,21 +198,21 @@ def body_frame_offsets(train: list[dict], test: list[dict]) -> dict:
     return out
 
 
-def finetune(clips: list[dict], steps: int, drifts: list[float], seed: int) -> dict:
+def finetune(clips: list[dict], steps: int, drifts: list[float], seed: int, drift_s: float = 0.1) -> dict:
     """Return, per drift size, the whole pipeline's pooled P-MPJPE on ``clips`` and the synthetic validation of the
     shipped lifter fine-tuned ``steps`` steps with that drift (finetune_real2d.fine_tune's recipe)."""
     from finetune_real2d import fine_tune, synthetic_val
 
     from core.weights import DEFAULT_WEIGHTS, read_meta, save_weights
 
-    out = {"steps": steps, "seed": seed, "runs": {}}
+    out = {"steps": steps, "seed": seed, "drift_s": drift_s, "runs": {}}
     meta = read_meta(DEFAULT_WEIGHTS)
     with tempfile.TemporaryDirectory() as tmp:
         for drift in drifts:
             t0 = time.monotonic()
-            model, mcfg = fine_tune(DEFAULT_WEIGHTS, [], steps, 5e-5, 96, 0, seed, drift_max=drift)
+            model, mcfg = fine_tune(DEFAULT_WEIGHTS, [], steps, 5e-5, 96, 0, seed, drift_max=drift, drift_s=drift_s)
             train_cfg = dict(meta.get("train_config", {}))
-            train_cfg["augment"] = {**train_cfg.get("augment", {}), "drift_max": drift}
+            train_cfg["augment"] = {**train_cfg.get("augment", {}), "drift_max": drift, "drift_s": drift_s}
             path = save_weights(model, mcfg, Path(tmp) / f"drift_{drift:g}.safetensors", {"train_config": train_cfg})
             res = measure(clips, path)
             out["runs"][f"drift_max {drift:g}"] = {"pipeline_p_mpjpe_mm": res["pooled_p_mpjpe_mm"]["shipped"],
@@ -226,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--body-frame", type=Path, metavar="TRAIN_DIR", help="fit body-frame offsets on these renders")
     ap.add_argument("--finetune", type=int, default=0, metavar="STEPS", help="fine-tune runs of this many steps")
     ap.add_argument("--drift-max", type=float, nargs="+", default=[0.0, 0.02], help="drift sizes to fine-tune with")
+    ap.add_argument("--drift-s", type=float, default=0.1, help="the drift's smoothing std, seconds")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--out", type=Path, help="JSON (default benchmarks/results/real2d_gap[_finetune].json)")
     a = ap.parse_args(argv)
@@ -248,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return write_results(a.out or REPO / "benchmarks" / "results" / "real2d_gap_body_frame.json",
                              {"fit_folder": str(a.body_frame), "folder": str(a.dir), "rms_error_pct": res})
     if a.finetune:
-        res = finetune(clips, a.finetune, a.drift_max, a.seed)
+        res = finetune(clips, a.finetune, a.drift_max, a.seed, a.drift_s)
         return write_results(a.out or REPO / "benchmarks" / "results" / "real2d_gap_finetune.json",
                              {"folder": str(a.dir)} | res)
     res = measure(clips, a.weights)

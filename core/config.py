@@ -130,8 +130,8 @@ class AugmentConfig:
     gap_scale: float = 1.0  # x the measured offsets (ankles 3 cm, knees 2 cm, ...)
     gap_random_m: float = 0.012  # std of extra constant per-joint offsets, metres
     jitter_max: float = 0.012  # white 2D noise std up to this x body height in pixels
-    drift_max: float = 0.0  # slowly varying 2D error std up to this x body height (x core.synthetic.DRIFT_PROFILE)
-    drift_s: float = 0.1  # its correlation time: Gaussian smoothing std, seconds
+    drift_max: float = 0.0  # slowly varying 2D error, std per axis up to this x body height (x DRIFT_PROFILE)
+    drift_s: float = 0.1  # std of the Gaussian that smooths white noise into it, seconds (0.06 -> 0.5 at 0.1 s lag)
     dropout_prob: float = 0.3  # share of clips with dropped/low-confidence joints
     dropout_rate: float = 0.03  # per joint-frame, in those clips
     swap_prob: float = 0.3  # share of clips with occasional left/right swaps

@@ -188,14 +188,6 @@ MAX_TOES_TO_BACK_DEG = 135.0
 """Both feet's toes pointing more than this from the front the left/right bones make: the sides are swapped."""
 
 
-def _ancestors(rest: RestPose, b: int) -> set[int]:
-    """Return the indices of bone ``b``'s ancestors."""
-    out = set()
-    while (b := int(rest.parents[b])) >= 0:
-        out.add(b)
-    return out
-
-
 def _toes(rest: RestPose, ankle: int) -> np.ndarray:
     """Return the point the foot bone ``ankle`` reaches for: its children's heads and tails (the toes), else its
     own tail (a foot imported without children)."""
@@ -274,6 +266,7 @@ class RetargetResult:
 
 
 def _ancestors(rest: RestPose, b: int) -> list[int]:
+    """Return bone ``b`` and its ancestors, ``b`` first, the top bone last."""
     out = []
     while b >= 0:
         out.append(b)
@@ -551,7 +544,7 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
                 g_par = np.broadcast_to(np.eye(3), g_par.shape)
             r = rest.matrices[b]
             rotations[:, b] = make_continuous(matrix_to_quat(r.T @ np.matmul(_inv(g_par), g_b) @ r))
-    return RetargetResult(res.bone_names, rotations, res.driven, res.root_bone, res.root_location, res.translation)
+    return replace(res, rotations=rotations)
 
 
 def motion_to_world(points: np.ndarray, world_from_camera: np.ndarray | list | None = None,
@@ -670,10 +663,10 @@ def travel_bone(rest: RestPose) -> int:
 
 
 def move_travel_to_root(rest: RestPose, res: RetargetResult) -> RetargetResult:
-    """Return ``res`` with the travel over the ground (``translation``'s horizontal part) keyed on the top bone above
-    the pelvis (:func:`travel_bone`) instead of on the pelvis, which keeps the height: game engines take root motion
-    from that bone (Unreal's ``root``). Every bone stays where it was. ``res`` unchanged where the pelvis is a top
-    bone.
+    """Return ``res`` with the travel over the ground (``translation``'s horizontal part, the hips' sway included)
+    keyed on the top bone above the pelvis (:func:`travel_bone`) instead of on the pelvis, which keeps the height
+    and every turn: game engines take root motion from that bone (Unreal's ``root``). Every other bone stays where it
+    was. ``res`` unchanged where the pelvis is a top bone. Run it last: :func:`lock_rig_feet` ignores the travel.
 
     The top bone is not turned, so moving it by d (world) moves the pelvis by d: the pelvis's location loses d
     expressed in its own posed axes (its parent's world delta times its rest matrix)."""

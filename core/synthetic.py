@@ -172,8 +172,8 @@ def drift_kernel(sigma_frames: Array, t: int) -> Array:
     unit noise through them stays unit variance, correlated over about that many frames (numpy or torch)."""
     if isinstance(sigma_frames, np.ndarray):
         i = np.arange(t, dtype=np.float32)
-        k = np.exp(-0.5 * ((i[:, None] - i[None]) / sigma_frames[:, None, None]) ** 2)
-        return (k / np.sqrt((k**2).sum(-1, keepdims=True))).astype(np.float32)
+        k = np.exp(-0.5 * ((i[:, None] - i[None]) / sigma_frames.astype(np.float32)[:, None, None]) ** 2)
+        return k / np.sqrt((k**2).sum(-1, keepdims=True))
     import torch
 
     i = torch.arange(t, dtype=torch.float32, device=sigma_frames.device)
@@ -190,8 +190,8 @@ def _noise_2d(px: np.ndarray, rng: np.random.Generator, aug: AugmentConfig, fps:
     out = px + rng.normal(size=px.shape).astype(np.float32) * sigma[:, None, None, None]
     if aug.drift_max > 0:  # drawn only when asked, so older recipes keep their random streams
         amp = rng.uniform(0, aug.drift_max, b) * height
-        white = rng.normal(size=px.shape).astype(np.float32)
-        drift = np.einsum("bts,bsjc->btjc", drift_kernel(np.maximum(aug.drift_s * fps, 1e-3), t), white)
+        white = rng.normal(size=(b, t, px.shape[2] * 2)).astype(np.float32)
+        drift = np.matmul(drift_kernel(np.maximum(aug.drift_s * fps, 1e-3), t), white).reshape(px.shape)
         out = out + drift * (amp[:, None, None, None] * DRIFT_PROFILE[None, None, :, None])
     drop = (rng.random((b, t, 17)) < aug.dropout_rate) & (rng.random(b) < aug.dropout_prob)[:, None, None]
     if drop.any():  # a lost joint: the detector repeats the last frame's point or guesses badly

@@ -141,11 +141,10 @@ class DeviceWindowSampler(WindowSampler):
         out = px + torch.randn(px.shape, generator=g, device=self.device) * sigma[:, None, None, None]
         if aug.drift_max > 0:
             amp = self._t(rng.uniform(0, aug.drift_max, b)) * height
-            white = torch.randn(px.shape, generator=g, device=self.device)
+            white = torch.randn((b, t, px.shape[2] * 2), generator=g, device=self.device)
             kernel = drift_kernel(self._t(np.maximum(aug.drift_s * fps, 1e-3)), t)
-            profile = self._t(DRIFT_PROFILE)
-            out = out + torch.einsum("bts,bsjc->btjc", kernel, white) * (amp[:, None, None, None]
-                                                                         * profile[None, None, :, None])
+            drift = torch.matmul(kernel, white).reshape(px.shape)
+            out = out + drift * (amp[:, None, None, None] * self._t(DRIFT_PROFILE)[None, None, :, None])
         drop_clip = torch.as_tensor(rng.random(b) < aug.dropout_prob, device=self.device)
         drop = (torch.rand((b, t, 17), generator=g, device=self.device) < aug.dropout_rate) & drop_clip[:, None, None]
         prev = torch.cat([out[:, :1], out[:, :-1]], dim=1)

@@ -180,7 +180,8 @@ def overriding_drivers(armature_obj: bpy.types.Object, bone_names: set[str], loc
                        ) -> list[tuple[str, bpy.types.FCurve]]:  # fmt: skip
     """Return (pose bone name, driver F-Curve) of the armature's active drivers that would override keys: on the
     rotation the bake keys on ``bone_names`` (:func:`rotation_channel`; a driver on the other one stops mattering),
-    and on the location of the ``located`` bones (root motion: the pelvis, and the root bone with the travel)."""
+    and on the location of the ``located`` bones (root motion: the pelvis, and the root bone with the travel), whose
+    rotation must stay as the bake leaves it too."""
     anim = armature_obj.animation_data
     found = []
     for fc in anim.drivers if anim is not None else ():
@@ -191,8 +192,9 @@ def overriding_drivers(armature_obj: bpy.types.Object, bone_names: set[str], loc
             pb = armature_obj.path_resolve(owner) if owner.startswith("pose.bones[") else None
         except ValueError:
             continue
-        if isinstance(pb, bpy.types.PoseBone) and ((pb.name in bone_names and prop == rotation_channel(pb))
-                                                   or (prop == "location" and pb.name in located)):
+        if isinstance(pb, bpy.types.PoseBone) and (
+                ((pb.name in bone_names or pb.name in located) and prop == rotation_channel(pb))
+                or (prop == "location" and pb.name in located)):
             found.append((pb.name, fc))
     return found
 
@@ -224,18 +226,22 @@ def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], locat
     return [thing for _, thing in found]
 
 
-def _other_animation(armature_obj: bpy.types.Object, driven: set[str], clear: bool, notes: list[str]) -> list:
+def _other_animation(armature_obj: bpy.types.Object, driven: set[str], clear: bool, notes: list[str],
+                     moved: tuple[str, ...] = ()) -> list:
     """Deal with what would play on top of, or under, the baked keys: the armature left in Rest Position (set to
     Pose Position, either way), bones the bake does not drive left posed (hands, collar bones, fingers: back to
-    rest with ``clear``, the headless export, which must carry the capture alone; else said) and NLA tracks that
-    would blend other actions in (muted with ``clear``, else said). Return the NLA tracks muted (each ``.mute``)."""
+    rest with ``clear``, the headless export, which must carry the capture alone; else said; the ``moved`` bones,
+    keyed in location only, count as posed when turned or scaled) and NLA tracks that would blend other actions in
+    (muted with ``clear``, else said). Return the NLA tracks muted (each ``.mute``)."""
     if armature_obj.data.pose_position != "POSE":
         armature_obj.data.pose_position = "POSE"
         notes.append(f"{armature_obj.name}: the armature was set to Rest Position, which shows no animation; set "
                      "to Pose Position")
         log.warning("%s", notes[-1])
-    posed = [pb for pb in armature_obj.pose.bones if pb.name not in driven
-             and not np.allclose(np.array(pb.matrix_basis), np.eye(4), atol=1e-5)]
+    size = {name: 3 for name in moved}  # a location the bake keys anyway is no pose left over
+    posed = [pb for pb in armature_obj.pose.bones if pb.name not in driven and not np.allclose(
+        np.array(pb.matrix_basis)[: size.get(pb.name, 4), : size.get(pb.name, 4)], np.eye(size.get(pb.name, 4)),
+        atol=1e-5)]
     if posed:
         listed = ", ".join(pb.name for pb in posed[:6]) + (" ..." if len(posed) > 6 else "")
         if clear:
@@ -455,18 +461,25 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         notes.append(f"{armature_obj.name}: no travel to put on the root bone "
                      f"({'in place' if root_motion else 'no root motion'})")
         log.warning("%s", notes[-1])
-    elif travel_on_root:  # after the foot locks, which move the pelvis
-        if travel_bone(rest) < 0:
+    elif travel_on_root:  # last: the foot locks work on the pelvis's travel
+        top = travel_bone(rest)
+        if top < 0:
             notes.append(f"{armature_obj.name}: no bone above the hips bone {res.bone_names[res.root_bone]!r} to "
                          "carry the travel (root motion); it stays on the hips")
+        elif not armature_obj.data.bones[rest.bone_names[top]].use_local_location:
+            notes.append(f"{armature_obj.name}: bone {rest.bone_names[top]!r} takes its location in its parent's "
+                         "axes (Bone > Relations > Local Location off); the travel stays on the hips")
+        else:
+            res = move_travel_to_root(rest, res)
+        if res.travel_bone < 0:
             log.warning("%s", notes[-1])
-        res = move_travel_to_root(rest, res)
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
     located = (root_bone.name,) + ((res.bone_names[res.travel_bone],) if res.travel_bone >= 0 else ())
     if root_motion and root_bone.use_connect:
+        lost = "the hips' height" if res.travel_bone >= 0 else "root motion"
         notes.append(f"{armature_obj.name}: bone {root_bone.name!r} is connected to its parent, so its location keys "
-                     "(root motion) have no effect")
+                     f"({lost}) have no effect")
         log.warning("%s", notes[-1])
     had_anim = armature_obj.animation_data is not None
     anim = armature_obj.animation_data or armature_obj.animation_data_create()
@@ -481,8 +494,10 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     try:
         muted = _mute_overriding(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name},
                                  located if root_motion else (), mute_constraints, notes)
-        muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} | set(located), mute_constraints,
-                                  notes)
+        # The travel bone is keyed only in location: a turn or scale left on it is said (or cleared) like any
+        # other bone's pose.
+        muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
+                                  notes, located[1:])
         anim.action = action
         if previous is not None:
             previous.use_fake_user = True  # replaced, not lost: kept in the file for the user to switch back to

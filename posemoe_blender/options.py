@@ -64,8 +64,8 @@ def add_bake_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
     p.add_argument("--in-place", action="store_true", help="keep vertical root motion only (no travel)")
     p.add_argument("--travel-on-root", action="store_true",
                    help="key the travel over the ground on the armature's bone above the hips (an Unreal-style "
-                        "root), where game engines read root motion; the hips keep the height (default: the hips "
-                        "carry it all)")
+                        "root), where game engines read root motion; the hips keep the height and every turn. "
+                        "Without it the hips carry the travel")
 
 
 def inference_config(args: argparse.Namespace):

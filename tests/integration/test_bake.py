@@ -591,6 +591,30 @@ def test_travel_on_root_keys_the_unreal_root_and_poses_the_same(tmp_path: Path) 
     assert {fc.data_path for fc in bake.action_fcurves(action, obj)} >= {'pose.bones["root"].location',
                                                                          'pose.bones["pelvis"].location'}
     assert not notes
+    bake.bake_clip(clip, obj, travel_on_root=True, notes=notes)  # the root's keyed location is no pose left over
+    assert not notes
+    obj.pose.bones["root"].rotation_mode = "XYZ"
+    obj.pose.bones["root"].rotation_euler = (0.0, 0.0, 0.5)  # a turn left on it is, and export clears it
+    bake.bake_clip(clip, obj, travel_on_root=True, notes=notes)
+    assert len(notes) == 1 and "keep their current pose (root)" in notes[0]
+    notes = []
+    bake.bake_clip(clip, obj, travel_on_root=True, notes=notes, mute_constraints=True)
+    assert "put back to rest" in notes[0]
+    assert np.abs(_world_heads(obj, frames)[:, others] - plain[:, others]).max() < 1e-3
+
+    _empty()  # as an FBX import has it: bone data Y-up in centimetres, the object at 0.01 scale, turned
+    obj = export.load_character(path)
+    fix = np.diag([100.0, 100.0, 100.0, 1.0]) @ np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1.0]])
+    obj.data.transform(Matrix(fix.tolist()))
+    obj.rotation_euler = (math.pi / 2, 0.0, 0.7)
+    obj.scale = (0.01, 0.01, 0.01)
+    bpy.context.view_layer.update()
+    bake.bake_clip(clip, obj)
+    plain = _world_heads(obj, frames)
+    bake.bake_clip(clip, obj, travel_on_root=True)
+    moved = _world_heads(obj, frames)
+    assert np.abs(moved[:, others] - plain[:, others]).max() < 1e-3
+    assert np.linalg.norm(moved[-1, root] - moved[0, root]) > 0.8 and np.ptp(moved[:, root, 2]) < 1e-4
     motion = write_motion(tmp_path / "walk.npz", clip)  # through the command line, as batch runs it
     out = tmp_path / "walk.fbx"
     r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(out), "--character",
