@@ -238,10 +238,11 @@ def _other_animation(armature_obj: bpy.types.Object, driven: set[str], clear: bo
         notes.append(f"{armature_obj.name}: the armature was set to Rest Position, which shows no animation; set "
                      "to Pose Position")
         log.warning("%s", notes[-1])
-    size = {name: 3 for name in moved}  # a location the bake keys anyway is no pose left over
-    posed = [pb for pb in armature_obj.pose.bones if pb.name not in driven and not np.allclose(
-        np.array(pb.matrix_basis)[: size.get(pb.name, 4), : size.get(pb.name, 4)], np.eye(size.get(pb.name, 4)),
-        atol=1e-5)]
+    def left_posed(pb) -> bool:
+        n = 3 if pb.name in moved else 4  # a location the bake keys anyway is no pose left over
+        return not np.allclose(np.array(pb.matrix_basis)[:n, :n], np.eye(n), atol=1e-5)
+
+    posed = [pb for pb in armature_obj.pose.bones if pb.name not in driven and left_posed(pb)]
     if posed:
         listed = ", ".join(pb.name for pb in posed[:6]) + (" ..." if len(posed) > 6 else "")
         if clear:
@@ -497,7 +498,7 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         # The travel bone is keyed only in location: a turn or scale left on it is said (or cleared) like any
         # other bone's pose.
         muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
-                                  notes, located[1:])
+                                  notes, moved=located[1:])  # the travel bone, if any
         anim.action = action
         if previous is not None:
             previous.use_fake_user = True  # replaced, not lost: kept in the file for the user to switch back to
