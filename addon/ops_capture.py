@@ -44,6 +44,7 @@ class BakeOptions:
     root_motion: bool = True
     in_place: bool = False
     travel_on_root: bool = False
+    turn_on_root: bool = False
 
     @classmethod
     def from_settings(cls, settings) -> BakeOptions:
@@ -53,7 +54,9 @@ class BakeOptions:
                    armature=arm, armature_uid=arm.session_uid if arm else None,
                    rig=settings.rig_preset, mapping=settings.mapping_dict() if settings.rig_preset == "custom" else {},
                    frame_start=settings.frame_start, root_motion=settings.root_motion, in_place=settings.in_place,
-                   travel_on_root=settings.travel_on_root and settings.root_motion and not settings.in_place)
+                   travel_on_root=settings.travel_on_root and settings.root_motion and not settings.in_place,
+                   turn_on_root=settings.turn_on_root and settings.travel_on_root and settings.root_motion
+                   and not settings.in_place)
 
 
 def clip_name(path: Path) -> str:
@@ -112,7 +115,7 @@ def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: Bak
         action = bake.bake_clip(clip, armature, rig=rig, mapping=mapping,
                                 action_name=name or clip_name(motion_path), frame_start=options.frame_start,
                                 root_motion=options.root_motion, in_place=options.in_place, notes=notes,
-                                travel_on_root=options.travel_on_root)
+                                travel_on_root=options.travel_on_root, turn_on_root=options.turn_on_root)
     except BaseException:
         _remove_new(before, created)
         raise

@@ -92,6 +92,9 @@ class POSEMOE_PT_options(_PosemoePanel, bpy.types.Panel):
         row = sub.row()
         row.enabled = not settings.in_place
         row.prop(settings, "travel_on_root")
+        row = sub.row()
+        row.enabled = not settings.in_place and settings.travel_on_root
+        row.prop(settings, "turn_on_root")
 
 
 class POSEMOE_PT_mapping(_PosemoePanel, bpy.types.Panel):

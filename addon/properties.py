@@ -106,6 +106,10 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                                  description="Key the travel over the ground on the bone above the hips (an "
                                              "Unreal-style root), where game engines read root motion; the hips "
                                              "keep the height")
+    turn_on_root: BoolProperty(name="Turn on Root Bone", default=False,
+                               description="Also key the body's heading (its turn about the vertical, smoothed over "
+                                           "the stride's swing) on that bone, for engines that take root motion "
+                                           "with rotation; the hips keep the rest of their turn")
     subject_height: FloatProperty(name="Subject Height", default=1.75, min=0.5, max=2.6, unit='LENGTH',
                                   description="The person's height: sets the motion's scale (one camera cannot) "
                                               "and the size of a new armature; a character keeps its own size")

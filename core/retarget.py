@@ -309,6 +309,10 @@ def plan_bones(rest: RestPose) -> BonePlan:
     if chest < 0:
         raise RigError("the two upper-arm bones share no parent bone; check the rig mapping")
     spine = _path(rest, pelvis, chest, "spine") if chest != pelvis else []
+    la, ra = _ancestors(rest, rest.index("l_hip")), _ancestors(rest, rest.index("r_hip"))
+    legs = next((b for b in la if b in ra), -1)
+    if legs in spine and legs != chest:  # thighs on a spine bone above the pelvis (3ds Max Biped): it and the
+        spine = spine[spine.index(legs) + 1:]  # bones below it stay with the pelvis, so the hip line does too
     neck = _path(rest, chest, head, "neck")[:-1]
     limbs = [(rest.index(a), rest.index(b), a, b, c) for a, b, c in LIMBS]
     feet = [f for f in (rest.index("l_ankle"), rest.index("r_ankle")) if f not in (pelvis, head)]
@@ -662,22 +666,84 @@ def travel_bone(rest: RestPose) -> int:
     return chain[-1] if len(chain) > 1 else -1
 
 
-def move_travel_to_root(rest: RestPose, res: RetargetResult) -> RetargetResult:
+ROOT_TURN_SMOOTH_S = 0.4
+"""Std, seconds, of the Gaussian that smooths the heading the root bone takes with ``turn``
+(:func:`move_travel_to_root`): the hips and shoulders swing to and fro once a stride; the root takes the body's
+heading and the pelvis keeps the swing (at a walk's 0.9 strides a second 8 % of it reaches the root, at a run's 1.4
+under 0.2 %); a quick turn on the spot is spread over about a second, which the pelvis makes up."""
+
+
+def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Return (T, ...) ``x`` smoothed along its first axis by a Gaussian of std ``sigma`` frames, edges held.
+    numpy only: this module runs inside Blender, whose Python has no scipy (elsewhere scipy.ndimage does this)."""
+    x = np.asarray(x, float)
+    if sigma <= 0 or len(x) < 2:
+        return x.copy()
+    r = int(np.ceil(4 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    flat = x.reshape(len(x), -1)
+    padded = np.concatenate([np.repeat(flat[:1], r, 0), flat, np.repeat(flat[-1:], r, 0)])
+    out = np.stack([np.convolve(padded[:, d], k / k.sum(), mode="valid") for d in range(flat.shape[1])], axis=1)
+    return out.reshape(x.shape)
+
+
+def heading(joints: np.ndarray) -> np.ndarray:
+    """Return (..., 2) the horizontal direction a body (H36M joints (..., 17, 3), Z up) faces, unnormalised: up x
+    (the hip line + the shoulder line, left to right), as long as those lines lie level (near 0 for a body
+    lying on its side)."""
+    across = joints[..., J["r_hip"], :] - joints[..., J["l_hip"], :] + joints[..., J["r_shoulder"], :] \
+        - joints[..., J["l_shoulder"], :]
+    return np.stack([-across[..., 1], across[..., 0]], axis=-1)  # (0, 0, 1) x across
+
+
+def root_turn(rest: RestPose, joints: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Return (T,) radians about Z: the heading of posed H36M ``joints`` (T, 17, 3) from the rest pose's, smoothed
+    (the headings are averaged as vectors, so frames whose lines stand on end count little), continuous."""
+    h = gaussian_smooth(heading(joints), sigma_frames)
+    rest_h = heading(rest.joint_positions())
+    angle = np.unwrap(np.arctan2(h[:, 1], h[:, 0])) - np.arctan2(rest_h[1], rest_h[0])
+    ok = np.linalg.norm(h, axis=-1) > 1e-6
+    if not ok.any():
+        return np.zeros(len(h))
+    return np.interp(np.arange(len(h)), np.flatnonzero(ok), angle[ok])
+
+
+def move_travel_to_root(rest: RestPose, res: RetargetResult, turn: bool = False, fps: float = 30.0
+                        ) -> RetargetResult:
     """Return ``res`` with the travel over the ground (``translation``'s horizontal part, the hips' sway included)
     keyed on the top bone above the pelvis (:func:`travel_bone`) instead of on the pelvis, which keeps the height
-    and every turn: game engines take root motion from that bone (Unreal's ``root``). Every other bone stays where it
+    and every turn: game engines take root motion from that bone (Unreal's ``root``). With ``turn`` that bone also
+    takes the body's heading about the vertical (:func:`root_turn`, smoothed over :data:`ROOT_TURN_SMOOTH_S` at
+    ``fps``) and is keyed in rotation too; the pelvis keeps the rest of its turn. Every other bone stays where it
     was. ``res`` unchanged where the pelvis is a top bone. Run it last: :func:`lock_rig_feet` ignores the travel.
 
-    The top bone is not turned, so moving it by d (world) moves the pelvis by d: the pelvis's location loses d
-    expressed in its own posed axes (its parent's world delta times its rest matrix)."""
+    The pelvis is re-posed to where it was: its rotation under the top bone's turn, then its location, the
+    difference between where it was and where it lands with none, in its own posed axes (its parent's world delta
+    times its rest matrix)."""
     top = travel_bone(rest)
     if top < 0:
         return res
+    pelvis, parent = res.root_bone, int(rest.parents[res.root_bone])
+    heads, deltas = forward_kinematics(rest, res.rotations, res.root_location)
     ground = res.translation.copy()
     ground[:, 2] = 0.0  # character space is Z up: the height stays on the pelvis
-    _, deltas = forward_kinematics(rest, res.rotations)
-    parent = int(rest.parents[res.root_bone])
-    pelvis_axes = np.matmul(deltas[:, parent], rest.matrices[res.root_bone])
-    root_location = res.root_location - _mv(_inv(pelvis_axes), ground)
-    return replace(res, root_location=root_location, travel_bone=top,
-                   travel_location=ground @ rest.matrices[top])  # world -> the top bone's rest axes: R.T @ d
+    travel = (top, ground @ rest.matrices[top])  # world -> the top bone's rest axes: R.T @ d
+    rotations, driven = res.rotations, res.driven
+    if turn:
+        yaw = root_turn(rest, joints_from_pose(rest, heads, deltas), ROOT_TURN_SMOOTH_S * fps)
+        c, s = np.cos(yaw), np.sin(yaw)
+        z = np.zeros_like(yaw)
+        turned = np.stack([c, -s, z, s, c, z, z, z, z + 1], axis=-1).reshape(-1, 3, 3)
+        rotations = res.rotations.copy()
+        r = rest.matrices[top]
+        rotations[:, top] = make_continuous(matrix_to_quat(r.T @ turned @ r))
+        _, turned_deltas = forward_kinematics(rest, rotations, None, travel)
+        above = turned_deltas[:, parent] if pelvis not in rest.no_inherit else np.eye(3)
+        r = rest.matrices[pelvis]
+        rotations[:, pelvis] = make_continuous(matrix_to_quat(r.T @ np.matmul(_inv(above), deltas[:, pelvis]) @ r))
+        driven = tuple(sorted({*res.driven, top}))
+    landed, new_deltas = forward_kinematics(rest, rotations, None, travel)
+    pelvis_axes = np.matmul(new_deltas[:, parent], rest.matrices[pelvis])
+    root_location = _mv(_inv(pelvis_axes), heads[:, pelvis] - landed[:, pelvis])
+    return replace(res, rotations=rotations, driven=driven, root_location=root_location, travel_bone=top,
+                   travel_location=travel[1])

@@ -34,8 +34,9 @@ HELPER_WORDS = {"twist", "roll", "ik", "pole", "target", "mch", "ctrl", "ctl", "
                 "share", "corrective", "jiggle", "offset", "tweak", "fk", "org"}
 """Words of bones that are not the deform chain itself (twist and roll bones, IK/FK controls, end markers)."""
 PREFIX_WORDS = {"mixamorig", "j", "bip", "bip01", "bip001", "cc", "base", "def", "b", "bn", "bone", "jnt", "sk",
-                "character", "char", "rig", "armature"}
-"""Namespace words dropped before matching (``mixamorig_``, ``J_Bip_``, ``CC_Base_``, ``DEF-``, ...)."""
+                "character", "char", "rig", "armature", "valve", "biped"}
+"""Namespace words dropped before matching (``mixamorig_``, ``J_Bip_``, ``CC_Base_``, ``DEF-``, the Source
+engine's ``ValveBiped.Bip01_``, ...)."""
 
 
 def words(name: str) -> list[str]:
@@ -129,9 +130,40 @@ def _neck_above_chest(parents: dict[str, str | None], mapping: dict[str, str], h
     return (chain[-1], chain[0]) if 2 <= len(chain) <= MAX_NECK_BONES else None
 
 
+PELVIS_WORDS = {"pelvis", "hips", "hip"}
+"""Words of a bone that is the pelvis whatever the legs hang from (a side word makes it a thigh instead)."""
+
+
+def _named_pelvis(meet: str, parents: dict[str, str | None]) -> str:
+    """Return the pelvis bone of a rig whose legs and spine meet at bone ``meet``: ``meet`` itself, unless it is not
+    named as a pelvis and a bone up to two above it is. 3ds Max Biped's thighs often hang from ``Bip01 Spine``
+    under ``Bip01 Pelvis``: driven as the pelvis, the spine bone would leave ``Bip01 Pelvis``, which the mesh's hips
+    follow, at rest, and a connected spine bone takes no root motion."""
+
+    def named(b: str) -> bool:
+        ws = set(words(b))
+        return bool(ws & PELVIS_WORDS) and not ws & (HELPER_WORDS | set(SIDE_WORDS))
+
+    if named(meet):
+        return meet
+    return next((b for b in _ancestors(meet, parents)[:2] if named(b)), meet)
+
+
 def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
     """Return ``{H36M joint: bone}`` for an armature given as ``{bone: parent bone or None}``, or None when
     the names and hierarchy do not make one humanoid skeleton."""
+    return _guess(parents)[0]
+
+
+def torso_not_found(parents: dict[str, str | None]) -> str | None:
+    """Return why :func:`guess_mapping` gives no mapping for a rig whose arms and legs it did find by name (the
+    head or the pelvis missing, ...), or None (a mapping, or limbs not found either): what a refusal should name
+    rather than the nearest preset's missing bones."""
+    return _guess(parents)[1]
+
+
+def _guess(parents: dict[str, str | None]) -> tuple[dict[str, str] | None, str | None]:
+    """Return (:func:`guess_mapping`'s mapping or None, :func:`torso_not_found`'s reason or None)."""
     limbs: dict[tuple[str, str], list[str]] = {}
     for bone in parents:
         joint, side = _role(bone)
@@ -144,7 +176,7 @@ def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
             picked = next(([a, b, c] for a in options[0] for b in options[1] for c in options[2]
                            if _chain([a, b, c], parents)), None)
             if picked is None:
-                return None
+                return None, None
             mapping.update({f"{side}_{j}": bone for j, bone in zip(chain, picked, strict=True)})
     head = _torso_bone(parents, "head")
     thorax = _torso_bone(parents, "neck", above=head) if head else None
@@ -154,16 +186,18 @@ def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
         if head is None and named_head is not None and parents.get(named_head) == _chest(parents, mapping):
             head, thorax = named_head, parents[named_head]  # no neck bone (low-poly game rigs): on the chest
         if head is None:
-            return None
+            return None, ("no bone named head" if named_head is None else
+                          f"no neck between the head bone {named_head!r} and the bone the arms hang from")
     ups = [set(_ancestors(mapping[j], parents)) | {mapping[j]} for j in ("l_hip", "r_hip")]
     pelvis = next((b for b in _ancestors(thorax, parents) if all(b in up for up in ups)), None)
     if pelvis is None:
-        return None
+        return None, f"the legs and the neck bone {thorax!r} share no parent bone (a pelvis)"
+    pelvis = _named_pelvis(pelvis, parents)
     if len(set(mapping.values())) < len(mapping) or {pelvis, thorax, head} & set(mapping.values()):
-        return None  # one bone for two joints: not a body
+        return None, "one bone would stand for two joints"  # not a body
     below_neck = _ancestors(thorax, parents)
     between = below_neck[: below_neck.index(pelvis)][::-1]  # pelvis (excluded) up to the neck
     tops = [b for b, p in parents.items() if p == head and {"top", "end", "nub"} & set(words(b))]
     mapping.update(pelvis=pelvis, spine=between[len(between) // 2] if between else pelvis, thorax=thorax,
                    neck=head, head=tops[0] if tops else head)
-    return mapping
+    return mapping, None

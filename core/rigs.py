@@ -178,9 +178,14 @@ def resolve_rig(bone_names: list[str], rig: str = "auto", mapping: dict[str, str
     if rig == "auto":
         rig, miss = detect_rig(bone_names)
         if miss:
-            from core.rig_names import guess_mapping
+            from core.rig_names import guess_mapping, torso_not_found
 
             guessed = guess_mapping(parents) if parents else None
+            why = torso_not_found(parents) if parents and guessed is None else None
+            if why is not None:  # the limbs were read off their names: the preset's missing bones would mislead
+                raise RigError(f"could not recognise the armature's rig: its arms and legs were found by their "
+                               f"bone names, but {why}; give a custom bone mapping (--rig with a mapping JSON on the "
+                               "command line; the add-on's Custom Mapping saves one)")
             if guessed is None:
                 raise RigError("could not recognise the armature's rig from its bone names: choose a rig preset or "
                                "a custom bone mapping (--rig PRESET or a mapping JSON on the command line; the "

@@ -424,14 +424,15 @@ def check_target(armature_obj: bpy.types.Object, rig: str = "auto", mapping: dic
 def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto", mapping: dict | None = None,
               action_name: str | None = None, frame_start: int = 1, root_motion: bool = True,
               in_place: bool = False, mute_constraints: bool = False, notes: list[str] | None = None,
-              travel_on_root: bool = False) -> bpy.types.Action:
+              travel_on_root: bool = False, turn_on_root: bool = False) -> bpy.types.Action:
     """Return a NEW Action holding ``clip`` retargeted onto ``armature_obj`` (assigned to it).
 
     Keys the driven bones' rotations in their own mode (Euler bones keep their order and get continuous
     ``rotation_euler`` keys; the others get ``rotation_quaternion``, axis-angle ones becoming QUATERNION) and the
     pelvis bone ``location`` (root motion, scaled to the rig's leg length; ``in_place`` keeps it over
     the origin horizontally; ``travel_on_root`` puts the travel over the ground on the bone above the pelvis, an
-    Unreal-style root, where game engines read root motion: core.retarget.move_travel_to_root). With
+    Unreal-style root, where game engines read root motion: core.retarget.move_travel_to_root; ``turn_on_root``
+    that bone also takes the body's heading, and implies ``travel_on_root``). With
     ``clip.meta["world_from_camera"]`` (written by core.motion_cleanup) the
     motion is baked in that ground-aligned world, so the character stands upright even when the camera was
     pitched; without it the camera is taken as level. With ``meta["contacts"]`` (and root motion) planted
@@ -458,20 +459,21 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(DEFAULT_PARAMS.blend_s * fps)),
                             on_rest_ground=world is not None,
                             max_swing=max(1, round(DEFAULT_PARAMS.max_swing_s * fps)))
+    travel_on_root = travel_on_root or turn_on_root
     if travel_on_root and not (root_motion and not in_place):
         notes.append(f"{armature_obj.name}: no travel to put on the root bone "
                      f"({'in place' if root_motion else 'no root motion'})")
         log.warning("%s", notes[-1])
     elif travel_on_root:  # last: the foot locks work on the pelvis's travel
-        top = travel_bone(rest)
+        top, what = travel_bone(rest), "travel and turn" if turn_on_root else "travel"
         if top < 0:
             notes.append(f"{armature_obj.name}: no bone above the hips bone {res.bone_names[res.root_bone]!r} to "
-                         "carry the travel (root motion); it stays on the hips")
+                         f"carry the {what} (root motion); it stays on the hips")
         elif not armature_obj.data.bones[rest.bone_names[top]].use_local_location:
             notes.append(f"{armature_obj.name}: bone {rest.bone_names[top]!r} takes its location in its parent's "
-                         "axes (Bone > Relations > Local Location off); the travel stays on the hips")
+                         f"axes (Bone > Relations > Local Location off); the {what} stays on the hips")
         else:
-            res = move_travel_to_root(rest, res)
+            res = move_travel_to_root(rest, res, turn=turn_on_root, fps=float(clip.fps))
         if res.travel_bone < 0:
             log.warning("%s", notes[-1])
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)

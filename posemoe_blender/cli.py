@@ -105,7 +105,7 @@ def cmd_bake(args: argparse.Namespace) -> int:
     with stdout_to_stderr(keep=log.getEffectiveLevel() <= logging.INFO):  # Blender's exporters chatter
         out = bake_to_file(clip, args.output, character=args.character, armature=args.armature, rig=args.rig,
                            root_motion=not args.no_root_motion, in_place=args.in_place,
-                           travel_on_root=args.travel_on_root)
+                           travel_on_root=args.travel_on_root, turn_on_root=args.turn_on_root)
     _print_result(args, out)
     return ExitCode.OK
 

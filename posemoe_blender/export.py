@@ -305,7 +305,7 @@ def render_frames(clip: MotionClip, out_dir: Path, character: Path | None = None
 
 def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None, armature: str | None = None,
                  rig: str = "auto", root_motion: bool = True, in_place: bool = False, mesh: bool = True,
-                 travel_on_root: bool = False) -> Path:
+                 travel_on_root: bool = False, turn_on_root: bool = False) -> Path:
     """Return ``out_path`` after baking ``clip`` onto ``character`` (or a default armature) and writing it.
 
     The type follows the suffix: .blend, .fbx (baked animation), .bvh, .glb/.gltf (animation on).
@@ -324,7 +324,7 @@ def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None
             add_stick_mesh(obj)
     try:
         bake_clip(clip, obj, rig=rig, root_motion=root_motion, in_place=in_place, mute_constraints=True,
-                  travel_on_root=travel_on_root)
+                  travel_on_root=travel_on_root, turn_on_root=turn_on_root)
     except RigError as e:  # name the character file the armature came from
         raise RigError(f"{character}: {e}" if character is not None else str(e)) from None
     write_atomic(out_path, lambda tmp: _WRITERS[suffix](tmp, obj))

@@ -66,6 +66,9 @@ def add_bake_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
                    help="key the travel over the ground on the armature's bone above the hips (an Unreal-style "
                         "root), where game engines read root motion; the hips keep the height and every turn. "
                         "Without it the hips carry the travel")
+    p.add_argument("--turn-on-root", action="store_true",
+                   help="also key the body's heading (its turn about the vertical, smoothed over the stride's swing) "
+                        "on that bone, for engines that take root motion with rotation; implies --travel-on-root")
 
 
 def inference_config(args: argparse.Namespace):

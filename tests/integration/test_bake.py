@@ -36,8 +36,9 @@ SEGMENTS = [("l_hip", "l_knee"), ("l_knee", "l_ankle"), ("r_hip", "r_knee"), ("r
 FRAMES = 24
 
 
-def synth_clip(frames: int = FRAMES, seed: int = 0) -> MotionClip:
-    """Return a clip of a 1.6 m default-armature body waving every driven bone and walking 1 m along -Y."""
+def synth_clip(frames: int = FRAMES, seed: int = 0, turn: float = 0.0) -> MotionClip:
+    """Return a clip of a 1.6 m default-armature body waving every driven bone and walking 1 m along -Y, turning
+    by ``turn`` radians about the vertical (left) at an even rate."""
     bones = rigs.default_armature_bones(1.6)
     rest = rt.make_rest_pose([(*b, 0.0) for b in bones], rigs.resolve_mapping([b[0] for b in bones]))
     plan = rt.plan_bones(rest)
@@ -51,6 +52,10 @@ def synth_clip(frames: int = FRAMES, seed: int = 0) -> MotionClip:
             rng.normal(size=3))], -1)
     heads, deltas = rt.forward_kinematics(rest, q)
     joints = rt.joints_from_pose(rest, heads, deltas)
+    yaw = np.linspace(0.0, turn, frames)
+    c, s, z = np.cos(yaw), np.sin(yaw), np.zeros(frames)
+    turns = np.stack([c, -s, z, s, c, z, z, z, z + 1], -1).reshape(-1, 3, 3)
+    joints = np.einsum("tij,tkj->tki", turns, joints - joints[:, :1]) + joints[:, :1]
     root = joints[:, J["pelvis"]] + np.linspace(0, 1, frames)[:, None] * [0.0, -1.0, 0.0]
     rel = blender_to_camera(joints - joints[:, :1]).astype(np.float32)
     return MotionClip(np.zeros((frames, 17, 2), np.float32), np.ones((frames, 17), np.float32), np.ones(frames, bool),
@@ -634,3 +639,55 @@ def test_travel_on_root_keys_the_unreal_root_and_poses_the_same(tmp_path: Path) 
     notes = []
     bake.bake_clip(clip, obj, travel_on_root=True, in_place=True, notes=notes)
     assert notes == [f"{obj.name}: no travel to put on the root bone (in place)"]
+
+
+def _world_turns(obj, bone: str, frames: list[int]) -> np.ndarray:
+    """Return (frames,) degrees: how far ``bone`` has turned about the world's vertical since the first frame
+    (AssertionError where its turn is not about the vertical)."""
+    world = np.array(obj.matrix_world)[:3, :3]
+    rots = []
+    for f in frames:
+        bpy.context.scene.frame_set(f)
+        m = world @ np.array(obj.pose.bones[bone].matrix)[:3, :3]
+        rots.append(m / np.linalg.norm(m, axis=0))
+    out = []
+    for m in rots:
+        d = m @ rots[0].T
+        np.testing.assert_allclose(d[2], [0.0, 0.0, 1.0], atol=1e-4)
+        out.append(math.atan2(d[1, 0], d[0, 0]))
+    return np.degrees(np.unwrap(out))
+
+
+def test_turn_on_root_keys_the_heading_on_the_unreal_root_and_poses_the_same(tmp_path: Path) -> None:
+    """--turn-on-root on the Unreal mannequin, on a walk that turns 90 degrees left: its ``root`` bone turns with
+    the body about the vertical only, every other bone is where the plain bake puts it, and the FBX carries the
+    turn. It implies --travel-on-root."""
+    path = SHARED / "characters" / "human_ue.blend"
+    if not path.is_file():
+        pytest.skip(f"shared data absent: {path.parent}")
+    frames = 90
+    clip, at = synth_clip(frames, turn=math.pi / 2), list(range(1, frames + 1, 8))
+    _empty()
+    obj = export.load_character(path)
+    bake.bake_clip(clip, obj)
+    plain = _world_heads(obj, at)
+    notes: list[str] = []
+    action = bake.bake_clip(clip, obj, turn_on_root=True, notes=notes)
+    assert not notes
+    names = [pb.name for pb in obj.pose.bones]
+    others = [i for i in range(len(names)) if i != names.index("root")]
+    assert np.abs(_world_heads(obj, at)[:, others] - plain[:, others]).max() < 1e-3
+    turned = _world_turns(obj, "root", at)
+    assert 45.0 < turned[-1] < 95.0 and np.all(np.diff(turned) > -0.5)  # left, as the body, evenly (smoothed ends)
+    paths = {fc.data_path for fc in bake.action_fcurves(action, obj)}
+    assert any(p.startswith('pose.bones["root"].rotation') for p in paths) and 'pose.bones["root"].location' in paths
+
+    motion = write_motion(tmp_path / "turn.npz", clip)
+    out = tmp_path / "turn.fbx"
+    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(out), "--character",
+                        str(path), "--turn-on-root"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    _empty()
+    bpy.ops.import_scene.fbx(filepath=str(out))
+    arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+    np.testing.assert_allclose(_world_turns(arm, "root", at), turned, atol=0.5)

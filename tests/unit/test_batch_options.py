@@ -17,7 +17,7 @@ from posemoe_blender.options import bake_argv, cleanup_options, lift_argv
 
 BATCH_OPTIONS = ["--subject-height", "1.62", "--smoothing", "light", "--lens-mm", "13", "--no-foot-lock",
                  "--static-camera", "--no-flip", "--weights", "w.safetensors", "--character", "hero.blend",
-                 "--rig", "mixamo", "--in-place", "--armature", "Rig", "--travel-on-root"]
+                 "--rig", "mixamo", "--in-place", "--armature", "Rig", "--travel-on-root", "--turn-on-root"]
 
 
 def test_batch_hands_its_options_on_as_capture_and_bake_read_them():
@@ -27,8 +27,8 @@ def test_batch_hands_its_options_on_as_capture_and_bake_read_them():
     assert cleanup_options(capture) == cleanup_options(args)
     assert cleanup_options(capture)["subject_height"] == 1.62 and cleanup_options(capture)["lens_mm"] == 13
     assert (capture.smoothing, capture.no_flip, capture.weights) == ("light", True, Path("w.safetensors").absolute())
-    assert (bake.character, bake.rig, bake.in_place, bake.armature, bake.no_root_motion, bake.travel_on_root) == (
-        Path("hero.blend").absolute(), "mixamo", True, "Rig", False, True)
+    assert (bake.character, bake.rig, bake.in_place, bake.armature, bake.no_root_motion, bake.travel_on_root,
+            bake.turn_on_root) == (Path("hero.blend").absolute(), "mixamo", True, "Rig", False, True, True)
     assert "--subject-height" not in bake_argv(args) and "--character" not in lift_argv(args)
 
 

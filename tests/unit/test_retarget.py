@@ -393,6 +393,18 @@ def test_an_arm_passing_straight_does_not_spin() -> None:
     assert _angles(back[:, J["l_wrist"]] - back[:, J["l_elbow"]], joints[:, J["l_wrist"]] - elbow).max() < 1.0
 
 
+def test_thighs_on_a_spine_bone_leave_it_with_the_pelvis() -> None:
+    """3ds Max Biped's thighs often hang from ``Bip01 Spine`` above the pelvis: that bone is not driven as spine,
+    so it turns with the pelvis and the hip line is where the motion has it."""
+    bones = [(n, "Spine" if n in ("LeftUpLeg", "RightUpLeg") else p, h, t, 0.0)
+             for n, p, h, t in rigs.default_armature_bones(1.75)]
+    rest = rt.make_rest_pose(bones, rigs.resolve_mapping([b[0] for b in bones]))
+    plan = rt.plan_bones(rest)
+    assert rest.bone_names.index("Spine") not in plan.spine and plan.spine
+    errors = _round_trip(rest, seed=5)
+    assert max(v for k, v in errors.items() if k in EXACT) < 1.0, errors
+
+
 def test_bones_that_do_not_inherit_rotation_are_posed_in_armature_axes() -> None:
     """Inherit Rotation off (on an upper arm, a forearm and a thigh): the keys are made for how Blender poses such
     bones, so the posed joints still match the motion. (Off on a collar bone, which the bake does not drive, the
@@ -450,6 +462,57 @@ def test_travel_on_root_moves_the_travel_to_the_root_bone_and_poses_nothing_else
     carried = after[:, res.root_bone] - after[:, top] - (rest.heads[res.root_bone] - rest.heads[top])
     np.testing.assert_allclose(carried[:, :2], 0.0, atol=1e-9)  # what the pelvis still carries: its height only
     assert np.ptp(carried[:, 2]) > 0.1
+
+
+def _yaw(angle: np.ndarray) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    z = np.zeros_like(angle)
+    return np.stack([c, -s, z, s, c, z, z, z, z + 1], -1).reshape(-1, 3, 3)
+
+
+def test_turn_on_root_takes_the_smoothed_heading_and_poses_nothing_else() -> None:
+    """With ``turn`` the root bone also takes the body's heading, a turn about the vertical without the stride's
+    swing (kept by the pelvis); every other bone is posed as before, also with Inherit Rotation off on the pelvis."""
+    from dataclasses import replace
+
+    fps, frames = 30.0, 120
+    t = np.arange(frames) / fps
+    heading = np.linspace(0.0, np.pi / 2, frames)
+    swing = np.radians(10.0) * np.sin(2 * np.pi * 0.9 * t)
+    for no_inherit in (False, True):
+        rest = _rooted_rig()
+        if no_inherit:
+            rest = replace(rest, no_inherit=frozenset({rest.index("pelvis")}))
+        joints = rest.joint_positions()[None].repeat(frames, 0)
+        joints[:, J["l_wrist"], 1] -= 0.3 * np.sin(2 * np.pi * 0.9 * t)  # an arm swings: not a turn
+        pelvis = joints[:, :1]
+        joints = np.einsum("tij,tkj->tki", _yaw(heading + swing), joints - pelvis) + pelvis
+        root = np.stack([np.linspace(0, 2.0, frames), np.zeros(frames), 0.05 * np.sin(4 * t)], -1)
+        res = rt.retarget(joints, rest, root=root, nose_neck=False)
+        moved = rt.move_travel_to_root(rest, res, turn=True, fps=fps)
+        top = moved.travel_bone
+        assert top in moved.driven and top not in res.driven
+        before, g_before = rt.forward_kinematics(rest, res.rotations, res.root_location)
+        after, g_after = rt.forward_kinematics(rest, moved.rotations, moved.root_location,
+                                               (top, moved.travel_location))
+        others = [b for b in range(len(rest.bone_names)) if b != top]
+        np.testing.assert_allclose(after[:, others], before[:, others], atol=1e-9)
+        np.testing.assert_allclose(g_after[:, others], g_before[:, others], atol=1e-9)
+        np.testing.assert_allclose(after[:, top, :2] - rest.heads[top, :2], res.translation[:, :2], atol=1e-9)
+        turn = g_after[:, top]
+        np.testing.assert_allclose(turn[:, 2], [[0, 0, 1]] * frames, atol=1e-9)  # about the vertical only
+        yaw = np.unwrap(np.arctan2(turn[:, 1, 0], turn[:, 0, 0]))
+        inner = slice(int(2 * rt.ROOT_TURN_SMOOTH_S * fps), -int(2 * rt.ROOT_TURN_SMOOTH_S * fps))
+        np.testing.assert_allclose(yaw[inner], heading[inner], atol=np.radians(1.5))  # 8 % of the 10-degree swing
+        assert np.ptp(yaw - heading - swing) > np.radians(15.0)  # the swing is not on the root
+
+
+def test_a_gaussian_keeps_a_ramp_and_its_ends() -> None:
+    ramp = np.stack([np.linspace(0, 3, 50), np.full(50, 2.0)], -1)
+    np.testing.assert_allclose(rt.gaussian_smooth(ramp, 3.0)[15:-15], ramp[15:-15], atol=1e-9)
+    step = rt.gaussian_smooth(np.repeat([0.0, 1.0], 20), 2.0)
+    assert step[0] == 0.0 and step[-1] == 1.0 and 0.4 < step[19] < 0.6
+    np.testing.assert_array_equal(rt.gaussian_smooth(ramp, 0.0), ramp)
 
 
 def test_travel_stays_on_a_pelvis_that_is_the_top_bone() -> None:

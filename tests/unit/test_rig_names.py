@@ -4,7 +4,7 @@ import pytest
 
 from core import rigs
 from core.errors import RigError
-from core.rig_names import guess_mapping, words
+from core.rig_names import guess_mapping, torso_not_found, words
 
 
 def _rig(torso: list[str], head_top: str | None, limb: dict[str, str], side: tuple[str, str],
@@ -47,6 +47,21 @@ CONVENTIONS = {
                                              "fore": "Bip01 {s} Forearm", "hand": "Bip01 {s} Hand"}, ("L", "R")),
                       {"pelvis": "Bip01 Pelvis", "spine": "Bip01 Spine1", "head": "Bip01 HeadNub",
                        "l_shoulder": "Bip01 L UpperArm"}),
+    "3ds Max Biped, thighs on the spine": (
+        _rig(["Bip01 Pelvis", "Bip01 Spine", "Bip01 Spine1", "Bip01 Spine2", "Bip01 Neck", "Bip01 Head"], None,
+             {"thigh": "Bip01 {s} Thigh", "shin": "Bip01 {s} Calf", "foot": "Bip01 {s} Foot",
+              "upper": "Bip01 {s} UpperArm", "fore": "Bip01 {s} Forearm", "hand": "Bip01 {s} Hand"}, ("L", "R"),
+             hips_parent_of_legs="Bip01 Spine", extra={"Bip01": None, "Bip01 Pelvis": "Bip01"}),
+        {"pelvis": "Bip01 Pelvis", "spine": "Bip01 Spine1", "l_hip": "Bip01 L Thigh"}),
+    "Source engine (ValveBiped)": (
+        _rig(["ValveBiped.Bip01_Pelvis", "ValveBiped.Bip01_Spine", "ValveBiped.Bip01_Spine1",
+              "ValveBiped.Bip01_Spine2", "ValveBiped.Bip01_Spine4", "ValveBiped.Bip01_Neck1",
+              "ValveBiped.Bip01_Head1"], None,
+             {"thigh": "ValveBiped.Bip01_{s}_Thigh", "shin": "ValveBiped.Bip01_{s}_Calf",
+              "foot": "ValveBiped.Bip01_{s}_Foot", "upper": "ValveBiped.Bip01_{s}_UpperArm",
+              "fore": "ValveBiped.Bip01_{s}_Forearm", "hand": "ValveBiped.Bip01_{s}_Hand"}, ("L", "R")),
+        {"pelvis": "ValveBiped.Bip01_Pelvis", "thorax": "ValveBiped.Bip01_Neck1", "neck": "ValveBiped.Bip01_Head1",
+         "r_knee": "ValveBiped.Bip01_R_Calf"}),
     "VRoid": (_rig(["J_Bip_C_Hips", "J_Bip_C_Spine", "J_Bip_C_Chest", "J_Bip_C_UpperChest", "J_Bip_C_Neck",
                     "J_Bip_C_Head"], None,
                    {"thigh": "J_Bip_{s}_UpperLeg", "shin": "J_Bip_{s}_LowerLeg", "foot": "J_Bip_{s}_Foot",
@@ -143,6 +158,19 @@ def test_what_is_not_one_humanoid_is_not_guessed():
     assert guess_mapping(fish) is None
     with pytest.raises(RigError, match="could not recognise the armature's rig from its bone names"):
         rigs.resolve_rig(list(fish), "auto", parents=fish)
+    assert torso_not_found(one_armed) is None and torso_not_found(parents) is None
+
+
+def test_a_rig_whose_limbs_are_found_is_refused_for_what_its_torso_lacks():
+    """Arms and legs read off their names, no head bone: the refusal says so, not which bones of the nearest
+    preset (whose leg names would send the user the wrong way) are missing."""
+    parents, _ = CONVENTIONS["Blender .L/.R"]
+    headless = {b: p for b, p in parents.items() if b != "head"}
+    assert torso_not_found(headless) == "no bone named head"
+    with pytest.raises(RigError, match="arms and legs were found by their bone names, but no bone named head; give"):
+        rigs.resolve_rig(list(headless), "auto", parents=headless)
+    apart = dict(parents, **{"thigh.L": None, "thigh.R": None})  # legs hanging from nothing of the torso's
+    assert "share no parent bone" in torso_not_found(apart)
 
 
 def test_presets_still_win_where_they_fit():
