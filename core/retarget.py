@@ -197,6 +197,11 @@ def _toes(rest: RestPose, ankle: int) -> np.ndarray:
     return rest.tails[ankle]
 
 
+MIN_PELVIS_HEIGHT = 0.5
+"""The pelvis bone's head at least this share of the hips' height above the ankles (rigs' pelvis bones sit at the
+hips, 1.0; an MMD centre bone about 0.8); lower is a root or floor bone mapped as the pelvis."""
+
+
 def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bool = False) -> None:
     """Raise RigError unless the mapped bones make one body: each limb one chain (thigh above shin above foot, upper
     arm above forearm above hand), the pelvis above both legs and the spine, the left legs and arms on one side, and
@@ -215,6 +220,13 @@ def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bo
         raise RigError(f"{name}: the mapping's bones do not make one body: fix the mapping so that each joint's "
                        f"bone is below the one before it in the hierarchy (not so: {', '.join(bad)})")
     j = rest.joint_positions()
+    ankles, hip_line = 0.5 * (j[J["l_ankle"]] + j[J["r_ankle"]]), 0.5 * (j[J["l_hip"]] + j[J["r_hip"]])
+    legs = hip_line - ankles
+    height = float((j[J["pelvis"]] - ankles) @ legs) / max(float(legs @ legs), EPS)
+    if height < MIN_PELVIS_HEIGHT:  # root motion keys put that bone's head where the hips go: feet under the floor
+        raise RigError(f"{name}: the bone mapped to the pelvis, {rest.bone_names[idx['pelvis']]!r}, sits at "
+                       f"{100 * height:.0f} % of the hips' height above the ankles (a root or centre bone); map the "
+                       "bone at the hips that the legs and spine hang from")
     hips, shoulders = j[J["l_hip"]] - j[J["r_hip"]], j[J["l_shoulder"]] - j[J["r_shoulder"]]
     if float(hips @ shoulders) < 0:
         raise RigError(f"{name}: the mapping puts the left hip and the left shoulder on opposite sides; swap the "

@@ -393,6 +393,21 @@ def test_an_arm_passing_straight_does_not_spin() -> None:
     assert _angles(back[:, J["l_wrist"]] - back[:, J["l_elbow"]], joints[:, J["l_wrist"]] - elbow).max() < 1.0
 
 
+def test_a_pelvis_mapped_to_a_bone_at_the_floor_is_refused() -> None:
+    """A root or centre bone at the floor mapped as the pelvis (an MMD rig's centre bone made low): root motion
+    would put it where the hips go, the feet under the floor; an MMD centre bone at its usual height passes."""
+    for height, refused in ((0.0, True), (0.43 * 1.75, False)):
+        bones = [("centre", None, (0.0, 0.0, height), (0.0, 0.1, height), 0.0)]
+        bones += [(n, p or "centre", h, t, 0.0) for n, p, h, t in rigs.default_armature_bones(1.75)]
+        rest = rt.make_rest_pose(bones, {**rigs.resolve_mapping([b[0] for b in bones[1:]]), "pelvis": "centre"})
+        if refused:
+            with pytest.raises(RigError, match=r"the bone mapped to the pelvis, 'centre', sits at -?\d+ % of the"):
+                rt.check_mapping_shape(rest, "rig")
+        else:
+            rt.check_mapping_shape(rest, "rig")
+    rt.check_mapping_shape(_default_rest())
+
+
 def test_thighs_on_a_spine_bone_leave_it_with_the_pelvis() -> None:
     """3ds Max Biped's thighs often hang from ``Bip01 Spine`` above the pelvis: that bone is not driven as spine,
     so it turns with the pelvis and the hip line is where the motion has it."""
