@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputFileError, InputNotFoundError
+from core.file_checks import not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class BvhMotion:
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise InputNotFoundError(f"{path}: BVH file not found")
+    if (kind := not_a_file(path)) is not None:
+        raise InputFileError(f"{path}: is {kind}, not a BVH file; give the file itself")
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from core.errors import ConfigError, InputNotFoundError
+from core.file_checks import not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,8 @@ def load_toml(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"{path}: config file not found")
+    if (kind := not_a_file(path)) is not None:
+        raise ConfigError(f"{path}: is {kind}, not a TOML config file; give the file itself")
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -233,8 +236,9 @@ def load_toml(path: Path | str) -> dict[str, Any]:
 
 def load_train_config(path: Path | str) -> TrainConfig:
     """Return the TrainConfig of a TOML file (top-level keys plus [model], [augment], [loss] tables)."""
+    data = load_toml(path)  # its errors name the file already
     try:
-        return TrainConfig.from_dict(load_toml(path))
+        return TrainConfig.from_dict(data)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from e
 

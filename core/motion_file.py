@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputFileError, InputNotFoundError, OutputError
+from core.file_checks import not_a_file
 from core.skeleton import JOINT_NAMES, NUM_JOINTS
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,11 @@ JOINT_CENTRES_KEY = "joint_centres_2d"
 """Motion-file extra (scalar 1) saying its ``joints_2d`` are our extractor's joint centres, as in a keypoints file that
 keeps ``mp_landmarks``: lifting them again raises the lifter's ankles the same way (core.keypoints.lifter_ankles)."""
 MAX_FRAMES = 10_000_000  # ~3.8 days at 30 fps: anything larger is a corrupt header
+KEYPOINT_FPS_RANGE = (0.001, 1000.0)
+"""Frame rates a keypoints file may state: down to a zero time scale's 0.002 (what a broken header reads as), up to a
+high-speed camera; far below, the clean-up's filters overflow (1e-160 fps crashed them)."""
+MAX_IMAGE_SIDE = 100_000
+"""Largest image side, pixels, a keypoints file may state (1e10 made the root's solve singular)."""
 MAX_OUTSIDE = 100.0
 """Keypoints may lie off the image (a limb out of frame), but not beyond this many image sides from it."""
 
@@ -71,8 +77,8 @@ def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"{path}: {what} file not found; check the path")
-    if path.is_dir():
-        raise InputFileError(f"{path}: is a folder, expected a {what} .npz file")
+    if (kind := not_a_file(path)) is not None:
+        raise InputFileError(f"{path}: is {kind}, expected a {what} .npz file; give the file itself")
     try:
         with open(path, "rb"):
             pass
@@ -143,12 +149,15 @@ def _parse_keypoints(path: Path, a: dict[str, np.ndarray]) -> Keypoints2D:
     _check_array(path, "scores", a["scores"], (t, NUM_JOINTS), "fiu")
     _check_array(path, "valid", a["valid"], (t,), "biu")
     fps = _scalar(path, "fps", a["fps"])
-    if not (np.isfinite(fps) and 0 < fps <= 1000):
-        raise InputFileError(f"{path}: fps={fps} is not a frame rate in (0, 1000]")
+    lo, hi = KEYPOINT_FPS_RANGE
+    if not (np.isfinite(fps) and lo <= fps <= hi):
+        raise InputFileError(f"{path}: fps={fps} is not a frame rate in [{lo:g}, {hi:g}]; write the clip's own rate")
     size = a["image_size"]
-    if size.dtype.kind not in "fiu" or size.shape != (2,) or not np.all(np.isfinite(size)) or np.any(size < 1):
+    if size.dtype.kind not in "fiu" or size.shape != (2,) or not np.all(np.isfinite(size)) or np.any(size < 1) \
+            or np.any(size > MAX_IMAGE_SIDE):
         got = size.tolist() if size.size <= 4 else f"{size.dtype} {size.shape}"  # one line, whatever it holds
-        raise InputFileError(f"{path}: 'image_size' must be (width, height) > 0, got {got}")
+        raise InputFileError(f"{path}: 'image_size' must be (width, height) in pixels, 1 to {MAX_IMAGE_SIDE:,}, "
+                             f"got {got}")
     valid = a["valid"].astype(bool)
     joints_2d = j2.astype(np.float32)
     scores = a["scores"].astype(np.float32)
@@ -214,7 +223,12 @@ def read_motion(path: Path) -> MotionClip:
     if not isinstance(meta, dict):
         raise InputFileError(f"{path}: 'meta' must be a JSON object")
     version = meta.get("format_version", 1)
-    if not isinstance(version, int) or version > MOTION_FORMAT_VERSION:
+    if isinstance(version, float) and version.is_integer():  # 1.0: other tools' JSON writes numbers as floats
+        version = int(version)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InputFileError(f"{path}: meta format_version {version!r} is not a version number (1 to "
+                             f"{MOTION_FORMAT_VERSION}); write an integer, see docs/FORMATS.md")
+    if version > MOTION_FORMAT_VERSION:
         raise InputFileError(
             f"{path}: motion format version {version!r} is newer than this posemoe reads; update posemoe"
         )

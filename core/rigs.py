@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 from core.errors import OutputError, RigError
+from core.file_checks import not_a_file
 from core.skeleton import JOINT_NAMES
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,8 @@ def resolve_mapping(bone_names: list[str], rig: str = "auto", mapping: dict[str,
 def load_mapping(path: Path) -> dict[str, str]:
     """Return the mapping stored in JSON file ``path`` (``{"h36m_to_bone": {...}}`` or a flat object)."""
     path = Path(path)
+    if (kind := not_a_file(path)) is not None:
+        raise RigError(f"{path}: is {kind}, not a rig mapping JSON file; give the file itself")
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: Windows Notepad starts files with a BOM
     except OSError as e:

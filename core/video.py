@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputFileError, InputNotFoundError, VideoError
+from core.file_checks import not_a_file
 from core.native_logs import quiet_native_stderr
 from core.video_metadata import lacks_mp4_index
 
@@ -94,7 +95,10 @@ def _open(path: Path):
     if not path.exists():
         raise InputNotFoundError(f"{path}: video not found; check the path")
     if path.is_dir():
-        raise VideoError(f"{path}: is a folder, not a video file")
+        raise VideoError(f"{path}: is a folder, not a video file; give one video file (an image sequence: encode "
+                         "it first, e.g. ffmpeg -framerate 30 -i img_%04d.png clip.mp4)")
+    if (kind := not_a_file(path)) is not None:
+        raise VideoError(f"{path}: is {kind}, not a video file; give the video file itself")
     if path.stat().st_size == 0:
         raise VideoError(f"{path}: file is empty (0 bytes); re-export or re-copy the video")
     try:

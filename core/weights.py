@@ -17,6 +17,7 @@ from torch import nn
 
 from core.config import DEFAULT_WEIGHTS_NAME, ModelConfig
 from core.errors import ConfigError, ModelError
+from core.file_checks import not_a_file
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +142,9 @@ def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Modul
     from core.model import build_model
 
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
-    if path.is_dir():
-        raise ModelError(f"{path}: is a folder; pass --weights the .safetensors file (its .json beside it)")
+    for p in (path, json_path(path)):
+        if (kind := not_a_file(p)) is not None:
+            raise ModelError(f"{p}: is {kind}; pass --weights the .safetensors file (its .json beside it)")
     if not path.exists():
         raise ModelError(f"{path}: weights file missing; reinstall, or pass --weights to a trained .safetensors")
     meta = read_meta(path)

@@ -386,7 +386,7 @@ def _contacts(clip: MotionClip) -> np.ndarray | None:
         for f, side in enumerate(("left", "right")):
             for first, last in ranges.get(side, []):
                 mask[max(0, int(first)): min(t, int(last) + 1), f] = True
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity as a frame
         log.warning("ignoring the motion's meta contacts: not lists of [first, last] frame ranges")
         return None
     return mask if mask.any() else None

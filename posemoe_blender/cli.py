@@ -147,10 +147,13 @@ def _check_character_options(args: argparse.Namespace) -> None:
     """Fail in one line on a character that is a folder, or --armature / --rig without --character (they choose
     the character's armature and how its bones are named; the generated armature has its own)."""
     from core.errors import ConfigError, InputFileError
+    from core.rigs import check_rig_option
 
     if args.character is not None and args.character.is_dir():
         raise InputFileError(f"{args.character}: is a folder; pass --character a .blend, .fbx, .glb, .gltf or .vrm "
                              "file")
+    if args.character is not None:
+        check_rig_option(args.rig)  # a mapping file's own error, before the character is loaded (and not named)
     if args.character is None:
         given = [o for o, v in (("--armature", args.armature),
                                 ("--rig", args.rig.lower() not in ("auto", "default") and args.rig)) if v]
@@ -586,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
             from core.protocol import Failure
 
             args.reporter(Failure(message=str(e), kind=e.kind))
-        sys.stderr.write(f"posemoe: error: {e}\n")
+        # one line whatever it quotes: a path with a newline in its name is written with \n
+        sys.stderr.write("posemoe: error: " + str(e).replace("\r", "\\r").replace("\n", "\\n") + "\n")
         return int(e.exit_code)
     except KeyboardInterrupt:
         args.reporter.close()

@@ -22,6 +22,7 @@ import bpy
 import numpy as np
 
 from core.errors import CancelledError, InputFileError, InputNotFoundError, OutputError, RigError
+from core.file_checks import not_a_file
 from core.motion_file import MotionClip, temp_stem
 from core.video import is_git_lfs_pointer
 from posemoe_blender.bake import bake_clip, create_default_armature, subject_height
@@ -152,6 +153,10 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise OutputError(f"{out_path}: exporter wrote nothing; see the log for Blender's messages")
         extras = [p for p in tmp_dir.iterdir() if p != tmp]  # e.g. the .bin of a .gltf: moved before the main file
+        theirs = [p.name for p in extras if (out_path.parent / p.name).exists() and not _own_file(out_path, p.name)]
+        if theirs:  # a file of the user's beside the output, which the output's part would replace
+            raise OutputError(f"{out_path}: would replace {out_path.parent / theirs[0]}, which this output did not "
+                              "write; move that file or choose another output name")
         for p in extras + [tmp]:
             os.replace(p, out_path.parent / p.name)
     except OSError as e:
@@ -159,6 +164,15 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return out_path
+
+
+def _own_file(out_path: Path, name: str) -> bool:
+    """True when the file ``name`` beside ``out_path`` belongs to it: the output already there (a .gltf written
+    before, being replaced) refers to it by name."""
+    try:
+        return out_path.is_file() and name in out_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 GLTF_CHARACTERS = (".glb", ".gltf", ".vrm")
@@ -184,6 +198,9 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
     """Return the armature object of ``character`` (.blend objects appended; .fbx, .glb, .gltf or .vrm imported) in
     the scene."""
     character = Path(character)
+    if (kind := not_a_file(character)) is not None:
+        raise InputFileError(f"{character}: is {kind}, not a character file; give the .blend, .fbx, .glb, .gltf or "
+                             ".vrm file itself")
     if not character.is_file():
         raise InputNotFoundError(f"{character}: character file not found; check the path")
     if is_git_lfs_pointer(character):
@@ -228,7 +245,9 @@ def pick_armature(source: Path | str, armature: str | None = None) -> bpy.types.
                            f"{armature!r}; pass --armature one of those object names")
         return found[0]
     if not arms:
-        raise RigError(f"{source}: contains no armature; rig the character or export without --character")
+        linked = (" (an armature linked from another .blend is not read: give that file, or make it local in "
+                  "Blender, Object > Relations > Make Local)") if str(source).lower().endswith(".blend") else ""
+        raise RigError(f"{source}: contains no armature; rig the character or export without --character{linked}")
     if len(arms) > 1:
         raise RigError(f"{source}: has several armatures {names}; choose one with --armature NAME")
     return arms[0]

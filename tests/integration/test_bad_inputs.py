@@ -153,6 +153,14 @@ armature("Fish", [("spine", None, (0, 0, 0), (0, 1, 0)), ("tail", "spine", (0, 1
 bpy.ops.wm.save_as_mainfile(filepath=out + "/fish.blend")
 armature("Armature", [b for b in default_armature_bones() if b[0] not in ("LeftForeArm", "LeftHand")])
 bpy.ops.wm.save_as_mainfile(filepath=out + "/no forearm.blend")
+armature("Armature", default_armature_bones())
+bpy.ops.wm.save_as_mainfile(filepath=out + "/library.blend")
+bpy.ops.wm.read_factory_settings(use_empty=True)
+with bpy.data.libraries.load(out + "/library.blend", link=True) as (src, dst):
+    dst.objects = list(src.objects)
+for obj in dst.objects:
+    bpy.context.scene.collection.objects.link(obj)
+bpy.ops.wm.save_as_mainfile(filepath=out + "/linked.blend")
 """
 
 
@@ -194,6 +202,9 @@ def _cases(d: Path) -> dict:
     (d / "bad.blend").write_text("not a blend file")
     (d / "bad.fbx").write_bytes(b"Kaydara FBX Binary  \x00" + bytes(100))
     mo = _motion(d / "motion.npz")
+    for pipe in ("pipe keypoints.npz", "pipe motion.npz", "pipe.safetensors", "pipe.json", "pipe.blend", "pipe.mp4"):
+        os.mkfifo(d / pipe)  # opened for reading, a pipe nobody writes to blocks forever
+    (d / "user.bin").write_text("a file of the user's")
     (d / "read-only").mkdir(mode=0o500)
     _characters(d)
     out = d / "out.npz"
@@ -260,6 +271,25 @@ def _cases(d: Path) -> dict:
                                          "-o", out], ExitCode.BAD_INPUT, ("k14.npz", "reaches 1e+30 px")),
         "missing mapped bones": (["bake", mo, "-o", d / "o.blend", "--character", d / "no forearm.blend", "--rig",
                                   "mixamo_plain"], ExitCode.BAD_INPUT, ("no forearm.blend", "'LeftForeArm'")),
+        "keypoints a named pipe": (["lift", d / "pipe keypoints.npz", "-o", out], ExitCode.BAD_INPUT,
+                                   ("pipe keypoints.npz", "named pipe")),
+        "motion a named pipe": (["bake", d / "pipe motion.npz", "-o", d / "o.fbx"], ExitCode.BAD_INPUT,
+                                ("pipe motion.npz", "named pipe")),
+        "weights a named pipe": (["lift", _keypoints(d / "k15.npz"), "-o", out, "--weights", d / "pipe.safetensors"],
+                                 ExitCode.MODEL, ("pipe.safetensors", "named pipe")),
+        "rig mapping a named pipe": (["bake", mo, "-o", d / "o.fbx", "--character", d / "library.blend", "--rig",
+                                     d / "pipe.json"], ExitCode.BAD_INPUT, ("pipe.json", "named pipe")),
+        "character a named pipe": (["bake", mo, "-o", d / "o.fbx", "--character", d / "pipe.blend"],
+                                   ExitCode.BAD_INPUT, ("pipe.blend", "named pipe")),
+        "video a named pipe": (["extract", d / "pipe.mp4", "-o", out], ExitCode.BAD_VIDEO, ("pipe.mp4", "named pipe")),
+        "keypoints image size 1e10": (["lift", _keypoints(d / "k16.npz", image_size=np.array([1e10, 1e10])), "-o",
+                                       out], ExitCode.BAD_INPUT, ("k16.npz", "image_size")),
+        "keypoints fps 1e-160": (["lift", _keypoints(d / "k17.npz", fps=np.float64(1e-160)), "-o", out],
+                                 ExitCode.BAD_INPUT, ("k17.npz", "fps=1e-160")),
+        "a .gltf's buffer over a user's file": (["bake", mo, "-o", d / "user.gltf"], ExitCode.OUTPUT,
+                                                ("user.gltf", "user.bin", "did not write")),
+        "armature linked from another file": (["bake", mo, "-o", d / "o.fbx", "--character", d / "linked.blend"],
+                                              ExitCode.BAD_INPUT, ("linked.blend", "linked from another .blend")),
     }
 
 
@@ -292,7 +322,10 @@ def _chmod_is_ignored(folder: Path) -> bool:
     "bake character missing", "bake character wrong type", "bake corrupt blend", "bake corrupt fbx",
     "AV1 video", "keypoints inf", "keypoints bool dtype", "output folder not writable",
     "character without armature", "non-humanoid armature", "missing mapped bones", "image as video",
-    "keypoints normalised", "keypoints far off the image",
+    "keypoints normalised", "keypoints far off the image", "keypoints a named pipe", "motion a named pipe",
+    "weights a named pipe", "rig mapping a named pipe", "character a named pipe", "video a named pipe",
+    "keypoints image size 1e10", "keypoints fps 1e-160", "a .gltf's buffer over a user's file",
+    "armature linked from another file",
 ])
 def test_bad_input(corpus, name):
     d, cases = corpus

@@ -691,3 +691,19 @@ def test_turn_on_root_keys_the_heading_on_the_unreal_root_and_poses_the_same(tmp
     bpy.ops.import_scene.fbx(filepath=str(out))
     arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
     np.testing.assert_allclose(_world_turns(arm, "root", at), turned, atol=0.5)
+
+
+def test_contacts_that_are_not_frame_ranges_are_ignored_with_a_warning(caplog) -> None:
+    """A motion file's meta from another tool: contacts with Infinity (JSON allows it) or text as frames. The bake
+    goes on without the foot locks and says why, instead of an OverflowError's traceback."""
+    base = synth_clip()
+    for contacts in ({"left": [[0, float("inf")]], "right": []}, {"left": [["a", 3]]}):
+        clip = MotionClip(base.joints_2d, base.scores, base.valid, base.fps, base.image_size,
+                          joints_3d=base.joints_3d, root=base.root, meta={**base.meta, "contacts": contacts})
+        _empty()
+        obj = bake.create_default_armature()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            bake.bake_clip(clip, obj)
+        assert "ignoring the motion's meta contacts" in caplog.text
+        assert obj.animation_data.action is not None

@@ -218,3 +218,10 @@ def test_misdirected_arguments_are_said_before_any_work(tmp_path, case, code, ne
     r = run_cli(*argv, cwd=tmp_path)
     assert_clean_failure(r, code, tmp_path / "o.fbx")
     assert needle in r.stderr and not (tmp_path / "o.npz").exists()
+
+
+def test_a_newline_in_a_path_keeps_the_message_on_one_line(tmp_path):
+    out = tmp_path / "no\nfolder" / "m.npz"
+    r = run_cli("extract", tmp_path / "nope.mp4", "-o", out)
+    assert_clean_failure(r, ExitCode.OUTPUT, out)
+    assert "no\\nfolder" in r.stderr

@@ -137,6 +137,16 @@ def test_newer_format_version_refused(tmp_path):
         read_motion(p)
 
 
+def test_format_version_written_as_a_float_is_read_and_nonsense_is_named(tmp_path):
+    c = _clip()
+    c.meta["format_version"] = 1.0  # how other tools' JSON writes a number
+    assert read_motion(write_motion(tmp_path / "m.npz", c)).num_frames == 7
+    for bad in ("1", 0, 1.5, True):
+        c.meta["format_version"] = bad
+        with pytest.raises(InputFileError, match="is not a version number"):
+            read_motion(write_motion(tmp_path / "m.npz", c))
+
+
 def test_unwritable_output(tmp_path):
     with pytest.raises(OutputError):
         write_motion(tmp_path / "missing_dir" / "m.npz", _clip())
