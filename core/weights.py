@@ -142,9 +142,10 @@ def load_lifter(path: Path | None = None, device: str = "cpu") -> tuple[nn.Modul
     from core.model import build_model
 
     path = Path(path) if path is not None else DEFAULT_WEIGHTS
-    for p in (path, json_path(path)):
-        if (kind := not_a_file(p)) is not None:
-            raise ModelError(f"{p}: is {kind}; pass --weights the .safetensors file (its .json beside it)")
+    if (kind := not_a_file(path)) is not None:
+        raise ModelError(f"{path}: is {kind}; pass --weights the .safetensors file (its .json beside it)")
+    if (kind := not_a_file(json_path(path))) is not None:
+        raise ModelError(f"{json_path(path)}: is {kind}; the weights' .json beside them must be a file")
     if not path.exists():
         raise ModelError(f"{path}: weights file missing; reinstall, or pass --weights to a trained .safetensors")
     meta = read_meta(path)
