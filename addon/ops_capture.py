@@ -55,8 +55,8 @@ class BakeOptions:
                    rig=settings.rig_preset, mapping=settings.mapping_dict() if settings.rig_preset == "custom" else {},
                    frame_start=settings.frame_start, root_motion=settings.root_motion, in_place=settings.in_place,
                    travel_on_root=settings.travel_on_root and settings.root_motion and not settings.in_place,
-                   turn_on_root=settings.turn_on_root and settings.travel_on_root and settings.root_motion
-                   and not settings.in_place)
+                   turn_on_root=settings.turn_on_root and settings.root_motion
+                   and (settings.travel_on_root or settings.in_place))
 
 
 def clip_name(path: Path) -> str:

@@ -93,7 +93,7 @@ class POSEMOE_PT_options(_PosemoePanel, bpy.types.Panel):
         row.enabled = not settings.in_place
         row.prop(settings, "travel_on_root")
         row = sub.row()
-        row.enabled = not settings.in_place and settings.travel_on_root
+        row.enabled = settings.in_place or settings.travel_on_root  # in place: the turn alone
         row.prop(settings, "turn_on_root")
 
 

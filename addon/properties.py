@@ -108,8 +108,9 @@ class PosemoeSettings(bpy.types.PropertyGroup):
                                              "keep the height")
     turn_on_root: BoolProperty(name="Turn on Root Bone", default=False,
                                description="Also key the body's heading (its turn about the vertical, smoothed over "
-                                           "the stride's swing) on that bone, for engines that take root motion "
-                                           "with rotation; the hips keep the rest of their turn")
+                                           "the stride's swing) on the bone above the hips, for engines that take "
+                                           "root motion with rotation (In Place: the turn alone); the hips keep the "
+                                           "rest of their turn")
     subject_height: FloatProperty(name="Subject Height", default=1.75, min=0.5, max=2.6, unit='LENGTH',
                                   description="The person's height: sets the motion's scale (one camera cannot) "
                                               "and the size of a new armature; a character keeps its own size")

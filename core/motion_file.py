@@ -223,9 +223,9 @@ def read_motion(path: Path) -> MotionClip:
     if not isinstance(meta, dict):
         raise InputFileError(f"{path}: 'meta' must be a JSON object")
     version = meta.get("format_version", 1)
-    if isinstance(version, float) and version.is_integer():  # 1.0: other tools' JSON writes numbers as floats
+    if isinstance(version, float) and version.is_integer() and abs(version) < 1e6:  # 1.0: other tools' JSON
         version = int(version)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 10**6:
         raise InputFileError(f"{path}: meta format_version {version!r} is not a version number (1 to "
                              f"{MOTION_FORMAT_VERSION}); write an integer, see docs/FORMATS.md")
     if version > MOTION_FORMAT_VERSION:

@@ -686,17 +686,21 @@ under 0.2 %); a quick turn on the spot is spread over about a second, which the 
 
 
 def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Return (T, ...) ``x`` smoothed along its first axis by a Gaussian of std ``sigma`` frames, edges held.
-    numpy only: this module runs inside Blender, whose Python has no scipy (elsewhere scipy.ndimage does this)."""
+    """Return (T, ...) ``x`` smoothed along its first axis by a Gaussian of std ``sigma`` frames whose window stays
+    centred on each frame, so it narrows towards the ends (the first and last frames are kept): a steady ramp is
+    kept exactly to its ends, where holding the edge values would bend it (a clip that ends mid-turn would turn
+    short). numpy only: this module runs inside Blender, whose Python has no scipy."""
     x = np.asarray(x, float)
-    if sigma <= 0 or len(x) < 2:
+    t = len(x)
+    if sigma <= 0 or t < 3:
         return x.copy()
-    r = int(np.ceil(4 * sigma))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    flat = x.reshape(len(x), -1)
-    padded = np.concatenate([np.repeat(flat[:1], r, 0), flat, np.repeat(flat[-1:], r, 0)])
-    out = np.stack([np.convolve(padded[:, d], k / k.sum(), mode="valid") for d in range(flat.shape[1])], axis=1)
-    return out.reshape(x.shape)
+    r = min(int(np.ceil(4 * sigma)), (t - 1) // 2)
+    total, weight = x.copy(), np.ones(t)
+    for k in range(1, r + 1):
+        w = np.exp(-0.5 * (k / sigma) ** 2)
+        total[k:t - k] += w * (x[:t - 2 * k] + x[2 * k:])  # frame i takes i - k and i + k while both exist
+        weight[k:t - k] += 2 * w
+    return total / weight.reshape((t,) + (1,) * (x.ndim - 1))
 
 
 def heading(joints: np.ndarray) -> np.ndarray:
@@ -713,11 +717,11 @@ def root_turn(rest: RestPose, joints: np.ndarray, sigma_frames: float) -> np.nda
     (the headings are averaged as vectors, so frames whose lines stand on end count little), continuous."""
     h = gaussian_smooth(heading(joints), sigma_frames)
     rest_h = heading(rest.joint_positions())
-    angle = np.unwrap(np.arctan2(h[:, 1], h[:, 0])) - np.arctan2(rest_h[1], rest_h[0])
     ok = np.linalg.norm(h, axis=-1) > 1e-6
     if not ok.any():
         return np.zeros(len(h))
-    return np.interp(np.arange(len(h)), np.flatnonzero(ok), angle[ok])
+    angle = np.unwrap(np.arctan2(h[ok, 1], h[ok, 0])) - np.arctan2(rest_h[1], rest_h[0])
+    return np.interp(np.arange(len(h)), np.flatnonzero(ok), angle)
 
 
 def move_travel_to_root(rest: RestPose, res: RetargetResult, turn: bool = False, fps: float = 30.0

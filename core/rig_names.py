@@ -193,8 +193,11 @@ def _guess(parents: dict[str, str | None]) -> tuple[dict[str, str] | None, str |
     if pelvis is None:
         return None, f"the legs and the neck bone {thorax!r} share no parent bone (a pelvis)"
     pelvis = _named_pelvis(pelvis, parents)
-    if len(set(mapping.values())) < len(mapping) or {pelvis, thorax, head} & set(mapping.values()):
-        return None, "one bone would stand for two joints"  # not a body
+    limbs = list(mapping.values())
+    shared = next((b for b in (pelvis, thorax, head) if b in limbs), None) or next(
+        (b for i, b in enumerate(limbs) if b in limbs[:i]), None)
+    if shared is not None:  # not a body
+        return None, f"bone {shared!r} would stand for two joints"
     below_neck = _ancestors(thorax, parents)
     between = below_neck[: below_neck.index(pelvis)][::-1]  # pelvis (excluded) up to the neck
     tops = [b for b, p in parents.items() if p == head and {"top", "end", "nub"} & set(words(b))]

@@ -227,11 +227,12 @@ def _mute_overriding(armature_obj: bpy.types.Object, bone_names: set[str], locat
 
 
 def _other_animation(armature_obj: bpy.types.Object, driven: set[str], clear: bool, notes: list[str],
-                     moved: tuple[str, ...] = ()) -> list:
+                     moved: tuple[str, ...] = (), turned: tuple[str, ...] = ()) -> list:
     """Deal with what would play on top of, or under, the baked keys: the armature left in Rest Position (set to
     Pose Position, either way), bones the bake does not drive left posed (hands, collar bones, fingers: back to
     rest with ``clear``, the headless export, which must carry the capture alone; else said; the ``moved`` bones,
-    keyed in location only, count as posed when turned or scaled) and NLA tracks that would blend other actions in
+    keyed in location only, count as posed when turned or scaled, the ``turned`` ones, keyed in location and
+    rotation, when scaled) and NLA tracks that would blend other actions in
     (muted with ``clear``, else said). Return the NLA tracks muted (each ``.mute``)."""
     if armature_obj.data.pose_position != "POSE":
         armature_obj.data.pose_position = "POSE"
@@ -239,8 +240,11 @@ def _other_animation(armature_obj: bpy.types.Object, driven: set[str], clear: bo
                      "to Pose Position")
         log.warning("%s", notes[-1])
     def left_posed(pb) -> bool:
+        m = np.array(pb.matrix_basis)
+        if pb.name in turned:  # its location and rotation are keyed anyway: a scale is left over
+            return not np.allclose(np.linalg.norm(m[:3, :3], axis=0), 1.0, atol=1e-5)
         n = 3 if pb.name in moved else 4  # a location the bake keys anyway is no pose left over
-        return not np.allclose(np.array(pb.matrix_basis)[:n, :n], np.eye(n), atol=1e-5)
+        return not np.allclose(m[:n, :n], np.eye(n), atol=1e-5)
 
     posed = [pb for pb in armature_obj.pose.bones if pb.name not in driven and left_posed(pb)]
     if posed:
@@ -432,7 +436,7 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     pelvis bone ``location`` (root motion, scaled to the rig's leg length; ``in_place`` keeps it over
     the origin horizontally; ``travel_on_root`` puts the travel over the ground on the bone above the pelvis, an
     Unreal-style root, where game engines read root motion: core.retarget.move_travel_to_root; ``turn_on_root``
-    that bone also takes the body's heading, and implies ``travel_on_root``). With
+    that bone also takes the body's heading, and implies ``travel_on_root``; in place it takes the turn alone). With
     ``clip.meta["world_from_camera"]`` (written by core.motion_cleanup) the
     motion is baked in that ground-aligned world, so the character stands upright even when the camera was
     pitched; without it the camera is taken as level. With ``meta["contacts"]`` (and root motion) planted
@@ -460,9 +464,9 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
                             on_rest_ground=world is not None,
                             max_swing=max(1, round(DEFAULT_PARAMS.max_swing_s * fps)))
     travel_on_root = travel_on_root or turn_on_root
-    if travel_on_root and not (root_motion and not in_place):
-        notes.append(f"{armature_obj.name}: no travel to put on the root bone "
-                     f"({'in place' if root_motion else 'no root motion'})")
+    if travel_on_root and not (root_motion and (turn_on_root or not in_place)):  # in place: the turn, no travel
+        notes.append(f"{armature_obj.name}: no {'travel or turn' if turn_on_root else 'travel'} to put on the root "
+                     f"bone ({'in place' if root_motion else 'no root motion'})")
         log.warning("%s", notes[-1])
     elif travel_on_root:  # last: the foot locks work on the pelvis's travel
         top, what = travel_bone(rest), "travel and turn" if turn_on_root else "travel"
@@ -499,8 +503,10 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
                                  located if root_motion else (), mute_constraints, notes)
         # The travel bone is keyed only in location: a turn or scale left on it is said (or cleared) like any
         # other bone's pose.
-        muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} | {root_bone.name}, mute_constraints,
-                                  notes, moved=located[1:])  # the travel bone, if any
+        travel = located[1:]  # the travel bone, if any: keyed in location, and in rotation with the turn
+        turned = tuple(b for b in travel if res.bone_names.index(b) in res.driven)
+        muted += _other_animation(armature_obj, {pb.name for pb in pose_bones} - set(travel) | {root_bone.name},
+                                  mute_constraints, notes, moved=travel, turned=turned)
         anim.action = action
         if previous is not None:
             previous.use_fake_user = True  # replaced, not lost: kept in the file for the user to switch back to

@@ -153,8 +153,11 @@ def write_atomic(out_path: Path, writer: Callable[[Path], None]) -> Path:
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise OutputError(f"{out_path}: exporter wrote nothing; see the log for Blender's messages")
         extras = [p for p in tmp_dir.iterdir() if p != tmp]  # e.g. the .bin of a .gltf: moved before the main file
-        theirs = [p.name for p in extras if (out_path.parent / p.name).exists() and not _own_file(out_path, p.name)]
-        if theirs:  # a file of the user's beside the output, which the output's part would replace
+        # The .gltf's buffer is named after it, so a file of that name beside it is the user's unless the output being
+        # replaced refers to it (textures keep their images' names: a character's own, written again, are not checked).
+        theirs = [p.name for p in extras if p.stem == out_path.stem and (out_path.parent / p.name).exists()
+                  and not _own_file(out_path, p.name)]
+        if theirs:
             raise OutputError(f"{out_path}: would replace {out_path.parent / theirs[0]}, which this output did not "
                               "write; move that file or choose another output name")
         for p in extras + [tmp]:

@@ -68,7 +68,8 @@ def add_bake_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
                         "Without it the hips carry the travel")
     p.add_argument("--turn-on-root", action="store_true",
                    help="also key the body's heading (its turn about the vertical, smoothed over the stride's swing) "
-                        "on that bone, for engines that take root motion with rotation; implies --travel-on-root")
+                        "on that bone, for engines that take root motion with rotation; implies --travel-on-root "
+                        "(with --in-place: the turn alone)")
 
 
 def inference_config(args: argparse.Namespace):

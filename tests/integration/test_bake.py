@@ -661,7 +661,7 @@ def _world_turns(obj, bone: str, frames: list[int]) -> np.ndarray:
 def test_turn_on_root_keys_the_heading_on_the_unreal_root_and_poses_the_same(tmp_path: Path) -> None:
     """--turn-on-root on the Unreal mannequin, on a walk that turns 90 degrees left: its ``root`` bone turns with
     the body about the vertical only, every other bone is where the plain bake puts it, and the FBX carries the
-    turn. It implies --travel-on-root."""
+    turn. It implies --travel-on-root; in place the root takes the turn alone; a scale left on the root is said."""
     path = SHARED / "characters" / "human_ue.blend"
     if not path.is_file():
         pytest.skip(f"shared data absent: {path.parent}")
@@ -678,9 +678,23 @@ def test_turn_on_root_keys_the_heading_on_the_unreal_root_and_poses_the_same(tmp
     others = [i for i in range(len(names)) if i != names.index("root")]
     assert np.abs(_world_heads(obj, at)[:, others] - plain[:, others]).max() < 1e-3
     turned = _world_turns(obj, "root", at)
-    assert 45.0 < turned[-1] < 95.0 and np.all(np.diff(turned) > -0.5)  # left, as the body, evenly (smoothed ends)
+    # left, as the body: all of its 90 degrees from the first frame to the last (where its wave is back in phase)
+    assert turned[-1] == pytest.approx(90.0 * (at[-1] - 1) / (frames - 1), abs=1.5), turned
     paths = {fc.data_path for fc in bake.action_fcurves(action, obj)}
     assert any(p.startswith('pose.bones["root"].rotation') for p in paths) and 'pose.bones["root"].location' in paths
+
+    obj.pose.bones["root"].scale = (1.2, 1.2, 1.2)  # a scale left on it is still said: only it is not keyed
+    bake.bake_clip(clip, obj, turn_on_root=True, notes=notes)
+    assert len(notes) == 1 and "keep their current pose (root)" in notes[0], notes
+    notes.clear()
+    obj.pose.bones["root"].scale = (1.0, 1.0, 1.0)
+    bake.bake_clip(clip, obj, turn_on_root=True, in_place=True, notes=notes)  # in place: the turn alone
+    assert not notes
+    in_place = _world_heads(obj, at)[:, names.index("root")]
+    assert np.abs(in_place - in_place[0]).max() < 1e-4
+    np.testing.assert_allclose(_world_turns(obj, "root", at), turned, atol=1e-3)
+    bake.bake_clip(clip, obj, turn_on_root=True, root_motion=False, notes=notes)
+    assert f"{obj.name}: no travel or turn to put on the root bone (no root motion)" in notes
 
     motion = write_motion(tmp_path / "turn.npz", clip)
     out = tmp_path / "turn.fbx"

@@ -522,12 +522,31 @@ def test_turn_on_root_takes_the_smoothed_heading_and_poses_nothing_else() -> Non
         assert np.ptp(yaw - heading - swing) > np.radians(15.0)  # the swing is not on the root
 
 
-def test_a_gaussian_keeps_a_ramp_and_its_ends() -> None:
+def test_a_gaussian_keeps_a_ramp_to_its_ends() -> None:
+    """Centred windows, narrower towards the ends: a clip that ends mid-turn keeps its whole turn."""
     ramp = np.stack([np.linspace(0, 3, 50), np.full(50, 2.0)], -1)
-    np.testing.assert_allclose(rt.gaussian_smooth(ramp, 3.0)[15:-15], ramp[15:-15], atol=1e-9)
+    np.testing.assert_allclose(rt.gaussian_smooth(ramp, 3.0), ramp, atol=1e-9)
+    wobble = np.sin(np.arange(50) * 2.0)
+    assert np.abs(rt.gaussian_smooth(wobble, 3.0)[12:-12]).max() < 0.01  # the middle is smoothed
     step = rt.gaussian_smooth(np.repeat([0.0, 1.0], 20), 2.0)
     assert step[0] == 0.0 and step[-1] == 1.0 and 0.4 < step[19] < 0.6
     np.testing.assert_array_equal(rt.gaussian_smooth(ramp, 0.0), ramp)
+
+
+def test_the_root_turn_goes_the_short_way_past_frames_without_a_heading() -> None:
+    """Frames whose hip and shoulder lines stand on end have no heading: the turn is carried across them from the
+    frames around, not through a heading of 0 (which would spin the root the long way round)."""
+    rest = _chain_rig()
+    frames = 5
+    joints = rest.joint_positions()[None].repeat(frames, 0)
+    angles = np.radians([150.0, 170.0, 0.0, 190.0, 200.0])
+    joints = np.einsum("tij,tkj->tki", _yaw(angles), joints - joints[:, :1]) + joints[:, :1]
+    for j in ("r_hip", "l_hip", "r_shoulder", "l_shoulder"):  # frame 2: both lines vertical
+        joints[2, J[j], :2] = joints[2, 0, :2]
+    joints[2, J["r_hip"], 2] += 0.1
+    joints[2, J["r_shoulder"], 2] += 0.1
+    turn = np.degrees(rt.root_turn(rest, joints, 0.0))
+    np.testing.assert_allclose(turn, [150.0, 170.0, 180.0, 190.0, 200.0], atol=1e-6)
 
 
 def test_travel_stays_on_a_pelvis_that_is_the_top_bone() -> None:
