@@ -470,15 +470,20 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         log.warning("%s", notes[-1])
     elif travel_on_root:  # last: the foot locks work on the pelvis's travel
         top, what = travel_bone(rest), "travel and turn" if turn_on_root else "travel"
+        note = None
         if top < 0:
-            notes.append(f"{armature_obj.name}: no bone above the hips bone {res.bone_names[res.root_bone]!r} to "
-                         f"carry the {what} (root motion); it stays on the hips")
+            note = (f"no bone above the hips bone {res.bone_names[res.root_bone]!r} to carry the {what} (root "
+                    "motion); it stays on the hips")
         elif not armature_obj.data.bones[rest.bone_names[top]].use_local_location:
-            notes.append(f"{armature_obj.name}: bone {rest.bone_names[top]!r} takes its location in its parent's "
-                         f"axes (Bone > Relations > Local Location off); the {what} stays on the hips")
+            note = (f"bone {rest.bone_names[top]!r} takes its location in its parent's axes (Bone > Relations > Local "
+                    f"Location off); the {what} stays on the hips")
         else:
             res = move_travel_to_root(rest, res, turn=turn_on_root, fps=float(clip.fps))
-        if res.travel_bone < 0:
+            if not in_place and (root is None or not np.isfinite(root).all(axis=-1).any()):
+                note = (f"the motion has no root track (where the body went), so nothing travels on bone "
+                        f"{rest.bone_names[top]!r}; make the motion with posemoe capture or lift")
+        if note is not None:
+            notes.append(f"{armature_obj.name}: {note}")
             log.warning("%s", notes[-1])
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]

@@ -695,6 +695,11 @@ def test_turn_on_root_keys_the_heading_on_the_unreal_root_and_poses_the_same(tmp
     np.testing.assert_allclose(_world_turns(obj, "root", at), turned, atol=1e-3)
     bake.bake_clip(clip, obj, turn_on_root=True, root_motion=False, notes=notes)
     assert f"{obj.name}: no travel or turn to put on the root bone (no root motion)" in notes
+    notes.clear()
+    rootless = MotionClip(clip.joints_2d, clip.scores, clip.valid, clip.fps, clip.image_size,
+                          joints_3d=clip.joints_3d, root=np.full_like(clip.root, np.nan), meta=clip.meta)
+    bake.bake_clip(rootless, obj, travel_on_root=True, notes=notes)  # from a tool that wrote no root: said
+    assert any("the motion has no root track" in n and "'root'" in n for n in notes), notes
 
     motion = write_motion(tmp_path / "turn.npz", clip)
     out = tmp_path / "turn.fbx"
