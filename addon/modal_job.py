@@ -8,6 +8,7 @@ PosemoeJob for each protocol event; it is plain code so tests can drive it direc
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 import bpy
@@ -21,9 +22,12 @@ TIMER_STEP = 0.15
 """Seconds between two reads of the worker's queue."""
 
 
-def apply_event(job, event) -> None:
-    """Apply one protocol event (Progress, Message, Result, Failure) to a PosemoeJob."""
+def apply_event(job, event, short_paths: tuple = ()) -> None:
+    """Apply one protocol event (Progress, Message, Result, Failure) to a PosemoeJob; ``short_paths`` (the video's)
+    are named by their file name in what the panel shows, so a long folder does not push the advice off the line."""
     protocol = _engine.protocol()
+    if isinstance(event, protocol.Message | protocol.Failure):
+        event = _shortened(event, short_paths)
     if isinstance(event, protocol.Progress):
         job.stage, job.done, job.total = event.stage, max(0, event.done), max(0, event.total)
         job.progress = event.fraction
@@ -39,6 +43,18 @@ def apply_event(job, event) -> None:
         job.message, job.error = "Cancelled", ""
     elif isinstance(event, protocol.Failure):
         job.error = first_line(event.message)
+
+
+def _shortened(event, paths: tuple):
+    """Return ``event`` with each of ``paths`` in its message replaced by the file's name."""
+    from dataclasses import replace
+
+    message = event.message
+    for p in paths:
+        full = str(p)
+        if full and full in message:
+            message = message.replace(full, os.path.basename(full) or full)
+    return event if message == event.message else replace(event, message=message)
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -99,9 +115,10 @@ class JobRunner:
 
     def __init__(self, kind: str, worker: WorkerJob, job_props: Callable[[bpy.types.Context], object],
                  on_done: Callable[[bpy.types.Context, WorkerJob], str],
-                 report: Callable[[set[str], str], None], label: str = "PoseMoE") -> None:
+                 report: Callable[[set[str], str], None], label: str = "PoseMoE", short_paths: tuple = ()) -> None:
         self.kind, self.worker, self.job_props = kind, worker, job_props
         self.on_done, self.report, self.label = on_done, report, label
+        self.short_paths = tuple(short_paths)
         self.timer = None
         self.finished = False
 
@@ -125,8 +142,9 @@ class JobRunner:
         job = self.job_props(context)
         if job.cancel_requested:
             return self.end(context, cancelled=True)
+        job.running = True  # an undo meanwhile restores the saved False: the panel would lose Cancel
         for event in self.worker.poll():
-            apply_event(job, event)
+            apply_event(job, event, self.short_paths)
         if self.worker.done:
             return self.end(context, cancelled=False)
         set_status(context, f"{self.label}: {job.status_line()} (Esc to cancel)")
@@ -170,7 +188,7 @@ class JobRunner:
             finally:
                 worker.cleanup()
         else:
-            apply_event(job, worker.failure)
+            apply_event(job, worker.failure, self.short_paths)
         if cancelled or (worker.failure is not None and worker.failure.kind == "cancelled"):
             self.report({'WARNING'}, f"{self.label}: cancelled")
         else:

@@ -78,17 +78,20 @@ def _still_there(options: BakeOptions) -> bpy.types.Object | None:
     """Return the armature the job was started for if it still exists (under any name), else None.
 
     Looked up by session_uid first: any undo during the capture (of anything) invalidates Python references to
-    objects, though the armature is still there; then by the reference, then by name."""
+    objects, though the armature is still there; then by the reference, then by name. An armature in no scene
+    counts as gone: deleted from the scene, it stays in the file while the panel points at it."""
+    def usable(arm) -> bpy.types.Object | None:  # deleted from the scene, the panel's pointer still keeps it
+        return arm if arm is not None and arm.type == 'ARMATURE' and arm.users_scene else None
+
     if options.armature_uid is not None:
         arm = next((o for o in bpy.data.objects if o.session_uid == options.armature_uid), None)
         if arm is not None:
-            return arm if arm.type == 'ARMATURE' else None
+            return usable(arm)
     try:
         arm = options.armature or bpy.data.objects.get(options.armature_name or "")
-        return arm if arm is not None and arm.type == 'ARMATURE' and bpy.data.objects.get(arm.name) == arm else None
+        return usable(arm) if arm is not None and bpy.data.objects.get(arm.name) == arm else None
     except ReferenceError:  # deleted meanwhile, or invalidated by an undo: its name may still find it
-        arm = bpy.data.objects.get(options.armature_name or "")
-        return arm if arm is not None and arm.type == 'ARMATURE' else None
+        return usable(bpy.data.objects.get(options.armature_name or ""))
 
 
 def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: BakeOptions,
@@ -103,7 +106,8 @@ def bake_motion_file(context: bpy.types.Context, motion_path: Path, options: Bak
     bake = _engine.bake()
     armature = None if options.create_armature else _still_there(options)
     if armature is None and not options.create_armature:
-        raise _engine.errors().RigError(f"armature {options.armature_name!r} no longer exists; pick another")
+        raise _engine.errors().RigError(f"armature {options.armature_name!r} no longer exists (or is in no scene); "
+                                        "pick another")
     before, created = set(bpy.data.actions), None
     try:
         if armature is None:
@@ -144,7 +148,8 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
     settings, prefs = context.scene.posemoe, preferences.get_prefs(context)
     options = BakeOptions.from_settings(settings)
     env = worker_client.worker_env(_engine.engine_root())  # EngineImportError before anything is made
-    work_dir = Path(tempfile.mkdtemp(prefix="posemoe-capture-"))
+    log_path = logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_LOG_SEQ)}.log"
+    work_dir = Path(tempfile.mkdtemp(prefix="posemoe-capture-"))  # last: nothing to remove if the above fail
     safe = re.sub(r"[^\w.-]+", "_", clip_name(video))
     weights = Path(bpy.path.abspath(prefs.weights)) if prefs and prefs.weights else None
     device = prefs.device if prefs else "auto"
@@ -154,10 +159,8 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
                                          level_camera=settings.level_camera, static_camera=settings.static_camera,
                                          lens_mm=settings.lens_mm, lens_metadata=settings.use_video_lens,
                                          lying_down=settings.lying_down)
-    worker = worker_client.WorkerJob(
-        argv, log_path=logs_dir() / f"capture-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{next(_LOG_SEQ)}.log",
-        env=env, stall_timeout=prefs.stall_timeout if prefs else 300,
-        cleanup_paths=[work_dir])
+    worker = worker_client.WorkerJob(argv, log_path=log_path, env=env,
+                                     stall_timeout=prefs.stall_timeout if prefs else 300, cleanup_paths=[work_dir])
 
     # The capture belongs to the scene it was started in: progress shows there and the bake lands there (its
     # frame range, a new armature) even if the user switches scenes while the worker runs.
@@ -186,7 +189,7 @@ def make_capture_runner(context: bpy.types.Context, video: Path, python: Path, r
     def job_props(ctx: bpy.types.Context):
         return scene_of_job(ctx).posemoe.job
 
-    return modal_job.JobRunner(KIND, worker, job_props, on_done, report, "PoseMoE capture")
+    return modal_job.JobRunner(KIND, worker, job_props, on_done, report, "PoseMoE capture", short_paths=(video,))
 
 
 class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
@@ -216,6 +219,13 @@ class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
             return self._refuse(context, f"Video not found: {settings.video_path or '(none chosen)'}")
         if settings.armature is None and not settings.create_armature:
             return self._refuse(context, "Pick a target armature or tick Create New Armature")
+        if settings.armature is not None and not settings.create_armature:
+            if settings.armature.type != 'ARMATURE':
+                return self._refuse(context, f"Object '{settings.armature.name}' is not an armature; pick the "
+                                             "character's armature")
+            if not settings.armature.users_scene:
+                return self._refuse(context, f"Armature '{settings.armature.name}' is in no scene (deleted?); pick "
+                                             "another or tick Create New Armature")
         if 0.0 < settings.lens_mm < properties.LENS_MM_MIN:
             return self._refuse(context, f"Lens {settings.lens_mm:g} mm: a 35 mm-equivalent focal length is "
                                          f"{properties.LENS_MM_MIN:g}-{properties.LENS_MM_MAX:g} mm (0 = not given)")
@@ -230,6 +240,11 @@ class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
             return self._refuse(context, modal_job.first_line(str(e)))
         except _engine.errors().PosemoeError as e:
             return self._refuse(context, modal_job.first_line(str(e)))
+        except OSError as e:  # the logs or temp folder cannot be made (read-only, full, removed)
+            where = f" {e.filename}" if e.filename else ""
+            return self._refuse(context, modal_job.first_line(f"cannot prepare the capture's files{where} "
+                                                              f"({e.strerror or e}); free some space or check the "
+                                                              "folder's permissions"))
         return self._start_modal(context, runner)
 
     def _refuse(self, context: bpy.types.Context, message: str) -> set[str]:

@@ -153,7 +153,11 @@ class WorkerJob:
         if (exe.is_absolute() or os.sep in self.argv[0]) and not exe.is_file():
             return self._fail_early(f"worker Python not found: {exe}; press Set up engine in the PoseMoE "
                                     "add-on preferences or choose a Python there", protocol)
-        log_file = open(self.log_path, "a", encoding="utf-8") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            log_file = open(self.log_path, "a", encoding="utf-8") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        except OSError as e:  # its folder removed, a full or read-only disk
+            return self._fail_early(f"cannot write the worker's log {self.log_path} ({e.strerror or e}); free some "
+                                    "space or check the permissions of that folder", protocol)
         try:
             self._proc = subprocess.Popen(
                 self.argv, stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, text=True,
@@ -369,6 +373,9 @@ class WorkerJob:
                     if -code == getattr(signal, "SIGKILL", 9) else "")
             return f"the worker was killed by {name}{hint}; its log{self._where()}" + (f" ends: {detail}" if detail
                                                                                         else " is empty")
+        if "ModuleNotFoundError" in detail:  # the worker Python lacks the engine's packages
+            return (f"the worker Python lacks a package ({detail.split(':', 1)[-1].strip()}); press Set up engine in "
+                    f"the PoseMoE add-on preferences; its log{self._where()}")
         return f"worker exited with code {code}: {detail or 'no error message'}; see its log{self._where()}"
 
     def last_log_line(self) -> str:

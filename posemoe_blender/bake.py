@@ -356,13 +356,16 @@ def _key_result(action: bpy.types.Action, obj: bpy.types.Object, res: RetargetRe
     return count
 
 
-def _set_scene_range(clip: MotionClip, frame_start: int) -> None:
-    """Set the scene frame range to the clip and its frame rate to the clip's fps (fps_base for 29.97 & co)."""
+def _set_scene_range(clip: MotionClip, frame_start: int) -> float:
+    """Set the scene frame range to the clip and its frame rate to the clip's fps (fps_base for 29.97 & co); return
+    the scene's frame rate before."""
     scene = bpy.context.scene
+    before = scene.render.fps / scene.render.fps_base
     scene.frame_start = frame_start
     scene.frame_end = frame_start + clip.joints_3d.shape[0] - 1
     fps = max(1, int(math.ceil(float(clip.fps) - 1e-3)))  # a clip under 1 fps: 1 fps slowed by fps_base
     scene.render.fps, scene.render.fps_base = fps, fps / float(clip.fps)
+    return before
 
 
 def _world_from_camera(clip: MotionClip) -> np.ndarray | None:
@@ -520,7 +523,14 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
             if pb.rotation_mode not in EULER_MODES:
                 pb.rotation_mode = "QUATERNION"
         count = _key_result(action, armature_obj, res, frames, scale if root_motion else None)
-        _set_scene_range(clip, frame_start)
+        before = _set_scene_range(clip, frame_start)
+        others = [o.name for o in scene.objects if o is not armature_obj and o.animation_data is not None
+                  and o.animation_data.action is not None]
+        if others and abs(before - float(clip.fps)) > 1e-3:  # their keys now play at the clip's rate
+            notes.append(f"the scene's frame rate is now the clip's, {float(clip.fps):g} fps (was {before:g}): "
+                         f"the other animation in it ({', '.join(others[:3])}{' ...' if len(others) > 3 else ''}) "
+                         "plays at that rate; set it back in Output Properties if it should not")
+            log.warning("%s", notes[-1])
         apply_rig_settings(armature_obj, preset)
     except BaseException:  # all or nothing: the scene as it was
         anim.action = previous

@@ -458,3 +458,68 @@ def test_disabling_the_addon_stops_a_running_job(addon, scene, monkeypatch):
         assert not any(p.exists() for p in runner.worker.cleanup_paths)
     finally:
         addon_utils.enable(MODULE, default_set=True)
+
+
+def test_what_stops_a_capture_starting_is_said_in_one_line_and_leaves_nothing(addon, scene, tmp_path, monkeypatch):
+    """A logs folder that cannot be made or written, a target that is a mesh or was deleted from the scene (the
+    panel's pointer keeps it in the file): refused in one line, in the panel too, no temp folder left, not running."""
+    temp = lambda: set(Path(tempfile.gettempdir()).glob("posemoe-capture-*"))  # noqa: E731
+    before = temp()
+
+    def read_only() -> Path:
+        raise PermissionError(13, "Permission denied", "/read-only/logs")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(addon.ops_capture, "logs_dir", read_only)
+        with pytest.raises(RuntimeError, match="cannot prepare the capture's files /read-only/logs"):
+            bpy.ops.posemoe.capture()
+    assert temp() == before and not scene.posemoe.job.running and not addon.modal_job.is_active("capture")
+    monkeypatch.setattr(addon.ops_capture, "logs_dir", lambda: tmp_path / "removed")  # its folder gone
+    ctx, reports = bpy.context, []
+    runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                   addon.preferences.worker_python(ctx),
+                                                   lambda lv, m: reports.append(m))
+    assert not runner.start(ctx)
+    assert runner.end(ctx, cancelled=False) == {'CANCELLED'}
+    assert "cannot write the worker's log" in scene.posemoe.job.error and not scene.posemoe.job.running
+    assert temp() == before
+
+    mesh = bpy.data.objects.new("Cube", bpy.data.meshes.new("Cube"))
+    scene.collection.objects.link(mesh)
+    arm = bpy.data.objects.new("Hero", bpy.data.armatures.new("Hero"))
+    scene.collection.objects.link(arm)
+    scene.posemoe.create_armature = False
+    try:
+        for target, said in ((mesh, "Object 'Cube' is not an armature"), (arm, "Armature 'Hero' is in no scene")):
+            scene.posemoe.armature = target
+            if target is arm:
+                scene.collection.objects.unlink(arm)  # Object > Delete: the pointer keeps it in bpy.data
+            with pytest.raises(RuntimeError, match=said):
+                bpy.ops.posemoe.capture()
+            assert said in scene.posemoe.job.error and temp() == before
+    finally:
+        scene.posemoe.armature, scene.posemoe.create_armature = None, True
+
+
+def test_a_running_capture_shows_as_running_after_an_undo(addon, scene):
+    """An undo restores the job's saved running = False; the next tick sets it again, so Cancel stays shown."""
+    ctx = bpy.context
+    runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                   addon.preferences.worker_python(ctx), lambda lv, m: None)
+    assert runner.start(ctx)
+    try:
+        scene.posemoe.job.running = False  # as the undo leaves it
+        runner.tick(ctx)
+        assert scene.posemoe.job.running or runner.finished
+    finally:
+        runner.end(ctx, cancelled=True)
+
+
+def test_the_panel_names_the_video_by_its_file_name(addon, scene):
+    """Worker errors start with the video's path: in the panel a long folder would push the advice off the line."""
+    protocol, job = addon._engine.protocol(), scene.posemoe.job
+    video = "/home/someone/Projects/2026/client work/shoot day 3/raw footage/camera A/" + "x" * 80 + "/take 7.mp4"
+    job.reset("starting")
+    addon.modal_job.apply_event(job, protocol.Failure(f"{video}: no person detected in any of 60 frames; use a clip "
+                                                      "where one whole body is visible", "no_person"), (video,))
+    assert job.error.startswith("take 7.mp4: no person") and job.error.endswith("whole body is visible")

@@ -726,3 +726,22 @@ def test_contacts_that_are_not_frame_ranges_are_ignored_with_a_warning(caplog) -
             bake.bake_clip(clip, obj)
         assert "ignoring the motion's meta contacts" in caplog.text
         assert obj.animation_data.action is not None
+
+
+def test_a_scene_rate_changed_under_other_animation_is_said() -> None:
+    """The bake sets the scene's frame rate to the clip's: other animation in the scene then plays at that rate,
+    which the user is told; a scene with nothing else animated changes silently."""
+    _empty()
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 24, 1.0
+    obj = bake.create_default_armature()
+    notes: list[str] = []
+    bake.bake_clip(synth_clip(), obj, notes=notes)
+    assert not notes and scene.render.fps == 30
+    scene.render.fps = 24
+    prop = bpy.data.objects.new("Prop", None)
+    scene.collection.objects.link(prop)
+    prop.keyframe_insert("location", frame=1)
+    bake.bake_clip(synth_clip(), obj, notes=notes)
+    assert len(notes) == 1 and "the scene's frame rate is now the clip's, 30 fps (was 24)" in notes[0]
+    assert "(Prop)" in notes[0]
