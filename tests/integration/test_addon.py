@@ -523,3 +523,18 @@ def test_the_panel_names_the_video_by_its_file_name(addon, scene):
     addon.modal_job.apply_event(job, protocol.Failure(f"{video}: no person detected in any of 60 frames; use a clip "
                                                       "where one whole body is visible", "no_person"), (video,))
     assert job.error.startswith("take 7.mp4: no person") and job.error.endswith("whole body is visible")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a POSIX shell script stands in for the worker Python")
+def test_a_worker_python_without_the_engines_packages_is_sent_to_set_up(addon, scene, tmp_path):
+    """A worker Python that cannot import the engine's packages: the panel says to press Set up engine."""
+    broken = tmp_path / "bare-python"
+    broken.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'numpy'\" >&2\nexit 1\n")
+    broken.chmod(0o755)
+    addon.preferences.get_prefs().worker_python = str(broken)
+    ctx, reports = bpy.context, []
+    runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path), broken,
+                                                   lambda lv, m: reports.append(m))
+    assert drive(runner, ctx) == {'CANCELLED'}
+    error = scene.posemoe.job.error
+    assert "lacks a package (No module named 'numpy'); press Set up engine" in error, error
