@@ -146,11 +146,12 @@ def complete_mapping(mapping: dict[str, str], bone_names: list[str], source: str
         raise RigError(f"{source}: unknown H36M joint names {unknown}; valid names are {list(JOINT_NAMES)}")
     absent = [j for j in JOINT_NAMES if j not in mapping and j not in OPTIONAL]
     if absent:
-        raise RigError(f"{source}: no bone given for H36M joints {absent}; add them to the mapping")
+        raise RigError(f"{source}: no bone given for {len(absent)} H36M joints ({_few(absent)}); add them to the "
+                       "mapping (the add-on's Fill from Rig fills what it recognises)")
     miss = missing_bones(mapping, bone_names)
     if miss:  # the advice first: the add-on's panel shows a message's first 200 characters
-        raise RigError(f"{source}: choose another rig preset or a custom bone mapping (--rig on the command line), "
-                       f"or rename the bones; the armature lacks {len(miss)}: {_few(miss)}")
+        raise RigError(f"{source}: choose another rig preset or a custom bone mapping (--rig, or the add-on's Custom "
+                       f"Mapping), or rename the bones; the armature lacks {len(miss)}: {_few(miss)}")
     limbs = [j for j in JOINT_NAMES if j[:2] in ("l_", "r_")] + ["pelvis"]
     seen: dict[str, str] = {}
     for joint in limbs:
