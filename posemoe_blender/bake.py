@@ -452,7 +452,11 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     """
     started = time.perf_counter()
     notes = [] if notes is None else notes
+    editing = armature_obj is not None and getattr(armature_obj, "mode", "") == "EDIT"
     preset, mapping, rest, scale = check_target(armature_obj, rig, mapping)
+    if editing:  # its edited bones reach the armature only in Object Mode
+        notes.append(f"{armature_obj.name}: was in Edit Mode; left it (Object Mode) to key its bones")
+        log.warning("%s", notes[-1])
     world = _world_from_camera(clip)
     joints = motion_to_world(clip.joints_3d, world, translate=False)
     root = motion_to_world(clip.root, world) if clip.root is not None and len(clip.root) else None

@@ -745,3 +745,15 @@ def test_a_scene_rate_changed_under_other_animation_is_said() -> None:
     bake.bake_clip(synth_clip(), obj, notes=notes)
     assert len(notes) == 1 and "the scene's frame rate is now the clip's, 30 fps (was 24)" in notes[0]
     assert "(Prop)" in notes[0]
+
+
+def test_an_armature_in_edit_mode_is_baked_and_the_mode_change_said() -> None:
+    _empty()
+    obj = bake.create_default_armature()
+    with bpy.context.temp_override(active_object=obj, object=obj):
+        bpy.context.view_layer.objects.active = obj
+        bpy.ops.object.mode_set(mode="EDIT")
+    notes: list[str] = []
+    action = bake.bake_clip(synth_clip(), obj, notes=notes)
+    assert obj.mode == "OBJECT" and obj.animation_data.action == action
+    assert notes == [f"{obj.name}: was in Edit Mode; left it (Object Mode) to key its bones"]
