@@ -23,7 +23,7 @@ from core.keypoints import blazepose_to_h36m
 from core.motion_file import Keypoints2D
 from core.native_logs import quiet_native_stderr
 from core.shots import shot_spans
-from core.tracks import frame_ranges, main_person_found_again, same_person, warn_if_mostly_filled
+from core.tracks import frame_ranges, inverted_blips, main_person_found_again, same_person, warn_if_mostly_filled
 from core.video import iter_frames, probe
 from core.video_metadata import read_lens_mm
 from core.world import focal_length
@@ -291,10 +291,15 @@ def extract_keypoints(
                     video, "s" * (len(cuts) > 1), ", ".join(map(str, cuts)))
     lm_all, world_all, valid_arr = _main_person(video, np.stack(rows_lm), np.stack(rows_world),
                                                 np.array(valid, bool), left.found, fps, cuts)
+    blips = inverted_blips(lm_all, valid_arr, fps)
+    if blips.any():  # filled like frames without a person
+        log.info("%s: frames %s dropped: the torso there points the other way from the frames around it",
+                 video, frame_ranges([(int(i), int(i)) for i in np.flatnonzero(blips)]))
+        valid_arr = valid_arr & ~blips
     if not valid_arr.any():
         raise NoPersonError(f"{video}: no person detected in any of {len(valid)} frames; "
-                            "use a clip where one whole body is visible and at least a sixth of the picture's "
-                            "height (crop or film closer)")
+                            "use a clip where one whole body is visible, lit and sharp, and at least a sixth of the "
+                            "picture's height (crop or film closer)")
     warn_if_mostly_filled(video, valid_arr)
     spans = shot_spans(cuts, valid_arr, fps)  # each with a person in it (short or empty shots are merged)
     # Lost frames are filled within their shot: not from the other camera's view of the body.

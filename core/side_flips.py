@@ -45,6 +45,9 @@ class FlipGroup:
     """Also require the jump against each point's place predicted at its speed (legs passing each other fast)."""
     min_fps: float = 0.0
     """Clips at lower frame rates are not checked for this group."""
+    bridge_s: float = 0.0
+    """A flip may also take up to this long (seconds) to happen: the labels then swing across over a few frames,
+    which are left as they are, and the frames on either side are compared."""
 
 
 def _joints(*names: str) -> tuple[int, ...]:
@@ -56,13 +59,22 @@ MAX_FLIP_S = 1.5
 half a second, and a longer run is as likely a person who turned round and back."""
 MAX_LEG_FLIP_S = 0.5
 """The same for the lower legs alone (the leg flips seen on renders: 1 to 10 frames at 30 fps)."""
+MAX_BRIDGE_S = 0.07
+"""MediaPipe smooths its landmarks over time, so a whole-body flip of its labels can swing across over two or three
+frames instead of one (a jumping jack re-encoded: the shoulders -92, 3, -10, +73 px apart in four frames, then
+back over two; none seen on the renders): a flip is also found between frames this far apart, where no person turns
+round (180 degrees in 0.1 s)."""
+BRIDGE_RATIO = 0.5
+"""Over such a swing the crossed labels must move less than this share of the labels as they are (EVENT_RATIO between
+two frames); and swings are looked for only where the one-frame flips leave one unpaired (or there are none): a
+muddle of the hips and shoulders while the legs alone flip (the rendered punch) would pair with nothing."""
 MIN_LEG_FPS = 20.0
 """Below this frame rate a stride carries the legs past each other within two frames, and continuity cannot tell a
 step from a flip (synthetic walks at 10 frames/s and 2-3 strides a second gave false leg flips; none at 24 or more)."""
 GROUPS: dict[str, FlipGroup] = {
     "body": FlipGroup(_joints("l_hip", "l_shoulder", "r_hip", "r_shoulder", "l_knee", "l_ankle", "l_elbow", "l_wrist",
                               "r_knee", "r_ankle", "r_elbow", "r_wrist"), root=4, longest_s=MAX_FLIP_S,
-                      all_or_none=False),
+                      all_or_none=False, bridge_s=MAX_BRIDGE_S),
     "legs": FlipGroup(_joints("l_knee", "l_ankle", "r_knee", "r_ankle"), root=0, longest_s=MAX_LEG_FLIP_S,
                       all_or_none=True, at_speed=True, min_fps=MIN_LEG_FPS),
 }
@@ -83,12 +95,46 @@ MAX_GAP_S = 0.25
 
 
 def _jumps(now: np.ndarray, crossed: np.ndarray, expected: np.ndarray, unit: np.ndarray,
-           margin: float | None = None) -> np.ndarray:
+           margin: float | None = None, ratio: float = EVENT_RATIO) -> np.ndarray:
     """Return (N,) where the crossed labels (N, J, 2) are clearly nearer the expected places than the labels as they
-    are: less than EVENT_RATIO of their distance, and by ``margin`` (default EVENT_MARGIN) torso lengths ``unit``."""
+    are: less than ``ratio`` of their distance, and by ``margin`` (default EVENT_MARGIN) torso lengths ``unit``."""
     same = np.minimum(np.linalg.norm(now - expected, axis=-1) / unit, JOINT_CAP).sum(1)
     cross = np.minimum(np.linalg.norm(crossed - expected, axis=-1) / unit, JOINT_CAP).sum(1)
-    return (cross < EVENT_RATIO * same) & (same - cross > (EVENT_MARGIN if margin is None else margin))
+    return (cross < ratio * same) & (same - cross > (EVENT_MARGIN if margin is None else margin))
+
+
+def _flip_jumps(xy: np.ndarray, frames: np.ndarray, g: list[int], root: list[int], unit: np.ndarray,
+                group: FlipGroup, d: int) -> np.ndarray:
+    """Return (len(frames),) bool: where the labels of ``group`` (joints ``g``) are flipped from ``frames[i]`` to
+    ``frames[i + d]``, both found and ``d`` frames apart (False where ``i + d`` runs past the end)."""
+    out = np.zeros(len(frames), bool)
+    if len(frames) <= d:
+        return out
+    now, before = xy[frames[d:]][:, g], xy[frames[:-d]][:, g]
+    crossed = xy[frames[d:]][:, list(FLIP_PERM[g])]
+    u, ratio = unit[d - 1:], EVENT_RATIO if d == 1 else BRIDGE_RATIO
+    jump = _jumps(now, crossed, before, u, ratio=ratio) & (frames[d:] - frames[:-d] == d)
+    if root:  # frames a real turn looks the same
+        jump &= _jumps(now[:, root], crossed[:, root], before[:, root], u, ROOT_MARGIN, ratio)
+    if group.at_speed:  # legs passing each other fast swap places between two frames too, but along their motion
+        ahead = 2 * before[1:] - before[:-1]  # each point's place had it kept its speed
+        jump[1:] &= _jumps(now[1:], crossed[1:], ahead, u[1:]) & (frames[d + 1:] - frames[:-d - 1] == d + 1)
+        jump[0] = False  # no speed before the first pair
+    out[: len(jump)] = jump
+    return out
+
+
+def _events(chain: np.ndarray, jumps: dict[int, np.ndarray]) -> list[tuple[int, int]]:
+    """Return the label flips in ``chain`` (indices into the found frames) as (i, d): flipped between frame i and
+    i + d, in order. Of overlapping candidates the quickest swing wins (a flip over d frames is also seen over d + 1,
+    from the frame before or to the frame after)."""
+    first, last = int(chain[0]), int(chain[-1])
+    found = sorted((d, i) for d in jumps for i in range(first, last - d + 1) if jumps[d][i])
+    out: list[tuple[int, int]] = []
+    for d, i in found:
+        if all(max(i, j) >= min(i + d, j + e) for j, e in out):  # [i, i + d) meets none taken
+            out.append((i, d))
+    return sorted(out)
 
 
 def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str, np.ndarray]:
@@ -111,21 +157,18 @@ def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str
         if fps < group.min_fps:
             continue
         g, root = list(group.joints), list(range(group.root))
-        now, before = xy[frames[1:]][:, g], xy[frames[:-1]][:, g]
-        crossed = xy[frames[1:]][:, list(FLIP_PERM[g])]
-        jump = _jumps(now, crossed, before, unit) & (np.diff(frames) == 1)  # labels flip into i + 1; across lost
-        if root:  # frames a real turn looks the same
-            jump &= _jumps(now[:, root], crossed[:, root], before[:, root], unit, ROOT_MARGIN)
-        if group.at_speed:  # legs passing each other fast swap places between two frames too, but along their motion
-            ahead = 2 * before[1:] - before[:-1]  # each point's place had it kept its speed
-            jump[1:] &= _jumps(now[1:], crossed[1:], ahead, unit[1:]) & (np.diff(frames)[:-1] == 1)
-            jump[0] = False  # no speed before the first pair
+        jumps = {1: _flip_jumps(xy, frames, g, root, unit, group, 1)}  # labels flip into i + 1; across lost frames
+        for d in range(2, 2 + round(group.bridge_s * max(float(fps), 1.0))):  # a real turn looks the same
+            jumps[d] = _flip_jumps(xy, frames, g, root, unit, group, d)  # ... or swing across over d - 1 frames
         longest = max(1, round(group.longest_s * max(float(fps), 1.0)))
         for chain in chains:
-            events = [int(i) + 1 for i in chain[:-1] if jump[i]]
+            events = _events(chain, {1: jumps[1]})
+            if not events or len(events) % 2:  # none, or one unpaired: perhaps a flip swung across over a few frames
+                events = _events(chain, jumps)
             if not events or len(events) % 2:
                 continue  # no flip, or one whose other end is unclear: the detector's labels stand
-            runs = [(frames[a], frames[b - 1]) for a, b in zip(events[0::2], events[1::2], strict=True)]
+            # a run starts after its first jump (its swing left as it is) and ends where its second begins
+            runs = [(frames[a + da], frames[b]) for (a, da), (b, _) in zip(events[0::2], events[1::2], strict=True)]
             short = [(a, b) for a, b in runs if b - a < longest]  # a long run is more likely a turn round
             if group.all_or_none and len(short) < len(runs):
                 continue

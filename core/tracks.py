@@ -157,6 +157,53 @@ def main_person_found_again(landmarks: np.ndarray, valid: np.ndarray, fps: float
     return kept2, dropped2, taken & kept2
 
 
+MAX_BLIP_S = 0.07
+"""A torso that points another way than the frames around it for at most this long (two frames at 30 fps) is a bad
+detection, not a move: nobody turns over in that time. A head cut off by the picture's top edge: MediaPipe's first
+detection put the shoulders under the hips, and the frames before it, filled from it, an upside-down body."""
+BLIP_TURN_DEG = 120.0
+"""How far the torso's direction in the picture must differ from the frames around it ..."""
+BLIP_AGREE_DEG = 60.0
+"""... which agree with each other within this (at the clip's start or end: the three frames after or before)."""
+
+
+def _turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(np.degrees(np.angle(np.exp(1j * (a - b)))))
+
+
+def inverted_blips(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> np.ndarray:
+    """Return (T,) bool: found frames whose torso (hips -> shoulders in the picture) points more than
+    :data:`BLIP_TURN_DEG` away from the frames just before and after, for at most :data:`MAX_BLIP_S`; only among
+    frames found one after the other (a body tumbling while the detector missed it turns between far frames)."""
+    body = _bodies(np.asarray(landmarks, np.float64))
+    up = body.shoulders - body.hips
+    angle = np.arctan2(up[:, 0], -up[:, 1])
+    frames = np.flatnonzero(np.asarray(valid, bool) & np.isfinite(angle))
+    out = np.zeros(len(angle), bool)
+    a = angle[frames]
+    longest = max(1, round(MAX_BLIP_S * max(float(fps), 1.0)))
+    def next_to(i: int, j: int) -> bool:  # found frames i < j with no frame lost between them (across a gap, a flip)
+        return 0 <= i and j < len(frames) and frames[j] - frames[i] == j - i
+
+    for k in range(len(frames)):
+        for r in range(1, longest + 1):
+            if not next_to(k, k + r - 1) or out[frames[k]]:
+                break
+            if next_to(k - 1, k + r):
+                refs = a[[k - 1, k + r]]  # the frames either side
+            elif k == 0 and next_to(k, k + r + 2):
+                refs = a[k + r: k + r + 3]  # the clip starts with it: the three frames after
+            elif k + r == len(frames) and next_to(k - 3, k + r - 1):
+                refs = a[k - 3: k]
+            else:
+                continue
+            agree = _turn_deg(refs[:, None], refs[None, :]).max() <= BLIP_AGREE_DEG
+            if agree and (_turn_deg(a[k: k + r, None], refs[None, :]) > BLIP_TURN_DEG).all():
+                out[frames[k: k + r]] = True
+                break
+    return out
+
+
 def warn_if_mostly_filled(source: object, valid: np.ndarray) -> None:
     """Warn when a person was found in under half of the frames (the rest are filled by interpolation)."""
     if valid.mean() < 0.5:

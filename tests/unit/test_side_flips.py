@@ -207,3 +207,31 @@ def test_lost_frames_inside_a_flip_are_swapped_back_with_it():
     found = side_flips(flipped, valid, 30.0)
     assert np.flatnonzero(found["body"]).tolist() == list(range(40, 50))
     assert np.allclose(unflip(flipped, np.ones((len(xy), 17)), found)[0], xy)
+
+
+def _swung(xy: np.ndarray, flipped: np.ndarray, frames: list[int]) -> np.ndarray:
+    """Return ``flipped`` with ``frames`` half way between the labels as they were and crossed: MediaPipe's smoothed
+    landmarks swinging across during a flip (left and right meet in the middle)."""
+    out = flipped.copy()
+    out[frames] = 0.5 * (xy[frames] + _flip(xy, slice(None))[frames])
+    return out
+
+
+def test_a_flip_that_swings_across_over_a_few_frames_is_undone():
+    """A jumping jack re-encoded: the labels swung across over two frames going in and one coming out; the frames
+    either side are compared, the swing is left as it is."""
+    xy = _walk(yaw0_deg=5)
+    flipped = _swung(xy, _flip(xy, slice(40, 52)), [38, 39, 52])
+    found = side_flips(flipped, np.ones(len(xy), bool), 30.0)
+    assert np.flatnonzero(found["body"]).tolist() == list(range(40, 52))
+    back, _ = unflip(flipped, np.ones(xy.shape[:2]), found)
+    assert np.allclose(back[40:52], xy[40:52]) and np.allclose(back[:38], xy[:38]) and np.allclose(back[53:], xy[53:])
+
+
+def test_a_swing_is_looked_for_only_where_a_one_frame_flip_is_left_unpaired():
+    """Two clean flips in and out pair up: a muddle elsewhere that looks like a slower swing changes nothing (the
+    rendered punch: its hips and shoulders muddled while the legs alone flipped)."""
+    xy = _walk(frames=120, yaw0_deg=-20)
+    flipped = _swung(xy, _flip(xy, slice(20, 26)), [80, 81])  # a swing with no way back
+    found = side_flips(flipped, np.ones(len(xy), bool), 30.0)
+    assert np.flatnonzero(found["body"]).tolist() == list(range(20, 26))

@@ -157,3 +157,42 @@ def test_mostly_filled_keypoints_are_warned_about(caplog):
     caplog.clear()
     warn_if_mostly_filled("k.npz", np.array([True, True, False]))
     assert caplog.text == ""
+
+
+def _torsos(degrees: list[float]) -> np.ndarray:
+    """Return MediaPipe landmarks (T, 33, 4) of a torso 100 px long turned ``degrees`` from upright in each frame."""
+    lm = np.zeros((len(degrees), 33, 4))
+    for t, deg in enumerate(degrees):
+        a = np.radians(deg)
+        up = 100 * np.array([np.sin(a), -np.cos(a)])
+        side = 20 * np.array([np.cos(a), np.sin(a)])
+        hips = np.array([320.0, 300.0])
+        lm[t, [23, 24], :2] = hips + side, hips - side
+        lm[t, [11, 12], :2] = hips + up + side, hips + up - side
+    lm[..., 3] = 1.0
+    return lm
+
+
+def test_a_torso_upside_down_for_a_frame_or_two_is_a_bad_detection():
+    """The first detection of a body whose head is cut off came out with the shoulders under the hips; so does a
+    frame or two mid-clip. Nobody turns over in that time: those frames are dropped (then filled)."""
+    from core.tracks import inverted_blips
+
+    upright = [5.0, -20, 25, 26, 24, 20, 10, 0, -10, 5, 8, 6]
+    degrees = [175.0, *upright[1:6], 180, 170, *upright[8:]]
+    found = inverted_blips(_torsos(degrees), np.ones(len(degrees), bool), 30.0)
+    assert np.flatnonzero(found).tolist() == [0, 6, 7]
+    assert not inverted_blips(_torsos(upright), np.ones(len(upright), bool), 30.0).any()
+
+
+def test_a_tumble_and_a_turn_over_across_lost_frames_are_kept():
+    from core.tracks import inverted_blips
+
+    flip = list(np.linspace(0, 360, 16)) + [0.0] * 5  # a back flip in half a second: 24 degrees a frame
+    assert not inverted_blips(_torsos(flip), np.ones(len(flip), bool), 30.0).any()
+    degrees = [0.0, 0, 0, 0, 180, 0, 0, 0]
+    valid = np.ones(8, bool)
+    valid[[3, 5]] = False  # upside down between two misses: turned over while the detector lost it
+    assert not inverted_blips(_torsos(degrees), valid, 30.0).any()
+    valid[:] = True
+    assert inverted_blips(_torsos(degrees), valid, 30.0).tolist() == [False] * 4 + [True] + [False] * 3
