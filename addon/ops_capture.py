@@ -138,8 +138,11 @@ _LOG_SEQ = itertools.count(1)
 def logs_dir() -> Path:
     """Return the folder for worker logs (extension user dir), keeping only the newest few."""
     folder = preferences.user_dir("logs", create=True)
-    for old in sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime)[:-KEEP_LOGS]:
-        old.unlink(missing_ok=True)
+    try:
+        for old in sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime)[:-KEEP_LOGS]:
+            old.unlink(missing_ok=True)
+    except OSError as e:  # another Blender pruning the same folder: old logs are no reason to refuse a capture
+        log.debug("pruning old worker logs in %s: %s", folder, e)
     return folder
 
 

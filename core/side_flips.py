@@ -49,6 +49,10 @@ class FlipGroup:
     """A flip may also take up to this long (seconds) to happen: the labels then swing across over a few frames,
     which are left as they are, and the frames on either side are compared."""
 
+    def __post_init__(self) -> None:
+        if self.at_speed and self.bridge_s:  # the speed check predicts one frame ahead only
+            raise ValueError("a flip group checked at speed cannot also look for swings")
+
 
 def _joints(*names: str) -> tuple[int, ...]:
     return tuple(JOINT_INDEX[n] for n in names)
@@ -59,15 +63,21 @@ MAX_FLIP_S = 1.5
 half a second, and a longer run is as likely a person who turned round and back."""
 MAX_LEG_FLIP_S = 0.5
 """The same for the lower legs alone (the leg flips seen on renders: 1 to 10 frames at 30 fps)."""
-MAX_BRIDGE_S = 0.07
+MAX_BRIDGE_S = 0.1
 """MediaPipe smooths its landmarks over time, so a whole-body flip of its labels can swing across over two or three
 frames instead of one (a jumping jack re-encoded: the shoulders -92, 3, -10, +73 px apart in four frames, then
-back over two; none seen on the renders): a flip is also found between frames this far apart, where no person turns
-round (180 degrees in 0.1 s)."""
+back over two; none seen on the renders): a flip is also found between frames at most this far apart (3 frames at
+30 fps, 6 at 60), where no person turns round."""
 BRIDGE_RATIO = 0.5
 """Over such a swing the crossed labels must move less than this share of the labels as they are (EVENT_RATIO between
-two frames); and swings are looked for only where the one-frame flips leave one unpaired (or there are none): a
-muddle of the hips and shoulders while the legs alone flip (the rendered punch) would pair with nothing."""
+two frames); the shoulders must stand wide at both ends (:data:`WIDE_OPEN`); and swings are looked for only where
+the one-frame flips leave one unpaired: a real turn round at 120-360 degrees a second matches a swing too (a
+review's sweep: 81 of 360 synthetic turns, with swings looked for everywhere), and on the rendered punch a muddle of
+the hips and shoulders while the legs alone flip did."""
+WIDE_OPEN = 0.5
+"""Share of the chain's widest shoulders (90th percentile) that both ends of a swing must show."""
+MIN_BRIDGE_FPS = 20.0
+"""Below this frame rate a few frames span enough time to turn round in: no swings are looked for."""
 MIN_LEG_FPS = 20.0
 """Below this frame rate a stride carries the legs past each other within two frames, and continuity cannot tell a
 step from a flip (synthetic walks at 10 frames/s and 2-3 strides a second gave false leg flips; none at 24 or more)."""
@@ -124,6 +134,18 @@ def _flip_jumps(xy: np.ndarray, frames: np.ndarray, g: list[int], root: list[int
     return out
 
 
+def _wide_open(xy: np.ndarray, frames: np.ndarray, chains: list[np.ndarray]) -> np.ndarray:
+    """Return (len(frames),) bool: found frames whose shoulders stand at least WIDE_OPEN of their chain's widest
+    (its 90th percentile) apart in the picture. A body turning round passes side-on (shoulders together) between the
+    two frames a swing compares, which this takes out: at both ends that wide, a turn would have to cover 120 degrees
+    or more in the swing's 0.1 s."""
+    width = np.linalg.norm(xy[frames, JOINT_INDEX["l_shoulder"]] - xy[frames, JOINT_INDEX["r_shoulder"]], axis=-1)
+    out = np.zeros(len(frames), bool)
+    for chain in chains:
+        out[chain] = width[chain] >= WIDE_OPEN * np.percentile(width[chain], 90)
+    return out
+
+
 def _events(chain: np.ndarray, jumps: dict[int, np.ndarray]) -> list[tuple[int, int]]:
     """Return the label flips in ``chain`` (indices into the found frames) as (i, d): flipped between frame i and
     i + d, in order. Of overlapping candidates the quickest swing wins (a flip over d frames is also seen over d + 1,
@@ -158,12 +180,15 @@ def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str
             continue
         g, root = list(group.joints), list(range(group.root))
         jumps = {1: _flip_jumps(xy, frames, g, root, unit, group, 1)}  # labels flip into i + 1; across lost frames
-        for d in range(2, 2 + round(group.bridge_s * max(float(fps), 1.0))):  # a real turn looks the same
-            jumps[d] = _flip_jumps(xy, frames, g, root, unit, group, d)  # ... or swing across over d - 1 frames
+        if fps >= MIN_BRIDGE_FPS:  # a real turn looks the same ... or swing across over d - 1 frames
+            wide = _wide_open(xy, frames, chains)
+            for d in range(2, 1 + int(group.bridge_s * float(fps) + 1e-9)):
+                jumps[d] = _flip_jumps(xy, frames, g, root, unit, group, d)
+                jumps[d][: len(frames) - d] &= wide[:-d] & wide[d:]  # a turn crosses side-on in between
         longest = max(1, round(group.longest_s * max(float(fps), 1.0)))
         for chain in chains:
             events = _events(chain, {1: jumps[1]})
-            if not events or len(events) % 2:  # none, or one unpaired: perhaps a flip swung across over a few frames
+            if len(events) % 2:  # one unpaired: its other end perhaps a flip that swung across over a few frames
                 events = _events(chain, jumps)
             if not events or len(events) % 2:
                 continue  # no flip, or one whose other end is unclear: the detector's labels stand

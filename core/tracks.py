@@ -159,12 +159,19 @@ def main_person_found_again(landmarks: np.ndarray, valid: np.ndarray, fps: float
 
 MAX_BLIP_S = 0.07
 """A torso that points another way than the frames around it for at most this long (two frames at 30 fps) is a bad
-detection, not a move: nobody turns over in that time. A head cut off by the picture's top edge: MediaPipe's first
-detection put the shoulders under the hips, and the frames before it, filled from it, an upside-down body."""
+detection, not a move: nobody turns over in that time (a darkened cut of sports2d_demo.mp4: two such frames near its
+end). At a clip's start the frames before the first detection are filled from it, so an upside-down first detection
+(a head cut off by the picture's top edge) makes an upside-down body until the second."""
 BLIP_TURN_DEG = 120.0
 """How far the torso's direction in the picture must differ from the frames around it ..."""
 BLIP_AGREE_DEG = 60.0
 """... which agree with each other within this (at the clip's start or end: the three frames after or before)."""
+MIN_BLIP_FPS = 20.0
+"""Below this frame rate two frames span enough time to tumble: nothing is dropped (a back tuck at 5-8 fps has an
+upside-down frame between upright ones)."""
+MIN_BLIP_TORSO = 0.3
+"""Frames whose torso is shorter in the picture than this share of the clip's median (a body bowing towards the
+camera) have no direction to compare, and are neither dropped nor compared with."""
 
 
 def _turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -174,12 +181,17 @@ def _turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def inverted_blips(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> np.ndarray:
     """Return (T,) bool: found frames whose torso (hips -> shoulders in the picture) points more than
     :data:`BLIP_TURN_DEG` away from the frames just before and after, for at most :data:`MAX_BLIP_S`; only among
-    frames found one after the other (a body tumbling while the detector missed it turns between far frames)."""
+    frames found one after the other (a body tumbling while the detector missed it turns between far frames), at
+    :data:`MIN_BLIP_FPS` or more."""
     body = _bodies(np.asarray(landmarks, np.float64))
     up = body.shoulders - body.hips
     angle = np.arctan2(up[:, 0], -up[:, 1])
-    frames = np.flatnonzero(np.asarray(valid, bool) & np.isfinite(angle))
     out = np.zeros(len(angle), bool)
+    found = np.asarray(valid, bool) & np.isfinite(angle)
+    if fps < MIN_BLIP_FPS or not found.any():
+        return out
+    found &= body.torso >= MIN_BLIP_TORSO * np.median(body.torso[found])
+    frames = np.flatnonzero(found)
     a = angle[frames]
     longest = max(1, round(MAX_BLIP_S * max(float(fps), 1.0)))
     def next_to(i: int, j: int) -> bool:  # found frames i < j with no frame lost between them (across a gap, a flip)
