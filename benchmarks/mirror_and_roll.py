@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from head_points import write_results  # noqa: E402
 from held_out_renders import CACHE, variant_keypoints  # noqa: E402
-from real2d_gap import load_clips  # noqa: E402
+from real2d_gap import clips_or_hint  # noqa: E402
 
 MP_MIRROR = np.array([0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, *[i + (1 if i % 2 else -1) for i in range(11, 33)]])
 """BlazePose's left/right twin of each of its 33 landmarks."""
@@ -174,10 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the clean-up's warnings about each render are not the point here
     torch.set_num_threads(2)
-    clips = load_clips(a.dir)
+    clips = clips_or_hint(a.dir)
     if not clips:
-        print(f"no clip with _truth.npz and _kp.npz in {a.dir}; make them with "
-              "python scripts/render_real2d_set.py --validation --clips 24", file=sys.stderr)
         return 2
     res = measure(a.dir, clips, a.rolls, not a.no_mirror)
     print(f"pooled P-MPJPE, {len(clips)} clips, {res['frames']} frames (mm):")

@@ -70,6 +70,15 @@ def load_clips(folder: Path) -> list[dict]:
     return out
 
 
+def clips_or_hint(folder: Path) -> list[dict]:
+    """Return :func:`load_clips` of ``folder``; where it has none, say on stderr how to make them (an empty list)."""
+    clips = load_clips(folder)
+    if not clips:
+        print(f"no clip with _truth.npz and _kp.npz in {folder}; make them with "
+              "python scripts/render_real2d_set.py --validation --clips 24", file=sys.stderr)
+    return clips
+
+
 def error_parts(c: dict) -> dict[str, np.ndarray]:
     """Return the detector's 2D error on clip ``c`` (pixels, (T,17,2)) split into bias, slow and fast parts."""
     from scipy.ndimage import gaussian_filter1d
@@ -238,10 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the clean-up's warnings about each render are not the point here
     torch.set_num_threads(2)
-    clips = load_clips(a.dir)
+    clips = clips_or_hint(a.dir)
     if not clips:
-        print(f"no clip with _truth.npz and _kp.npz in {a.dir}; make them with "
-              "python scripts/render_real2d_set.py --validation --clips 24", file=sys.stderr)
         return 2
     if a.error_stats:
         stats = error_stats(clips)

@@ -570,6 +570,19 @@ def _world_heads(obj, frames: list[int]) -> np.ndarray:
     return np.array(out)
 
 
+def _baked_through_the_cli(tmp_path: Path, clip: MotionClip, character: Path, *options: str):
+    """Return the armature of ``clip`` baked onto ``character`` by ``posemoe bake ... -o X.fbx`` with ``options``,
+    imported back into an empty scene."""
+    motion = write_motion(tmp_path / "motion.npz", clip)
+    out = tmp_path / "baked.fbx"
+    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(out), "--character",
+                        str(character), *options], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    _empty()
+    bpy.ops.import_scene.fbx(filepath=str(out))
+    return next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+
+
 def test_travel_on_root_keys_the_unreal_root_and_poses_the_same(tmp_path: Path) -> None:
     """--travel-on-root on the Unreal mannequin: its ``root`` bone carries the walk over the floor, the pelvis the
     height, and every other bone is where the plain bake puts it; the FBX carries the root's travel. A rig whose
@@ -620,14 +633,7 @@ def test_travel_on_root_keys_the_unreal_root_and_poses_the_same(tmp_path: Path) 
     moved = _world_heads(obj, frames)
     assert np.abs(moved[:, others] - plain[:, others]).max() < 1e-3
     assert np.linalg.norm(moved[-1, root] - moved[0, root]) > 0.8 and np.ptp(moved[:, root, 2]) < 1e-4
-    motion = write_motion(tmp_path / "walk.npz", clip)  # through the command line, as batch runs it
-    out = tmp_path / "walk.fbx"
-    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(out), "--character",
-                        str(path), "--travel-on-root"], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    _empty()
-    bpy.ops.import_scene.fbx(filepath=str(out))
-    arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+    arm = _baked_through_the_cli(tmp_path, clip, path, "--travel-on-root")  # as batch runs it
     heads, r = _world_heads(arm, [1, FRAMES]), [pb.name for pb in arm.pose.bones].index("root")
     assert heads[1, r, 1] - heads[0, r, 1] < -0.8
 
@@ -701,14 +707,7 @@ def test_turn_on_root_keys_the_heading_on_the_unreal_root_and_poses_the_same(tmp
     bake.bake_clip(rootless, obj, travel_on_root=True, notes=notes)  # from a tool that wrote no root: said
     assert any("the motion has no root track" in n and "'root'" in n for n in notes), notes
 
-    motion = write_motion(tmp_path / "turn.npz", clip)
-    out = tmp_path / "turn.fbx"
-    r = subprocess.run([sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(out), "--character",
-                        str(path), "--turn-on-root"], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    _empty()
-    bpy.ops.import_scene.fbx(filepath=str(out))
-    arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
+    arm = _baked_through_the_cli(tmp_path, clip, path, "--turn-on-root")
     np.testing.assert_allclose(_world_turns(arm, "root", at), turned, atol=0.5)
 
 
