@@ -235,7 +235,7 @@ def test_a_flip_that_swings_back_over_a_few_frames_is_undone(swing):
 def test_turning_round_is_not_taken_for_a_flip_that_swings(walk_hz, monkeypatch):
     """A body turning round crosses side-on: its labels over a few frames look crossed too, but not wide open at both
     ends. Turns of 120-360 degrees a second from every heading find what the one-frame check alone finds (a review's
-    sweep found 81 of these 144 turns flipped when swings were looked for everywhere and at any width)."""
+    sweep of such turns found 81 of 360 flipped when swings were looked for everywhere and at any width)."""
     import core.side_flips as sf
 
     clips = [_walk(frames=120, yaw_deg_per_s=speed, yaw0_deg=yaw0, walk_hz=walk_hz)
