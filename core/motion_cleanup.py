@@ -156,7 +156,12 @@ def clean_motion(
     normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
     seen = weights[:, ankles] >= FOOT_SEEN
     contacts = seen_contacts(contacts, seen, fps, params)
-    if seen.mean() < 0.5:
+    knees_seen = weights[:, [FEET[0][1], FEET[1][1]]] >= FOOT_SEEN
+    if knees_seen.mean() < 0.5:  # a portrait crop at the thighs: more than the feet is guessed
+        log.warning("the legs (knees and feet) are out of view or unsure in %.0f %% of frames: their motion there "
+                    "is the lifter's guess and the feet are not locked; film the whole body for the legs",
+                    100 * (1 - knees_seen.mean()))
+    elif seen.mean() < 0.5:
         log.warning("the feet are out of view or unsure in %.0f %% of frames; they are not locked there",
                     100 * (1 - seen.mean()))
     world = world_from_ground(normal, offset)

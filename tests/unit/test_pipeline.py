@@ -86,6 +86,12 @@ def test_engine_warnings_reach_the_protocol(monkeypatch):
     pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=events.append)
     notes = [e for e in events if isinstance(e, Message)]
     assert any(m.level == "warning" and "feet are out of view" in m.message for m in notes)
+    events.clear()
+    kp.scores[:, [2, 5]] = 0.1  # the knees unseen too (a crop at the thighs): the legs are guessed, and said so
+    pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=events.append)
+    notes = [e.message for e in events if isinstance(e, Message) and e.level == "warning"]
+    assert any("the legs (knees and feet) are out of view" in m for m in notes), notes
+    assert not any("feet are out of view" in m for m in notes)  # one warning, not two
     before = len(logging.getLogger("core").handlers)
     pipeline.lift(_kp(), cfg=InferenceConfig(device="cpu"))
     assert len(logging.getLogger("core").handlers) == before  # the forwarder is removed after each call
