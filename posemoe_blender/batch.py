@@ -238,6 +238,13 @@ def _changed(made_with: list[str] | None, now: list[str]) -> bool:
     return made_with is not None and made_with != now  # outputs of unknown options are kept, as before
 
 
+def baked_with(fmt: str, bake_args: list[str]) -> list[str]:
+    """Return what a clip's baked output is recorded as made with: the format and the bake's options. One record per
+    clip, so a run in another format must not leave an older export of the first format counted as made with these
+    options (baked --in-place as .fbx, again as .bvh without it: the .fbx is baked again on the next .fbx run)."""
+    return [f"--format={fmt}", *bake_args]
+
+
 def changed_options(jobs: list[ClipJob], lift_args: list[str], bake_args: list[str] | None) -> list[ClipJob]:
     """The jobs whose existing outputs were made with other options than these (``bake_args`` None: not baked)."""
     return [j for j in jobs if _changed(j.lift_args, lift_args) or (bake_args is not None
@@ -263,6 +270,36 @@ def recall_options(out_dir: Path, jobs: list[ClipJob]) -> None:
         source = record.get("source")
         if isinstance(source, dict) and {"path", "size", "mtime_ns"} <= set(source):
             job.source = source
+
+
+def keep_other_clips(out_dir: Path, jobs: list[ClipJob]) -> list[tuple[ClipJob, Path]]:
+    """Give a new output name to each job whose name's outputs in ``out_dir`` were made from another clip: a
+    recorded input at another path and of another size or time (two folders of ``take1.mp4`` batched one after the
+    other into one --out, or an input deleted and a namesake taking its name). A file replaced at the same path, or a
+    moved folder of the same clips, keeps its name. The new name is the first free ``NAME_2``, ``NAME_3``, ... or the
+    one an earlier run gave this clip. Call after :func:`recall_options`; return (job, old name) of those renamed."""
+    records = Manifest(out_dir).read()
+    used = {k.lower() for k in records} | {str(j.rel).lower() for j in jobs}
+    renamed = []
+    for job in jobs:
+        made_from, now = job.source, video_identity(job.video)
+        if made_from is None or now is None or made_from.get("path") == now["path"] or _same_input(made_from, now):
+            continue
+        old, n = job.rel, 2
+        while True:
+            name = old.with_name(f"{old.name}_{n}")
+            theirs = (records.get(str(name)) or {}).get("source")
+            if isinstance(theirs, dict) and (theirs.get("path") == now["path"] or _same_input(theirs, now)):
+                break  # this clip's own outputs, renamed so by an earlier run
+            if str(name).lower() not in used:
+                break
+            n += 1
+        job.rel = name
+        used.add(str(name).lower())
+        job.lift_args = job.bake_args = job.source = None
+        recall_options(out_dir, [job])  # what its own outputs, if it has some, were made with
+        renamed.append((job, old))
+    return renamed
 
 
 def sweep_temps(out_dir: Path, jobs: list[ClipJob]) -> None:
@@ -401,6 +438,7 @@ class BatchRunner:
             raise OutputError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
         self.out_dir, self.fmt, self.device, self.jobs, self.force = Path(out_dir), fmt, device, max(1, jobs), force
         self.lift_args, self.bake_args = list(lift_args), list(bake_args)
+        self.baked_with = baked_with(fmt, self.bake_args)
         self.on_update = on_update or (lambda job, event: None)
         self.on_made = on_made
         self.cancel = threading.Event()
@@ -428,7 +466,7 @@ class BatchRunner:
         if self.fmt == "npz":
             return "none"
         baked = _is_fresh(final, job.video) and _is_fresh(final, motion)  # from this motion file, not an older one
-        return "none" if baked and not _changed(job.bake_args, self.bake_args) else "bake"
+        return "none" if baked and not _changed(job.bake_args, self.baked_with) else "bake"
 
     def _bake_argv(self, job: ClipJob) -> list[str]:
         motion, final = self._paths(job)
@@ -532,7 +570,7 @@ class BatchRunner:
     def _made(self, job: ClipJob, stage: str) -> None:
         """Record the options ``job``'s output of ``stage`` ("extract": its motion file, "bake") was made with."""
         if stage == "bake":
-            job.bake_args = self.bake_args
+            job.bake_args = self.baked_with
         else:
             job.lift_args, job.source = self.lift_args, video_identity(job.video)
         if self.on_made is not None:

@@ -297,8 +297,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
         log.warning("%s: motion files are not baked with --format npz; those options are ignored",
                     " ".join(a for a in settings_bake if a.startswith("--")))
     batch.recall_options(args.out, jobs)
-    if not args.force and (changed := batch.changed_options(jobs, settings["lift_args"],
-                                                            settings["bake_args"] if args.format != "npz" else None)):
+    for job, old in batch.keep_other_clips(args.out, jobs):
+        log.warning("%s: %s in %s holds another clip's outputs; this one is written as %s", job.video, old, args.out,
+                    job.rel)
+    baked = batch.baked_with(args.format, settings["bake_args"]) if args.format != "npz" else None
+    if not args.force and (changed := batch.changed_options(jobs, settings["lift_args"], baked)):
         log.warning("%d clip(s) in %s were made with other options; making them again", len(changed), args.out)
     args.reporter(Progress("batch", 0, len(jobs)))
     runner = None

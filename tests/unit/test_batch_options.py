@@ -11,7 +11,7 @@ from core.config import InferenceConfig
 from core.errors import ExitCode, PosemoeError
 from core.motion_file import MotionClip, write_motion
 from core.skeleton import JOINT_NAMES
-from posemoe_blender.batch import BatchRunner, ClipJob, changed_options, recall_options, write_summary
+from posemoe_blender.batch import BatchRunner, ClipJob, baked_with, changed_options, recall_options, write_summary
 from posemoe_blender.cli import build_parser
 from posemoe_blender.options import bake_argv, cleanup_options, lift_argv
 
@@ -140,15 +140,18 @@ def test_outputs_of_other_options_are_made_again(tmp_path):
     out, job = _done_clip(tmp_path)
     runner = BatchRunner(out, "fbx", lift_args=["--subject-height", "1.6"], bake_args=["--in-place"])
     assert runner._todo(job) == "none"  # options not known (an older run): kept, as before
-    job.lift_args, job.bake_args = ["--subject-height", "1.6"], ["--in-place"]
+    job.lift_args, job.bake_args = ["--subject-height", "1.6"], baked_with("fbx", ["--in-place"])
     assert runner._todo(job) == "none"
-    job.bake_args = []
+    job.bake_args = baked_with("bvh", ["--in-place"])  # the last bake was another format's: this .fbx is unknown
+    assert runner._todo(job) == "bake"
+    job.bake_args = baked_with("fbx", [])
     assert runner._todo(job) == "bake"  # only the bake's options changed: the motion file is kept
     job.lift_args = []
     assert runner._todo(job) == "all"
     assert BatchRunner(out, "npz", lift_args=[])._todo(job) == "none"  # bake options do not matter to .npz
     assert changed_options([job], ["--subject-height", "1.6"], None) == [job]
-    assert changed_options([job], [], None) == [] and changed_options([job], [], ["--in-place"]) == [job]
+    assert changed_options([job], [], None) == []
+    assert changed_options([job], [], baked_with("fbx", ["--in-place"])) == [job]
 
 
 def test_the_options_outputs_were_made_with_are_recalled_from_the_summary(tmp_path):
@@ -345,3 +348,28 @@ def test_what_a_clips_capture_says_reaches_the_summary(monkeypatch, caplog):
         _warn(job, step.warnings + answer["warnings"])
         _warn(job, step.warnings)
     assert job.warnings == step.warnings + answer["warnings"] and caplog.text.count("a: the feet are out of view") == 1
+
+
+def test_a_name_holding_another_clips_outputs_is_not_overwritten(tmp_path):
+    """dayA/take1.mp4 then dayB/take1.mp4 batched into one --out: the second is written as take1_2, again on a rerun;
+    a file replaced at the same path keeps its name (and is made again)."""
+    from posemoe_blender.batch import Manifest, keep_other_clips, video_identity
+
+    out = tmp_path / "out"
+    out.mkdir()
+    day_a, day_b = tmp_path / "dayA" / "take1.mp4", tmp_path / "dayB" / "take1.mp4"
+    for v, size in ((day_a, 10), (day_b, 20)):
+        v.parent.mkdir()
+        v.write_bytes(b"x" * size)
+    first = ClipJob(video=day_a, rel=Path("take1"), lift_args=[], source=video_identity(day_a))
+    Manifest(out).record(first)
+    for _ in range(2):  # and on a rerun of the second folder, the same name
+        job = ClipJob(video=day_b, rel=Path("take1"))
+        recall_options(out, [job])
+        assert [(j.rel, old) for j, old in keep_other_clips(out, [job])] == [(Path("take1_2"), Path("take1"))]
+        job.lift_args, job.source = [], video_identity(day_b)
+        Manifest(out).record(job)
+    day_a.write_bytes(b"y" * 30)  # replaced at the same path: still take1
+    again = ClipJob(video=day_a, rel=Path("take1"))
+    recall_options(out, [again])
+    assert keep_other_clips(out, [again]) == [] and again.rel == Path("take1")
