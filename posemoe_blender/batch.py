@@ -731,8 +731,11 @@ def write_summary(out_dir: Path, jobs: list[ClipJob], settings: dict) -> Path:
     except OSError as e:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write the batch summary ({e.strerror}); the clips' outputs are written; "
-                          "remove what is in the way and rerun to write it") from None
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)  # the last run's report would tell scripts that this run's clips are done
+        made = sum(j.status == "done" for j in jobs)
+        raise OutputError(f"{path}: cannot write the batch summary ({e.strerror}); {made} clip(s) made this run are "
+                          "in place, the last run's summary removed; free some space and rerun to write it") from None
     return path
 
 

@@ -300,6 +300,12 @@ def test_a_summary_that_cannot_be_written_is_an_output_error(tmp_path):
     with pytest.raises(OutputError, match="cannot write the batch summary"):
         write_summary(tmp_path, [], {})
     assert not (tmp_path / ".summary.json.tmp").exists()
+    (tmp_path / "summary.json").rmdir()
+    write_summary(tmp_path, [ClipJob(video=tmp_path / "a.mp4", rel=Path("a"), status="done")], {})  # last run's
+    (tmp_path / ".summary.json.tmp").mkdir()  # this run's cannot be written (as on a full disk)
+    with pytest.raises(OutputError, match=r"0 clip\(s\) made this run are in place, the last run's summary removed"):
+        write_summary(tmp_path, [ClipJob(video=tmp_path / "a.mp4", rel=Path("a"), status="failed")], {})
+    assert not (tmp_path / "summary.json").exists()  # no stale "done" left for scripts to read
 
 
 def test_output_names_fit_the_file_system_and_the_exporters(tmp_path):
