@@ -140,7 +140,7 @@ def forward_kinematics(rest: RestPose, rotations: np.ndarray, root_location: np.
     local = quat_to_matrix(rotations)
     deltas = np.empty((t, len(rest.bone_names), 3, 3))
     heads = np.empty((t, len(rest.bone_names), 3))
-    located = {rest.index("pelvis"): root_location} | ({travel[0]: travel[1]} if travel is not None else {})
+    located = {hub_bone(rest): root_location} | ({travel[0]: travel[1]} if travel is not None else {})
     for b, p in enumerate(rest.parents):
         r = rest.matrices[b]
         g_par = deltas[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (t, 3, 3))
@@ -215,7 +215,10 @@ def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bo
     above = {j: _ancestors(rest, b) for j, b in idx.items()}
     bad = [" above ".join(chain) for chain in LIMBS
            if idx[chain[0]] not in above[chain[1]] or idx[chain[1]] not in above[chain[2]]]
-    bad += [f"pelvis above {j}" for j in ("l_hip", "r_hip", "thorax") if idx["pelvis"] not in above[j]]
+    bad += [f"pelvis above {j}" for j in ("l_hip", "r_hip") if idx["pelvis"] not in above[j]]
+    hub = hub_bone(rest)
+    if hub < 0:
+        bad.append("pelvis and thorax under one bone")
     if bad:
         raise RigError(f"{name}: the mapping's bones do not make one body: fix the mapping so that each joint's "
                        f"bone is below the one before it in the hierarchy (not so: {', '.join(bad)})")
@@ -227,6 +230,14 @@ def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bo
         raise RigError(f"{name}: the bone mapped to the pelvis, {rest.bone_names[idx['pelvis']]!r}, sits at "
                        f"{100 * height:.0f} % of the hips' height above the ankles (a root or centre bone); map the "
                        "bone at the hips that the legs and spine hang from")
+    if hub != idx["pelvis"]:  # the spine beside the pelvis bone, not under it: both must start at the waist
+        start = _path(rest, hub, idx["thorax"], "spine")[0]
+        gap = float(np.linalg.norm(rest.heads[start] - rest.heads[idx["pelvis"]]))
+        gap /= max(float(np.linalg.norm(legs)), EPS)
+        if gap > MAX_HUB_GAP:
+            raise RigError(f"{name}: the bone mapped to the pelvis, {rest.bone_names[idx['pelvis']]!r}, is not above "
+                           f"the spine and starts {100 * gap:.0f} % of the legs' length from it; map the bone at the "
+                           "hips that the legs and spine hang from")
     hips, shoulders = j[J["l_hip"]] - j[J["r_hip"]], j[J["l_shoulder"]] - j[J["r_shoulder"]]
     if float(hips @ shoulders) < 0:
         raise RigError(f"{name}: the mapping puts the left hip and the left shoulder on opposite sides; swap the "
@@ -260,7 +271,7 @@ class RetargetResult:
     """Output of :func:`retarget`.
 
     rotations: (T, B, 4) local w-x-y-z quaternions per rest bone (identity where not driven);
-    driven: indices of the bones to key; root_bone: the pelvis bone index;
+    driven: indices of the bones to key; root_bone: the bone keyed in location (the pelvis, or :func:`hub_bone`);
     root_location: (T, 3) pelvis-bone ``location`` in its rest axes, metres (zeros without root motion);
     translation: (T, 3) the pelvis's whole displacement in character space, metres;
     travel_bone: the bone above the pelvis that carries the travel over the ground (:func:`move_travel_to_root`), or
@@ -295,6 +306,23 @@ def _path(rest: RestPose, top: int, bottom: int, what: str) -> list[int]:
     return chain[: chain.index(top)][::-1]
 
 
+MAX_HUB_GAP = 0.25
+"""A pelvis bone beside the spine rather than under it (:func:`hub_bone`) must start within this share of the legs'
+length (hips to ankles) of where the spine starts: MMD's lower and upper body bones both start at the waist."""
+
+
+def hub_bone(rest: RestPose) -> int:
+    """Return the bone that takes the root motion's location keys: the pelvis bone, or, where the spine does not hang
+    from it but beside it (MMD: the legs on ``下半身``, the spine on ``上半身``, both under ``センター``), the
+    bones' nearest common parent, which moves the whole body. -1 where they share no parent.
+
+    Why not key the common parent as the pelvis: MMD's centre bone sits well below the hips, so the hips would turn
+    about the wrong point, and the lower-body bone, which the hips' mesh follows, would stay at rest."""
+    pelvis = rest.index("pelvis")
+    above = _ancestors(rest, rest.index("thorax"))
+    return pelvis if pelvis in above else next((b for b in _ancestors(rest, pelvis) if b in above), -1)
+
+
 @dataclass
 class BonePlan:
     """Which rest bones retargeting drives: pelvis, spine chain (pelvis, chest], neck chain, head, limbs.
@@ -320,7 +348,10 @@ def plan_bones(rest: RestPose) -> BonePlan:
     chest = next((b for b in la if b in ra), -1)
     if chest < 0:
         raise RigError("the two upper-arm bones share no parent bone; check the rig mapping")
-    spine = _path(rest, pelvis, chest, "spine") if chest != pelvis else []
+    hub = hub_bone(rest)
+    if hub < 0:
+        raise RigError("the pelvis and the neck bones share no parent bone; check the rig mapping")
+    spine = _path(rest, hub, chest, "spine") if chest != hub else []
     la, ra = _ancestors(rest, rest.index("l_hip")), _ancestors(rest, rest.index("r_hip"))
     legs = next((b for b in la if b in ra), -1)
     if legs in spine and legs != chest:  # thighs on a spine bone above the pelvis (3ds Max Biped): it and the
@@ -375,6 +406,8 @@ def _fit_spine(rest: RestPose, plan: BonePlan, g: dict, j: np.ndarray, j0: np.nd
     if not free:
         return
     offs = [_mv(g[pts[i]], rest.heads[pts[i + 1]] - rest.heads[pts[i]]) for i in range(end)]
+    if hub_bone(rest) != plan.pelvis:  # the spine beside the pelvis bone: it starts where the hub, unturned, holds it
+        offs[0] = np.broadcast_to(rest.heads[pts[1]] - rest.heads[pts[0]], offs[0].shape)
     k = sum(o for i, o in enumerate(offs) if i not in free)
     p = sum(offs[i] for i in free)
     swing = rotation_between(j0[J["thorax"]] - j0[J["pelvis"]], j[:, J["thorax"]] - j[:, J["pelvis"]])
@@ -667,14 +700,16 @@ def retarget(joints: np.ndarray, rest: RestPose, root: np.ndarray | None = None,
     if root_motion:
         translation = root_translation(rel, None if root is None else np.asarray(root, float), rest, in_place,
                                        ankle_height)
-    g_par = g.get(plan.anchor[plan.pelvis], eye) if rest.turns_with(plan.pelvis, plan.anchor[plan.pelvis]) else eye
-    location = _mv(_inv(np.matmul(g_par, rest.matrices[plan.pelvis])), translation)
-    return RetargetResult(rest.bone_names, rotations, tuple(sorted(g)), plan.pelvis, location, translation)
+    hub = hub_bone(rest)
+    anchor = next((b for b in _ancestors(rest, hub)[1:] if b in g), -1)
+    g_par = g.get(anchor, eye) if rest.turns_with(hub, anchor) else eye
+    location = _mv(_inv(np.matmul(g_par, rest.matrices[hub])), translation)
+    return RetargetResult(rest.bone_names, rotations, tuple(sorted(g)), hub, location, translation)
 
 
 def travel_bone(rest: RestPose) -> int:
     """Return the top bone above the pelvis bone (an Unreal-style ``root``), or -1 where the pelvis is a top bone."""
-    chain = _ancestors(rest, rest.index("pelvis"))
+    chain = _ancestors(rest, hub_bone(rest))
     return chain[-1] if len(chain) > 1 else -1
 
 
@@ -757,7 +792,7 @@ def move_travel_to_root(rest: RestPose, res: RetargetResult, turn: bool = False,
         above = turned_deltas[:, parent] if pelvis not in rest.no_inherit else np.eye(3)
         r = rest.matrices[pelvis]
         rotations[:, pelvis] = make_continuous(matrix_to_quat(r.T @ np.matmul(_inv(above), deltas[:, pelvis]) @ r))
-        driven = tuple(sorted({*res.driven, top}))
+        driven = tuple(sorted({*res.driven, top, pelvis}))  # pelvis: the hub, which only had location keys
     landed, new_deltas = forward_kinematics(rest, rotations, None, travel)
     pelvis_axes = np.matmul(new_deltas[:, parent], rest.matrices[pelvis])
     root_location = _mv(_inv(pelvis_axes), heads[:, pelvis] - landed[:, pelvis])

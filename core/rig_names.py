@@ -18,6 +18,7 @@ ship fixed per-convention tables, as core.rigs does).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 SIDE_WORDS = {"l": "l", "left": "l", "r": "r", "right": "r"}
 LIMB_NAMES: dict[str, tuple[str, ...]] = {
@@ -33,31 +34,55 @@ _ALL_LIMB_WORDS = {n for names in LIMB_NAMES.values() for n in names}
 HELPER_WORDS = {"twist", "roll", "ik", "pole", "target", "mch", "ctrl", "ctl", "con", "helper", "nub", "end",
                 "share", "corrective", "jiggle", "offset", "tweak", "fk", "org"}
 """Words of bones that are not the deform chain itself (twist and roll bones, IK/FK controls, end markers)."""
+PART_WORDS = {"stretch"}
+"""Words that name which part of a limb bone a rig splits it into, dropped before matching: Auto-Rig Pro deforms the
+thigh with ``thigh_stretch.l`` (its ``thigh_twist.l`` is a twist helper)."""
 PREFIX_WORDS = {"mixamorig", "j", "bip", "bip01", "bip001", "cc", "base", "def", "b", "bn", "bone", "jnt", "sk",
                 "character", "char", "rig", "armature", "valve", "biped"}
 """Namespace words dropped before matching (``mixamorig_``, ``J_Bip_``, ``CC_Base_``, ``DEF-``, the Source
 engine's ``ValveBiped.Bip01_``, ...)."""
 
 
+MMD_NAMES = {"足": "leg", "ひざ": "knee", "足首": "ankle", "つま先": "toe", "肩": "shoulder", "腕": "arm",
+             "ひじ": "elbow", "手首": "wrist", "首": "neck", "頭": "head", "頭先": "head top", "上半身": "upper body",
+             "上半身2": "upper body 2", "上半身3": "upper body 3", "下半身": "lower body", "センター": "center",
+             "グルーブ": "groove", "腰": "waist"}
+"""MikuMikuDance's standard Japanese bone names (after the side, 左 left / 右 right) in the English that PMX files'
+own English names use; MMD calls the thigh the leg, the shin the knee, the foot the ankle and the upper arm the arm.
+Names not listed (``足IK``, ``足D``, ``腕捩``, fingers) are not limb bones."""
+
+
+def _from_mmd(name: str) -> str:
+    """Return an MMD bone name in English words (``左足首`` -> "left ankle"), or ``name`` when it is not one."""
+    name = unicodedata.normalize("NFKC", name)  # PMX names mix full-width letters and digits in (足ＩＫ, 上半身２)
+    side = {"左": "left ", "右": "right "}.get(name[:1], "")
+    english = MMD_NAMES.get(name[1:] if side else name)
+    return name if english is None else side + english
+
+
 def words(name: str) -> list[str]:
     """Return the lower-case words of a bone name: the part after any ``:`` or ``|`` namespace, split at
-    separators, case changes and digit runs (``mixamorig1:LeftUpLeg`` -> left, up, leg)."""
-    name = re.split(r"[:|]", name)[-1]
+    separators, case changes and digit runs (``mixamorig1:LeftUpLeg`` -> left, up, leg); MMD's Japanese names
+    in English (:data:`MMD_NAMES`)."""
+    name = _from_mmd(re.split(r"[:|]", name)[-1])
     name = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", name)
     return [w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", name) if w]
 
 
-def _role(name: str) -> tuple[str | None, str | None]:
-    """Return (limb joint or None, side "l"/"r"/None) that a bone's name says."""
+def _role(name: str, leg_is_thigh: bool = False) -> tuple[str | None, str | None]:
+    """Return (limb joint or None, side "l"/"r"/None) that a bone's name says; ``leg_is_thigh``: the rig names its
+    shins "knee", so its "leg" is the thigh (MMD; the Cats add-on's "Left leg", "Left knee", "Left ankle")."""
     ws = [w for w in words(name) if w not in PREFIX_WORDS and not w.isdigit()]
     side = next((SIDE_WORDS[w] for w in ws if w in SIDE_WORDS), None)
     if side is None and ws and len(ws[0]) > 1 and ws[0][0] in "lr" and ws[0][1:] in _ALL_LIMB_WORDS:
         side, ws = ws[0][0], [ws[0][1:], *ws[1:]]  # DAZ: lThighBend reads as "lthigh bend"
-    rest = [w for w in ws if w not in SIDE_WORDS]
+    rest = [w for w in ws if w not in SIDE_WORDS and w not in PART_WORDS]
     if not rest or HELPER_WORDS.intersection(rest):
         return None, side
     joined = "".join(rest)
+    if leg_is_thigh and joined == "leg":
+        return "hip", side
     return next((j for j, names in LIMB_NAMES.items() if joined in names), None), side
 
 
@@ -140,13 +165,15 @@ def _named_pelvis(meet: str, parents: dict[str, str | None]) -> str:
     under ``Bip01 Pelvis``: driven as the pelvis, the spine bone would leave ``Bip01 Pelvis``, which the mesh's hips
     follow, at rest, and a connected spine bone takes no root motion."""
 
-    def named(b: str) -> bool:
-        ws = set(words(b))
-        return bool(ws & PELVIS_WORDS) and not ws & (HELPER_WORDS | set(SIDE_WORDS))
-
-    if named(meet):
+    if _pelvis_named(meet):
         return meet
-    return next((b for b in _ancestors(meet, parents)[:2] if named(b)), meet)
+    return next((b for b in _ancestors(meet, parents)[:2] if _pelvis_named(b)), meet)
+
+
+def _pelvis_named(bone: str) -> bool:
+    """True when a bone's name calls it the pelvis (:data:`PELVIS_WORDS`, no side or helper word)."""
+    ws = set(words(bone))
+    return bool(ws & PELVIS_WORDS) and not ws & (HELPER_WORDS | set(SIDE_WORDS))
 
 
 def guess_mapping(parents: dict[str, str | None]) -> dict[str, str] | None:
@@ -163,10 +190,20 @@ def torso_not_found(parents: dict[str, str | None]) -> str | None:
 
 
 def _guess(parents: dict[str, str | None]) -> tuple[dict[str, str] | None, str | None]:
-    """Return (:func:`guess_mapping`'s mapping or None, :func:`torso_not_found`'s reason or None)."""
+    """Return (:func:`guess_mapping`'s mapping or None, :func:`torso_not_found`'s reason or None): limbs named as
+    most rigs name them, else with "leg" for the thigh where the shins are named "knee" (:func:`_role`)."""
+    found = _guess_limbs_named(parents, leg_is_thigh=False)
+    if found[0] is None and found[1] is None:
+        found = _guess_limbs_named(parents, leg_is_thigh=True)
+    return found
+
+
+def _guess_limbs_named(parents: dict[str, str | None], leg_is_thigh: bool
+                       ) -> tuple[dict[str, str] | None, str | None]:  # fmt: skip
+    """Return :func:`_guess`'s answer with the limbs' names read one way (``leg_is_thigh``, :func:`_role`)."""
     limbs: dict[tuple[str, str], list[str]] = {}
     for bone in parents:
-        joint, side = _role(bone)
+        joint, side = _role(bone, leg_is_thigh)
         if joint is not None and side is not None:
             limbs.setdefault((joint, side), []).append(bone)
     mapping: dict[str, str] = {}
@@ -192,14 +229,20 @@ def _guess(parents: dict[str, str | None]) -> tuple[dict[str, str] | None, str |
     pelvis = next((b for b in _ancestors(thorax, parents) if all(b in up for up in ups)), None)
     if pelvis is None:
         return None, f"the legs and the neck bone {thorax!r} share no parent bone (a pelvis)"
-    pelvis = _named_pelvis(pelvis, parents)
+    hub, pelvis = pelvis, _named_pelvis(pelvis, parents)
+    legs = next(b for b in _ancestors(mapping["l_hip"], parents) if b in ups[1])
+    if legs not in _ancestors(thorax, parents) and not _pelvis_named(pelvis):
+        pelvis = legs  # legs beside the spine (MMD's lower and upper body under a centre bone): the bone they hang
+        # from is the pelvis, and the common parent takes the location keys (core.retarget.hub_bone); a common
+        # parent named as the pelvis (DAZ's hip over its pelvis bone) stays the pelvis
     limbs = list(mapping.values())
     shared = next((b for b in (pelvis, thorax, head) if b in limbs), None) or next(
         (b for i, b in enumerate(limbs) if b in limbs[:i]), None)
     if shared is not None:  # not a body
         return None, f"bone {shared!r} would stand for two joints"
-    below_neck = _ancestors(thorax, parents)
-    between = below_neck[: below_neck.index(pelvis)][::-1]  # pelvis (excluded) up to the neck
+    below = _ancestors(thorax, parents)
+    top = pelvis if pelvis in below else hub
+    between = below[: below.index(top)][::-1]  # pelvis or hub (excluded) up to the neck
     tops = [b for b, p in parents.items() if p == head and {"top", "end", "nub"} & set(words(b))]
     mapping.update(pelvis=pelvis, spine=between[len(between) // 2] if between else pelvis, thorax=thorax,
                    neck=head, head=tops[0] if tops else head)

@@ -178,6 +178,67 @@ def test_blender_human_metarig_is_recognised_and_baked() -> None:
     assert errors.mean() < 1.5, errors.mean()
 
 
+def _mmd_armature() -> bpy.types.Object:
+    """Return an armature laid out and named as MikuMikuDance models are (mmd_tools keeps the Japanese names): the
+    legs on the lower body (下半身, pointing down from the waist), the spine on the upper body beside it, both under
+    the groove bone (グルーブ) over the centre bone (センター) at 0.43 of the height, under the parent of all
+    (全ての親); D bones, a leg-IK bone with an IK constraint on the knee, twist bones."""
+    std = {n: (p, h, t) for n, p, h, t in rigs.default_armature_bones(1.6)}
+    waist = std["Hips"][1]
+    bones = [("全ての親", None, (0, 0, 0), (0, 0, 0.2)), ("センター", "全ての親", (0, 0, 0.69), (0, 0, 0.6)),
+             ("グルーブ", "センター", (0, 0, 0.8), (0, 0, 0.7)), ("下半身", "グルーブ", waist, (0, 0.02, 0.8)),
+             ("上半身", "グルーブ", waist, std["Spine1"][1]), ("上半身２", "上半身", std["Spine1"][1], std["Neck"][1]),
+             ("首", "上半身２", std["Neck"][1], std["Head"][1]), ("頭", "首", std["Head"][1], std["Head"][2])]
+    for side, en in (("左", "Left"), ("右", "Right")):
+        def at(name: str, en: str = en) -> tuple:
+            return std[en + name][1], std[en + name][2]
+
+        bones += [(f"{side}足", "下半身", *at("UpLeg")), (f"{side}ひざ", f"{side}足", *at("Leg")),
+                  (f"{side}足首", f"{side}ひざ", *at("Foot")), (f"{side}足D", "下半身", *at("UpLeg")),
+                  (f"{side}足ＩＫ", "全ての親", at("Foot")[0], at("ToeBase")[0]),
+                  (f"{side}肩", "上半身２", *at("Shoulder")), (f"{side}腕", f"{side}肩", *at("Arm")),
+                  (f"{side}腕捩", f"{side}腕", *at("Arm")), (f"{side}ひじ", f"{side}腕", *at("ForeArm")),
+                  (f"{side}手首", f"{side}ひじ", *at("Hand"))]
+    obj = bpy.data.objects.new("MMD", bpy.data.armatures.new("MMD"))
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for bone, parent, head, tail in bones:
+        eb = obj.data.edit_bones.new(bone)
+        eb.head, eb.tail = head, tail
+        eb.parent = obj.data.edit_bones[parent] if parent else None
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for side in "左右":
+        ik = obj.pose.bones[f"{side}ひざ"].constraints.new("IK")
+        ik.target, ik.subtarget, ik.chain_count = obj, f"{side}足ＩＫ", 2
+    return obj
+
+
+def test_an_mmd_model_is_recognised_and_baked_with_its_groove_bone_carrying_the_body() -> None:
+    """MMD models (Japanese bone names; lower and upper body side by side under the centre bone) bake with rig auto:
+    the lower body turns as the pelvis, the bone both hang from (the groove) takes the root motion, the IK on the
+    knees is muted for the export, and every limb and the spine point where the motion has them."""
+    _empty()
+    obj = _mmd_armature()
+    clip = synth_clip()
+    notes: list[str] = []
+    bake.bake_clip(clip, obj, mute_constraints=True, notes=notes)
+    parents = {b.name: b.parent.name if b.parent else None for b in obj.data.bones}
+    mapping = rigs.resolve_rig([b.name for b in obj.data.bones], "auto", parents=parents)[1]
+    assert (mapping["pelvis"], mapping["spine"], mapping["l_hip"], mapping["r_shoulder"]) == (
+        "下半身", "上半身２", "左足", "右腕")
+    assert any("muted 2 bone constraint(s)" in n for n in notes), notes
+    errors = pose_errors(obj, clip, mapping)
+    assert errors.mean() < 1.0 and errors.max() < 5.0, (errors.mean(), errors.max())
+    curves = {(fc.data_path, fc.array_index) for fc in bake.action_fcurves(obj.animation_data.action, obj)}
+    assert ('pose.bones["グルーブ"].location', 1) in curves and ('pose.bones["下半身"].location', 1) not in curves
+    assert ('pose.bones["下半身"].rotation_quaternion', 0) in curves
+    bpy.context.scene.frame_set(FRAMES)  # walked ~1 m along -Y: the whole body, upper body included
+    for bone in ("下半身", "首"):
+        moved = np.array(obj.pose.bones[bone].head) - np.array(obj.data.bones[bone].head_local)
+        assert moved[1] < -0.8, (bone, moved)
+
+
 def test_default_armature_is_built_whatever_object_blender_has_active(monkeypatch: pytest.MonkeyPatch) -> None:
     """A capture finishing after the user switched scenes builds its armature in the capture's scene while the
     window's active object (here a mesh of the other scene) is something else; a failure leaves nothing."""

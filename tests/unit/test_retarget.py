@@ -555,3 +555,58 @@ def test_travel_stays_on_a_pelvis_that_is_the_top_bone() -> None:
     joints = rest.joint_positions()[None].repeat(3, 0)
     res = rt.retarget(joints, rest, root=np.zeros((3, 3)), nose_neck=False)
     assert rt.move_travel_to_root(rest, res) is res and res.travel_bone == -1 and res.travel_location is None
+
+
+def _mmd_rig(spine_start: float = 0.0, top: bool = False) -> rt.RestPose:
+    """Return the default armature laid out as MikuMikuDance models are: the legs on a lower-body bone pointing down
+    from the waist, the spine beside it (``spine_start`` metres higher), both under a centre bone at 0.43 of the
+    height, optionally under a top bone at the floor."""
+    bones = [("centre", "top" if top else None, (0.0, 0.0, 0.75), (0.0, 0.0, 0.65), 0.0)]
+    if top:
+        bones.append(("top", None, (0.0, 0.0, 0.0), (0.0, 0.2, 0.0), 0.0))
+    for name, parent, head, tail in rigs.default_armature_bones(1.75):
+        if name == "Hips":
+            bones.append(("lower", "centre", head, (head[0], head[1], head[2] - 0.1), 0.0))
+            continue
+        if name == "Spine":
+            head = (head[0], head[1], rigs.default_armature_bones(1.75)[0][2][2] + spine_start)
+        bones.append((name, "centre" if name == "Spine" else "lower" if parent == "Hips" else parent, head, tail, 0.0))
+    mapping = {**rigs.resolve_mapping([b[0] for b in rigs.default_armature_bones(1.75)]), "pelvis": "lower"}
+    return rt.make_rest_pose(bones, mapping)
+
+
+def test_a_pelvis_bone_beside_the_spine_turns_the_hips_and_its_parent_moves_the_body() -> None:
+    """MMD: the legs hang from the lower body, the spine from its sibling the upper body, both under a centre bone.
+    The lower body turns as the pelvis, the centre bone takes the root motion's location (so the upper body comes
+    along), and every joint lands where the motion has it; the travel moves to a top bone above the centre, turn
+    included, posing nothing else."""
+    rest = _mmd_rig()
+    rt.check_mapping_shape(rest, "mmd")
+    assert rest.bone_names[rt.hub_bone(rest)] == "centre"
+    frames = 32
+    heads, deltas = rt.forward_kinematics(rest, _random_pose(rest, frames, seed=7))
+    joints = rt.joints_from_pose(rest, heads, deltas)
+    root = np.stack([np.linspace(0, 1.0, frames), np.zeros(frames), 0.05 * np.sin(np.arange(frames))], -1)
+    res = rt.retarget(joints, rest, root=root, nose_neck=False)
+    assert rest.bone_names[res.root_bone] == "centre" and rest.index("pelvis") in res.driven
+    back = rt.joints_from_pose(rest, *rt.forward_kinematics(rest, res.rotations, res.root_location))
+    for a, b in EXACT:
+        assert _angles(joints[:, J[b]] - joints[:, J[a]], back[:, J[b]] - back[:, J[a]]).max() < 1.0, (a, b)
+    np.testing.assert_allclose(back[:, J["pelvis"]] - back[0, J["pelvis"]], res.translation - res.translation[0],
+                               atol=1e-9)
+    rooted = _mmd_rig(top=True)
+    res = rt.retarget(joints, rooted, root=root, nose_neck=False)
+    moved = rt.move_travel_to_root(rooted, res, turn=True, fps=30.0)
+    assert rooted.bone_names[moved.travel_bone] == "top" and res.root_bone in moved.driven
+    before, _ = rt.forward_kinematics(rooted, res.rotations, res.root_location)
+    after, _ = rt.forward_kinematics(rooted, moved.rotations, moved.root_location,
+                                     (moved.travel_bone, moved.travel_location))
+    others = [b for b in range(len(rooted.bone_names)) if b != moved.travel_bone]
+    np.testing.assert_allclose(after[:, others], before[:, others], atol=1e-9)
+
+
+def test_a_pelvis_bone_beside_the_spine_must_start_where_the_spine_does() -> None:
+    """A pelvis mapped to a bone off the spine's line far from where the spine starts is a wrong mapping."""
+    rt.check_mapping_shape(_mmd_rig(spine_start=0.15), "mmd")
+    with pytest.raises(RigError, match="'lower', is not above the spine and starts 4\\d % of the legs' length"):
+        rt.check_mapping_shape(_mmd_rig(spine_start=0.4), "mmd")

@@ -104,6 +104,36 @@ CONVENTIONS = {
                                        ("Left", "Right")),
                                   {"spine": "mixamorig_Spine1", "head": "mixamorig_HeadTop_End",
                                    "l_knee": "mixamorig_LeftLeg", "r_shoulder": "mixamorig_RightArm"}),
+    "MikuMikuDance (Japanese names; lower and upper body side by side under the centre)": (
+        {"全ての親": None, "センター": "全ての親", "グルーブ": "センター", "腰": "グルーブ", "下半身": "腰",
+         "上半身": "腰", "上半身２": "上半身", "首": "上半身２", "頭": "首", "両目": "頭",
+         **{f"{s}{b}": p.format(s=s) for s in "左右" for b, p in (
+             ("足", "下半身"), ("ひざ", "{s}足"), ("足首", "{s}ひざ"), ("つま先", "{s}足首"), ("足ＩＫ", "全ての親"),
+             ("足D", "下半身"), ("ひざD", "{s}足D"), ("足首D", "{s}ひざD"), ("肩", "上半身２"), ("腕", "{s}肩"),
+             ("腕捩", "{s}腕"), ("ひじ", "{s}腕"), ("手首", "{s}ひじ"))}},
+        {"pelvis": "下半身", "spine": "上半身２", "thorax": "首", "neck": "頭", "l_hip": "左足", "l_knee": "左ひざ",
+         "l_ankle": "左足首", "r_shoulder": "右腕", "r_elbow": "右ひじ", "r_wrist": "右手首"}),
+    "MikuMikuDance, English names": (
+        {"center": None, "lower body": "center", "upper body": "center", "upper body2": "upper body",
+         "neck": "upper body2", "head": "neck",
+         **{f"{b}_{s}": p.format(s=s) for s in "LR" for b, p in (
+             ("leg", "lower body"), ("knee", "leg_{s}"), ("ankle", "knee_{s}"), ("leg IK", "center"),
+             ("shoulder", "upper body2"), ("arm", "shoulder_{s}"), ("elbow", "arm_{s}"), ("wrist", "elbow_{s}"))}},
+        {"pelvis": "lower body", "spine": "upper body2", "l_hip": "leg_L", "l_knee": "knee_L", "r_ankle": "ankle_R",
+         "l_shoulder": "arm_L"}),
+    "Auto-Rig Pro deform bones": (
+        _rig(["root.x", "spine_01.x", "spine_02.x", "spine_03.x", "neck.x", "head.x"], None,
+             {"thigh": "thigh_stretch.{s}", "shin": "leg_stretch.{s}", "foot": "foot.{s}", "upper": "arm_stretch.{s}",
+              "fore": "forearm_stretch.{s}", "hand": "hand.{s}"}, ("l", "r"),
+             extra={"thigh_twist.l": "thigh_stretch.l", "arm_twist.l": "arm_stretch.l",
+                    "c_thigh_fk.l": "root.x", "c_leg_fk.l": "c_thigh_fk.l"}),
+        {"pelvis": "root.x", "thorax": "neck.x", "neck": "head.x", "l_hip": "thigh_stretch.l",
+         "l_knee": "leg_stretch.l", "r_shoulder": "arm_stretch.r", "r_elbow": "forearm_stretch.r"}),
+    "Cats (VRChat) names": (_rig(["Hips", "Spine", "Chest", "Neck", "Head"], None,
+                                 {"thigh": "{s} leg", "shin": "{s} knee", "foot": "{s} ankle", "upper": "{s} arm",
+                                  "fore": "{s} elbow", "hand": "{s} wrist"}, ("Left", "Right")),
+                            {"pelvis": "Hips", "l_hip": "Left leg", "l_knee": "Left knee", "r_ankle": "Right ankle",
+                             "r_shoulder": "Right arm"}),
 }
 
 
