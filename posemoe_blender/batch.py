@@ -47,6 +47,7 @@ from core.errors import ExitCode, InputNotFoundError, OutputError
 from core.motion_file import temp_stem
 from core.protocol import Failure, Message, Progress, parse_line
 from posemoe_blender.batch_lifter import LifterClient, stderr_tail
+from posemoe_blender.parent_watch import PARENT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +344,8 @@ class _Children:
             if self.cancelled:
                 return None
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-                                    env={**os.environ, "PYTHONUNBUFFERED": "1"}, **kwargs)
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1", PARENT_ENV: str(os.getpid())},
+                                    **kwargs)
             self._procs[proc] = stop_signal
             return proc
 

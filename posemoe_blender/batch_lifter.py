@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from core.config import InferenceConfig
 from core.errors import ExitCode, PosemoeError
 from core.protocol import Event, Message, Progress, Result, parse_line, to_line
 from posemoe_blender.options import add_lift_options, cleanup_options, inference_config
+from posemoe_blender.parent_watch import PARENT_ENV, exit_with_parent
 from posemoe_blender.progress import LiveStream
 
 log = logging.getLogger("posemoe.batch_lifter")
@@ -262,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     channel, sys.stdout = sys.stdout, sys.stderr
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    parent = os.environ.pop(PARENT_ENV, "")
+    if parent.isdigit():  # a batch killed outright: stop, not lift the group in hand on into its outputs
+        exit_with_parent(int(parent))
 
     def send(d: dict) -> None:
         channel.write(json.dumps(d, ensure_ascii=False) + "\n")

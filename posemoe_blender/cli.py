@@ -24,6 +24,7 @@ from posemoe_blender.options import (
     inference_config,
     lift_argv,
 )
+from posemoe_blender.parent_watch import PARENT_ENV, exit_with_parent
 from posemoe_blender.progress import MODES, LiveStream, Reporter, default_mode
 
 log = logging.getLogger("posemoe")
@@ -583,6 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     args.reporter = Reporter(args.progress)
     on_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main else None
+    parent = os.environ.pop(PARENT_ENV, "")  # popped: this process's own children have another parent
+    if parent.isdigit() and on_main:  # started by a batch: stop if it is killed outright
+        exit_with_parent(int(parent))
     try:
         _check_path_names(args)
         return int(args.func(args))
