@@ -214,7 +214,7 @@ def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, va
     ``centres`` (T,3, each frame's camera centre in the first one's) the camera's travel added to the root."""
     from core.filters import constant_bone_lengths
     from core.smoothing import smooth_series
-    from core.trajectory import estimate_root
+    from core.trajectory import depth_outliers, estimate_root
 
     frame_w = weights.mean(axis=1) + 1e-3
     rel = joints_3d - joints_3d[:, :1]
@@ -236,7 +236,9 @@ def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, va
         root = _rotate(root[:, None], turns)[:, 0]
     if centres is not None:
         root = root + centres
-    root = _smooth_root(root, fps, None if cutoff is None else cutoff * ROOT_CUTOFF_RATIO, valid, centres)
+    distance = np.linalg.norm(root - (0.0 if centres is None else centres), axis=1)
+    sure = valid & ~depth_outliers(distance, valid, fps)  # a frame's bad detection: filled from its neighbours
+    root = _smooth_root(root, fps, None if cutoff is None else cutoff * ROOT_CUTOFF_RATIO, sure, centres)
     return rel, root, scale
 
 

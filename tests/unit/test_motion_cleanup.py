@@ -261,6 +261,45 @@ def test_a_far_subjects_distance_is_filtered_harder_along_the_viewing_ray():
     assert (out[10:-10, 2] - 10.0).std() < 0.7 * (plain[10:-10, 2] - 10.0).std()
 
 
+def test_a_frame_whose_depth_jumps_is_a_bad_detection_and_a_steady_approach_is_not():
+    """A distance off its neighbours' median by more than 28 % for a frame or two is flagged, at the clip's first
+    frame too (judged by the frames after it); a person running at the camera, 8 m to 2 m in 2 s, is not."""
+    from core.trajectory import depth_outliers
+
+    fps = 30.0
+    steady = np.full(90, 6.0) + np.random.default_rng(1).normal(0, 0.05, 90)
+    bad = steady.copy()
+    bad[[0, 40, 41]] = (12.0, 3.5, 3.6)
+    assert np.flatnonzero(depth_outliers(bad, np.ones(90, bool), fps)).tolist() == [0, 40, 41]
+    assert not depth_outliers(steady, np.ones(90, bool), fps).any()
+    running = np.linspace(8.0, 2.0, 60)
+    assert not depth_outliers(running, np.ones(60, bool), fps).any()
+    valid = np.ones(90, bool)
+    valid[[0, 1]] = False  # frames without a person are not judged, nor used to judge
+    assert np.flatnonzero(depth_outliers(bad, valid, fps)).tolist() == [40, 41]
+    assert not depth_outliers(bad[:2], np.ones(2, bool), fps).any()  # too few frames to tell
+
+
+def test_a_bad_first_detection_does_not_start_the_root_metres_off(noisy_walk):
+    """The detector's first frame saw half the body (its 2D shrunk to half, as on a re-encoded 240p clip): the
+    root's distance there came out double and the filter spread it over the next frames. Now that frame's root
+    is filled from its neighbours."""
+    from core.metrics import root_trajectory_error
+
+    cam = noisy_walk["cam"]
+    joints, _ = walk_world()
+    world = camera(pitch_deg=20, roll_deg=5, height=1.6)
+    _, uv = to_camera(joints, world)
+    centre = uv[:, :1]
+    uv[0] = centre[0] + 0.5 * (uv[0] - centre[0])
+    rel = cam - cam[:, :1]
+    _, root, _ = clean_motion(rel, uv, np.full(cam.shape[:2], 0.9), np.ones(len(cam), bool), FPS, IMAGE_SIZE,
+                              "medium", subject_height=noisy_walk["height"], focal=FOCAL)
+    start = np.linalg.norm(root[:5] - cam[:5, 0], axis=1)
+    assert start.max() < 0.1, start
+    assert root_trajectory_error(root, cam[:, 0])["percent"] < 10.0
+
+
 def test_a_motion_no_body_on_a_floor_makes_is_said(caplog):
     """Feet floating in many frames, or a ground above the camera: the result is not to be trusted, and the
     user is told so (a handheld clip of floor work, a figure that is not a person)."""
