@@ -167,8 +167,9 @@ BLIP_TURN_DEG = 120.0
 BLIP_AGREE_DEG = 60.0
 """... which agree with each other within this (at the clip's start or end: the three frames after or before)."""
 MIN_BLIP_FPS = 20.0
-"""Below this frame rate two frames span enough time to tumble: nothing is dropped (a back tuck at 5-8 fps has an
-upside-down frame between upright ones)."""
+"""Below this frame rate two frames span enough time to tumble: only a clip's first or last found frame is dropped
+(a back tuck at 5-8 fps has an upside-down frame between upright ones; a 5 fps clip whose head is cropped had its
+first detection upside down, and the frames before it, lost, copied it)."""
 MIN_BLIP_TORSO = 0.3
 """Frames whose torso is shorter in the picture than this share of the clip's median (a body bowing towards the
 camera) have no direction to compare, and are neither dropped nor compared with."""
@@ -181,19 +182,22 @@ def _turn_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def inverted_blips(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> np.ndarray:
     """Return (T,) bool: found frames whose torso (hips -> shoulders in the picture) points more than
     :data:`BLIP_TURN_DEG` away from the frames just before and after, for at most :data:`MAX_BLIP_S`; only among
-    frames found one after the other (a body tumbling while the detector missed it turns between far frames), at
-    :data:`MIN_BLIP_FPS` or more."""
+    frames found one after the other (a body tumbling while the detector missed it turns between far frames); under
+    :data:`MIN_BLIP_FPS` only a single first or last found frame, judged by the three found after or before it."""
     body = _bodies(np.asarray(landmarks, np.float64))
     up = body.shoulders - body.hips
     angle = np.arctan2(up[:, 0], -up[:, 1])
     out = np.zeros(len(angle), bool)
     found = np.asarray(valid, bool) & np.isfinite(angle)
-    if fps < MIN_BLIP_FPS or not found.any():
+    if not found.any():
         return out
-    found &= body.torso >= MIN_BLIP_TORSO * np.median(body.torso[found])
+    slow = fps < MIN_BLIP_FPS
+    sized = found & (body.torso >= MIN_BLIP_TORSO * np.median(body.torso[found]))
+    out = _short_edge_blips(angle, found, sized)
+    found = sized
     frames = np.flatnonzero(found)
     a = angle[frames]
-    longest = max(1, round(MAX_BLIP_S * max(float(fps), 1.0)))
+    longest = 1 if slow else max(1, round(MAX_BLIP_S * max(float(fps), 1.0)))
     def next_to(i: int, j: int) -> bool:  # found frames i < j with no frame lost between them (across a gap, a flip)
         return 0 <= i and j < len(frames) and frames[j] - frames[i] == j - i
 
@@ -201,7 +205,7 @@ def inverted_blips(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> np.n
         for r in range(1, longest + 1):
             if not next_to(k, k + r - 1) or out[frames[k]]:
                 break
-            if next_to(k - 1, k + r):
+            if next_to(k - 1, k + r) and not slow:
                 refs = a[[k - 1, k + r]]  # the frames either side
             elif k == 0 and next_to(k, k + r + 2):
                 refs = a[k + r: k + r + 3]  # the clip starts with it: the three frames after
@@ -213,6 +217,24 @@ def inverted_blips(landmarks: np.ndarray, valid: np.ndarray, fps: float) -> np.n
             if agree and (_turn_deg(a[k: k + r, None], refs[None, :]) > BLIP_TURN_DEG).all():
                 out[frames[k: k + r]] = True
                 break
+    return out
+
+
+def _short_edge_blips(angle: np.ndarray, found: np.ndarray, sized: np.ndarray) -> np.ndarray:
+    """Return (T,) bool: the first or last found frame when its torso is too short to compare
+    (:data:`MIN_BLIP_TORSO`) yet points over :data:`BLIP_TURN_DEG` away from the three full-sized frames found right
+    after (before) it, which agree. A garbled first detection (5 fps squats, head cropped: the shoulders under the
+    hips, the torso a quarter of its size) is not a bow towards the camera that the next frames go on with."""
+    out = np.zeros(len(angle), bool)
+    frames = np.flatnonzero(found)
+    for edge, refs in ((frames[:1], frames[1:4]), (frames[-1:], frames[-4:-1][::-1])):
+        if len(frames) < 4 or sized[edge].all() or not sized[refs].all() or np.ptp(refs) != 2 \
+                or abs(int(refs[0]) - int(edge[0])) != 1:
+            continue
+        a = angle[refs]
+        agree = _turn_deg(a[:, None], a[None, :]).max() <= BLIP_AGREE_DEG
+        if agree and (_turn_deg(angle[edge], a) > BLIP_TURN_DEG).all():
+            out[edge] = True
     return out
 
 

@@ -196,3 +196,35 @@ def test_a_tumble_and_a_turn_over_across_lost_frames_are_kept():
     assert not inverted_blips(_torsos(degrees), valid, 30.0).any()
     valid[:] = True
     assert inverted_blips(_torsos(degrees), valid, 30.0).tolist() == [False] * 4 + [True] + [False] * 3
+
+
+def test_at_a_low_frame_rate_only_a_first_or_last_upside_down_detection_is_dropped():
+    """At 5 fps one frame spans 0.2 s, in which a back tuck turns over: an upside-down frame between upright ones is
+    kept. The first found frame upside down with steady upright ones after it (a 5 fps squat whose head is cropped;
+    the lost frames before it copied it and the clip started upside down), or the last, is still dropped."""
+    from core.tracks import inverted_blips
+
+    tuck = [0.0, 0, 0, 180, 0, 0, 0]
+    assert not inverted_blips(_torsos(tuck), np.ones(7, bool), 5.0).any()
+    first = [180.0, 0, 5, -5, 0, 3]
+    valid = np.ones(8, bool)
+    valid[:2] = False  # lost first, then found upside down
+    found = inverted_blips(_torsos([0.0, 0, *first]), valid, 5.0)
+    assert np.flatnonzero(found).tolist() == [2]
+    assert np.flatnonzero(inverted_blips(_torsos(first[::-1]), np.ones(6, bool), 5.0)).tolist() == [5]
+    turning = [180.0, 120, 60, 0, 0, 0]  # rolling up over three frames: the frames after it do not agree
+    assert not inverted_blips(_torsos(turning), np.ones(6, bool), 5.0).any()
+
+
+def test_a_garbled_short_first_detection_upside_down_is_dropped_and_a_bow_is_kept():
+    """A first detection upside down and a quarter of the torso's size (the 5 fps squats with the head cropped) is
+    dropped; a short torso that the next frames go on with (a bow towards the camera), or one in mid-clip, is not."""
+    from core.tracks import inverted_blips
+
+    lm = _torsos([180.0, 0, 5, -5, 0, 3, 180, 2])
+    lm[[0, 6], :, 1] = 300 + 0.25 * (lm[[0, 6], :, 1] - 300)  # short torsos: the first and one in mid-clip
+    for fps in (5.0, 30.0):
+        assert np.flatnonzero(inverted_blips(lm, np.ones(8, bool), fps)).tolist() == [0]
+    bow = _torsos([180.0, 175, 170, 0, 0, 0, 0, 0, 0])
+    bow[:3, :, 1] = 300 + 0.2 * (bow[:3, :, 1] - 300)
+    assert not inverted_blips(bow, np.ones(9, bool), 30.0).any()
