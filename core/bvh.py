@@ -253,6 +253,28 @@ def to_text(bvh: BvhMotion) -> str:
     return "\n".join(lines) + "\n"
 
 
+def drop_still_positions(bvh: BvhMotion, tolerance: float = 1e-5) -> BvhMotion:
+    """Return ``bvh`` without the position channels of non-root joints that only ever hold the joint at its offset
+    (within ``tolerance``, BVH units): Blender's exporter gives every joint of a rig whose bones are not connected
+    six channels, and tools that read BVH as motion capture writes it (position on the root, rotations below)
+    misread those files. A joint that does move (a hips bone under a root bone that carries the travel) keeps them."""
+    keep_cols, joints, start = [], [], 0
+    for j in bvh.joints:
+        cols = list(range(j.channel_start, j.channel_start + len(j.channels)))
+        channels = list(j.channels)
+        pos = [i for i, c in enumerate(j.channels) if c in _POS]
+        if j.parent >= 0 and len(pos) == 3:
+            values = bvh.motion[:, [j.channel_start + i for i in pos]]
+            at = np.array([j.offset[_POS[j.channels[i]]] for i in pos])
+            if len(values) == 0 or np.abs(values - at).max() <= tolerance:
+                channels = [c for c in j.channels if c not in _POS]
+                cols = [j.channel_start + i for i, c in enumerate(j.channels) if c not in _POS]
+        joints.append(BvhJoint(j.name, j.parent, j.offset.copy(), channels, start, j.is_end_site))
+        keep_cols += cols
+        start += len(channels)
+    return BvhMotion(joints, bvh.motion[:, keep_cols], bvh.frame_time, bvh.source)
+
+
 def change_axes(bvh: BvhMotion, rotation: np.ndarray, scale: float = 1.0,
                 shift: np.ndarray | None = None) -> BvhMotion:
     """Return ``bvh`` expressed in other axes: every point p becomes ``scale * rotation @ p + shift`` (``shift``:

@@ -225,7 +225,7 @@ def load_toml(path: Path | str) -> dict[str, Any]:
     """Return the parsed TOML file as a dict (InputNotFoundError / ConfigError with the file name)."""
     path = Path(path)
     if not path.exists():
-        raise InputNotFoundError(f"{path}: config file not found")
+        raise InputNotFoundError(f"{path}: config file not found; check the path (the shipped ones are in configs/)")
     if (kind := not_a_file(path)) is not None:
         raise ConfigError(f"{path}: is {kind}, not a TOML config file; give the file itself")
     try:

@@ -73,6 +73,10 @@ class MotionClip(Keypoints2D):
     meta: dict = field(default_factory=dict)
 
 
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp")
+"""Names a video file ends in, for the message when one is given where a .npz is expected."""
+
+
 def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.exists():
@@ -85,6 +89,9 @@ def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
     except OSError as e:
         raise InputFileError(f"{path}: cannot read it ({e.strerror}); check the file's permissions") from None
     if not zipfile.is_zipfile(path):  # np.load would take other bytes for a pickle and say so, which misleads
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            raise InputFileError(f"{path}: is a video, not a {what} .npz; make one from it first "
+                                 f"(posemoe {'capture' if what == 'motion' else 'extract'} VIDEO -o FILE.npz)")
         raise InputFileError(f"{path}: not a {what} .npz (not a zip archive); re-create it with posemoe, "
                              "see docs/FORMATS.md")
     try:
@@ -253,6 +260,8 @@ def temp_stem(stem: str) -> str:
 def _temp_beside(path: Path) -> tuple[int, str]:
     """Return (fd, name) of a new temp file beside ``path``; OutputError names what is wrong."""
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give the output a file name ending in .npz")
     if path.suffix != ".npz":
         raise OutputError(f"{path}: output must end in .npz")
     parent = path.parent if str(path.parent) else Path(".")

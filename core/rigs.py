@@ -16,7 +16,7 @@ import json
 import logging
 from pathlib import Path
 
-from core.errors import OutputError, RigError
+from core.errors import InputNotFoundError, OutputError, RigError
 from core.file_checks import not_a_file
 from core.skeleton import JOINT_NAMES
 
@@ -98,7 +98,13 @@ def _mixamo_prefixes(bone_names: set[str]) -> list[str]:
 def preset_mapping(name: str, bone_names: list[str] | None = None) -> dict[str, str]:
     """Return a copy of preset ``name``'s mapping (Mixamo: namespace prefix taken from ``bone_names``)."""
     if name not in PRESETS:
-        raise RigError(f"unknown rig preset {name!r}; choose one of {sorted(PRESETS)} or 'auto', or give a mapping")
+        import difflib
+
+        names = ["auto", *PRESETS, *ALIASES]
+        near = difflib.get_close_matches(name.lower(), names, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise RigError(f"unknown rig preset {name!r}; {hint}choose auto, {', '.join(PRESETS)} (unreal and makehuman "
+                       "name ue and cmu), or give a mapping JSON file")
     mapping = dict(PRESETS[name])
     if name == "mixamo" and bone_names is not None:
         prefixes = _mixamo_prefixes(set(bone_names))
@@ -176,7 +182,7 @@ def resolve_rig(bone_names: list[str], rig: str = "auto", mapping: dict[str, str
         return None, complete_mapping(mapping, bone_names, "custom mapping")
     if rig.lower().endswith(".json"):
         return None, complete_mapping(load_mapping(Path(rig)), bone_names, rig)
-    rig = ALIASES.get(rig.lower(), rig)
+    rig = ALIASES.get(rig.lower(), rig.lower())
     if rig == "auto":
         rig, miss = detect_rig(bone_names)
         if miss:
@@ -203,7 +209,7 @@ def check_rig_option(rig: str) -> None:
     a preset or alias, or a readable mapping file; whether the armature has the bones is for baking to say."""
     if rig.lower().endswith(".json"):
         load_mapping(Path(rig))
-    elif (name := ALIASES.get(rig.lower(), rig)) != "auto":
+    elif (name := ALIASES.get(rig.lower(), rig.lower())) != "auto":
         preset_mapping(name)
 
 
@@ -215,6 +221,9 @@ def resolve_mapping(bone_names: list[str], rig: str = "auto", mapping: dict[str,
 def load_mapping(path: Path) -> dict[str, str]:
     """Return the mapping stored in JSON file ``path`` (``{"h36m_to_bone": {...}}`` or a flat object)."""
     path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"{path}: rig mapping file not found; check the path, or save one with the add-on's "
+                                 "Custom Mapping")
     if (kind := not_a_file(path)) is not None:
         raise RigError(f"{path}: is {kind}, not a rig mapping JSON file; give the file itself")
     try:

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from core import __version__
 from core.errors import ExitCode, PosemoeError
@@ -33,7 +34,21 @@ BAKE_SUFFIXES = (".blend", ".fbx", ".bvh", ".glb", ".gltf")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+    """Help with each option's default, unless its text already says it or there is none to say (None: the
+    option's absence means something the text explains; a required option)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.required or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other error is (README, "Exit codes")."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(int(ExitCode.USAGE), f"posemoe: error: {message}; see {self.prog} --help\n")
 
 
 def _refuse_overwriting(output: Path, **inputs: Path | None) -> None:
@@ -264,6 +279,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     import os
     import threading
 
+    from core.errors import WorkerEnvError
     from core.protocol import Message, Progress
     from posemoe_blender import batch
 
@@ -305,7 +321,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if not args.force and (changed := batch.changed_options(jobs, settings["lift_args"], baked)):
         log.warning("%d clip(s) in %s were made with other options; making them again", len(changed), args.out)
     args.reporter(Progress("batch", 0, len(jobs)))
-    runner = None
+    runner, early = None, False
     try:
         if args.backend == "ray":
             from posemoe_blender.batch_ray import run_on_ray
@@ -314,26 +330,33 @@ def cmd_batch(args: argparse.Namespace) -> int:
         else:
             runner = batch.BatchRunner(**settings, on_update=on_update, on_made=manifest.record)
             runner.run(jobs)
+    except WorkerEnvError:
+        early = finished[0] == 0  # the backend never started (Ray could not connect): the last run's summary stands
+        raise
     finally:
-        record = {**settings, "out_dir": str(args.out), "backend": args.backend}
-        if runner is not None:
-            record["lift_groups"] = runner.lift_groups  # clips per lifter group: cross-clip batching
-        manifest.compact()
-        args.reporter.close()
-        if args.progress != "json":
-            print(batch.summary_table(jobs))
-        summary: Path | PosemoeError
-        try:
-            summary = batch.write_summary(args.out, jobs, record)
-        except PosemoeError as e:  # said after the run's own outcome, never instead of an error already under way
-            summary = e
-        finally:
+        if early:
+            args.reporter.close()
             out_lock.release()
-        if isinstance(summary, Path):
-            if args.progress == "json":
-                args.reporter(_result_event(summary))
-            else:
-                print(f"summary: {summary}")
+        else:
+            record = {**settings, "out_dir": str(args.out), "backend": args.backend}
+            if runner is not None:
+                record["lift_groups"] = runner.lift_groups  # clips per lifter group: cross-clip batching
+            manifest.compact()
+            args.reporter.close()
+            if args.progress != "json":
+                print(batch.summary_table(jobs))
+            summary: Path | PosemoeError
+            try:
+                summary = batch.write_summary(args.out, jobs, record)
+            except PosemoeError as e:  # said after the run's own outcome, never instead of an error already under way
+                summary = e
+            finally:
+                out_lock.release()
+            if isinstance(summary, Path):
+                if args.progress == "json":
+                    args.reporter(_result_event(summary))
+                else:
+                    print(f"summary: {summary}")
     if isinstance(summary, PosemoeError):
         raise summary
     return batch.exit_code(jobs)
@@ -379,10 +402,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.config)
     if args.device != "auto":
         cfg = replace(cfg, device=args.device)
-    elif cfg.device == "cpu":
+    else:
         import torch
 
-        cfg = replace(cfg, device="cuda" if torch.cuda.is_available() else "cpu")
+        if cfg.device == "cpu":  # a CPU config still trains on a GPU where there is one
+            cfg = replace(cfg, device="cuda" if torch.cuda.is_available() else "cpu")
+        elif cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            from core.errors import WorkerEnvError
+
+            raise WorkerEnvError(f"{args.config}: device = \"{cfg.device}\" but torch sees no CUDA device; train on "
+                                 "a machine with a GPU, or pass --device cpu (much slower)")
     if args.bvh is not None:
         cfg = replace(cfg, data_dir=str(args.bvh))
     if args.minutes is not None:
@@ -439,7 +468,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``posemoe`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="posemoe", formatter_class=_Formatter,
         description="Video -> 3D skeletal animation: MediaPipe 2D keypoints, PoseMoE 3D lifting, "
                     "retargeting onto Blender armatures.",

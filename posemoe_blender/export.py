@@ -26,6 +26,7 @@ from core.file_checks import not_a_file
 from core.motion_file import MotionClip, temp_stem
 from core.video import is_git_lfs_pointer
 from posemoe_blender.bake import bake_clip, create_default_armature, subject_height
+from posemoe_blender.gltf_rotations import make_rotations_continuous
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,12 @@ def _write_fbx(path: Path, obj: bpy.types.Object) -> None:
     for action in list(bpy.data.actions):
         if action is not keep and _bone_action(action):
             bpy.data.actions.remove(action)
+    # FBX_SCALE_UNITS: the file's unit is the metre (UnitScaleFactor 100), objects at scale 1. Blender's default
+    # says centimetres and scales the armature by 100, which Unity then shows on the rig's root object.
     bpy.ops.export_scene.fbx(filepath=str(path), use_selection=False, object_types={"ARMATURE", "MESH"},
                              add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=keep is not None,
-                             bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0)
+                             bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0,
+                             apply_scale_options="FBX_SCALE_UNITS")
 
 
 BVH_FROM_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -74,8 +78,9 @@ BVH importer reads files by default."""
 def _write_bvh(path: Path, obj: bpy.types.Object) -> None:
     """Write the armature's animation as BVH in metres, Y up, whatever the armature's own axes (Blender's exporter
     writes those: Z up for a Blender-made rig, Y up in centimetres for an imported FBX), joint names without
-    spaces (BVH tokens are separated by spaces: "Bip01 Pelvis" becomes Bip01_Pelvis)."""
-    from core.bvh import change_axes, parse_bvh, to_text
+    spaces (BVH tokens are separated by spaces: "Bip01 Pelvis" becomes Bip01_Pelvis), position channels only on
+    the root and on joints that move (core.bvh.drop_still_positions)."""
+    from core.bvh import change_axes, drop_still_positions, parse_bvh, to_text
 
     for bone in obj.data.bones:  # the scene is thrown away after the export: renaming here changes no file
         if any(c.isspace() for c in bone.name):
@@ -86,8 +91,16 @@ def _write_bvh(path: Path, obj: bpy.types.Object) -> None:
     loc, rot, scale = obj.matrix_world.decompose()
     bvh = parse_bvh(path.read_text(encoding="utf-8"), str(path))
     q = BVH_FROM_BLENDER @ np.array(rot.to_matrix())
-    path.write_text(to_text(change_axes(bvh, q, float(np.mean(scale)), BVH_FROM_BLENDER @ np.array(loc))),
-                    encoding="utf-8")
+    turned = change_axes(bvh, q, float(np.mean(scale)), BVH_FROM_BLENDER @ np.array(loc))
+    path.write_text(to_text(drop_still_positions(turned)), encoding="utf-8")
+
+
+def _influences_note(record: logging.LogRecord) -> bool:
+    """Logging filter: False (dropped, logged at debug level here) for the glTF exporter's note on joint influences."""
+    if "joint vertex influences" in record.getMessage():
+        log.debug("glTF exporter: %s", record.getMessage())
+        return False
+    return True
 
 
 def _write_gltf(path: Path, obj: bpy.types.Object) -> None:
@@ -95,9 +108,20 @@ def _write_gltf(path: Path, obj: bpy.types.Object) -> None:
     # Only the active actions: a character's earlier action (kept with a fake user by the bake) would otherwise be
     # exported too, first, and engines that play the first animation would play it instead of the capture.
     action = obj.animation_data.action if obj.animation_data else None
-    bpy.ops.export_scene.gltf(filepath=str(path), export_format=fmt, export_animations=True, export_skins=True,
-                              export_animation_mode="ACTIVE_ACTIONS",  # Blender 4.0+ (we need 4.2)
-                              export_nla_strips_merged_animation_name=action.name if action else "Animation")
+    # Its note that a mesh's vertices keep their 4 strongest bone weights (glTF's limit) is no error of the user's:
+    # logged at debug level only (the exporter sets its logger's level and handlers itself).
+    gltf_log = logging.getLogger("glTFImporter")
+    gltf_log.addFilter(_influences_note)
+    try:
+        # slide to zero: the first key at time 0, as engines start a clip (not at frame 1's 1/30 s, held a frame)
+        bpy.ops.export_scene.gltf(filepath=str(path), export_format=fmt, export_animations=True, export_skins=True,
+                                  export_animation_mode="ACTIVE_ACTIONS",  # Blender 4.0+ (we need 4.2)
+                                  export_anim_slide_to_zero=True,
+                                  export_nla_strips_merged_animation_name=action.name if action else "Animation")
+    finally:
+        gltf_log.removeFilter(_influences_note)
+    flipped = make_rotations_continuous(path)
+    log.debug("%s: %d rotation keys turned to the side of the key before", path.name, flipped)
 
 
 _WRITERS: dict[str, Callable[[Path, bpy.types.Object], None]] = {

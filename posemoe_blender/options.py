@@ -59,7 +59,9 @@ def add_bake_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> No
                    help=".blend, .fbx, .glb, .gltf or .vrm holding the target armature; default: a generated armature")
     p.add_argument("--armature", default=None, help="armature object name when the character file has several")
     p.add_argument("--rig", default="auto",
-                   help="bone-name preset (auto, mixamo, rigify, unreal, cmu) or a JSON mapping file")
+                   help="bone-name preset (auto; mixamo, mixamo_plain without the mixamorig: prefix, rigify for "
+                        "its DEF- bones, rigify_fk for a generated rig's FK controls, unreal, cmu / makehuman) or a "
+                        "JSON mapping file")
     p.add_argument("--no-root-motion", action="store_true", help="do not key the hips location")
     p.add_argument("--in-place", action="store_true", help="keep vertical root motion only (no travel)")
     p.add_argument("--travel-on-root", action="store_true",
@@ -89,7 +91,9 @@ def cleanup_options(args: argparse.Namespace) -> dict:
     if not lo <= args.subject_height <= hi:
         from core.errors import ConfigError
 
-        raise ConfigError(f"--subject-height {args.subject_height} m is not a human height ({lo}-{hi} m)")
+        cm = f" (in centimetres? give metres: --subject-height {args.subject_height / 100:g})" \
+            if lo <= args.subject_height / 100 <= hi else ""
+        raise ConfigError(f"--subject-height {args.subject_height} m is not a human height ({lo}-{hi} m){cm}")
     return {"subject_height": args.subject_height, "focal": args.focal, "lens_mm": args.lens_mm,
             "lens_metadata": not args.ignore_lens_metadata,
             "foot_lock": not args.no_foot_lock, "level_camera": args.level_camera, "static_camera": args.static_camera,

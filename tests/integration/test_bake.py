@@ -483,13 +483,26 @@ def test_gltf_holds_only_the_captured_action(tmp_path: Path) -> None:
     assert tuple(bpy.data.actions[0].frame_range) == (1.0, FRAMES)
 
 
+def _fbx_unit_scale(path: Path) -> float:
+    """Return a binary FBX's GlobalSettings UnitScaleFactor (centimetres per unit): its P record is the name, then
+    three strings (type, label, flags), then the value as a double."""
+    data = path.read_bytes()
+    at = data.index(b"UnitScaleFactor") + len(b"UnitScaleFactor")
+    for _ in range(3):
+        assert data[at:at + 1] == b"S"
+        at += 5 + struct.unpack_from("<I", data, at + 1)[0]
+    assert data[at:at + 1] == b"D"
+    return struct.unpack_from("<d", data, at + 1)[0]
+
+
 def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:
     clip = synth_clip()
     for suffix in (".blend", ".bvh", ".glb", ".gltf", ".fbx"):
         assert export.bake_to_file(clip, tmp_path / f"walk{suffix}").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["walk.blend", "walk.bvh", "walk.glb", "walk.gltf", "walk.bin", "walk.fbx"])
-    assert f"Frames: {FRAMES}" in (tmp_path / "walk.bvh").read_text()
+    text = (tmp_path / "walk.bvh").read_text()
+    assert f"Frames: {FRAMES}" in text
     _empty()
     bpy.ops.import_anim.bvh(filepath=str(tmp_path / "walk.bvh"))  # Blender's importer as it comes: Y up, metres
     bvh_arm = next(o for o in bpy.context.scene.objects if o.type == "ARMATURE")
@@ -497,8 +510,25 @@ def test_export_all_formats_and_fbx_round_trip(tmp_path: Path) -> None:
     z = {b: (bvh_arm.matrix_world @ bvh_arm.pose.bones[b].head).z for b in ("Hips", "Head", "LeftFoot")}
     assert z["Head"] - z["Hips"] > 0.3 and z["Hips"] - z["LeftFoot"] > 0.5, z  # standing, not lying on its back
     glb = (tmp_path / "walk.glb").read_bytes()
-    gltf = json.loads(glb[20:20 + struct.unpack("<I", glb[12:16])[0]])
+    json_len = struct.unpack("<I", glb[12:16])[0]
+    gltf, data = json.loads(glb[20:20 + json_len]), glb[20 + json_len + 8:]
     assert len(gltf["animations"]) == 1 and gltf["animations"][0]["channels"]
+
+    def accessor(i: int) -> np.ndarray:
+        acc = gltf["accessors"][i]
+        view = gltf["bufferViews"][acc["bufferView"]]
+        width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4}[acc["type"]]
+        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+        return np.frombuffer(data, "<f4", acc["count"] * width, start).reshape(acc["count"], width)
+
+    anim = gltf["animations"][0]
+    for channel in anim["channels"]:  # engines start a clip at time 0; rotation keys one side of the sphere
+        sampler = anim["samplers"][channel["sampler"]]
+        assert accessor(sampler["input"])[0, 0] == 0.0
+        if channel["target"]["path"] == "rotation":
+            q = accessor(sampler["output"])
+            assert (np.sum(q[1:] * q[:-1], axis=1) >= 0).all()
+    assert _fbx_unit_scale(tmp_path / "walk.fbx") == 100.0  # metres, so engines put no scale on the rig
     _empty()
     bpy.ops.import_scene.fbx(filepath=str(tmp_path / "walk.fbx"))
     arms = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]

@@ -67,6 +67,28 @@ def test_options_no_clip_can_use_fail_before_any_work(tmp_path, monkeypatch, cap
     assert said in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
+def test_a_ray_backend_that_never_starts_leaves_the_last_summary(tmp_path, monkeypatch, capsys):
+    """Ray could not start or connect (no cluster at --address auto): no clip ran, so the last run's summary.json,
+    which says what was made, stays as it was, and no table of pending clips is printed."""
+    from core.errors import WorkerEnvError
+    from posemoe_blender import batch_ray
+    from posemoe_blender.cli import main
+
+    def no_ray(*_args, **_kwargs):
+        raise WorkerEnvError("--address auto: Ray could not start or connect (no running Ray instance)")
+
+    monkeypatch.setattr(batch_ray, "run_on_ray", no_ray)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.mp4").write_bytes(b"0")
+    (tmp_path / "o").mkdir()
+    last = '{"counts": {"done": 1}}'
+    (tmp_path / "o" / "summary.json").write_text(last)
+    code = main(["batch", "a.mp4", "--out", "o", "--progress", "none", "--backend", "ray", "--address", "auto"])
+    assert code == ExitCode.ENVIRONMENT and (tmp_path / "o" / "summary.json").read_text() == last
+    out = capsys.readouterr()
+    assert "Ray could not start" in out.err and "pending" not in out.out
+
+
 def test_baking_options_are_checked_only_where_clips_are_baked(tmp_path, monkeypatch):
     """--format npz bakes nothing: a missing --character cannot fail it. A mapping file's path is made absolute."""
     from posemoe_blender import cli

@@ -104,3 +104,44 @@ def test_euler_angles_stay_continuous_through_ninety_degrees():
     fixed = continuous_euler(raw[:, None])[:, 0]
     assert np.abs(np.diff(fixed, axis=0)).max() < 0.1
     assert np.allclose(Rotation.from_euler("ZXY", fixed).as_matrix(), rot.as_matrix())
+
+
+SIX = """HIERARCHY
+ROOT root
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT hips
+  {
+    OFFSET 0 1 0
+    CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+    JOINT arm
+    {
+      OFFSET 1 0 0
+      CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+      End Site
+      {
+        OFFSET 1 0 0
+      }
+    }
+  }
+}
+MOTION
+Frames: 3
+Frame Time: 0.04
+0 0 0 0 0 0   0 1 0 0 0 0   1 0 0 10 0 0
+1 0 0 0 0 0   0 1.2 0 0 0 0   1 0 0 20 0 0
+2 0 0 0 0 0   0 0.9 0 0 0 0   1 0 0 30 0 0
+"""
+
+
+def test_still_position_channels_are_dropped_and_the_motion_kept():
+    """Blender's exporter gives an unconnected rig's every joint six channels; a joint that only ever sits at its
+    offset loses its three position channels, one that moves (hips under a root carrying the travel) keeps them."""
+    from core.bvh import drop_still_positions, to_text
+
+    bvh = parse_bvh(SIX, "six.bvh")
+    lean = drop_still_positions(bvh)
+    assert [len(j.channels) for j in lean.joints[:3]] == [6, 6, 3] and lean.motion.shape == (3, 15)
+    again = parse_bvh(to_text(lean), "lean.bvh")
+    np.testing.assert_allclose(forward_kinematics(again)[0], forward_kinematics(bvh)[0], atol=1e-6)

@@ -225,3 +225,40 @@ def test_a_newline_in_a_path_keeps_the_message_on_one_line(tmp_path):
     r = run_cli("extract", tmp_path / "nope.mp4", "-o", out)
     assert_clean_failure(r, ExitCode.OUTPUT, out)
     assert "no\\nfolder" in r.stderr
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["capture", "v.mp4", "m.npz"], "the following arguments are required: -o/--output; see posemoe capture --help"),
+    (["m.npz", "bake", "-o", "o.fbx"], "invalid choice: 'm.npz'"),
+    (["capture", "v.mp4", "-o", "m.npz", "--smoothing", "meduim"], "invalid choice: 'meduim'"),
+    (["bake", "m.npz", "-o", "o.fbx", "--fps", "0"], "unrecognized arguments: --fps 0"),
+])
+def test_usage_mistakes_are_one_line_too(tmp_path, argv, needle):
+    """argparse's own errors print the whole usage block by default; ours are one line like every other error."""
+    r = run_cli(*argv, cwd=tmp_path)
+    assert_clean_failure(r, ExitCode.USAGE, tmp_path / "o.fbx")
+    assert needle in r.stderr
+
+
+@pytest.mark.parametrize("case, code, needle", [
+    ("a video given to bake", ExitCode.BAD_INPUT, "is a video, not a motion .npz; make one from it first (posemoe "
+                                                  "capture"),
+    ("height in centimetres", ExitCode.USAGE, "(in centimetres? give metres: --subject-height 1.75)"),
+    ("capture into a folder", ExitCode.OUTPUT, "is a folder; give the output a file name ending in .npz"),
+])
+def test_common_mistakes_say_what_to_do(tmp_path, case, code, needle):
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(100))
+    (tmp_path / "folder").mkdir()
+    argv = {"a video given to bake": ["bake", "clip.mp4", "-o", "o.fbx"],
+            "height in centimetres": ["capture", "clip.mp4", "-o", "o.npz", "--subject-height", "175"],
+            "capture into a folder": ["capture", "clip.mp4", "-o", "folder"]}[case]
+    r = run_cli(*argv, cwd=tmp_path)
+    assert_clean_failure(r, code, tmp_path / "o.npz")
+    assert needle in r.stderr
+
+
+def test_help_says_each_default_once():
+    """A default the help text states is not followed by argparse's "(default: None)"."""
+    text = build_parser()._subparsers._group_actions[0].choices["capture"].format_help()
+    flat = " ".join(text.split())  # the help is wrapped to the terminal's width
+    assert "(default: None)" not in flat and "(default: 1.75)" in flat
