@@ -156,8 +156,9 @@ class WorkerJob:
         try:
             log_file = open(self.log_path, "a", encoding="utf-8") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         except OSError as e:  # its folder removed, a full or read-only disk
-            return self._fail_early(f"cannot write the worker's log {self.log_path} ({e.strerror or e}); free some "
-                                    "space or check the permissions of that folder", protocol)
+            # the advice before the path: the panel shows a message's first 200 characters
+            return self._fail_early(f"cannot write the worker's log ({e.strerror or e}); free some space or check the "
+                                    f"permissions of its folder: {self.log_path}", protocol)
         try:
             self._proc = subprocess.Popen(
                 self.argv, stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, text=True,

@@ -456,6 +456,24 @@ def _print_result(args: argparse.Namespace, path: Path) -> None:
     args.written = path  # complete and reported: an interrupt from here on does not make it a cancelled run
 
 
+COMMON_OPTIONS = ("--device", "--progress", "--log-level")
+"""Options every command takes after its name (:func:`_add_common`)."""
+
+
+def _command_first(argv: list[str], commands: set[str]) -> list[str]:
+    """Return ``argv`` with common options written before the command (``posemoe --progress none capture ...``, as
+    README's "every command takes --progress" invites) moved after it, where the command's parser reads them."""
+    head = []
+    for i, token in enumerate(argv):
+        if token in commands:
+            return [token, *head, *argv[i + 1:]] if head else argv
+        name = token.split("=", 1)[0]
+        if name not in COMMON_OPTIONS and not (head and head[-1] in COMMON_OPTIONS and "=" not in head[-1]):
+            return argv  # something else before the command: argparse says what
+        head.append(token)
+    return argv
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("common options")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -607,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     import threading
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse keeps them there
+    args = parser.parse_args(_command_first(list(sys.argv[1:] if argv is None else argv), commands))
     configure_logging(args.log_level)
     args.progress = args.progress or default_mode()
     args.reporter = Reporter(args.progress)

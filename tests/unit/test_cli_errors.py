@@ -262,3 +262,17 @@ def test_help_says_each_default_once():
     text = build_parser()._subparsers._group_actions[0].choices["capture"].format_help()
     flat = " ".join(text.split())  # the help is wrapped to the terminal's width
     assert "(default: None)" not in flat and "(default: 1.75)" in flat
+
+
+def test_common_options_before_the_command_are_read_as_after_it():
+    from posemoe_blender.cli import _command_first
+
+    commands = {"capture", "bake"}
+    assert _command_first(["--progress", "none", "--log-level=INFO", "bake", "m.npz"], commands) == [
+        "bake", "--progress", "none", "--log-level=INFO", "m.npz"]
+    assert _command_first(["bake", "m.npz", "--progress", "none"], commands) == ["bake", "m.npz", "--progress", "none"]
+    assert _command_first(["--version"], commands) == ["--version"]
+    assert _command_first(["--bogus", "bake"], commands) == ["--bogus", "bake"]  # argparse says what is wrong
+    args = build_parser().parse_args(_command_first(["--device", "cpu", "capture", "v.mp4", "-o", "m.npz"],
+                                                    commands))
+    assert args.device == "cpu" and args.command == "capture"
