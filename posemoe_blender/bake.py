@@ -70,7 +70,15 @@ def subject_height(clip: MotionClip, default: float = 1.75) -> float:
 
 
 def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75) -> bpy.types.Object:
-    """Return a new T-pose humanoid armature object (Mixamo-like bone names, no prefix) linked to the context's scene.
+    """Return a new T-pose humanoid armature (Mixamo-like bone names, no prefix) linked to the context's scene."""
+    obj = create_armature(name, default_armature_bones(height))
+    obj.show_in_front = True
+    return obj
+
+
+def create_armature(name: str, bones: list[tuple[str, str | None, tuple, tuple]]) -> bpy.types.Object:
+    """Return a new armature object of ``bones`` ((name, parent name or None, head, tail), parents first, metres)
+    linked to the context's scene; a bone whose head is its parent's tail is connected to it.
 
     Mode switches name their object (not whatever Blender's window has active: a capture that finishes after the
     user switched scenes builds in the capture's own scene). On failure nothing new is left behind."""
@@ -87,7 +95,7 @@ def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75
         with bpy.context.temp_override(active_object=obj, object=obj):
             bpy.ops.object.mode_set(mode="EDIT")
             try:
-                for bone_name, parent, head, tail in default_armature_bones(height):
+                for bone_name, parent, head, tail in bones:
                     eb = data.edit_bones.new(bone_name)
                     eb.head, eb.tail, eb.roll = head, tail, 0.0
                     if parent is not None:
@@ -99,7 +107,6 @@ def create_default_armature(name: str = "PoseMoE_Armature", height: float = 1.75
         bpy.data.objects.remove(obj)
         bpy.data.armatures.remove(data)
         raise
-    obj.show_in_front = True
     return obj
 
 

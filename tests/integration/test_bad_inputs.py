@@ -131,18 +131,11 @@ _CHARACTERS = """
 import sys
 import bpy
 from core.rigs import default_armature_bones
+from posemoe_blender.bake import create_armature
 
 def armature(name, bones):
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    obj = bpy.data.objects.new(name, bpy.data.armatures.new(name))
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for bone, parent, head, tail in bones:
-        eb = obj.data.edit_bones.new(bone)
-        eb.head, eb.tail = head, tail
-        eb.parent = obj.data.edit_bones[parent] if parent else None
-    bpy.ops.object.mode_set(mode="OBJECT")
+    create_armature(name, bones)
 
 out = sys.argv[1]
 bpy.ops.wm.read_factory_settings(use_empty=True)

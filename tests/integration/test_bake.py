@@ -199,15 +199,7 @@ def _mmd_armature() -> bpy.types.Object:
                   (f"{side}肩", "上半身２", *at("Shoulder")), (f"{side}腕", f"{side}肩", *at("Arm")),
                   (f"{side}腕捩", f"{side}腕", *at("Arm")), (f"{side}ひじ", f"{side}腕", *at("ForeArm")),
                   (f"{side}手首", f"{side}ひじ", *at("Hand"))]
-    obj = bpy.data.objects.new("MMD", bpy.data.armatures.new("MMD"))
-    bpy.context.scene.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode="EDIT")
-    for bone, parent, head, tail in bones:
-        eb = obj.data.edit_bones.new(bone)
-        eb.head, eb.tail = head, tail
-        eb.parent = obj.data.edit_bones[parent] if parent else None
-    bpy.ops.object.mode_set(mode="OBJECT")
+    obj = bake.create_armature("MMD", bones)
     for side in "左右":
         ik = obj.pose.bones[f"{side}ひざ"].constraints.new("IK")
         ik.target, ik.subtarget, ik.chain_count = obj, f"{side}足ＩＫ", 2
