@@ -74,7 +74,7 @@ def measure(folder: Path, weights: Path | None = None) -> dict:
 
     from core.config import InferenceConfig
     from core.inference import lift_sequence
-    from core.keypoints import blazepose_to_h36m
+    from core.keypoints import blazepose_to_h36m, lies_across
     from core.metrics import accel_error, mpjpe, p_mpjpe
     from core.motion_cleanup import clean_motion
     from core.motion_file import read_keypoints
@@ -107,7 +107,7 @@ def measure(folder: Path, weights: Path | None = None) -> dict:
             y = lift_sequence(x, k.image_size, model, cfg.window, InferenceConfig(device="cpu"),
                               valid=k.valid, fps=k.fps)
             rel, _, _ = clean_motion(y, k.joints_2d, k.scores, k.valid, k.fps, k.image_size, "medium",
-                                     subject_height=row["height_m"])
+                                     subject_height=row["height_m"], lying_down=lies_across(k.joints_2d, k.valid))
             rel = rel.astype(np.float64)
             row[variant] = {"p_mpjpe_mm": 1000 * p_mpjpe(rel[ok], gt[ok]), "mpjpe_mm": 1000 * mpjpe(rel[ok], gt[ok]),
                             "accel_mm": 1000 * accel_error(rel, gt)}

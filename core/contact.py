@@ -238,9 +238,11 @@ def seated(joints: np.ndarray) -> np.ndarray:
     return (knee < 115.0) & (hip > 60.0) & (hip < 105.0)
 
 
-def body_up(joints: np.ndarray) -> np.ndarray:
+def body_up(joints: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
     """Return the (3,) unit average "up" of a clip of joints (T, 17, 3), camera frame: mid-ankle -> thorax, or
-    pelvis -> thorax where the body sits (:func:`seated`).
+    pelvis -> thorax where the body sits (:func:`seated`); over the ``valid`` frames (T,) bool where any (frames
+    without a person hold a neighbour's pose: 146 frames held from an upside-down first detection turned a
+    basketball clip's world upside down).
 
     Standing, the body balances over its feet, so mid-ankle -> thorax is within 0.4-2 degrees of the vertical on
     the true walking and running poses, 2-7 degrees on the lifter's (docs/motion_quality.md); a dance with one leg
@@ -248,6 +250,8 @@ def body_up(joints: np.ndarray) -> np.ndarray:
     leans back by 20 degrees (a rendered sit-down clip), where the spine is within 4-8. Only a prior for
     :func:`fit_plane`, but the one that decides where the feet barely move.
     """
+    if valid is not None and np.any(valid):
+        joints = joints[np.asarray(valid, bool)]
     mid_ankle = 0.5 * (joints[:, J["l_ankle"]] + joints[:, J["r_ankle"]])
     stand = _unit(joints[:, J["thorax"]] - mid_ankle)
     sit = _unit(joints[:, J["thorax"]] - joints[:, J["pelvis"]])
@@ -319,7 +323,8 @@ def fit_plane(points: np.ndarray, up_prior: np.ndarray, weights: np.ndarray | No
 
 def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params: ContactParams = DEFAULT_PARAMS,
                     up_prior: np.ndarray | None = None, prior_span: float = GROUND_PRIOR_SPAN, iterations: int = 3,
-                    ankle_rays: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray]:
+                    ankle_rays: np.ndarray | None = None, valid: np.ndarray | None = None,
+                    ) -> tuple[np.ndarray, float, np.ndarray]:  # fmt: skip
     """Return (normal (3,), offset, contacts (T, 2) bool): the ground plane in the camera frame and the contacts.
 
     joints: (T, 17, 3) absolute camera-frame joints, metres. ``normal . p + offset`` is a point's height
@@ -329,6 +334,8 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     with a large ``prior_span`` (e.g. 100) it is kept and only the ground's height is fitted.
     ``ankle_rays``: (T, 2, 3) camera rays through the detected 2D ankles (:func:`camera_rays`); where given, a
     foot also counts as still when the point where its ray meets the ground is still (:func:`ground_speed`).
+    ``valid``: (T,) bool, the frames with a person; the others (a neighbour's pose held) are no contact and no
+    evidence of the ground.
 
     Two first guesses of the planted ankles are refined (fit <-> detect, ``iterations`` rounds) and the
     plane with the camera above it, the fewest frames with the lower ankle :data:`SUNK_M` under it, and the
@@ -340,27 +347,28 @@ def estimate_ground(joints: np.ndarray, fps: float, ankle_height: float, params:
     guess kept only one end.
     """
     ankles = joints[:, [FEET[0][2], FEET[1][2]]]  # (T, 2, 3)
-    speeds = foot_speed(ankles, fps, params.detect_hz)
-    body = body_up(joints) if up_prior is None else np.asarray(up_prior, np.float64) / np.linalg.norm(up_prior)
-    up = level_prior(body) if up_prior is None and seated(joints).mean() < 0.5 else body
+    ok = np.ones(len(joints), bool) if valid is None or not np.any(valid) else np.asarray(valid, bool)
+    speeds = np.where(ok[:, None], foot_speed(ankles, fps, params.detect_hz), np.inf)
+    body = body_up(joints, ok) if up_prior is None else np.asarray(up_prior, np.float64) / np.linalg.norm(up_prior)
+    up = level_prior(body) if up_prior is None and seated(joints)[ok].mean() < 0.5 else body
     h = ankles @ up
     lower = h <= h.min(axis=1, keepdims=True) + 0.02
     still = (speeds < params.speed_on) & lower
-    low = still & (h < np.quantile(h, 0.25) + 0.03)
-    guesses = [low if low.any() else h <= np.quantile(h, 0.1)]
+    low = still & (h < np.quantile(h[ok], 0.25) + 0.03)
+    guesses = [low if low.any() else (h <= np.quantile(h[ok], 0.1)) & ok[:, None]]
     if still.sum() >= 3 and (still & ~low).any():
         guesses.append(still)
     best: tuple[tuple[bool, int, int], np.ndarray, float, np.ndarray] | None = None
     for fit in guesses:
         normal, offset, contacts = _refine_ground(ankles, speeds, joints, fit, up, fps, ankle_height, params,
-                                                  prior_span, iterations, ankle_rays)
+                                                  prior_span, iterations, ankle_rays, ok)
         if _angle_deg(normal, body) > MAX_GROUND_LEAN_DEG and _angle_deg(body, IMAGE_UP) < _angle_deg(normal, IMAGE_UP):
             # feet on two levels: keep the body's up, start from the lower foot's lowest spots
-            floor = lower & (h <= np.quantile(h[lower], 0.05) + 0.1)
+            floor = lower & ok[:, None] & (h <= np.quantile(h[lower & ok[:, None]], 0.05) + 0.1)
             normal, offset, contacts = _refine_ground(ankles, speeds, joints, floor, body, fps, ankle_height, params,
-                                                      100.0, iterations, ankle_rays)
+                                                      100.0, iterations, ankle_rays, ok)
         heights = (ankles @ normal).min(axis=1) + offset - ankle_height
-        sunk = int((heights < -SUNK_M).sum())
+        sunk = int((heights[ok] < -SUNK_M).sum())
         score = (offset > 0.0, -sunk, int(contacts.sum()))  # camera above, feet not under it, then support
         if best is None or score > best[0]:
             best = (score, normal, offset, contacts)
@@ -397,20 +405,23 @@ def raised_contacts(joints: np.ndarray, normal: np.ndarray, offset: float, ankle
 
 def _refine_ground(ankles: np.ndarray, speeds: np.ndarray, joints: np.ndarray, fit: np.ndarray, up: np.ndarray,
                    fps: float, ankle_height: float, params: ContactParams, prior_span: float, iterations: int,
-                   rays: np.ndarray | None) -> tuple[np.ndarray, float, np.ndarray]:
+                   rays: np.ndarray | None, ok: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Return (normal, offset, contacts) after ``iterations`` rounds of plane fit <-> contact detection from the
-    first guess ``fit`` (T, 2) bool of planted ankles (see :func:`estimate_ground`)."""
+    first guess ``fit`` (T, 2) bool of planted ankles (see :func:`estimate_ground`); ``ok``: (T,) the frames with a
+    person, the only ones that can be contacts."""
     normal, offset, contacts = up, 0.0, fit
     for _ in range(iterations):
         normal, off_ankle = fit_plane(ankles[fit], up, prior_span=prior_span)
         offset = off_ankle + ankle_height
         heights = ankles @ normal + offset - ankle_height
-        still = _still_speeds(speeds, rays, ankles, normal, offset, ankle_height, fps, params)
+        still = np.where(ok[:, None], _still_speeds(speeds, rays, ankles, normal, offset, ankle_height, fps, params),
+                         np.inf)
         contacts = detect_contacts(heights, still, fps, params, body_speed(joints, normal, fps))
         # fit the lower foot only (a pointed foot resting on its toes is not the ground), and without a
         # planted foot (a jump, a swim) the lowest ankle points
         lowest = heights <= heights.min(axis=1, keepdims=True) + 0.02
-        fit = contacts & lowest if (contacts & lowest).sum() >= 3 else heights <= np.quantile(heights, 0.1)
+        fit = contacts & lowest if (contacts & lowest).sum() >= 3 else \
+            (heights <= np.quantile(heights[ok], 0.1)) & ok[:, None]
     return normal, offset, contacts
 
 

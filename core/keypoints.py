@@ -207,18 +207,53 @@ def denormalize_2d(xy_n: np.ndarray, width: float, height: float) -> np.ndarray:
     return xy * np.float32(width) / 2.0
 
 
+UPRIGHT_SHARE = 0.1
+"""A clip (a shot) in which the torso points within 45 degrees of the image's up in at least this share of the
+frames with a person (and :data:`UPRIGHT_MIN_FRAMES`) was filmed upright: the person stands or sits up part of the
+time and lies, or crouches across the picture, the rest. A video turned on its side shows a standing person across
+the picture in every frame. Turned by the median alone, a sprint start (27 % of its frames running upright) and two
+renders of people getting up from the floor (14 and 16 %) were lifted as sideways videos: the runner flew 9 m up,
+the renders read 62.3 and 103.3 mm P-MPJPE against 56.1 and 91.8 lifted as filmed."""
+UPRIGHT_MIN_FRAMES = 5
+
+
 def upright_turns(joints_2d: np.ndarray, valid: np.ndarray | None = None) -> int:
     """Return k in 0..3: the quarter turns (clockwise, :func:`turn_points`) that bring the person's median
-    pelvis -> thorax direction (H36M-17 pixels (T, 17, 2), over ``valid`` frames) nearest the image's up.
+    pelvis -> thorax direction (H36M-17 pixels (T, 17, 2), over ``valid`` frames) nearest the image's up; 0 where
+    the torso is upright in enough of the frames (:data:`UPRIGHT_SHARE`).
 
     0 for an upright person; 1-3 for a video turned on its side or upside down (recorded without rotation
-    metadata) or a person lying down or upside down most of the clip."""
+    metadata) or a person lying down or upside down all the clip."""
+    d = _torsos(joints_2d, valid)
+    if not len(d) or _upright_enough(d):
+        return 0
+    return _median_turns(d)
+
+
+def lies_across(joints_2d: np.ndarray, valid: np.ndarray | None = None) -> bool:
+    """True when the person lies (or crouches) across an upright picture most of the clip: the median torso is
+    across or upside down, yet upright in enough frames (:data:`UPRIGHT_SHARE`) to show the video is upright. The
+    clean-up then takes the ground as ``--lying-down`` does (the level camera's, not the body's up)."""
+    d = _torsos(joints_2d, valid)
+    return bool(len(d)) and _upright_enough(d) and _median_turns(d) != 0
+
+
+def _torsos(joints_2d: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Return the (N, 2) pelvis -> thorax vectors, pixels, of the valid frames where both are known."""
     xy = np.asarray(joints_2d, np.float64)
     ok = np.ones(len(xy), bool) if valid is None else np.asarray(valid, bool)
-    d = xy[ok, 8] - xy[ok, 0]  # pelvis -> thorax
-    d = d[np.isfinite(d).all(axis=1)]
-    if not len(d):
-        return 0
+    d = xy[ok, 8] - xy[ok, 0]
+    return d[np.isfinite(d).all(axis=1)]
+
+
+def _upright_enough(d: np.ndarray) -> bool:
+    """True when torsos ``d`` (N, 2) point within 45 degrees of the image's up (-y) often enough."""
+    up = -d[:, 1] >= np.cos(np.radians(45.0)) * np.linalg.norm(d, axis=1)
+    return bool(up.sum() >= max(UPRIGHT_SHARE * len(d), UPRIGHT_MIN_FRAMES))
+
+
+def _median_turns(d: np.ndarray) -> int:
+    """Return the quarter turns that bring the median torso of ``d`` (N, 2) nearest the image's up."""
     dx, dy = np.median(d, axis=0)
     # after k clockwise quarter turns (u, v) -> (-v, u) each; image up is -y
     ups = [-dy, -dx, dy, dx]

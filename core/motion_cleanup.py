@@ -123,7 +123,7 @@ def clean_motion(
     if level_camera:
         level = (IMAGE_UP, 100.0)
     elif lying_down:
-        level = (lying_down_prior(body_up(placed[0] + placed[1][:, None])), GROUND_PRIOR_SPAN)
+        level = (lying_down_prior(body_up(placed[0] + placed[1][:, None], valid)), GROUND_PRIOR_SPAN)
     else:
         level = (None, GROUND_PRIOR_SPAN)
     flow = None if camera_flow is None else checked_flow(*camera_flow)
@@ -153,7 +153,7 @@ def clean_motion(
             rays = _rotate(rays, turns)
     if travel is not None and not level_camera:  # the floor's normal as the background showed it
         level = (travel[2], 100.0)
-    normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays)
+    normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays, valid=valid)
     seen = weights[:, ankles] >= FOOT_SEEN
     contacts = seen_contacts(contacts, seen, fps, params)
     knees_seen = weights[:, [FEET[0][1], FEET[1][1]]] >= FOOT_SEEN

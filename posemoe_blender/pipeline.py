@@ -181,12 +181,22 @@ def to_motion(
     lies down in an upright video; ``joints_3d`` must then have been lifted as filmed (``lift_clips`` /
     ``lift_sequence`` with it too), and the clean-up's ground leans on the level camera, not the body's up."""
     from core.inference import rate_plan, resolve_device
-    from core.keypoints import upright_turns
+    from core.keypoints import lies_across, upright_turns
     from core.motion_cleanup import clean_motion
     from core.shots import join_shots, shot_flow, shot_rotations
 
     emit(Progress("filter", 0, 1))
     spans = clip_shots(kp)
+    # a person across an upright picture most of a shot, upright in some of it: lifted as filmed (upright_turns)
+    # and cleaned as --lying-down cleans, the ground from the level camera rather than the body's up
+    lying = [not lying_down and lies_across(kp.joints_2d[a:b], kp.valid[a:b]) for a, b in spans]
+    if any(lying):
+        where = "" if len(spans) == 1 else " (frames " + ", ".join(
+            f"{a}-{b - 1}" for (a, b), x in zip(spans, lying, strict=True) if x) + ")"
+        note = (f"{source or 'the clip'}: the person lies or crouches across the picture most of the time{where} "
+                "and is upright some of it: lifted as filmed, the ground under the body, as with --lying-down")
+        log.warning(note)
+        emit(Message(note, "warning"))
     rotation = None if static_camera else kp.extras.get("camera_rotation")
     flow = None if static_camera else (kp.extras.get("camera_flow"), kp.extras.get("camera_flow_frames"))
     parts = []
@@ -195,7 +205,7 @@ def to_motion(
             parts.append(clean_motion(
                 joints_3d[a:b], kp.joints_2d[a:b], kp.scores[a:b], kp.valid[a:b], kp.fps, kp.image_size,
                 preset=smoothing, subject_height=subject_height, focal=focal, foot_lock=foot_lock,
-                fixed_bones=fixed_bones, level_camera=level_camera, lying_down=lying_down,
+                fixed_bones=fixed_bones, level_camera=level_camera, lying_down=lying_down or lying[n],
                 camera_rotation=rotation if len(spans) == 1 else shot_rotations(rotation, a, b),
                 camera_flow=flow if len(spans) == 1 else shot_flow(flow, a, b),
                 on_progress=lambda done, total, n=n: emit(Progress("filter", n * (total + 1) + done,

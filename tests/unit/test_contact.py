@@ -324,3 +324,24 @@ def test_the_lying_down_prior_is_the_level_camera_unless_the_body_stands():
     for pitch in (0.0, 30.0, 45.0):  # lying end-on, head away from a camera pitched down that much
         p = np.radians(pitch)
         assert np.allclose(lying_down_prior(np.array([0.0, -np.sin(p), np.cos(p)])), [0.0, -1.0, 0.0])
+
+
+def test_frames_without_a_person_are_no_evidence_of_the_ground():
+    """The detector's first detection was upside down and the frames before it held that pose (more than half the
+    clip): the ground came out upside down too. Frames without a person are now no contact and no part of the
+    body's up, so the ground is the walk's."""
+    joints, _ = walk_world()
+    world = camera(pitch_deg=10, roll_deg=0, height=1.5)
+    cam = to_camera(joints, world)[0]
+    held = len(cam) * 3 // 5
+    flipped = cam[held].copy()
+    flipped = flipped[:1] - (flipped - flipped[:1])  # turned half round about the pelvis: upside down
+    cam[:held] = flipped
+    valid = np.zeros(len(cam), bool)
+    valid[held:] = True
+    normal, _, contacts = estimate_ground(cam, FPS, ANKLE_H, valid=valid)
+    fooled, _, held_contacts = estimate_ground(cam, FPS, ANKLE_H)
+    assert not contacts[:held].any() and contacts[held:].any()
+    error = lambda n: np.degrees(np.arccos(np.clip(n @ world[2, :3], -1, 1)))  # noqa: E731
+    assert error(normal) < 2.0, error(normal)
+    assert error(fooled) > 90.0 and held_contacts[:held].any()  # without the mask: upside down, held feet planted

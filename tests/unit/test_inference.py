@@ -272,3 +272,21 @@ def test_lift_many_takes_rates_as_an_array(tiny):
     seqs = [normalize_2d(_kp(30, seed), 640, 480) for seed in (1, 2)]
     out = lift_many(model, seqs, cfg.window, InferenceConfig(device="cpu"), fps=np.array([30.0, 120.0]))
     assert [len(y) for y in out] == [30, 30]
+
+
+def test_a_person_who_is_upright_part_of_the_time_is_lifted_as_filmed():
+    """Lying (or crouched across the picture) most of the clip but upright in a tenth of it or more: the video is
+    upright, not turned (a person getting up from the floor, a sprint start). Upright in fewer frames, or never (a
+    video on its side of a standing person), the median decides as before."""
+    from core.keypoints import UPRIGHT_SHARE, upright_turns
+
+    def clip(upright_frames: int, frames: int = 60) -> np.ndarray:
+        xy = np.zeros((frames, 17, 2))
+        xy[:, 8] = (100.0, 0.0)  # thorax to the right of the pelvis: lying across the picture
+        xy[:upright_frames, 8] = (10.0, -100.0)  # sitting up
+        return xy
+
+    enough = int(np.ceil(UPRIGHT_SHARE * 60))
+    assert upright_turns(clip(enough)) == 0
+    assert upright_turns(clip(enough - 1)) == 3 and upright_turns(clip(0)) == 3
+    assert upright_turns(clip(4, frames=20)) == 3  # 20 % of a short clip, but under 5 frames: not enough to say
