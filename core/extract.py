@@ -284,11 +284,6 @@ def extract_keypoints(
                     "covers those %d frames only; re-copy or re-export the video for the rest",
                     video, len(rows_lm), total, len(rows_lm))
     cuts = shots.cuts()
-    if cuts:
-        log.warning("%s: the video cuts to another shot at frame%s %s; each shot (of half a second or more) is "
-                    "lifted on its own and joined where the body carries on (trim the clip to one shot if the "
-                    "shots are not one performance)",
-                    video, "s" * (len(cuts) > 1), ", ".join(map(str, cuts)))
     lm_all, world_all, valid_arr = _main_person(video, np.stack(rows_lm), np.stack(rows_world),
                                                 np.array(valid, bool), left.found, fps, cuts)
     blips = inverted_blips(lm_all, valid_arr, fps)
@@ -302,6 +297,11 @@ def extract_keypoints(
                             "picture's height (crop or film closer)")
     warn_if_mostly_filled(video, valid_arr)
     spans = shot_spans(cuts, valid_arr, fps)  # each with a person in it (short or empty shots are merged)
+    if len(spans) > 1:  # a cut that leaves a shot under half a second (the clip's last frame) is said as none
+        kept = [a for a, _ in spans[1:]]
+        log.warning("%s: the video cuts to another shot at frame%s %s; each shot is lifted on its own and joined "
+                    "where the body carries on (trim the clip to one shot if the shots are not one performance)",
+                    video, "s" * (len(kept) > 1), ", ".join(map(str, kept)))
     # Lost frames are filled within their shot: not from the other camera's view of the body.
     mp_lm = np.concatenate([fill_invalid(lm_all[a:b], valid_arr[a:b]) for a, b in spans])
     mp_world = np.concatenate([fill_invalid(world_all[a:b], valid_arr[a:b]) for a, b in spans])

@@ -108,6 +108,7 @@ def clean_motion(
     f_px = focal_length(image_size, focal)
     placed = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height, fixed_bones)
     turns = turning_rotations(camera_rotation, len(joints_3d))
+    moved: tuple[float, float] | None = None
     if turns is not None:  # core.extract measured the turns with the default focal length
         turns = refocus(turns, focal_length(image_size, None), f_px)
         turned = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
@@ -116,8 +117,7 @@ def clean_motion(
         if still_turned < still:
             placed = turned
         else:  # the camera moved (an orbit, a dolly): turning alone made the planted feet slide more
-            log.warning("the camera moved during the clip, not only turned (planted feet %.2f m/s with the turn "
-                        "taken out, %.2f without): the motion stays in each frame's view", still_turned, still)
+            moved = (still_turned, still)  # said below unless the camera's travel is measured and taken out
             turns = None
     ankle_h = ANKLE_HEIGHT_RATIO * float(subject_height)
     if level_camera:
@@ -143,6 +143,9 @@ def clean_motion(
                 log.info("the camera's path measured on the floor left the planted feet sliding more (%.2f m/s, "
                          "%.2f without); not used", still_travelled, still)
                 travel = None
+    if moved is not None and travel is None:
+        log.warning("the camera moved during the clip, not only turned (planted feet %.2f m/s with the turn taken "
+                    "out, %.2f without): the motion stays in each frame's view", *moved)
     rel, root, scale = placed
     absolute = rel + root[:, None]
     ankles = [FEET[0][2], FEET[1][2]]
@@ -156,14 +159,17 @@ def clean_motion(
     normal, offset, contacts = estimate_ground(absolute, fps, ankle_h, params, *level, ankle_rays=rays, valid=valid)
     seen = weights[:, ankles] >= FOOT_SEEN
     contacts = seen_contacts(contacts, seen, fps, params)
-    knees_seen = weights[:, [FEET[0][1], FEET[1][1]]] >= FOOT_SEEN
-    if knees_seen.mean() < 0.5:  # a portrait crop at the thighs: more than the feet is guessed
+    # said where both legs (feet) are unsure in most frames: seen side-on, the far knee hides behind the near one
+    # in every frame (push-ups, sit-ups), and both legs are in the picture
+    knees_unsure = (weights[:, [FEET[0][1], FEET[1][1]]] < FOOT_SEEN).all(axis=1)[valid].mean() if valid.any() else 0
+    feet_unsure = (~seen).all(axis=1)[valid].mean() if valid.any() else 0.0
+    if knees_unsure > 0.5:  # a portrait crop at the thighs: more than the feet is guessed
         log.warning("the legs (knees and feet) are out of view or unsure in %.0f %% of frames: their motion there "
                     "is the lifter's guess and the feet are not locked; film the whole body for the legs",
-                    100 * (1 - knees_seen.mean()))
-    elif seen.mean() < 0.5:
+                    100 * knees_unsure)
+    elif feet_unsure > 0.5:
         log.warning("the feet are out of view or unsure in %.0f %% of frames; they are not locked there",
-                    100 * (1 - seen.mean()))
+                    100 * feet_unsure)
     world = world_from_ground(normal, offset)
     locks: list = [[], []]
     if foot_lock:

@@ -230,6 +230,15 @@ def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bo
         raise RigError(f"{name}: the bone mapped to the pelvis, {rest.bone_names[idx['pelvis']]!r}, sits at "
                        f"{100 * height:.0f} % of the hips' height above the ankles (a root or centre bone); map the "
                        "bone at the hips that the legs and spine hang from")
+    rise = legs / max(float(np.linalg.norm(legs)), EPS)  # the legs' up, hips above ankles
+    reach = float(np.linalg.norm(legs))  # a pelvis bone standing for the spine may sit a little under the hip line
+    low = [j_name for j_name, below, slack in (("spine", hip_line, 0.05 * reach), ("thorax", j[J["spine"]], 0.0))
+           if float((j[J[j_name]] - below) @ rise) <= -slack]
+    if low:  # the torso frames would be built upside down: a root bone at the floor mapped as the spine, say
+        name_j = low[0]
+        raise RigError(f"{name}: the bone mapped to {name_j}, {rest.bone_names[idx[name_j]]!r}, does not sit above "
+                       f"{'the hips' if name_j == 'spine' else 'the spine joint'}; map a bone of the torso between "
+                       "the hips and the neck")
     if hub != idx["pelvis"]:  # the spine beside the pelvis bone, not under it: both must start at the waist
         start = _path(rest, hub, idx["thorax"], "spine")[0]
         gap = float(np.linalg.norm(rest.heads[start] - rest.heads[idx["pelvis"]]))

@@ -193,9 +193,37 @@ def _guess(parents: dict[str, str | None]) -> tuple[dict[str, str] | None, str |
     """Return (:func:`guess_mapping`'s mapping or None, :func:`torso_not_found`'s reason or None): limbs named as
     most rigs name them, else with "leg" for the thigh where the shins are named "knee" (:func:`_role`)."""
     found = _guess_limbs_named(parents, leg_is_thigh=False)
-    if found[0] is None and found[1] is None:
-        found = _guess_limbs_named(parents, leg_is_thigh=True)
+    if found[0] is None:
+        other = _guess_limbs_named(parents, leg_is_thigh=True)
+        if other[0] is not None or found[1] is None:
+            found = other
     return found
+
+
+LIMB_WORDS = {"hip": "thigh", "knee": "shin", "ankle": "foot", "shoulder": "upper arm", "elbow": "forearm",
+              "wrist": "hand"}
+"""What a user calls the bone of each limb joint, for messages."""
+
+
+def _missing_limb(limbs: dict[tuple[str, str], list[str]], parents: dict[str, str | None]) -> str | None:
+    """Return why no limb chain was found where the names give nearly all of them (10 of the 12 limb joints): the
+    first missing bone and what hangs below the bone above it (an arm that ends in ``LTipIK``, no hand); None
+    where too little was found to call the rig a humanoid's."""
+    if sum(bool(limbs.get((j, side))) for j in LIMB_NAMES for side in "lr") < 10:
+        return None
+    for side in ("l", "r"):
+        for chain in (("hip", "knee", "ankle"), ("shoulder", "elbow", "wrist")):
+            for above, joint in zip((None, *chain), chain, strict=False):
+                if limbs.get((joint, side)):
+                    continue
+                where = ""
+                if above is not None and limbs.get((above, side)):
+                    bone = limbs[(above, side)][0]
+                    below = [c for c, par in parents.items() if par == bone]
+                    where = f" below {bone!r}" + (f" (what hangs there: {', '.join(map(repr, below[:3]))})"
+                                                   if below else " (nothing hangs there)")
+                return f"no {'left' if side == 'l' else 'right'} {LIMB_WORDS[joint]} bone was found{where}"
+    return None
 
 
 def _guess_limbs_named(parents: dict[str, str | None], leg_is_thigh: bool
@@ -213,7 +241,7 @@ def _guess_limbs_named(parents: dict[str, str | None], leg_is_thigh: bool
             picked = next(([a, b, c] for a in options[0] for b in options[1] for c in options[2]
                            if _chain([a, b, c], parents)), None)
             if picked is None:
-                return None, None
+                return None, _missing_limb(limbs, parents)
             mapping.update({f"{side}_{j}": bone for j, bone in zip(chain, picked, strict=True)})
     head = _torso_bone(parents, "head")
     thorax = _torso_bone(parents, "neck", above=head) if head else None

@@ -191,7 +191,7 @@ def resolve_rig(bone_names: list[str], rig: str = "auto", mapping: dict[str, str
             guessed = guess_mapping(parents) if parents else None
             why = torso_not_found(parents) if parents and guessed is None else None
             if why is not None:  # the limbs were read off their names: the preset's missing bones would mislead
-                raise RigError(f"could not recognise the armature's rig: its arms and legs were found by their "
+                raise RigError(f"could not recognise the armature's rig: most of its limbs were found by their "
                                f"bone names, but {why}; give a custom bone mapping (--rig with a mapping JSON on the "
                                "command line; the add-on's Custom Mapping saves one)")
             if guessed is None:

@@ -69,6 +69,26 @@ def _engine_warnings(emit: Emit) -> Iterator[None]:
         engine.removeHandler(handler)
 
 
+@contextmanager
+def _said_of_frames(first: int, last: int, shots: int) -> Iterator[None]:
+    """Put "frames FIRST-LAST: " before what the clean-up says while one shot of an edited clip (of ``shots``) is
+    cleaned: each shot is cleaned on its own and may warn of the same thing, which twice over read as one repeat."""
+    if shots < 2:
+        yield
+        return
+
+    def prefix(record: logging.LogRecord) -> bool:
+        record.msg, record.args = f"frames {first}-{last}: {record.getMessage()}", None
+        return True
+
+    engine = logging.getLogger("core.motion_cleanup")
+    engine.addFilter(prefix)
+    try:
+        yield
+    finally:
+        engine.removeFilter(prefix)
+
+
 def extract(video: Path, emit: Emit = _noop, should_cancel: CancelFn | None = None) -> Keypoints2D:
     """Return the 2D keypoints of ``video`` (MediaPipe), reporting stage "extract"."""
     from core.extract import extract_keypoints
@@ -202,15 +222,16 @@ def to_motion(
     parts = []
     with _engine_warnings(emit):
         for n, (a, b) in enumerate(spans):  # one shot, or each shot of an edited clip on its own (core.shots)
-            parts.append(clean_motion(
-                joints_3d[a:b], kp.joints_2d[a:b], kp.scores[a:b], kp.valid[a:b], kp.fps, kp.image_size,
-                preset=smoothing, subject_height=subject_height, focal=focal, foot_lock=foot_lock,
-                fixed_bones=fixed_bones, level_camera=level_camera, lying_down=lying_down or lying[n],
-                camera_rotation=rotation if len(spans) == 1 else shot_rotations(rotation, a, b),
-                camera_flow=flow if len(spans) == 1 else shot_flow(flow, a, b),
-                on_progress=lambda done, total, n=n: emit(Progress("filter", n * (total + 1) + done,
-                                                                   len(spans) * (total + 1))),
-            ))
+            with _said_of_frames(a, b - 1, len(spans)):
+                parts.append(clean_motion(
+                    joints_3d[a:b], kp.joints_2d[a:b], kp.scores[a:b], kp.valid[a:b], kp.fps, kp.image_size,
+                    preset=smoothing, subject_height=subject_height, focal=focal, foot_lock=foot_lock,
+                    fixed_bones=fixed_bones, level_camera=level_camera, lying_down=lying_down or lying[n],
+                    camera_rotation=rotation if len(spans) == 1 else shot_rotations(rotation, a, b),
+                    camera_flow=flow if len(spans) == 1 else shot_flow(flow, a, b),
+                    on_progress=lambda done, total, n=n: emit(Progress("filter", n * (total + 1) + done,
+                                                                       len(spans) * (total + 1))),
+                ))
     joints_3d, root, info = parts[0] if len(parts) == 1 else join_shots(parts, spans)
     emit(Progress("filter", 1, 1))
     # as lifting turned each shot (core.inference.lift_input): record it, and say where a person across the

@@ -352,3 +352,17 @@ def test_a_standing_clip_given_lying_down_keeps_its_ground():
                                   IMAGE_SIZE, "medium", subject_height=stature(pose - pose[:, :1]), focal=FOCAL,
                                   lying_down=flag)
         assert info["ground"]["pitch_deg"] == pytest.approx(20.0, abs=3.0)
+
+
+def test_one_leg_hidden_behind_the_other_is_not_legs_out_of_view(noisy_walk, caplog):
+    """Seen side-on (push-ups, sit-ups) the far knee and foot hide behind the near ones in every frame: both legs
+    are in the picture, so neither out-of-view warning is given; the hidden foot is still not locked."""
+    cam = noisy_walk["cam"]
+    scores = np.full(cam.shape[:2], 0.9)
+    scores[:, [5, 6]] = 0.2  # the left knee and ankle
+    uv = to_camera(walk_world()[0], noisy_walk["world"])[1]
+    with caplog.at_level("WARNING"):
+        _, _, info = clean_motion(cam - cam[:, :1], uv, scores, np.ones(len(cam), bool), FPS, IMAGE_SIZE,
+                                  "medium", subject_height=noisy_walk["height"], focal=FOCAL)
+    assert "out of view" not in caplog.text
+    assert info["contacts"]["left"] == [] and info["contacts"]["right"]

@@ -290,3 +290,20 @@ def test_a_person_across_the_picture_is_said_and_lifted_as_filmed_when_lying_dow
     clip = pipeline.lift(edited, cfg=InferenceConfig(device="cpu"), emit=messages.append, source="e.mp4")
     notes = [m.message for m in messages if isinstance(m, Message) and "--lying-down" in m.message]
     assert seen[-2:] == [0, 1] and clip.meta["upright_quarter_turns"] == 1 and "(frames 25-59)" in notes[0]
+
+
+def test_what_the_clean_up_says_of_one_shot_names_its_frames(caplog):
+    """Each shot of an edited clip is cleaned on its own; the same warning from two shots read as a repeat."""
+    import logging
+
+    from posemoe_blender.pipeline import _said_of_frames
+
+    cleanup = logging.getLogger("core.motion_cleanup")
+    with caplog.at_level("WARNING"):
+        with _said_of_frames(373, 603, shots=2):
+            cleanup.warning("the feet float in %d %% of frames", 44)
+        with _said_of_frames(0, 99, shots=1):
+            cleanup.warning("one shot")
+        cleanup.warning("after")
+    assert [r.getMessage() for r in caplog.records] == ["frames 373-603: the feet float in 44 % of frames",
+                                                        "one shot", "after"]

@@ -197,7 +197,7 @@ def test_a_rig_whose_limbs_are_found_is_refused_for_what_its_torso_lacks():
     parents, _ = CONVENTIONS["Blender .L/.R"]
     headless = {b: p for b, p in parents.items() if b != "head"}
     assert torso_not_found(headless) == "no bone named head"
-    with pytest.raises(RigError, match="arms and legs were found by their bone names, but no bone named head; give"):
+    with pytest.raises(RigError, match="limbs were found by their bone names, but no bone named head; give"):
         rigs.resolve_rig(list(headless), "auto", parents=headless)
     apart = dict(parents, **{"thigh.L": None, "thigh.R": None})  # legs hanging from nothing of the torso's
     assert "share no parent bone" in torso_not_found(apart)
@@ -230,3 +230,16 @@ def test_a_rig_with_no_neck_bone_has_its_head_on_the_chest():
     assert (m["l_hip"], m["l_knee"], m["l_ankle"], m["r_wrist"]) == ("upperleg.l", "lowerleg.l", "foot.l", "wrist.r")
     parents["head"] = "root"  # a head on nothing of the body's is no body
     assert guess_mapping(parents) is None
+
+
+def test_a_rig_whose_arms_end_without_a_hand_is_refused_naming_what_is_missing():
+    """An arm that ends in an IK tip bone (a small game's player: ``LForearm`` -> ``LTipIK``) has no hand bone; the
+    refusal says so, not that the nearest preset lacks fifteen bones. Too little found to be a humanoid: no reason."""
+    parents = _rig(["Root", "Chest", "Neck", "Head"], None,
+                   {"thigh": "{s}Thigh", "shin": "{s}Leg", "foot": "{s}Foot", "upper": "{s}Arm",
+                    "fore": "{s}Forearm", "hand": "{s}TipIK"}, ("L", "R"))
+    assert guess_mapping(parents) is None
+    assert torso_not_found(parents) == "no left hand bone was found below 'LForearm' (what hangs there: 'LTipIK')"
+    with pytest.raises(RigError, match="but no left hand bone was found below 'LForearm'"):
+        rigs.resolve_rig(list(parents), "auto", parents=parents)
+    assert torso_not_found({"a": None, "b": "a", "LeftUpLeg": "a"}) is None
