@@ -230,15 +230,6 @@ def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bo
         raise RigError(f"{name}: the bone mapped to the pelvis, {rest.bone_names[idx['pelvis']]!r}, sits at "
                        f"{100 * height:.0f} % of the hips' height above the ankles (a root or centre bone); map the "
                        "bone at the hips that the legs and spine hang from")
-    rise = legs / max(float(np.linalg.norm(legs)), EPS)  # the legs' up, hips above ankles
-    reach = float(np.linalg.norm(legs))  # a pelvis bone standing for the spine may sit a little under the hip line
-    low = [j_name for j_name, below, slack in (("spine", hip_line, 0.05 * reach), ("thorax", j[J["spine"]], 0.0))
-           if float((j[J[j_name]] - below) @ rise) <= -slack]
-    if low:  # the torso frames would be built upside down: a root bone at the floor mapped as the spine, say
-        name_j = low[0]
-        raise RigError(f"{name}: the bone mapped to {name_j}, {rest.bone_names[idx[name_j]]!r}, does not sit above "
-                       f"{'the hips' if name_j == 'spine' else 'the spine joint'}; map a bone of the torso between "
-                       "the hips and the neck")
     if hub != idx["pelvis"]:  # the spine beside the pelvis bone, not under it: both must start at the waist
         start = _path(rest, hub, idx["thorax"], "spine")[0]
         gap = float(np.linalg.norm(rest.heads[start] - rest.heads[idx["pelvis"]]))
@@ -378,13 +369,35 @@ def plan_bones(rest: RestPose) -> BonePlan:
     return BonePlan(pelvis, chest, spine, neck, head, limbs, feet, anchor)
 
 
-def _torso_frames(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return pelvis and chest frames (..., 3, 3) of H36M joints ``j`` (..., 17, 3)."""
+def _torso_frames(j: np.ndarray, through_spine: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Return pelvis and chest frames (..., 3, 3) of H36M joints ``j`` (..., 17, 3): the pelvis's up from the hips'
+    middle to the spine joint, the chest's from the spine joint to the thorax; without ``through_spine`` both from
+    the hips' middle to the thorax (:func:`spine_joint_usable`)."""
     mid_hip = 0.5 * (j[..., J["l_hip"], :] + j[..., J["r_hip"], :])
-    pelvis = frame_from(j[..., J["l_hip"], :] - j[..., J["r_hip"], :], j[..., J["spine"], :] - mid_hip)
+    spine = j[..., J["spine"], :] if through_spine else mid_hip
+    pelvis = frame_from(j[..., J["l_hip"], :] - j[..., J["r_hip"], :],
+                        (spine if through_spine else j[..., J["thorax"], :]) - mid_hip)
     shoulders = j[..., J["l_shoulder"], :] - j[..., J["r_shoulder"], :]
-    chest = frame_from(shoulders, j[..., J["thorax"], :] - j[..., J["spine"], :])
+    chest = frame_from(shoulders, j[..., J["thorax"], :] - spine)
     return pelvis, chest
+
+
+MIN_SPINE_RISE = 0.05
+"""The rest spine joint this share of the legs' length above the hips' middle, and the thorax as far above the spine
+joint, at least, for the torso's frames to go through it; else they span the hips' middle to the thorax."""
+
+
+def spine_joint_usable(j0: np.ndarray) -> bool:
+    """True when a rig's rest joints (17, 3) have their spine joint clearly between the hips and the thorax. A rig
+    with no bone between its hips and chest (a small game's ``Root`` -> ``Chest``) maps the spine to the hips' own
+    bone, at the hips' middle: the pelvis frame's up was then a zero vector, and a baked torso came out upside down
+    (177 degrees off)."""
+    mid_hip = 0.5 * (j0[J["l_hip"]] + j0[J["r_hip"]])
+    legs = mid_hip - 0.5 * (j0[J["l_ankle"]] + j0[J["r_ankle"]])
+    reach = float(np.linalg.norm(legs))
+    rise = legs / max(reach, EPS)
+    return bool(float((j0[J["spine"]] - mid_hip) @ rise) > MIN_SPINE_RISE * reach
+                and float((j0[J["thorax"]] - j0[J["spine"]]) @ rise) > MIN_SPINE_RISE * reach)
 
 
 def _head_frame(j: np.ndarray, nose: bool) -> np.ndarray:
@@ -531,8 +544,9 @@ def _world_deltas(rest: RestPose, plan: BonePlan, j: np.ndarray, nose: bool,
                   level_feet: bool) -> dict[int, np.ndarray]:
     """Return {bone index: (T, 3, 3) world delta} for every driven bone."""
     j0 = rest.joint_positions()
-    rest_p, rest_c = _torso_frames(j0)
-    src_p, src_c = _torso_frames(j)
+    through = spine_joint_usable(j0)  # the motion's frames built as the rig's are
+    rest_p, rest_c = _torso_frames(j0, through)
+    src_p, src_c = _torso_frames(j, through)
     g = {plan.pelvis: np.matmul(src_p, rest_p.T)}
     g_chest = np.matmul(src_c, rest_c.T)
     rel = np.matmul(_inv(g[plan.pelvis]), g_chest)

@@ -610,3 +610,29 @@ def test_a_pelvis_bone_beside_the_spine_must_start_where_the_spine_does() -> Non
     rt.check_mapping_shape(_mmd_rig(spine_start=0.15), "mmd")
     with pytest.raises(RigError, match="'lower', is not above the spine and starts 4\\d % of the legs' length"):
         rt.check_mapping_shape(_mmd_rig(spine_start=0.4), "mmd")
+
+
+def test_a_rig_with_no_bone_between_hips_and_chest_keeps_its_torso_upright() -> None:
+    """``Root`` (at the hips, the legs on it) -> ``Chest`` -> ``Head``: the spine joint is the hips' own bone, at the
+    hips' middle. The torso's frames then span the hips' middle to the thorax; before, the pelvis frame's up was a
+    zero vector and the baked torso came out upside down."""
+    std = {n: (p, h, t) for n, p, h, t in rigs.default_armature_bones(1.75)}
+    hips = std["Hips"][1]
+    bones = [("Root", None, (0.0, 0.0, hips[2] - 0.05), hips, 0.0), ("Chest", "Root", hips, std["Neck"][1], 0.0),
+             ("Head", "Chest", std["Neck"][1], std["Head"][2], 0.0)]
+    for side in ("Left", "Right"):
+        for name, parent in (("UpLeg", "Root"), ("Leg", f"{side}UpLeg"), ("Foot", f"{side}Leg"), ("Arm", "Chest"),
+                             ("ForeArm", f"{side}Arm"), ("Hand", f"{side}ForeArm")):
+            _, head, tail = std[side + name]
+            if name == "UpLeg":
+                head = (head[0], head[1], hips[2] - 0.05)
+            bones.append((side + name, parent, head, tail, 0.0))
+    mapping = {"pelvis": "Root", "spine": "Root", "thorax": "Chest", "neck": "Head", "head": "Head",
+               **{f"{s[0].lower()}_{j}": s + b for s in ("Left", "Right") for j, b in
+                  (("hip", "UpLeg"), ("knee", "Leg"), ("ankle", "Foot"), ("shoulder", "Arm"), ("elbow", "ForeArm"),
+                   ("wrist", "Hand"))}}
+    rest = rt.make_rest_pose(bones, mapping)
+    assert not rt.spine_joint_usable(rest.joint_positions())
+    assert rt.spine_joint_usable(_default_rest().joint_positions())
+    errors = _round_trip(rest, seed=2)
+    assert max(errors[k] for k in EXACT) < 1.0, errors  # pelvis -> thorax was 58.6 degrees off on this rig
