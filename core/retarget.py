@@ -619,6 +619,26 @@ def lock_rig_feet(rest: RestPose, res: RetargetResult, contacts: np.ndarray, ble
     return replace(res, rotations=rotations)
 
 
+UNDER_FLOOR_M = 0.1
+"""A rig's hand or head top further than this under its floor (its rest pose's lowest bone point) is said by the
+bake: a hand on the floor is a few centimetres over it."""
+
+
+def under_floor(rest: RestPose, res: RetargetResult, margin: float = UNDER_FLOOR_M) -> np.ndarray:
+    """Return (T,) metres by which the rig's lowest hand or head top is under its floor (the rest pose's lowest bone
+    point) beyond ``margin``, 0 where it is not. Directions are copied, not reach: a chibi's arms, long for its legs,
+    go 35-46 cm under the floor where the captured person reaches down or crouches, while a person's do not."""
+    travel = (res.travel_bone, res.travel_location) if res.travel_bone >= 0 and res.travel_location is not None \
+        else None
+    heads, deltas = forward_kinematics(rest, res.rotations, res.root_location, travel)
+    j = joints_from_pose(rest, heads, deltas)
+    floor = float(min(rest.heads[:, 2].min(), rest.tails[:, 2].min()))
+    ends = [rest.index(name) for name in ("l_wrist", "r_wrist")]  # the hands reach on past the wrist: their tails
+    tails = heads[:, ends] + np.einsum("tbij,bj->tbi", deltas[:, ends], rest.tails[ends] - rest.heads[ends])
+    lowest = np.minimum(j[:, [J["l_wrist"], J["r_wrist"], J["head"]], 2].min(axis=1), tails[..., 2].min(axis=1))
+    return np.maximum(floor - margin - lowest, 0.0)
+
+
 def motion_to_world(points: np.ndarray, world_from_camera: np.ndarray | list | None = None,
                     translate: bool = True) -> np.ndarray:
     """Return camera-frame ``points`` (..., 3) metres in character space (Blender axes, Z up), metres.

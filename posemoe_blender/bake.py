@@ -20,6 +20,7 @@ from core.contact import DEFAULT_PARAMS
 from core.errors import RigError
 from core.motion_file import MotionClip
 from core.retarget import (
+    UNDER_FLOOR_M,
     RestPose,
     RetargetResult,
     check_mapping_shape,
@@ -29,6 +30,7 @@ from core.retarget import (
     move_travel_to_root,
     retarget,
     travel_bone,
+    under_floor,
 )
 from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, resolve_rig
 
@@ -282,6 +284,20 @@ def _other_animation(armature_obj: bpy.types.Object, driven: set[str], clear: bo
     return tracks
 
 
+def _say_under_floor(armature_obj: bpy.types.Object, depth: np.ndarray, frame_start: int, notes: list[str]) -> None:
+    """Note the frames where the rig's hands or head go under its floor (core.retarget.under_floor)."""
+    from core.tracks import frame_ranges
+
+    sunk = np.flatnonzero(depth > 0)
+    if not len(sunk):
+        return
+    runs = [(int(f) + frame_start, int(f) + frame_start) for f in sunk]
+    notes.append(f"{armature_obj.name}: its hands or head go under the floor, by up to "
+                 f"{100 * (float(depth.max()) + UNDER_FLOOR_M):.0f} cm, in frames {frame_ranges(runs)}: the captured "
+                 "directions are copied and its arms or head are long for its legs; check those frames")
+    log.warning("%s", notes[-1])
+
+
 def clip_name(clip: MotionClip) -> str:
     """Return a short name for ``clip``: meta ``name``, else the stem of meta ``source``, else "PoseMoE"."""
     meta = clip.meta or {}
@@ -499,6 +515,8 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
         if note is not None:
             notes.append(f"{armature_obj.name}: {note}")
             log.warning("%s", notes[-1])
+    if world is not None and root_motion:  # placed on the floor: a hand through it shows
+        _say_under_floor(armature_obj, under_floor(rest, res), frame_start, notes)
     frames = np.arange(frame_start, frame_start + joints.shape[0], dtype=np.float64)
     root_bone = armature_obj.data.bones[res.bone_names[res.root_bone]]
     located = (root_bone.name,) + ((res.bone_names[res.travel_bone],) if res.travel_bone >= 0 else ())

@@ -636,3 +636,24 @@ def test_a_rig_with_no_bone_between_hips_and_chest_keeps_its_torso_upright() -> 
     assert rt.spine_joint_usable(_default_rest().joint_positions())
     errors = _round_trip(rest, seed=2)
     assert max(errors[k] for k in EXACT) < 1.0, errors  # pelvis -> thorax was 58.6 degrees off on this rig
+
+
+def test_hands_under_the_floor_are_measured_beyond_a_hand_on_it() -> None:
+    """``under_floor``: by how much the rig's lowest hand (its tail: the hand reaches on past the wrist) or head top
+    is under the rest pose's floor, beyond UNDER_FLOOR_M; 0 where a hand only touches the floor."""
+    rest = _default_rest()
+    frames = 3
+    q = np.zeros((frames, len(rest.bone_names), 4))
+    q[..., 0] = 1.0
+    for drop, expected in ((1.2, 0.0), (1.6, None)):
+        location = np.zeros((frames, 3))
+        location[:, 1] = -drop  # the hips bone points up: its -Y lowers the whole T-posed body
+        res = rt.RetargetResult(rest.bone_names, q, (), rest.index("pelvis"), location, np.zeros((frames, 3)))
+        depth = rt.under_floor(rest, res)
+        hand = rest.tails[rest.index("l_wrist"), 2] - drop  # T-pose: the hands level with the shoulders
+        floor = min(rest.heads[:, 2].min(), rest.tails[:, 2].min())  # the toes' tips
+        if expected is None:
+            np.testing.assert_allclose(depth, floor - hand - rt.UNDER_FLOOR_M, atol=1e-6)
+            assert depth.min() > 0.05
+        else:
+            assert not depth.any()
