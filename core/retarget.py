@@ -306,9 +306,10 @@ def _path(rest: RestPose, top: int, bottom: int, what: str) -> list[int]:
     return chain[: chain.index(top)][::-1]
 
 
-MAX_HUB_GAP = 0.25
+MAX_HUB_GAP = 0.4
 """A pelvis bone beside the spine rather than under it (:func:`hub_bone`) must start within this share of the legs'
-length (hips to ankles) of where the spine starts: MMD's lower and upper body bones both start at the waist."""
+length (hips to ankles) of where the spine starts: MMD's lower and upper body bones both start at the waist, and a
+game rig's pelvis bone beside its spine may start at the crotch, 25-30 % below a spine starting at the navel."""
 
 
 def hub_bone(rest: RestPose) -> int:

@@ -195,7 +195,8 @@ def _guess(parents: dict[str, str | None]) -> tuple[dict[str, str] | None, str |
     found = _guess_limbs_named(parents, leg_is_thigh=False)
     if found[0] is None:
         other = _guess_limbs_named(parents, leg_is_thigh=True)
-        if other[0] is not None or found[1] is None:
+        limbs_read = other[1] is not None and not other[1].startswith(("no left ", "no right "))
+        if other[0] is not None or found[1] is None or limbs_read:  # the reading that found every limb says why
             found = other
     return found
 
@@ -258,7 +259,7 @@ def _guess_limbs_named(parents: dict[str, str | None], leg_is_thigh: bool
     if pelvis is None:
         return None, f"the legs and the neck bone {thorax!r} share no parent bone (a pelvis)"
     hub, pelvis = pelvis, _named_pelvis(pelvis, parents)
-    legs = next(b for b in _ancestors(mapping["l_hip"], parents) if b in ups[1])
+    legs = next((b for b in _ancestors(mapping["l_hip"], parents) if b in ups[1]), pelvis)
     if legs not in _ancestors(thorax, parents) and not _pelvis_named(pelvis):
         pelvis = legs  # legs beside the spine (MMD's lower and upper body under a centre bone): the bone they hang
         # from is the pelvis, and the common parent takes the location keys (core.retarget.hub_bone); a common

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import shutil
+import struct
 import sys
 import tempfile
 from collections.abc import Callable
@@ -120,8 +121,12 @@ def _write_gltf(path: Path, obj: bpy.types.Object) -> None:
                                   export_nla_strips_merged_animation_name=action.name if action else "Animation")
     finally:
         gltf_log.removeFilter(_influences_note)
-    flipped = make_rotations_continuous(path)
-    log.debug("%s: %d rotation keys turned to the side of the key before", path.name, flipped)
+    try:
+        flipped = make_rotations_continuous(path)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, struct.error) as e:  # a layout it does not know
+        log.debug("%s: rotation keys left as written (%s)", path.name, e)
+    else:
+        log.debug("%s: %d rotation keys turned to the side of the key before", path.name, flipped)
 
 
 _WRITERS: dict[str, Callable[[Path, bpy.types.Object], None]] = {

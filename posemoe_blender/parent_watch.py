@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -24,7 +25,11 @@ def exit_with_parent(pid: int, every: float = 1.0, grace: float = 60.0) -> None:
     """Stop this process, as SIGTERM does (set its handler first), once process ``pid`` is no longer its parent:
     the CLI's and the lifter's handlers stop cleanly and remove half-written files; a process that has not stopped
     within ``grace`` seconds (deep in an exporter) exits anyway. A daemon thread polls ``os.getppid`` (Linux and
-    macOS re-parent orphans; on Windows the parent's id stays and this does nothing)."""
+    macOS re-parent orphans); nothing is watched on Windows, or where ``pid`` is not this process's parent when it
+    starts (a launcher between them, a variable left in a shell): the watch would stop a process at once."""
+
+    if sys.platform == "win32" or os.getppid() != pid:
+        return  # not started by that process as its direct child (a venv launcher in between): nothing to watch
 
     def watch() -> None:
         while os.getppid() == pid:

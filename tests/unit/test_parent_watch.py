@@ -70,3 +70,15 @@ def test_the_batch_names_itself_to_its_children() -> None:
     out, _ = proc.communicate(timeout=30)
     children.finish(proc)
     assert out.strip() == str(os.getpid())
+
+
+def test_a_process_not_started_by_that_parent_is_not_watched():
+    """A pid that is not this process's parent when the watch starts (a venv launcher in between on Windows, a
+    variable left in a shell) arms nothing: watching would stop the process at once."""
+    import threading
+
+    from posemoe_blender.parent_watch import exit_with_parent
+
+    before = {t.name for t in threading.enumerate()}
+    exit_with_parent(os.getppid() + 1_000_000)
+    assert "posemoe-parent-watch" not in {t.name for t in threading.enumerate()} - before
