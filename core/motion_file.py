@@ -73,7 +73,7 @@ class MotionClip(Keypoints2D):
     meta: dict = field(default_factory=dict)
 
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp", ".gif")
 """Names a video file ends in, for the message when one is given where a .npz is expected."""
 
 

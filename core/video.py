@@ -88,6 +88,18 @@ def _utf8_named(path: Path) -> Iterator[str]:
     yield name
 
 
+def _animated(path: Path) -> bool:
+    """True for a GIF of more than one frame (dance clips are often shared so): FFmpeg reads it as a video."""
+    import cv2
+
+    with quiet_native_stderr(), _utf8_named(path) as name:
+        cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG)
+    try:
+        return cap.isOpened() and cap.grab() and cap.grab()
+    finally:
+        cap.release()
+
+
 def _open(path: Path):
     import cv2
 
@@ -111,8 +123,9 @@ def _open(path: Path):
     image = next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
     if image is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         image = "WebP"
-    if image is not None:  # OpenCV would read it as a one-frame video
-        raise VideoError(f"{path}: is a {image} image, not a video; capture motion from a video clip")
+    if image is not None and not (image == "GIF" and _animated(path)):  # OpenCV would read it as a one-frame video
+        raise VideoError(f"{path}: is a {'still ' * (image == 'GIF')}{image} image, not a video; capture motion from "
+                         "a video clip")
     if head.startswith(b"PK\x03\x04") and path.suffix.lower() == ".npz":
         raise VideoError(f"{path}: is a .npz file (keypoints or motion), not a video; lift keypoints with posemoe "
                          "lift, bake motion with posemoe bake")

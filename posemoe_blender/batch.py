@@ -51,7 +51,7 @@ from posemoe_blender.parent_watch import PARENT_ENV
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".gif")
 FORMATS = ("fbx", "blend", "bvh", "glb", "npz")
 WORK_DIR = ".posemoe-batch.tmp"  # under --out: same file system as the outputs
 MAX_GROUP_CLIPS = 32  # clips lifted together at most (bounds the lifter's memory)

@@ -119,3 +119,25 @@ def test_a_clip_edited_from_two_shots_is_said_to_cut(shared_data, tmp_path, capl
     pelvis = clip.root @ np.asarray(clip.meta["world_from_camera"])[:3, :3].T
     steps = np.linalg.norm(np.diff(pelvis[:, :2], axis=0), axis=1)  # along the ground: a squat lowers the hips
     assert steps[29] < 0.1, steps[27:32]  # no jump from one camera's view to the other's
+
+
+def test_an_animated_gif_is_read_as_a_video_and_a_still_one_refused(shared_data, tmp_path):
+    """Dance clips are often shared as GIFs: an animated one is read by FFmpeg as a video (its frame rate from the
+    GIF's frame delays); a GIF of one frame is an image and refused as one."""
+    import cv2
+
+    image_module = pytest.importorskip("PIL.Image")
+    from core.errors import VideoError
+    from core.video import probe
+
+    cap = cv2.VideoCapture(str(shared_data / "video" / "pose_1.mp4"))
+    frames = [image_module.fromarray(cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)) for _ in range(30)]
+    cap.release()
+    gif = tmp_path / "dance.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=40, loop=0)  # 25 fps
+    assert probe(gif).fps == pytest.approx(25.0, abs=0.5)
+    kp = extract_keypoints(gif)
+    assert kp.num_frames == 30 and kp.valid.mean() > 0.9
+    frames[0].save(tmp_path / "still.gif")
+    with pytest.raises(VideoError, match="is a still GIF image, not a video"):
+        extract_keypoints(tmp_path / "still.gif")
