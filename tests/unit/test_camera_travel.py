@@ -258,3 +258,20 @@ def test_the_tracker_keeps_the_floor_corners_a_travelling_camera_needs():
     for frame in _floor_views(np.zeros(9)):
         still.update(frame, None)
     assert still.flow()[0].shape == (0, 64, 4)  # a standing camera keeps nothing
+
+
+def test_a_path_that_goes_back_and_forth_is_not_used(caplog):
+    """A camera moving to and fro beside the walker (as floor corners matched wrongly make it look: 43 m of path
+    with its ends 8.7 m apart on a real tracking shot) is not a camera travelling with a person: no path; one that
+    travels gives its path."""
+    joints, _ = walk_world(seconds=4.0, speed=1.2)
+    cams = _tracking_shot(joints)
+    normal, offset = _ground(cams)
+    scene = _scene(np.random.default_rng(0))
+    assert camera_path(*_flow(cams, scene, noise_px=0.3), len(cams), normal, offset, IMAGE_SIZE, FOCAL) is not None
+    to_and_fro = cams.copy()
+    t = np.arange(len(cams)) / FPS
+    to_and_fro[:, 0, 3] = cams[0, 0, 3] + 0.8 * np.sin(2 * np.pi * 0.75 * t)  # 3 swings of 1.6 m in 4 s
+    with caplog.at_level("INFO", logger="core.camera_travel"):
+        found = camera_path(*_flow(to_and_fro, scene, noise_px=0.3), len(cams), normal, offset, IMAGE_SIZE, FOCAL)
+    assert found is None and "goes back and forth" in caplog.text
