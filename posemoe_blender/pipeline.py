@@ -214,7 +214,8 @@ def to_motion(
         where = "" if len(spans) == 1 else " (frames " + ", ".join(
             f"{a}-{b - 1}" for (a, b), x in zip(spans, lying, strict=True) if x) + ")"
         note = (f"{source or 'the clip'}: the person lies or crouches across the picture most of the time{where} "
-                "and is upright some of it: lifted as filmed, the ground under the body, as with --lying-down")
+                "and is upright some of it: lifted as filmed, the ground under the body (as --lying-down does; "
+                "add-on: Lying Down)")
         log.warning(note)
         emit(Message(note, "warning"))
     rotation = None if static_camera else kp.extras.get("camera_rotation")

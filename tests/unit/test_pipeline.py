@@ -292,6 +292,24 @@ def test_a_person_across_the_picture_is_said_and_lifted_as_filmed_when_lying_dow
     assert seen[-2:] == [0, 1] and clip.meta["upright_quarter_turns"] == 1 and "(frames 25-59)" in notes[0]
 
 
+def test_a_person_upright_part_of_the_clip_is_lifted_as_filmed_and_cleaned_as_lying(monkeypatch):
+    """Across the picture most of the clip but upright in a tenth of it or more (getting up, a sprint start): the
+    video is upright. Lifted as filmed, cleaned with the ground under the body, and said so (no turned reading)."""
+    _tiny(monkeypatch)
+    seen = []
+    real = core.inference.lift_input
+    monkeypatch.setattr(core.inference, "lift_input", lambda *a, **k: seen.append(real(*a, **k)[1]) or real(*a, **k))
+    kp = _kp()
+    kp.joints_2d[:, 8] = kp.joints_2d[:, 0] + np.array([-150.0, 0.0], np.float32)  # lying across the picture
+    kp.joints_2d[:6, 8] = kp.joints_2d[:6, 0] + np.array([0.0, -150.0], np.float32)  # sitting up for 6 frames
+    messages = []
+    clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"), emit=messages.append, source="up.mp4")
+    notes = [m.message for m in messages if isinstance(m, Message) and m.level == "warning"]
+    assert seen == [0] and clip.meta["upright_quarter_turns"] == 0 and clip.meta["cleanup"]["lying_down"] is True
+    assert any("up.mp4: the person lies or crouches across the picture" in n for n in notes)
+    assert not any("turned on its side" in n for n in notes)
+
+
 def test_what_the_clean_up_says_of_one_shot_names_its_frames(caplog):
     """Each shot of an edited clip is cleaned on its own; the same warning from two shots read as a repeat."""
     import logging
