@@ -257,6 +257,9 @@ def load_character(character: Path, armature: str | None = None) -> bpy.types.Ob
     elif suffix in GLTF_CHARACTERS:  # a VRM is a .glb with extensions the importer skips; it reads the content
         _import(character, "glTF", "re-export it as a .glb, or open it in Blender and save a .blend",
                 lambda path: bpy.ops.import_scene.gltf(filepath=path))
+    elif suffix in (".pmx", ".pmd"):  # MikuMikuDance: Blender reads them through the mmd_tools add-on only
+        raise InputFileError(f"{character}: an MMD model; import it in Blender with the mmd_tools add-on and save a "
+                             ".blend (its bones are recognised), then give that")
     else:
         raise InputFileError(f"{character}: unsupported character type {suffix!r}; use a .blend, .fbx, .glb, .gltf "
                              "or .vrm file")
