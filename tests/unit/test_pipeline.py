@@ -259,14 +259,20 @@ def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypa
     assert clip.joints_3d.shape == (60, 17, 3) and np.isfinite(clip.root).all()
 
 
+def _turns_lifted(monkeypatch) -> list[int]:
+    """Install the tiny lifter and return the list that collects the quarter turns each lift_input call chose."""
+    _tiny(monkeypatch)
+    seen: list[int] = []
+    real = core.inference.lift_input
+    monkeypatch.setattr(core.inference, "lift_input", lambda *a, **k: seen.append(real(*a, **k)[1]) or real(*a, **k))
+    return seen
+
+
 def test_a_person_across_the_picture_is_said_and_lifted_as_filmed_when_lying_down(monkeypatch):
     """By default a person lying across the picture is taken for a video on its side (turned upright to lift) and
     the user is told how to get the other reading; --lying-down lifts as filmed (in lift and in lift_clips, the
     batch path) and says nothing. In an edited clip each shot is turned on its own, and the note names its frames."""
-    _tiny(monkeypatch)
-    seen = []
-    real = core.inference.lift_input
-    monkeypatch.setattr(core.inference, "lift_input", lambda *a, **k: seen.append(real(*a, **k)[1]) or real(*a, **k))
+    seen = _turns_lifted(monkeypatch)
     kp = _kp()
     kp.joints_2d[:, 8] = kp.joints_2d[:, 0] + np.array([-150.0, 0.0], np.float32)  # thorax beside the pelvis
     messages = []
@@ -295,10 +301,7 @@ def test_a_person_across_the_picture_is_said_and_lifted_as_filmed_when_lying_dow
 def test_a_person_upright_part_of_the_clip_is_lifted_as_filmed_and_cleaned_as_lying(monkeypatch):
     """Across the picture most of the clip but upright in a tenth of it or more (getting up, a sprint start): the
     video is upright. Lifted as filmed, cleaned with the ground under the body, and said so (no turned reading)."""
-    _tiny(monkeypatch)
-    seen = []
-    real = core.inference.lift_input
-    monkeypatch.setattr(core.inference, "lift_input", lambda *a, **k: seen.append(real(*a, **k)[1]) or real(*a, **k))
+    seen = _turns_lifted(monkeypatch)
     kp = _kp()
     kp.joints_2d[:, 8] = kp.joints_2d[:, 0] + np.array([-150.0, 0.0], np.float32)  # lying across the picture
     kp.joints_2d[:6, 8] = kp.joints_2d[:6, 0] + np.array([0.0, -150.0], np.float32)  # sitting up for 6 frames
