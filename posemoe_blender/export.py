@@ -63,12 +63,19 @@ def _write_fbx(path: Path, obj: bpy.types.Object) -> None:
     for action in list(bpy.data.actions):
         if action is not keep and _bone_action(action):
             bpy.data.actions.remove(action)
-    # FBX_SCALE_UNITS: the file's unit is the metre (UnitScaleFactor 100), objects at scale 1. Blender's default
-    # says centimetres and scales the armature by 100, which Unity then shows on the rig's root object.
     bpy.ops.export_scene.fbx(filepath=str(path), use_selection=False, object_types={"ARMATURE", "MESH"},
                              add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=keep is not None,
                              bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0,
-                             apply_scale_options="FBX_SCALE_UNITS")
+                             apply_scale_options=fbx_scale_option(obj.matrix_world.to_scale()))
+
+
+def fbx_scale_option(scale) -> str:
+    """Return the FBX exporter's ``apply_scale_options`` that leaves the armature's node at a scale nearest 1, which
+    Unity shows on the rig's root object: an armature at scale 1 (made in Blender, from glTF, the generated one) is
+    written in metres (``FBX_SCALE_UNITS``: Blender's default would put 100 on it); one imported from a centimetre FBX
+    (Mixamo's, Unreal's: scale 0.01) in centimetres, as it came (``FBX_SCALE_NONE``: in metres it would keep 0.01)."""
+    s = float(np.mean(np.abs(np.asarray(scale, np.float64))))
+    return "FBX_SCALE_UNITS" if s > 0.1 else "FBX_SCALE_NONE"
 
 
 BVH_FROM_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])

@@ -134,6 +134,9 @@ def test_fbx_style_armature_scaled_and_rotated() -> None:
     hips = (world @ np.r_[np.array(obj.pose.bones["Hips"].head), 1.0])[:3]
     hips_rest = (world @ np.r_[np.array(obj.data.bones["Hips"].head_local), 1.0])[:3]
     assert hips[1] - hips_rest[1] < -0.8 and abs(hips[0] - hips_rest[0]) < 0.1
+    # exported as it came, in centimetres: its node keeps scale 1 (0.01 x 100), not 0.01 in a file in metres
+    assert export.fbx_scale_option(obj.matrix_world.to_scale()) == "FBX_SCALE_NONE"
+    assert export.fbx_scale_option((1.0, 1.0, 1.0)) == "FBX_SCALE_UNITS"
 
 
 def test_transformed_armature_saved_as_blend(tmp_path: Path) -> None:
