@@ -481,8 +481,7 @@ class BatchRunner:
         todo = self._todo(job)
         motion, final = self._paths(job)
         if todo == "none":
-            job.status, job.output = "skipped", str(final)
-            self.on_update(job, None)
+            self._skipped(job)
             return job
         if (error := _make_folder(final.parent)) is not None:
             job.status, job.error, job.exit_code = "failed", error, int(ExitCode.OUTPUT)
@@ -528,8 +527,7 @@ class BatchRunner:
         self._left = sum(t != "none" for _, t in todo)
         for job, t in todo:
             if t == "none":
-                job.status, job.output = "skipped", str(self._paths(job)[1])
-                self.on_update(job, None)
+                self._skipped(job)
             elif (error := _make_folder(self._paths(job)[1].parent)) is not None:
                 self._fail(job, int(ExitCode.OUTPUT), error)
             else:
@@ -568,6 +566,16 @@ class BatchRunner:
             sweep_temps(self.out_dir, jobs)
             shutil.rmtree(self._work, ignore_errors=True)
         return jobs
+
+    def _skipped(self, job: ClipJob) -> None:
+        """Mark ``job`` skipped, its outputs complete. Outputs whose record a kill lost (written, then the batch killed
+        before it recorded them) count as made with this run's options, which kept them, and are recorded so."""
+        job.status, job.output = "skipped", str(self._paths(job)[1])
+        if job.lift_args is None:
+            job.lift_args, job.source = self.lift_args, video_identity(job.video)
+        if self.fmt != "npz" and job.bake_args is None:
+            job.bake_args = self.baked_with
+        self.on_update(job, None)
 
     def _made(self, job: ClipJob, stage: str) -> None:
         """Record the options ``job``'s output of ``stage`` ("extract": its motion file, "bake") was made with."""

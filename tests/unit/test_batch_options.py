@@ -135,6 +135,18 @@ def test_a_baked_output_older_than_its_motion_file_is_baked_again(tmp_path):
     assert runner._todo(job) == "bake"
 
 
+def test_a_complete_output_whose_record_a_kill_lost_is_recorded_when_kept(tmp_path):
+    """A batch killed right after a clip's output was written, before it recorded it: the next run keeps the output
+    (skipped) and records it with its own options, so later option changes are measured against them."""
+    out, job = _done_clip(tmp_path, fmt="npz")
+    updates = []
+    runner = BatchRunner(out, "npz", lift_args=["--smoothing", "light"], on_update=lambda j, ev: updates.append(j))
+    assert job.lift_args is None and runner._todo(job) == "none"
+    runner._skipped(job)
+    assert job.status == "skipped" and job.lift_args == ["--smoothing", "light"] and job.source["size"] == 1
+    assert updates == [job]
+
+
 def test_a_manifest_that_cannot_be_written_costs_a_warning_not_the_clip(tmp_path, caplog):
     from posemoe_blender.batch import MANIFEST, Manifest
 
