@@ -375,11 +375,11 @@ def _torso_frames(j: np.ndarray, through_spine: bool = True) -> tuple[np.ndarray
     middle to the spine joint, the chest's from the spine joint to the thorax; without ``through_spine`` both from
     the hips' middle to the thorax (:func:`spine_joint_usable`)."""
     mid_hip = 0.5 * (j[..., J["l_hip"], :] + j[..., J["r_hip"], :])
-    spine = j[..., J["spine"], :] if through_spine else mid_hip
+    waist = j[..., J["spine"], :] if through_spine else mid_hip  # where the pelvis's up ends and the chest's starts
     pelvis = frame_from(j[..., J["l_hip"], :] - j[..., J["r_hip"], :],
-                        (spine if through_spine else j[..., J["thorax"], :]) - mid_hip)
+                        (waist if through_spine else j[..., J["thorax"], :]) - mid_hip)
     shoulders = j[..., J["l_shoulder"], :] - j[..., J["r_shoulder"], :]
-    chest = frame_from(shoulders, j[..., J["thorax"], :] - spine)
+    chest = frame_from(shoulders, j[..., J["thorax"], :] - waist)
     return pelvis, chest
 
 
