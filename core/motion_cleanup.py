@@ -74,6 +74,7 @@ def clean_motion(
     camera_flow: tuple[np.ndarray, np.ndarray] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     lying_down: bool = False,
+    bone_lengths: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Return (joints_3d (T,17,3) float32, root (T,3) float32, info): cleaned camera-frame motion.
 
@@ -94,6 +95,8 @@ def clean_motion(
     camera's, not the body's up, which would stand the body on its feet (the body's own up decides by default,
     which is right for a video on its side); a body that stands after all keeps the camera's pitch
     (core.contact.lying_down_prior).
+    bone_lengths: (17,) the bones' lengths for a stature of 1 (the bone ending at each joint) when ``fixed_bones``,
+    in place of the clip's own medians: one body for every shot of an edited clip (core.shots.shared_bone_lengths).
     The returned joints are root-relative (pelvis = 0), the root the pelvis in the camera frame (of the first
     frame when the camera turned or travelled), metres.
     ``info`` is JSON-serialisable, for the motion file's meta: keys ``world_from_camera`` (4x4 nested
@@ -106,13 +109,14 @@ def clean_motion(
     weights = np.clip(np.asarray(scores, np.float64), 0.0, 1.0) * valid[:, None]
     cutoff = PRESETS[preset]
     f_px = focal_length(image_size, focal)
-    placed = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height, fixed_bones)
+    bones = bone_lengths if fixed_bones else False
+    placed = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height, bones)
     turns = turning_rotations(camera_rotation, len(joints_3d))
     moved: tuple[float, float] | None = None
     if turns is not None:  # core.extract measured the turns with the default focal length
         turns = refocus(turns, focal_length(image_size, None), f_px)
         turned = _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
-                        fixed_bones, turns)
+                        bones, turns)
         still, still_turned = _planted_speed(placed, fps), _planted_speed(turned, fps)
         if still_turned < still:
             placed = turned
@@ -131,7 +135,7 @@ def clean_motion(
     if flow is not None:
         def place(path: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
             return _place(joints_3d, joints_2d, weights, valid, fps, image_size, f_px, cutoff, subject_height,
-                          fixed_bones, *path)
+                          bones, *path)
 
         travel, travelled = _travel(placed, place, flow, fps, image_size, f_px, ankle_h, params, level, level_camera,
                                     on_progress)
@@ -211,13 +215,15 @@ def _warn_if_implausible(world_joints: np.ndarray, valid: np.ndarray, ankle_h: f
 
 
 def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, valid: np.ndarray, fps: float,
-           image_size: tuple[int, int], f_px: float, cutoff: float | None, subject_height: float, fixed_bones: bool,
-           turns: np.ndarray | None = None, centres: np.ndarray | None = None,
+           image_size: tuple[int, int], f_px: float, cutoff: float | None, subject_height: float,
+           bones: np.ndarray | bool | None, turns: np.ndarray | None = None, centres: np.ndarray | None = None,
            ) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
     """Return (root-relative joints, root, scale) filtered, rigid and scaled, in the camera frame; with ``turns``
     (T,3,3, camera t -> first camera) in the first frame's camera (the pose turned before filtering, so hand
     shake is filtered out with the rest; the root seen from each frame's own camera, then turned), and with
-    ``centres`` (T,3, each frame's camera centre in the first one's) the camera's travel added to the root."""
+    ``centres`` (T,3, each frame's camera centre in the first one's) the camera's travel added to the root.
+    ``bones``: False keeps the lifter's bone lengths, None gives each bone its median over the clip, an array (17,)
+    gives those lengths for a stature of 1 (core.shots.shared_bone_lengths), scaled to ``subject_height``."""
     from core.filters import constant_bone_lengths
     from core.smoothing import smooth_series
     from core.trajectory import depth_outliers, estimate_root
@@ -232,9 +238,10 @@ def _place(joints_3d: np.ndarray, joints_2d: np.ndarray, weights: np.ndarray, va
     # P-MPJPE from 29.1 (lifter) to 45.8 mm, frame-level re-filling leaves 29.7 (docs/motion_quality.md).
     rel = smooth_series(rel, fps, cutoff, FILTER_METHOD, valid.astype(np.float64))
     rel -= rel[:, :1]
-    if fixed_bones:
-        rel = constant_bone_lengths(rel, weights=frame_w).astype(np.float64)
-    scale = float(subject_height) / max(stature(rel, frame_w), 1e-6)
+    if bones is not False:
+        rel = constant_bone_lengths(rel, weights=frame_w, lengths=bones).astype(np.float64)
+    given = isinstance(bones, np.ndarray)  # bones for a stature of 1 over the whole clip: every shot the same size
+    scale = float(subject_height) / (1.0 if given else max(stature(rel, frame_w), 1e-6))
     rel *= scale
     own = rel if turns is None else _rotate(rel, turns.transpose(0, 2, 1))
     root = estimate_root(own, joints_2d, np.maximum(weights, 1e-3), image_size, focal=f_px).astype(np.float64)

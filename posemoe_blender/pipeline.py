@@ -203,7 +203,7 @@ def to_motion(
     from core.inference import rate_plan, resolve_device
     from core.keypoints import lies_across, upright_turns
     from core.motion_cleanup import clean_motion
-    from core.shots import join_shots, shot_flow, shot_rotations
+    from core.shots import join_shots, shared_bone_lengths, shot_flow, shot_rotations
 
     emit(Progress("filter", 0, 1))
     spans = clip_shots(kp)
@@ -220,6 +220,8 @@ def to_motion(
         emit(Message(note, "warning"))
     rotation = None if static_camera else kp.extras.get("camera_rotation")
     flow = None if static_camera else (kp.extras.get("camera_flow"), kp.extras.get("camera_flow_frames"))
+    one_body = fixed_bones and len(spans) > 1  # the same bones in every shot, not each shot's own
+    bones = shared_bone_lengths(joints_3d, kp.scores, kp.valid, spans) if one_body else None
     parts = []
     with _engine_warnings(emit):
         for n, (a, b) in enumerate(spans):  # one shot, or each shot of an edited clip on its own (core.shots)
@@ -229,7 +231,7 @@ def to_motion(
                     preset=smoothing, subject_height=subject_height, focal=focal, foot_lock=foot_lock,
                     fixed_bones=fixed_bones, level_camera=level_camera, lying_down=lying_down or lying[n],
                     camera_rotation=rotation if len(spans) == 1 else shot_rotations(rotation, a, b),
-                    camera_flow=flow if len(spans) == 1 else shot_flow(flow, a, b),
+                    camera_flow=flow if len(spans) == 1 else shot_flow(flow, a, b), bone_lengths=bones,
                     on_progress=lambda done, total, n=n: emit(Progress("filter", n * (total + 1) + done,
                                                                        len(spans) * (total + 1))),
                 ))

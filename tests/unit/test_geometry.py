@@ -80,3 +80,21 @@ def test_constant_bone_lengths_gives_twins_the_longer_length():
     assert np.allclose(thighs(constant_bone_lengths(j, symmetric=False)), [0.28, 0.43], atol=1e-5)
     lengths = bone_lengths(constant_bone_lengths(j))[0]
     assert np.allclose(lengths[r_hip - 1], lengths[l_hip - 1])  # every twin pair, not only the thighs
+
+
+def test_constant_bone_lengths_can_be_given_the_lengths():
+    """One body for every shot of an edited clip: the lengths given, each frame's bone directions kept."""
+    from core.filters import constant_bone_lengths, median_bone_lengths
+    from core.skeleton import bone_lengths
+
+    rng = np.random.default_rng(2)
+    j = rng.normal(size=(10, 17, 3)) * 0.3
+    j -= j[:, :1]
+    want = np.linspace(0.1, 0.4, 17)
+    fixed = constant_bone_lengths(j, lengths=want)
+    assert np.allclose(bone_lengths(fixed), want[1:], atol=1e-5)
+    d_in, d_out = j[:, 5] - j[:, 4], fixed[:, 5] - fixed[:, 4]
+    assert np.allclose(d_out / np.linalg.norm(d_out, axis=-1, keepdims=True),
+                       d_in / np.linalg.norm(d_in, axis=-1, keepdims=True), atol=1e-5)
+    assert np.allclose(median_bone_lengths(constant_bone_lengths(j))[1:], bone_lengths(constant_bone_lengths(j))[0],
+                       atol=1e-5)

@@ -12,6 +12,7 @@ from core.config import InferenceConfig, ModelConfig
 from core.model import build_model
 from core.motion_file import Keypoints2D
 from core.protocol import Message, Progress
+from core.skeleton import bone_lengths
 from posemoe_blender import pipeline
 
 
@@ -257,6 +258,8 @@ def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypa
     clip = pipeline.lift(kp, cfg=InferenceConfig(device="cpu"))
     assert seen[-2:] == [[25], [35]] and clip.meta["shots"] == [[0, 24], [25, 59]]
     assert clip.joints_3d.shape == (60, 17, 3) and np.isfinite(clip.root).all()
+    lengths = bone_lengths(clip.joints_3d)  # one body in every shot: each bone keeps its length across the cut
+    assert np.allclose(lengths, lengths[0], atol=1e-4)
 
 
 def _turns_lifted(monkeypatch) -> list[int]:

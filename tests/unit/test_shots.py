@@ -84,3 +84,27 @@ def test_the_shots_are_joined_where_the_body_carries_on_in_the_first_shots_camer
     assert info["contacts"]["left"] == [[0, 9], [15, 19], [22, 25]] and info["shots"] == [[0, 19], [20, 29]]
     assert len(info["foot_locks"]["left"]) == 3 and info["world_from_camera"] == w0.tolist()
     assert info["camera_turn_deg"] == 3.0 and info["camera_travel_m"] == pytest.approx(1.0)
+
+
+def test_every_shot_gets_one_body_in_proportion_to_its_stature():
+    """Two shots of one person lifted at different sizes and with the shins 10 % apart: one set of proportions,
+    between the two, whatever size each shot was lifted at."""
+    from core.filters import constant_bone_lengths, median_bone_lengths
+    from core.shots import shared_bone_lengths
+    from core.world import stature
+
+    body = np.array([[0, 0, 0], [-0.1, 0, 0], [-0.1, 0.43, 0], [-0.1, 0.85, 0], [0.1, 0, 0], [0.1, 0.43, 0],
+                     [0.1, 0.85, 0], [0, -0.24, 0], [0, -0.48, 0], [0, -0.58, 0], [0, -0.7, 0], [0.18, -0.46, 0],
+                     [0.45, -0.46, 0], [0.7, -0.46, 0], [-0.18, -0.46, 0], [-0.45, -0.46, 0], [-0.7, -0.46, 0]])
+    shin = [J["r_ankle"], J["l_ankle"]]
+    long_shins = body.copy()
+    long_shins[shin] = body[[J["r_knee"], J["l_knee"]]] + 1.1 * (body[shin] - body[[J["r_knee"], J["l_knee"]]])
+    joints = np.concatenate([np.repeat(body[None], 40, 0), np.repeat(0.8 * long_shins[None], 60, 0)])
+    scores, valid = np.ones((100, 17)), np.ones(100, bool)
+    shared = shared_bone_lengths(joints, scores, valid, [(0, 40), (40, 100)])
+    one = median_bone_lengths(body[None]) / stature(body[None])
+    other = median_bone_lengths(long_shins[None]) / stature(long_shins[None])
+    assert np.isclose(stature(constant_bone_lengths(body[None], lengths=shared)), 1.0)  # for a stature of 1
+    assert np.allclose(shared[shin], other[shin], rtol=0.03)  # the median frame is one of the second, longer shot's 60
+    assert np.allclose(shared[J["r_knee"]], one[J["r_knee"]], rtol=0.06)  # other bones: in proportion
+    assert np.isclose(shared[J["thorax"]] / shared[J["spine"]], one[J["thorax"]] / one[J["spine"]])
