@@ -32,13 +32,41 @@ def fill_gaps(values: np.ndarray, weights: np.ndarray | None, min_weight: float 
     return out
 
 
-def butterworth(values: np.ndarray, fps: float, cutoff: float, order: int = 2) -> np.ndarray:
-    """Return (T, C) ``values`` through a zero-phase (filtfilt) Butterworth low-pass at ``cutoff`` Hz."""
+def butterworth(values: np.ndarray, fps: float, cutoff: float, order: int = 2, free_edges: bool = False) -> np.ndarray:
+    """Return (T, C) ``values`` through a zero-phase (filtfilt) Butterworth low-pass at ``cutoff`` Hz.
+
+    The signal is extended past its ends by odd reflection about its end samples, which keeps a straight track
+    straight and the end samples exactly where they are. ``free_edges`` reflects about where a robust line
+    through the first (last) :data:`EDGE_S` seconds puts the end instead (:func:`_edge_values`), so one bad end
+    sample does not hold the track (core.motion_cleanup's root, whose first frames are its least sure)."""
     from scipy.signal import butter, filtfilt
 
     b, a = butter(order, min(cutoff / (fps / 2.0), 0.99))
     padlen = min(3 * max(len(a), len(b)) * 4, len(values) - 1)
-    return filtfilt(b, a, values, axis=0, padtype="odd", padlen=padlen)
+    if not free_edges:
+        return filtfilt(b, a, values, axis=0, padtype="odd", padlen=padlen)
+    x = np.asarray(values, np.float64)
+    first, last = _edge_values(x, max(3, int(round(EDGE_S * fps))))
+    padded = np.concatenate([2 * first - x[padlen:0:-1], x, 2 * last - x[-2:-padlen - 2:-1]])
+    return filtfilt(b, a, padded, axis=0, padtype=None)[padlen:padlen + len(x)]
+
+
+EDGE_S = 0.25
+"""With ``free_edges``: how much of each end a robust line is fitted to, to say where the track's end is."""
+
+
+def _edge_values(values: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (C,) where Theil-Sen lines through the first and the last ``n`` samples of (T, C) ``values`` put the
+    first and the last sample: one wild end sample moves them little, a straight track not at all (scipy)."""
+    from scipy.stats import theilslopes
+
+    n = min(n, len(values))
+    t = np.arange(n, dtype=np.float64)
+    ends = []
+    for part, at in ((values[:n], 0.0), (values[-n:], n - 1.0)):
+        fits = [theilslopes(part[:, c], t) for c in range(part.shape[1])]
+        ends.append(np.array([f.intercept + f.slope * at for f in fits]))
+    return ends[0], ends[1]
 
 
 def savgol(values: np.ndarray, fps: float, cutoff: float, polyorder: int = 3) -> np.ndarray:
@@ -102,11 +130,12 @@ def spline(values: np.ndarray, fps: float, cutoff: float, weights: np.ndarray | 
 
 
 def smooth_series(values: np.ndarray, fps: float, cutoff: float | None, method: str = "butterworth",
-                  weights: np.ndarray | None = None) -> np.ndarray:
+                  weights: np.ndarray | None = None, free_edges: bool = False) -> np.ndarray:
     """Return (T, ...) ``values`` smoothed along time by ``method`` at ``cutoff`` Hz (None: gaps filled only).
 
     values: (T, ...) float, any unit; weights: optional confidences in [0, 1] whose shape is a prefix of
     ``values``' shape, e.g. (T,) or (T, 17) for (T, 17, 3) joints. Clips under 8 frames only get gaps filled.
+    free_edges: the Butterworth filter does not hold the first and last samples (:func:`butterworth`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown smoothing method {method!r}; use one of {METHODS}")
@@ -127,5 +156,5 @@ def smooth_series(values: np.ndarray, fps: float, cutoff: float | None, method: 
     elif method == "one_euro":
         out = one_euro(filled, fps, cutoff)
     else:
-        out = butterworth(filled, fps, cutoff)
+        out = butterworth(filled, fps, cutoff, free_edges=free_edges)
     return out.reshape(shape)
