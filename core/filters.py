@@ -29,8 +29,8 @@ def constant_bone_lengths(joints: np.ndarray, weights: np.ndarray | None = None,
     joints = np.asarray(joints, dtype=np.float64)
     out = np.empty_like(joints)
     out[:, 0] = joints[:, 0]
-    length = median_bone_lengths(joints, weights, symmetric) if lengths is None else np.asarray(lengths, np.float64)
     vecs, per_frame = _bones(joints)
+    length = _medians(per_frame, weights, symmetric) if lengths is None else np.asarray(lengths, np.float64)
     for child in range(1, len(PARENTS)):  # parents precede children in H36M order
         unit = vecs[:, child - 1] / np.maximum(per_frame[:, child - 1], 1e-9)[:, None]
         out[:, child] = out[:, PARENTS[child]] + length[child] * unit
@@ -40,13 +40,16 @@ def constant_bone_lengths(joints: np.ndarray, weights: np.ndarray | None = None,
 def median_bone_lengths(joints: np.ndarray, weights: np.ndarray | None = None, symmetric: bool = True) -> np.ndarray:
     """Return (17,) each bone's (weighted) median length over the clip (T,17,3), indexed by the bone's child joint
     (the pelvis's 0); ``weights`` and ``symmetric`` as :func:`constant_bone_lengths` takes them."""
+    return _medians(_bones(np.asarray(joints, dtype=np.float64))[1], weights, symmetric)
+
+
+def _medians(per_frame: np.ndarray, weights: np.ndarray | None, symmetric: bool) -> np.ndarray:
+    """Return (17,) the weighted medians of (T,16) per-frame bone lengths, as :func:`median_bone_lengths`."""
     from core.skeleton import FLIP_PERM
     from core.world import weighted_median
 
-    joints = np.asarray(joints, dtype=np.float64)
-    w = np.ones(len(joints)) if weights is None else np.clip(np.asarray(weights, np.float64), 1e-6, None)
-    _, per_frame = _bones(joints)
-    length = np.zeros(joints.shape[1])
+    w = np.ones(len(per_frame)) if weights is None else np.clip(np.asarray(weights, np.float64), 1e-6, None)
+    length = np.zeros(per_frame.shape[1] + 1)
     length[1:] = [weighted_median(per_frame[:, i], w) for i in range(per_frame.shape[1])]
     if symmetric:
         length = np.maximum(length, length[FLIP_PERM])  # a bone's twin is the bone of its child's mirror joint
