@@ -85,11 +85,13 @@ def lifted(kp, weights: Path, cache: Path) -> np.ndarray:
     """Return (T,17,3) lifter output for keypoints ``kp`` (cached per weights file and inference settings)."""
     import hashlib
 
+    import core.inference
     from core.config import InferenceConfig
     from core.keypoints import LIFTER_ANKLE_RAISE
 
+    rules = hashlib.sha256(Path(core.inference.__file__).read_bytes()).hexdigest()  # how clips are cut and padded
     settings = json.dumps({**InferenceConfig(device="cpu").to_dict(), "fps": kp.fps,
-                           "ankle_raise": LIFTER_ANKLE_RAISE}, sort_keys=True).encode()
+                           "ankle_raise": LIFTER_ANKLE_RAISE, "inference": rules}, sort_keys=True).encode()
     tag = hashlib.sha256(weights.read_bytes() + settings).hexdigest()[:10]
     out = cache / f"lift_{tag}_{len(kp.joints_2d)}_{abs(hash(kp.joints_2d.tobytes())) % 10**8}.npy"
     if out.exists():

@@ -47,6 +47,9 @@ class EntangledLifter(nn.Module):
 class MlpLifter(nn.Module):
     """Single-frame residual MLP (Martinez et al. style): each frame lifted on its own; any T works."""
 
+    any_length = True
+    """Lifts a clip of any length in one pass (core.inference lifts clips shorter than a window whole)."""
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg

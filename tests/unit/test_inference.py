@@ -1,4 +1,4 @@
-"""Sliding-window inference: window placement, edge padding, overlap averaging, flip TTA."""
+"""Sliding-window inference: window placement, short clips, overlap averaging, flip TTA."""
 
 import numpy as np
 import pytest
@@ -66,6 +66,33 @@ def test_short_clip_is_edge_padded_and_batching_does_not_matter(tiny):
     b = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(batch_size=64, device="cpu"))
     assert a.shape == (50, 17, 3) and np.allclose(a, b, atol=1e-5)
     assert np.abs(a[:, 0]).max() == 0.0  # pelvis is the origin
+
+
+def test_a_short_clip_is_lifted_whole_by_a_model_of_any_length():
+    from core.inference import lift_many
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="temporal_mlp", window=27, channels=16, expert_layers=1, temporal_layers=3)
+    model = build_model(cfg).eval()
+    for block in model.temporal:  # zero-initialised projections would make the temporal blocks identities
+        torch.nn.init.normal_(block.proj.weight, std=0.1)
+    assert model.any_length
+    kp = _kp(11, seed=3)
+    out = lift_sequence(kp, (640, 480), model, cfg.window, InferenceConfig(flip_tta=False, device="cpu"))
+    with torch.inference_mode():
+        x = torch.from_numpy(normalize_2d(kp, 640, 480))
+        whole = model(x[None])[0].numpy()
+        padded = model(torch.cat([x[:1].repeat(8, 1, 1), x, x[-1:].repeat(8, 1, 1)])[None])[0, 8:19].numpy()
+    assert np.allclose(out, whole - whole[:, :1], atol=1e-5)
+    assert not np.allclose(out, padded - padded[:, :1], atol=1e-3)  # not what edge padding gives
+    # clips of several lengths, short and long, share batches by length and match lifting each alone
+    clips = [normalize_2d(_kp(t, seed=t), 640, 480) for t in (11, 5, 60, 11, 1)]
+    icfg = InferenceConfig(device="cpu", batch_size=2)
+    ref = [lift_many(model, [c], cfg.window, icfg)[0] for c in clips]
+    calls = []
+    many = lift_many(model, clips, cfg.window, icfg, on_progress=lambda d, t: calls.append((d, t)))
+    assert all(m.shape == r.shape and np.allclose(m, r, atol=1e-5) for m, r in zip(many, ref, strict=True))
+    assert calls[-1] == (8, 8) and [d for d, _ in calls] == sorted(d for d, _ in calls)  # 4 windows of 60 + 4 clips
 
 
 def test_flip_is_an_involution():
