@@ -68,7 +68,7 @@ def rendered(weights: Path, dirs: list[Path]) -> dict:
     from core.metrics import accel_error, mpjpe, p_mpjpe
     from core.motion_file import read_keypoints
     from core.weights import ankle_raise, load_lifter
-    from posemoe_blender.pipeline import lifter_joints
+    from posemoe_blender.pipeline import lifter_joints, sides_unflipped
 
     model, cfg, meta = load_lifter(weights)
     clips, sums = {}, {m: np.zeros(3) for m in ("padded", "whole")}
@@ -76,7 +76,7 @@ def rendered(weights: Path, dirs: list[Path]) -> dict:
     for folder in dirs:
         for kp_file in sorted(folder.glob("*_kp.npz")):
             truth_file = kp_file.with_name(kp_file.name.replace("_kp.npz", "_truth.npz"))
-            kp = read_keypoints(kp_file)
+            kp = sides_unflipped(read_keypoints(kp_file))
             if not truth_file.exists() or len(kp.joints_2d) >= cfg.window:
                 continue
             gt = np.load(truth_file)["joints_3d"].astype(np.float64)

@@ -317,3 +317,33 @@ def test_a_person_who_is_upright_part_of_the_time_is_lifted_as_filmed():
     assert upright_turns(clip(enough)) == 0
     assert upright_turns(clip(enough - 1)) == 3 and upright_turns(clip(0)) == 3
     assert upright_turns(clip(4, frames=20)) == 3  # 20 % of a short clip, but under 5 frames: not enough to say
+
+
+@pytest.mark.parametrize("valid,span", [
+    (None, (0, 10)),
+    ([False] * 10, (0, 10)),  # nobody found: lifted as it is
+    ([False, False] + [True] * 6 + [False, False], (2, 8)),  # the held ends are not lifted
+    ([True] * 3 + [False] * 4 + [True] * 3, (0, 10)),  # a gap inside is lifted through
+])
+def test_seen_span_runs_from_the_first_person_to_the_last(valid, span):
+    from core.inference import seen_span
+
+    assert seen_span(None if valid is None else np.array(valid), 10) == span
+
+
+def test_a_clip_is_lifted_from_its_first_frame_with_a_person_to_its_last():
+    from core.inference import lift_many
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(arch="temporal_mlp", window=27, channels=16, expert_layers=1, temporal_layers=3)
+    model = build_model(cfg).eval()
+    for block in model.temporal:
+        torch.nn.init.normal_(block.proj.weight, std=0.1)
+    kp = _kp(100, seed=4)
+    valid = np.ones(100, bool)
+    valid[:5] = valid[40:75] = valid[90:] = False  # walks in late, is hidden a while, leaves early
+    icfg = InferenceConfig(flip_tta=False, device="cpu")
+    out = lift_sequence(kp, (640, 480), model, cfg.window, icfg, valid=valid, fps=30.0)
+    (alone,) = lift_many(model, [normalize_2d(kp, 640, 480)[5:90]], cfg.window, icfg)
+    assert out.dtype == np.float32 and out.shape == (100, 17, 3) and np.allclose(out[5:90], alone, atol=1e-5)
+    assert np.allclose(out[:5], alone[0]) and np.allclose(out[90:], alone[-1])  # the ends hold, as their 2D does

@@ -262,6 +262,23 @@ def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypa
     assert np.allclose(lengths, lengths[0], atol=1e-4)
 
 
+def test_both_paths_lift_a_clip_from_its_first_person_to_its_last(monkeypatch):
+    """batch (lift_clips) trims the frames before the first person and after the last, as lift_sequence (capture)."""
+    _tiny(monkeypatch)
+    seen = []
+    real_many = core.inference.lift_many
+    monkeypatch.setattr(core.inference, "lift_many",
+                        lambda m, seqs, *a, **k: seen.append([len(x) for x in seqs]) or real_many(m, seqs, *a, **k))
+    kp = _kp(100)
+    kp.valid[:5] = kp.valid[40:75] = kp.valid[95:] = False  # walks in late, is hidden a while, leaves early
+    lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
+    joints, _ = pipeline.lift_clips([kp, _kp(40)], lifter, InferenceConfig(device="cpu"))
+    assert seen[-1] == [90, 40] and [len(j) for j in joints] == [100, 40]
+    alone = core.inference.lift_sequence(pipeline.lifter_joints(kp, lifter.ankle_raise), kp.image_size, lifter.model,
+                                         lifter.window, InferenceConfig(device="cpu"), valid=kp.valid, fps=kp.fps)
+    assert seen[-1] == [90] and np.allclose(joints[0], alone, atol=1e-5)
+
+
 def _turns_lifted(monkeypatch) -> list[int]:
     """Install the tiny lifter and return the list that collects the quarter turns each lift_input call chose."""
     _tiny(monkeypatch)
