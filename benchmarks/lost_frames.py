@@ -24,7 +24,6 @@ within 40 frames of a lost one. JSON in benchmarks/results/lost_frames.json (doc
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +32,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from head_points import write_results  # noqa: E402
+
 CACHE = Path.home() / ".cache" / "posemoe"
 NEAR = 40
 
@@ -165,10 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"weights": a.weights.name,
            "synthetic": synthetic(a.weights, a.gaps, a.windows, a.frames, a.mid_start),
            "rendered": rendered(a.weights, [d for d in a.dirs if d.is_dir()])}
-    a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {a.json}")
-    return 0
+    return write_results(a.json, out)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Metrics in mm (MPJVE mm/frame, accel mm/frame^2). JSON in benchmarks/results/sho
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from head_points import write_results  # noqa: E402
+
 CACHE = Path.home() / ".cache" / "posemoe"
 KEYS = ("mpjpe_mm", "p_mpjpe_mm", "h_mpjpe_mm", "mpjve_mm", "accel_mm")
 
@@ -121,10 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     out = {"weights": a.weights.name, "synthetic": synthetic(a.weights, a.lengths, a.long, a.windows),
            "rendered": rendered(a.weights, [d for d in a.dirs if d.is_dir()])}
-    a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {a.json}")
-    return 0
+    return write_results(a.json, out)
 
 
 if __name__ == "__main__":

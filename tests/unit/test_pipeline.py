@@ -243,13 +243,20 @@ def test_the_ankle_raise_follows_the_weights_training_recipe(monkeypatch):
     assert np.allclose(seen[-1], kp.joints_2d)
 
 
-def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypatch):
-    """capture / lift (lift_sequence per shot) and batch (lift_clips: every shot a sequence of its own)."""
+def _lengths_lifted(monkeypatch) -> list[list[int]]:
+    """Install the tiny lifter and return the list that collects the lengths of the sequences each lift_many call
+    lifts."""
     _tiny(monkeypatch)
-    seen = []
+    seen: list[list[int]] = []
     real_many = core.inference.lift_many
     monkeypatch.setattr(core.inference, "lift_many",
                         lambda m, seqs, *a, **k: seen.append([len(x) for x in seqs]) or real_many(m, seqs, *a, **k))
+    return seen
+
+
+def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypatch):
+    """capture / lift (lift_sequence per shot) and batch (lift_clips: every shot a sequence of its own)."""
+    seen = _lengths_lifted(monkeypatch)
     kp = _kp(60)
     kp.extras["shot_cuts"] = np.array([25], np.int32)
     lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
@@ -264,11 +271,7 @@ def test_each_shot_of_an_edited_clip_is_lifted_on_its_own_in_both_paths(monkeypa
 
 def test_both_paths_lift_a_clip_from_its_first_person_to_its_last(monkeypatch):
     """batch (lift_clips) trims the frames before the first person and after the last, as lift_sequence (capture)."""
-    _tiny(monkeypatch)
-    seen = []
-    real_many = core.inference.lift_many
-    monkeypatch.setattr(core.inference, "lift_many",
-                        lambda m, seqs, *a, **k: seen.append([len(x) for x in seqs]) or real_many(m, seqs, *a, **k))
+    seen = _lengths_lifted(monkeypatch)
     kp = _kp(100)
     kp.valid[:5] = kp.valid[40:75] = kp.valid[95:] = False  # walks in late, is hidden a while, leaves early
     lifter = pipeline.load_model(None, InferenceConfig(device="cpu"))
