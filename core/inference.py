@@ -187,7 +187,10 @@ def seen_span(valid: np.ndarray | None, frames: int) -> tuple[int, int]:
     inside a clip stay lifted through their interpolated 2D: lifted apart on either side, 90-frame renders with 30
     frames lost in the middle read 2.6 mm worse (synthetic 90-frame clips 0.1), 243-frame synthetic clips 0.8-0.9
     better near the gap (docs/model.md section 2c, benchmarks/lost_frames.py)."""
-    seen = np.flatnonzero(np.ones(frames, bool) if valid is None else np.asarray(valid, bool))
+    v = np.ones(frames, bool) if valid is None else np.asarray(valid, bool).reshape(-1)
+    if len(v) != frames:
+        raise ValueError(f"seen_span: {len(v)} valid flags for {frames} frames")
+    seen = np.flatnonzero(v)
     return (int(seen[0]), int(seen[-1]) + 1) if len(seen) else (0, frames)
 
 

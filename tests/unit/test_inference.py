@@ -329,6 +329,8 @@ def test_seen_span_runs_from_the_first_person_to_the_last(valid, span):
     from core.inference import seen_span
 
     assert seen_span(None if valid is None else np.array(valid), 10) == span
+    with pytest.raises(ValueError, match="9 valid flags for 10 frames"):
+        seen_span(np.ones(9, bool), 10)
 
 
 def test_a_clip_is_lifted_from_its_first_frame_with_a_person_to_its_last():
