@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -170,10 +171,33 @@ def lift_sequence(
     """Return (T,17,3) float32 root-relative 3D joints (metres, camera frame) for (T,17,2) pixels (``valid``
     (T,) bool: the frames with a person, ``focal`` and ``upright``, for :func:`lift_input`; ``fps``: the clip's
     rate, see :func:`rate_plan`)."""
-    x, turns = lift_input(joints_2d, image_size, valid, focal, upright)
-    a, b = seen_span(valid, len(x))
-    return turn_camera_points(hold_ends(lift_many(model, [x[a:b]], window, cfg, on_progress, [fps])[0], a, len(x)),
-                              -turns)
+    clip = ClipInput(joints_2d, image_size, valid, fps, focal, upright)
+    return lift_clips(model, [clip], window, cfg, on_progress)[0]
+
+
+class ClipInput(NamedTuple):
+    """One clip (or one shot of one) to lift: (T,17,2) pixels and what :func:`lift_input` and :func:`rate_plan` need
+    (``valid`` (T,) bool: the frames with a person)."""
+
+    joints_2d: np.ndarray
+    image_size: tuple[int, int]
+    valid: np.ndarray | None = None
+    fps: float | None = None
+    focal: float | None = None
+    upright: bool = True
+
+
+def lift_clips(model: torch.nn.Module, clips: Sequence[ClipInput], window: int, cfg: InferenceConfig | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+    """Return, per clip, what :func:`lift_sequence` returns for it: each turned upright (:func:`lift_input`), lifted
+    from its first frame with a person to its last (:func:`seen_span`, :func:`hold_ends`), its windows sharing
+    batches with the other clips' (:func:`lift_many`), and turned back."""
+    inputs = [lift_input(c.joints_2d, c.image_size, c.valid, c.focal, c.upright) for c in clips]
+    spans = [seen_span(c.valid, len(x)) for c, (x, _) in zip(clips, inputs, strict=True)]
+    lifted = lift_many(model, [x[a:b] for (x, _), (a, b) in zip(inputs, spans, strict=True)], window, cfg,
+                       on_progress, [c.fps for c in clips])
+    return [turn_camera_points(hold_ends(y, a, len(x)), -turns)
+            for y, (x, turns), (a, _) in zip(lifted, inputs, spans, strict=True)]
 
 
 def seen_span(valid: np.ndarray | None, frames: int) -> tuple[int, int]:

@@ -145,23 +145,16 @@ def lift_clips(kps: list[Keypoints2D], lifter: Lifter, cfg: InferenceConfig | No
     """Return the raw 3D joints of several clips lifted together (windows share batches), and the cfg used.
     ``focals``: each clip's known focal length in pixels (see :func:`known_focal`), default unknown;
     ``lying_down``: lift every clip as filmed (core.inference.lift_input's ``upright`` False)."""
-    from core.inference import hold_ends, lift_input, lift_many, seen_span
-    from core.keypoints import turn_camera_points
+    from core import inference
 
     focals = focals or [None] * len(kps)
     pieces = [(i, a, b) for i, kp in enumerate(kps) for a, b in clip_shots(kp)]  # each shot lifted on its own
     xs = [lifter_joints(kp, lifter.ankle_raise) for kp in kps]
-    inputs = (lift_input(xs[i][a:b], kps[i].image_size, kps[i].valid[a:b], focals[i], not lying_down)
-              for i, a, b in pieces)
-    seqs, turns = zip(*inputs, strict=True)
-    spans = [seen_span(kps[i].valid[a:b], b - a) for i, a, b in pieces]  # as lift_sequence trims them
+    clips = [inference.ClipInput(xs[i][a:b], kps[i].image_size, kps[i].valid[a:b], kps[i].fps, focals[i],
+                                 not lying_down) for i, a, b in pieces]
     progress = lambda d, t: emit(Progress("lift", d, t))  # noqa: E731
-    lifted, cfg = _cpu_fallback(lambda m, c: lift_many(m, [q[s:e] for q, (s, e) in zip(seqs, spans, strict=True)],
-                                                       lifter.window, c, on_progress=progress,
-                                                       fps=[kps[i].fps for i, _, _ in pieces]),
+    turned, cfg = _cpu_fallback(lambda m, c: inference.lift_clips(m, clips, lifter.window, c, progress),
                                 lifter.model, cfg or InferenceConfig(), emit)
-    joints = [hold_ends(j, s, len(q)) for j, q, (s, _) in zip(lifted, seqs, spans, strict=True)]
-    turned = [turn_camera_points(j, -k) for j, k in zip(joints, turns, strict=True)]
     return [np.concatenate([j for (i, _, _), j in zip(pieces, turned, strict=True) if i == n])
             for n in range(len(kps))], cfg
 
