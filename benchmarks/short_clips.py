@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +37,25 @@ CACHE = Path.home() / ".cache" / "posemoe"
 KEYS = ("mpjpe_mm", "p_mpjpe_mm", "h_mpjpe_mm", "mpjve_mm", "accel_mm")
 
 
+@contextmanager
+def short_clips_lifted(model, whole: bool) -> Iterator[None]:  # noqa: ANN001
+    """Within the block, ``model`` (this instance only) lifts a clip under a window whole, or (``whole`` False)
+    edge-padded to the window as before 2026-11-27 (core.inference._short_clip reads ``model.any_length``)."""
+    model.any_length = whole
+    try:
+        yield
+    finally:
+        del model.any_length
+
+
 def lift(model, clips: np.ndarray, window: int, whole: bool) -> np.ndarray:  # noqa: ANN001
-    """Return the product's lift (core.inference.lift_many, flip augmentation) of normalised 2D clips (N, T, 17, 2):
-    a clip under a window lifted whole, or (``whole`` False) edge-padded to the window as before 2026-11-27."""
+    """Return the product's lift (core.inference.lift_many, flip augmentation) of normalised 2D clips (N, T, 17, 2),
+    short ones whole or edge-padded (:func:`short_clips_lifted`)."""
     from core.config import InferenceConfig
     from core.inference import lift_many
 
-    model.any_length = whole  # on this instance only
-    try:
+    with short_clips_lifted(model, whole):
         return np.stack(lift_many(model, list(np.asarray(clips, np.float32)), window, InferenceConfig(device="cpu")))
-    finally:
-        del model.any_length
 
 
 def synthetic(weights: Path, lengths: list[int], long: list[int], windows: int) -> dict:
@@ -87,9 +97,9 @@ def rendered(weights: Path, dirs: list[Path]) -> dict:
             x = lifter_joints(kp, ankle_raise(meta))
             row = {"frames": len(gt)}
             for mode in ("padded", "whole"):
-                model.any_length = mode == "whole"  # this instance only: padded is the rule before 2026-11-27
-                y = lift_sequence(x, kp.image_size, model, cfg.window, valid=kp.valid, fps=kp.fps).astype(np.float64)
-                del model.any_length
+                with short_clips_lifted(model, mode == "whole"):
+                    y = lift_sequence(x, kp.image_size, model, cfg.window, valid=kp.valid, fps=kp.fps)
+                y = y.astype(np.float64)
                 m = np.array([1000 * p_mpjpe(y, gt), 1000 * mpjpe(y, gt), 1000 * accel_error(y, gt)])
                 row[mode] = dict(zip(("p_mpjpe_mm", "mpjpe_mm", "accel_mm"), np.round(m, 3).tolist(), strict=True))
                 sums[mode] += m * len(gt)
