@@ -14,17 +14,22 @@ Three ways, flip augmentation on, measured on the frames with a person:
 On synthetic validation clips (held-out subjects, shared bodies, detector-gap 2D noise) at 30 fps of ``--frames``
 frames with frames lost at the start, the end or the middle (``--gaps``: ``start60`` = the first 60 frames, ``end60``,
 ``mid30`` = 30 frames from ``--mid-start``), filled as the extraction fills them; and on real MediaPipe 2D of the
-rendered clips of 90 frames or more in ``--dirs`` (the first 90 frames, raw lifter as ``posemoe capture`` lifts) with
-their first 30 frames or frames 30-59 lost. MPJPE and P-MPJPE in mm over every frame with a person, and over those
+rendered clips of ``--render-frames`` (90) frames or more in ``--dirs`` (their first 90 frames, raw lifter as
+``posemoe capture`` lifts) with ``--render-gaps`` lost (their first 30 frames, or 30 from ``--render-mid-start``).
+The 8-second validation renders (``scripts/render_real2d_set.py --validation --seconds 8 --min-seconds 8``) test
+gaps with a long side on each. MPJPE and P-MPJPE in mm over every frame with a person, and over those
 within 40 frames of a lost one. JSON in benchmarks/results/lost_frames.json (docs/model.md, section 2c).
 
     python benchmarks/lost_frames.py [--gaps start10 start60 end60 mid30 mid40] [--frames 243] [--mid-start 100]
+    python benchmarks/lost_frames.py --gaps --dirs ~/.cache/posemoe/real2d_val_long --render-frames 240 \
+        --render-gaps mid15 mid30 mid60 --render-mid-start 90 --json benchmarks/results/lost_frames_long.json
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,8 +111,10 @@ def synthetic(weights: Path, gaps: list[str], windows: int, frames: int, mid_sta
     return out
 
 
-def rendered(weights: Path, dirs: list[Path], gaps: tuple[str, ...] = ("start30", "mid30"), frames: int = 90) -> dict:
-    """Return {gap: {way: figures, "clips": names}} pooled over the renders of ``frames`` frames or more."""
+def rendered(weights: Path, dirs: list[Path], gaps: Sequence[str] = ("start30", "mid30"), frames: int = 90,
+             mid_start: int = 30) -> dict:
+    """Return {gap: {way: figures, "clips": names}} pooled over the renders of ``frames`` frames or more (their first
+    ``frames``; mid gaps from frame ``mid_start``)."""
     from core.extract import fill_invalid
     from core.inference import lift_input
     from core.keypoints import turn_camera_points
@@ -118,7 +125,7 @@ def rendered(weights: Path, dirs: list[Path], gaps: tuple[str, ...] = ("start30"
     model, cfg, meta = load_lifter(weights)
     out = {}
     for gap in gaps:
-        valid = lost_mask(gap, frames, 30)
+        valid = lost_mask(gap, frames, mid_start)
         lifts: dict[str, list] = {}
         gts, names = [], []
         for folder in dirs:
@@ -162,12 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mid-start", type=int, default=100, help="first lost frame of the mid gaps (synthetic)")
     p.add_argument("--windows", type=int, default=400, help="synthetic validation clips (at most)")
     p.add_argument("--dirs", type=Path, nargs="*", default=[CACHE / "real2d_val", CACHE / "gt"])
+    p.add_argument("--render-gaps", nargs="*", default=["start30", "mid30"], help="gaps in the renders")
+    p.add_argument("--render-frames", type=int, default=90, help="renders' frames measured (shorter ones skipped)")
+    p.add_argument("--render-mid-start", type=int, default=30, help="first lost frame of the renders' mid gaps")
     p.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "lost_frames.json")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
     out = {"weights": a.weights.name,
-           "synthetic": synthetic(a.weights, a.gaps, a.windows, a.frames, a.mid_start),
-           "rendered": rendered(a.weights, [d for d in a.dirs if d.is_dir()])}
+           "synthetic": synthetic(a.weights, a.gaps, a.windows, a.frames, a.mid_start) if a.gaps else {},
+           "rendered": rendered(a.weights, [d for d in a.dirs if d.is_dir()], a.render_gaps, a.render_frames,
+                                a.render_mid_start)}
     return write_results(a.json, out)
 
 

@@ -125,6 +125,8 @@ class AugmentConfig:
     focal_range: tuple[float, float] = (0.5, 1.5)  # x image width
     distance_range: tuple[float, float] = (2.0, 8.0)  # metres
     height_range: tuple[float, float] = (0.5, 2.0)  # camera height, metres
+    high_camera_prob: float = 0.0  # share of clips filmed from above instead: a shelf, a wall, a stand
+    high_height_range: tuple[float, float] = (2.0, 5.0)  # their camera height, metres
     pitch_roll_deg: float = 5.0  # extra camera pitch and roll jitter (std, degrees)
     body_jitter: float = 0.05  # std of each body measurement factor
     gap_prob: float = 0.8  # share of clips with a per-clip detector offset

@@ -209,8 +209,9 @@ def seen_span(valid: np.ndarray | None, frames: int) -> tuple[int, int]:
     with a person, synthetic validation clips read 0.9-1.5 mm lower MPJPE within 40 frames of the lost ones (10 or 60
     at the start, 60 at the end), real MediaPipe 2D of renders with their first 30 frames lost 1.8 mm lower. Gaps
     inside a clip stay lifted through their interpolated 2D: lifted apart on either side, 90-frame renders with 30
-    frames lost in the middle read 2.6 mm worse (synthetic 90-frame clips 0.1), 243-frame synthetic clips 0.8-0.9
-    better near the gap (docs/model.md section 2c, benchmarks/lost_frames.py)."""
+    frames lost in the middle read 2.6 mm worse (synthetic 90-frame clips 0.1), 240-frame renders with 15-60 lost
+    after frame 90 0.1-0.8 worse, though 243-frame synthetic clips read 0.8-0.9 better near the gap (docs/model.md
+    section 2c, benchmarks/lost_frames.py)."""
     v = np.ones(frames, bool) if valid is None else np.asarray(valid, bool).reshape(-1)
     if len(v) != frames:
         raise ValueError(f"seen_span: {len(v)} valid flags for {frames} frames")

@@ -64,8 +64,11 @@ def cameras(rng: np.random.Generator, centre: np.ndarray, aug: AugmentConfig
     dist = rng.uniform(*aug.distance_range, size=b)
     dist = np.clip(np.maximum(dist, focal * 1.9 / (0.95 * size[:, 1])), None, 12.0)  # keep a standing body in view
     yaw = rng.uniform(-np.pi, np.pi, size=b)
-    cam = np.stack([centre[:, 0] + dist * np.sin(yaw), rng.uniform(*aug.height_range, size=b),
-                    centre[:, 2] + dist * np.cos(yaw)], axis=-1)  # fmt: skip
+    height = rng.uniform(*aug.height_range, size=b)
+    if aug.high_camera_prob > 0:  # drawn only then, so the seeded validation cameras stay what they were
+        high = rng.random(b) < aug.high_camera_prob
+        height = np.where(high, rng.uniform(*aug.high_height_range, size=b), height)
+    cam = np.stack([centre[:, 0] + dist * np.sin(yaw), height, centre[:, 2] + dist * np.cos(yaw)], axis=-1)
     look = centre + rng.normal(0, 0.25, size=(b, 3)) * np.array([1.0, 0.5, 1.0])
     z = look - cam
     z /= np.linalg.norm(z, axis=-1, keepdims=True)

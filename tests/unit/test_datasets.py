@@ -141,6 +141,31 @@ def test_projection_is_a_pinhole_camera():
     assert np.allclose(px, expect, atol=1e-3)
 
 
+def test_high_cameras_are_a_share_of_clips_and_leave_the_default_draws_alone():
+    """AugmentConfig.high_camera_prob: that share of cameras from high_height_range, the rest as before; at 0 (the
+    default) nothing more is drawn, so seeded validation cameras are the ones every earlier figure was measured on."""
+    from dataclasses import replace
+
+    from core.synthetic import cameras
+
+    centre = np.zeros((4000, 3), np.float32)
+    centre[:, 1] = 0.9
+    plain = cameras(np.random.default_rng(5), centre, AugmentConfig())
+    again = cameras(np.random.default_rng(5), centre, replace(AugmentConfig(), high_height_range=(9.0, 9.5)))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, again, strict=True))
+    h = plain[1][:, 1]
+    assert h.min() >= 0.5 and h.max() <= 2.0
+    aug = replace(AugmentConfig(), high_camera_prob=0.25, high_height_range=(3.0, 5.0))
+    rot, cam, _, _ = cameras(np.random.default_rng(5), centre, aug)
+    high = cam[:, 1] >= 3.0
+    assert 0.2 < high.mean() < 0.3 and np.all(cam[~high, 1] <= 2.0) and np.all(cam[high, 1] <= 5.0)
+    # each still looks at the body (the centre ahead, near the optical axis), a high one looking down more steeply
+    ahead = np.einsum("bij,bj->bi", rot, centre - cam)
+    assert np.all(ahead[:, 2] > 0) and np.median(np.abs(ahead[:, :2] / ahead[:, 2:])) < 0.15
+    down = -rot[:, 2, 1]  # the optical axis's downward part (world Y up)
+    assert np.median(down[high]) > np.median(down[~high]) + 0.2
+
+
 def test_node_positions_walk_the_tree():
     """Every node = its parent + length x direction, for batched, broadcast inputs."""
     from types import SimpleNamespace

@@ -40,3 +40,15 @@ def test_validation_rows_hold_only_validation_subjects(shared_data):
     rows = training_rows(default_data_dir(), validation=True)
     assert rows and {r["subject"] for r in rows} <= set(VALIDATION_SUBJECTS)
     assert clip_spec(rows, 0, 0, 3.0, "v")["name"].startswith("v0_0000_")
+    long = training_rows(default_data_dir(), validation=True, min_seconds=8.0)  # --min-seconds: long takes only
+    assert long and all(float(r["seconds"]) >= 8.0 for r in long) and len(long) < len(rows)
+    assert all(r in rows for r in long)
+
+
+def test_camera_height_range_is_drawn_within_and_leaves_the_other_draws_alone():
+    """--raise: steep cameras change the camera's height only; the default range keeps earlier sets' draws."""
+    plain = [clip_spec(ROWS, 5, i, 3.0) for i in range(20)]
+    steep = [clip_spec(ROWS, 5, i, 3.0, raise_m=(2.5, 5.0)) for i in range(20)]
+    assert all(-0.6 <= s["raise"] <= 1.5 for s in plain) and all(2.5 <= s["raise"] <= 5.0 for s in steep)
+    assert [{**s, "raise": 0} for s in plain] == [{**s, "raise": 0} for s in steep]
+    assert plain == [clip_spec(ROWS, 5, i, 3.0, raise_m=(-0.6, 1.5)) for i in range(20)]
