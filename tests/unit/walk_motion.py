@@ -99,6 +99,16 @@ def jump_world(lean_deg: float = 35.0) -> tuple[np.ndarray, np.ndarray]:
     return j, planted
 
 
+def stand_world(seconds: float = 3.0, raised: float = 0.0) -> np.ndarray:
+    """Return joints (T,17,3), Z-up world, ground z = 0, of a person standing on one spot, feet 20 cm apart, facing
+    +X, the right foot ``raised`` m off the ground; only the arms move."""
+    t = np.arange(int(seconds * FPS)) / FPS
+    pelvis = np.stack([np.zeros_like(t), np.zeros_like(t), np.full_like(t, 0.9)], -1)
+    feet = [np.stack([np.zeros_like(t), np.full_like(t, 0.1 * side), np.full_like(t, ANKLE_H + lift)], -1)
+            for side, lift in ((1.0, 0.0), (-1.0, raised))]
+    return _body(pelvis, feet[0], feet[1], t)
+
+
 def sit_world(seconds: float = 3.0) -> np.ndarray:
     """Return joints (T,17,3), Z-up world, ground z = 0, of a person seated on a chair, facing +X: thighs level,
     shins upright, feet flat in front of the hips, upright back; only the arms move. Mid-ankle -> thorax leans
