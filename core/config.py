@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 ARCHS = ("posemoe", "entangled", "mlp", "temporal_mlp")
 
-DEFAULT_WEIGHTS_NAME = "temporal_mlp_v7.safetensors"
+DEFAULT_WEIGHTS_NAME = "temporal_mlp_v8.safetensors"
 """File name of the default lifter in core/assets (here, torch-free, so Blender-side code can name it)."""
 
 

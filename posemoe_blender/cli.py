@@ -592,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     p = add("eval", cmd_eval, "evaluate lifter weights on the held-out CMU subjects",
-            "  posemoe eval --weights core/assets/temporal_mlp_v7.safetensors --json-out eval.json")
+            "  posemoe eval --weights core/assets/temporal_mlp_v8.safetensors --json-out eval.json")
     p.add_argument("--weights", type=Path, required=True, help="weights .safetensors")
     p.add_argument("--data", type=Path, default=None, help="BVH folder (default: ../shared/data/mocap/cmu)")
     p.add_argument("--json-out", type=Path, default=None, help="also write the report here")

@@ -18,7 +18,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
-CONFIGS=${CONFIGS:-"temporal_mlp_v7_cont_gpu"}
+CONFIGS=${CONFIGS:-"temporal_mlp_v8_cont_gpu"}
 
 if [ "${1:-}" = prepare ]; then
     data=../shared/data
@@ -31,12 +31,13 @@ if [ "${1:-}" = prepare ]; then
     cp -f "$data"/mocap/cmu/index.csv "$data"/mocap/cmu/excluded.txt .devdata/cmu/
     # Configs that start from weights which have left core/assets (v2: temporal_mlp_v2_cont_gpu; v3:
     # temporal_mlp_w48_long_gpu; v4: temporal_mlp_v4_cont_gpu, temporal_mlp_v4_deep_gpu; v5: temporal_mlp_v5_cont_gpu,
-    # temporal_mlp_v5_cont2_gpu; v6: temporal_mlp_v6_cont_gpu, temporal_mlp_v6_high_cpu) read them from runs/:
+    # temporal_mlp_v5_cont2_gpu; v6: temporal_mlp_v6_cont_gpu, temporal_mlp_v6_high_cpu; v7: temporal_mlp_v7_cont_gpu,
+    # temporal_mlp_v7_cont_cpu) read them from runs/:
     # restore them there and carry them when such a config runs. They stay out of .devdata, which travels on every
-    # call: the tree (~24 MiB with v7) and .devdata (~35 MiB) leave about 5 MiB of the 64 a call may send.
+    # call: the tree (~24 MiB with v8) and .devdata (~35 MiB) leave about 5 MiB of the 64 a call may send.
     # A weights file git cannot give (a shallow clone) is warned about, not fatal: the default config needs none.
     mkdir -p runs
-    for f in 143539e:temporal_mlp_v2 b6e9bb6:temporal_mlp_v3 a4965d1:temporal_mlp_v4 0f96efe:temporal_mlp_v5 574dcfb:temporal_mlp_v6; do
+    for f in 143539e:temporal_mlp_v2 b6e9bb6:temporal_mlp_v3 a4965d1:temporal_mlp_v4 0f96efe:temporal_mlp_v5 574dcfb:temporal_mlp_v6 e828429:temporal_mlp_v7; do
         for ext in safetensors json; do
             dest="runs/${f#*:}.$ext"
             [ -s "$dest" ] && continue

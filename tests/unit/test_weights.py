@@ -67,7 +67,7 @@ def test_strict_load_rejects_config_mismatch(saved):
 
 
 def test_default_weights_path_is_in_the_package():
-    assert DEFAULT_WEIGHTS.name == "temporal_mlp_v7.safetensors" and DEFAULT_WEIGHTS.parent.name == "assets"
+    assert DEFAULT_WEIGHTS.name == "temporal_mlp_v8.safetensors" and DEFAULT_WEIGHTS.parent.name == "assets"
     assert DEFAULT_WEIGHTS.is_absolute()
 
 
