@@ -76,10 +76,10 @@ def _read_text(path: Path) -> str:
     if (kind := not_a_file(path)) is not None:
         raise InputFileError(f"{path}: is {kind}, not a BVH file; give the file itself")
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
+        if path.suffix.lower() == ".gz":  # utf-8-sig: a byte-order mark (Windows tools write one) is not a token
+            with gzip.open(path, "rt", encoding="utf-8-sig", errors="replace") as f:
                 return f.read()
-        return path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8-sig", errors="replace")
     except (OSError, EOFError, zlib.error) as e:  # zlib.error: a corrupt .gz stream
         raise InputFileError(f"{path}: cannot read BVH ({e})") from e
 
@@ -157,13 +157,30 @@ def parse_bvh(text: str, source: str = "<string>") -> BvhMotion:
         raise InputFileError(f"{source}: BVH has {n_frames} frames and frame time {frame_time}; "
                              "both must be positive (and the frame time finite)")
     if values.size != n_frames * n_ch:
-        raise InputFileError(
-            f"{source}: BVH MOTION has {values.size} values, expected {n_frames} frames x {n_ch} channels"
-        )
+        values, n_frames = _whole_frame_lines(tokens[5] if len(tokens) > 5 else "", n_frames, n_ch, source)
     motion = values.reshape(n_frames, n_ch)
     if not np.isfinite(motion).all():
         raise InputFileError(f"{source}: BVH MOTION contains NaN or infinite values")
     return BvhMotion(joints, motion, frame_time, source)
+
+
+def _whole_frame_lines(block: str, declared: int, n_ch: int, source: str) -> tuple[np.ndarray, int]:
+    """Return (values, frames) of a MOTION block whose value count does not match its ``Frames:`` line, where it
+    is one frame a line: a wrong count, or a last line cut short (a copy or an export stopped part way), loses
+    nothing else. InputFileError where a line other than the last lacks values (the channels would shift)."""
+    lines = [ln.split() for ln in block.splitlines() if ln.strip()]
+    if not lines or any(len(ln) != n_ch for ln in lines[:-1]) or len(lines[-1]) > n_ch:
+        total = sum(len(ln) for ln in lines)
+        raise InputFileError(f"{source}: BVH MOTION has {total} values, expected {declared} frames x {n_ch} "
+                             "channels, one frame a line; the file is damaged: export it again")
+    whole = lines if len(lines[-1]) == n_ch else lines[:-1]
+    if not whole:
+        raise InputFileError(f"{source}: BVH MOTION holds no whole frame of {n_ch} channels; export it again")
+    log.warning("%s: the BVH says %d frames and holds %d whole ones; reading those", source, declared, len(whole))
+    try:
+        return np.array(whole, dtype=np.float64), len(whole)
+    except ValueError as e:
+        raise InputFileError(f"{source}: malformed BVH MOTION values ({e})") from e
 
 
 def read_bvh(path: Path | str) -> BvhMotion:

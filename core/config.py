@@ -174,7 +174,8 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     data_dir: str = ""
     cache_dir: str = ""
-    val_subjects: tuple[str, ...] = ()  # empty = core.datasets.VALIDATION_SUBJECTS
+    bvh_map: str = ""  # joint mapping JSON for a library whose joints are not recognised by name (core.rigs format)
+    val_subjects: tuple[str, ...] = ()  # empty = core.training.validation_subjects chooses
     fps_choices: tuple[float, ...] = (25.0, 30.0, 50.0, 60.0)
     minutes: float = 40.0  # wall-clock budget; 0 = steps only
     steps: int = 0  # 0 = time budget only

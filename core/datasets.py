@@ -45,6 +45,13 @@ NAME_TABLE: dict[str, dict[str, tuple[str, ...]]] = {
         "r_shoulder": ("RightArm",), "r_elbow": ("RightForeArm",), "r_wrist": ("RightHand",),
         "l_shoulder": ("LeftArm",), "l_elbow": ("LeftForeArm",), "l_wrist": ("LeftHand",), "head": ("Head",),
     },
+    "smpl": {  # SMPL / SMPL-X joint names (AMASS and other research exports): joints named by the joint itself
+        "r_hip": ("R_Hip", "right_hip"), "r_knee": ("R_Knee", "right_knee"), "r_ankle": ("R_Ankle", "right_ankle"),
+        "l_hip": ("L_Hip", "left_hip"), "l_knee": ("L_Knee", "left_knee"), "l_ankle": ("L_Ankle", "left_ankle"),
+        "r_shoulder": ("R_Shoulder", "right_shoulder"), "r_elbow": ("R_Elbow", "right_elbow"),
+        "r_wrist": ("R_Wrist", "right_wrist"), "l_shoulder": ("L_Shoulder", "left_shoulder"),
+        "l_elbow": ("L_Elbow", "left_elbow"), "l_wrist": ("L_Wrist", "left_wrist"), "head": ("Head", "head"),
+    },
     "mixamo": {
         "r_hip": ("mixamorig:RightUpLeg",), "r_knee": ("mixamorig:RightLeg",), "r_ankle": ("mixamorig:RightFoot",),
         "l_hip": ("mixamorig:LeftUpLeg",), "l_knee": ("mixamorig:LeftLeg",), "l_ankle": ("mixamorig:LeftFoot",),
@@ -64,16 +71,53 @@ TOP_FROM_EYES = (0.104, -0.016)
 # (core.keypoints.HEAD_POINT_WEIGHTS, benchmarks/head_points.py).
 
 
-def detect_family(names: list[str]) -> str:
-    """Return the NAME_TABLE family whose names all occur in ``names`` (InputFileError if none does)."""
-    present = set(names)
-    stripped = {n.split(":")[-1] for n in names}
+def _named_family(names: list[str]) -> tuple[str, dict[str, int]] | None:
+    """Return (NAME_TABLE family, {role: joint index}) where the family's names all occur in ``names`` (Mixamo's
+    also under another namespace, ``mixamorig1:``), else None."""
     for fam, table in NAME_TABLE.items():
-        if all(any(c in present for c in cands) for cands in table.values()):
-            return fam
-    if all(any(c.split(":")[-1] in stripped for c in cands) for cands in NAME_TABLE["mixamo"].values()):
-        return "mixamo"
-    raise InputFileError(f"BVH joint names match no known skeleton family ({sorted(NAME_TABLE)}); names: {names[:8]}")
+        if all(any(c in names for c in cands) for cands in table.values()):
+            return fam, {r: next(names.index(c) for c in cands if c in names) for r, cands in table.items()}
+    bare = [n.split(":")[-1] for n in names]
+    table = NAME_TABLE["mixamo"]
+    if all(any(c.split(":")[-1] in bare for c in cands) for cands in table.values()):
+        return "mixamo", {r: bare.index(cands[0].split(":")[-1]) for r, cands in table.items()}
+    return None
+
+
+MAPPING_HINT = ("give a joint mapping file: --bvh-map FILE.json, {\"h36m_to_bone\": {\"l_hip\": \"<left thigh "
+                "joint>\", ...}}, the format of --rig mapping files (docs/FORMATS.md, \"Training on your own BVH\")")
+
+
+def skeleton_roles(bvh: BvhMotion, mapping: dict[str, str] | None = None) -> tuple[str, dict[str, int]]:
+    """Return (family, {role: BVH joint index}) for :data:`ROLES`.
+
+    ``mapping`` (H36M joint -> BVH joint name, as ``--rig`` mapping files hold; the role "head" is the mapping's
+    ``neck``, the skull-base joint) wins; else the :data:`NAME_TABLE` family whose names all occur; else the
+    roles read off the names and hierarchy as for armatures (core.rig_names: 3ds Max Biped, Unreal, Character
+    Creator, ...), family "guessed". InputFileError, naming the way out, when none gives every role.
+    """
+    names = bvh.names
+    if mapping is not None:
+        wanted = {r: mapping.get("neck" if r == "head" else r, "") for r in ROLES}
+        absent = sorted({n for n in wanted.values() if n not in names})
+        if absent:
+            own = ", ".join(n for n in names if not n.endswith("_end"))
+            raise InputFileError(f"{bvh.source}: the joint mapping names joints this BVH lacks "
+                                 f"({', '.join(map(repr, absent[:4]))}); its joints are {own[:300]}")
+        return "mapping", {r: names.index(n) for r, n in wanted.items()}
+    if (named := _named_family(names)) is not None:
+        return named
+    from core.rig_names import guess_mapping, torso_not_found
+
+    parents = {j.name: bvh.joints[j.parent].name if j.parent >= 0 else None for j in bvh.joints}
+    guessed = guess_mapping(parents)
+    if guessed is None:
+        own = [n for n in names if not n.endswith("_end")]
+        why = torso_not_found(parents) or "the names are not those of a known skeleton"
+        raise InputFileError(f"{bvh.source}: cannot tell the BVH's hips, knees, ankles, shoulders, elbows, wrists "
+                             f"and head ({why}; joints: {', '.join(own[:8])}, ...); {MAPPING_HINT}")
+    log.info("%s: joints recognised by name: %s", bvh.source, guessed)
+    return "guessed", {r: names.index(guessed["neck" if r == "head" else r]) for r in ROLES}
 
 
 @dataclass
@@ -101,11 +145,16 @@ class BoneGraph:
 
 
 def _unit_scale(bvh: BvhMotion, roles: dict[str, int]) -> float:
-    """Return metres per BVH unit, guessed from the rest-pose leg length (hip to ankle)."""
+    """Return metres per BVH unit, guessed from the rest-pose leg length (hip to ankle, along the chain: a rig
+    with twist or helper joints between them counts every bone)."""
     from core.bvh import chain_to_root
 
     off = bvh.offsets
-    leg = sum(np.linalg.norm(off[k]) for k in chain_to_root(bvh.parents, roles["l_ankle"])[-2:])
+    chain = chain_to_root(bvh.parents, roles["l_ankle"])
+    if roles["l_hip"] not in chain:
+        raise InputFileError(f"{bvh.source}: the left ankle's joint does not hang below the left hip's; check the "
+                             "joint mapping (--bvh-map)")
+    leg = sum(np.linalg.norm(off[k]) for k in chain[chain.index(roles["l_hip"]) + 1 :])
     for scale in (1.0, 0.01, 0.001, 0.0254):
         if 0.4 <= leg * scale <= 1.5:
             return scale
@@ -128,13 +177,14 @@ def _up_rotation(rest_pos: np.ndarray, roles: dict[str, int]) -> np.ndarray:
     return np.round(rot.as_matrix())
 
 
-def build_bone_graph(bvh: BvhMotion) -> tuple[BoneGraph, str, float, np.ndarray]:
-    """Return ``(graph, family, metres_per_unit, up_matrix)`` for a BVH skeleton."""
+def build_bone_graph(bvh: BvhMotion, mapping: dict[str, str] | None = None
+                     ) -> tuple[BoneGraph, str, float, np.ndarray]:  # fmt: skip
+    """Return ``(graph, family, metres_per_unit, up_matrix)`` for a BVH skeleton (``mapping``: see
+    :func:`skeleton_roles`)."""
     from core.bvh import chain_to_root
 
-    fam = detect_family(bvh.names)
+    fam, roles = skeleton_roles(bvh, mapping)
     names = bvh.names
-    roles = {r: next(names.index(c) for c in cands if c in names) for r, cands in NAME_TABLE[fam].items()}
     scale = _unit_scale(bvh, roles)
     rest_bvh = forward_kinematics(_rest_only(bvh))[0][0] * scale
     up_m = _up_rotation(rest_bvh, roles)
@@ -314,7 +364,8 @@ def default_cache_dir() -> Path:
 def read_index(data_dir: Path) -> list[dict[str, str]]:
     """Return index.csv rows (clip, subject, category, ...) minus clips listed in excluded.txt.
 
-    Without an index.csv, every ``*.bvh``/``*.bvh.gz`` below ``data_dir`` is a clip, its folder the subject.
+    Without an index.csv, every ``*.bvh``/``*.bvh.gz`` below ``data_dir`` is a clip and its folder the subject
+    (whole subjects are held out for validation); where all lie in one folder, each clip is its own subject.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -330,46 +381,85 @@ def read_index(data_dir: Path) -> list[dict[str, str]]:
         for r in rows:
             r["path"] = str(data_dir / r["subject"] / f"{r['clip']}.bvh.gz")
         return rows
-    files = sorted([*data_dir.rglob("*.bvh"), *data_dir.rglob("*.bvh.gz")])
-    return [{"clip": p.name.split(".")[0], "subject": p.parent.name, "category": "other", "path": str(p)}
-            for p in files if p.name.split(".")[0] not in excluded]  # fmt: skip
+    files = sorted(p for p in data_dir.rglob("*") if p.name.lower().endswith((".bvh", ".bvh.gz")) and p.is_file()
+                   and _clip_name(p) not in excluded)  # fmt: skip
+    one_folder = len({p.parent for p in files}) == 1
+    rows = []
+    for p in files:
+        st = p.stat()  # size and time: a file edited in place makes a new cache
+        rows.append({"clip": _clip_name(p), "subject": _clip_name(p) if one_folder else p.parent.name,
+                     "category": "other", "path": str(p), "stamp": f"{st.st_size}-{st.st_mtime_ns}"})
+    return rows
 
 
-def _data_id(rows: list[dict[str, str]]) -> str:
+def _clip_name(path: Path) -> str:
+    """Return a BVH file's name without ``.bvh`` / ``.bvh.gz`` (any case)."""
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    return name[:-4]
+
+
+def _data_id(rows: list[dict[str, str]], mapping: dict[str, str] | None = None) -> str:
     h = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    if mapping is not None:
+        h.update(json.dumps(mapping, sort_keys=True).encode())
     for r in rows:
-        h.update(f"{r['clip']},{r['subject']},{r.get('frames', '')};".encode())
+        h.update(f"{r['clip']},{r['subject']},{r.get('frames') or r.get('stamp', '')};".encode())
     return h.hexdigest()[:16]
 
 
-def build_cache(data_dir: Path, out_path: Path) -> Path:
-    """Return ``out_path`` after converting every clip of ``data_dir`` to bone directions (one-off, ~1-2 min)."""
+def _few(items: list[str], n: int = 3) -> str:
+    return "; ".join(items[:n]) + (f"; and {len(items) - n} more" if len(items) > n else "")
+
+
+def build_cache(data_dir: Path, out_path: Path, mapping: dict[str, str] | None = None) -> Path:
+    """Return ``out_path`` after converting every clip of ``data_dir`` to bone directions (one-off, ~1-2 min).
+
+    Files that cannot be read, or whose skeleton differs from the first one read, are left out with a warning
+    (a library's few broken files should not stop its training); InputFileError when most or all are.
+    """
     rows = read_index(data_dir)
     if not rows:
-        raise InputFileError(f"{data_dir}: no BVH clips found")
-    graph, first_names = None, None
-    roots, dirs, meta = [], [], []
+        raise InputFileError(f"{data_dir}: no BVH clips found (.bvh or .bvh.gz files, in the folder or below it)")
+    graph, first = None, None
+    roots, dirs, meta, skipped, other_skeleton = [], [], [], [], []
     for i, r in enumerate(rows):
-        bvh = read_bvh(r["path"])
-        if graph is None:
-            graph, fam, scale, up_m = build_bone_graph(bvh)
-            first_names = bvh.names
-            log.info("skeleton family %s, %.3g m per unit, %d bones", fam, scale, len(graph.parent))
-        elif bvh.names != first_names:
-            raise InputFileError(f"{r['path']}: skeleton differs from {rows[0]['path']}; one skeleton per library")
-        root, d = bone_directions(bvh, graph, scale, up_m)
+        try:
+            bvh = read_bvh(r["path"])
+            if graph is None:
+                graph, fam, scale, up_m = build_bone_graph(bvh, mapping)
+                first = (r["path"], bvh.names)
+                log.info("skeleton family %s, %.3g m per unit, %d bones", fam, scale, len(graph.parent))
+            elif bvh.names != first[1]:
+                other_skeleton.append(r["path"])
+                continue
+            root, d = bone_directions(bvh, graph, scale, up_m)
+        except (InputFileError, InputNotFoundError) as e:
+            skipped.append(str(e))
+            continue
         roots.append(root)
         dirs.append(d)
         meta.append((r["clip"], r["subject"], r.get("category", "other"), bvh.fps))
         if i % 200 == 0:
             log.info("cache: %d/%d clips", i, len(rows))
+    if not meta:
+        n = len(skipped) - 1
+        more = f" ({n} more file{' fails' if n == 1 else 's fail'} too)" if n else ""
+        raise InputFileError(f"{data_dir}: none of its {len(rows)} BVH files can be used: {skipped[0]}{more}")
+    if len(other_skeleton) >= len(meta):
+        raise InputFileError(f"{data_dir}: holds BVH files of more than one skeleton ({len(meta)} like "
+                             f"{first[0]}, {len(other_skeleton)} others such as {other_skeleton[0]}); train on one "
+                             "skeleton at a time: move each skeleton's files to a folder of its own")
+    if other_skeleton:
+        skipped.append(f"{len(other_skeleton)} files whose skeleton differs from {first[0]}'s, such as "
+                       f"{other_skeleton[0]} (one skeleton per library)")
     lens = np.array([len(x) for x in roots])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp.npz")
     np.savez(tmp, root=np.concatenate(roots), dirs=np.concatenate(dirs), clip_len=lens,
              clip_start=np.concatenate([[0], np.cumsum(lens)[:-1]]), fps=np.array([m[3] for m in meta]),
              clips=np.array([m[0] for m in meta]), subjects=np.array([m[1] for m in meta]),
-             categories=np.array([m[2] for m in meta]), data_id=np.array(_data_id(rows)),
+             categories=np.array([m[2] for m in meta]), data_id=np.array(_data_id(rows, mapping)),
+             skipped=np.array(skipped, dtype=str),
              g_names=np.array(graph.names), g_parent=graph.parent, g_bvh=graph.bvh_index,
              g_frame=graph.frame_of, g_rest=graph.rest, g_classes=np.array(graph.classes),
              g_roles=np.array(json.dumps(graph.role_node)))  # fmt: skip
@@ -377,16 +467,20 @@ def build_cache(data_dir: Path, out_path: Path) -> Path:
     return out_path
 
 
-def load_motion_set(data_dir: Path | None = None, cache_dir: Path | None = None) -> MotionSet:
-    """Return the cached :class:`MotionSet` of ``data_dir`` (default: the shared CMU set), building it once."""
+def load_motion_set(data_dir: Path | None = None, cache_dir: Path | None = None,
+                    mapping: dict[str, str] | None = None) -> MotionSet:
+    """Return the cached :class:`MotionSet` of ``data_dir`` (default: the shared CMU set), building it once;
+    ``mapping``: the library's joint mapping (:func:`skeleton_roles`), None to recognise its joints by name."""
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     rows = read_index(data_dir)
-    path = Path(cache_dir or default_cache_dir()) / f"motion_{_data_id(rows)}.npz"
+    path = Path(cache_dir or default_cache_dir()) / f"motion_{_data_id(rows, mapping)}.npz"
     if not path.exists():
         log.info("building motion cache %s from %s", path, data_dir)
-        build_cache(data_dir, path)
+        build_cache(data_dir, path, mapping)
     with np.load(path, allow_pickle=False) as z:
         a = {k: z[k] for k in z.files}
+    if len(skipped := [str(x) for x in a.get("skipped", [])]):
+        log.warning("%s: %d BVH file(s) left out: %s", data_dir, len(skipped), _few(skipped))
     graph = BoneGraph(list(a["g_names"]), a["g_parent"], a["g_bvh"], a["g_frame"], a["g_rest"],
                       list(a["g_classes"]), json.loads(str(a["g_roles"])))  # fmt: skip
     return MotionSet(graph, a["root"], a["dirs"], a["clip_start"], a["clip_len"], a["fps"], a["clips"],

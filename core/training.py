@@ -27,7 +27,7 @@ import torch
 from core.bodies import DEFAULT_BODIES, character_measures
 from core.config import ModelConfig, TrainConfig, load_train_config
 from core.datasets import VALIDATION_SUBJECTS, MotionSet, load_motion_set
-from core.errors import ModelError, PosemoeError
+from core.errors import ConfigError, ModelError, PosemoeError
 from core.metrics import accel_error, h_mpjpe, mpjpe, mpjve, n_mpjpe, p_mpjpe
 from core.model import build_model, count_parameters
 from core.model.losses import lifter_loss
@@ -49,7 +49,8 @@ class ValidationRun:
     model_cfg: ModelConfig
     val_subjects: tuple[str, ...]
     motion: MotionSet
-    train_sampler: WindowSampler
+    train_sampler: WindowSampler | None
+    """None where the data holds no training clip (another library evaluated whole)"""
     windows: Batch
     pred: np.ndarray
     """(N, T, 17, 3) float32 metres, root-relative"""
@@ -68,25 +69,70 @@ def body_set() -> list[dict[str, float]]:
     return bodies or list(DEFAULT_BODIES)
 
 
-def motion_set(cfg: TrainConfig) -> MotionSet:
-    """Return the cached motion set named by ``cfg`` (default: the shared CMU set)."""
-    return load_motion_set(Path(cfg.data_dir) if cfg.data_dir else None, Path(cfg.cache_dir) if cfg.cache_dir else None)
+def joint_mapping(cfg: TrainConfig) -> dict[str, str] | None:
+    """Return the BVH joint mapping ``cfg.bvh_map`` names (the format of ``--rig`` mapping files), or None."""
+    if not cfg.bvh_map:
+        return None
+    from core.rigs import load_mapping
+
+    return load_mapping(Path(cfg.bvh_map))
+
+
+def motion_set(cfg: TrainConfig, mapping: dict[str, str] | None = None) -> MotionSet:
+    """Return the cached motion set named by ``cfg`` (default: the shared CMU set); ``mapping``: its joint
+    mapping (default: ``cfg.bvh_map``'s, else the joints recognised by name)."""
+    return load_motion_set(Path(cfg.data_dir) if cfg.data_dir else None, Path(cfg.cache_dir) if cfg.cache_dir else None,
+                           mapping if mapping is not None else joint_mapping(cfg))  # fmt: skip
+
+
+AUTO_VALIDATION_SHARE = 0.1
+"""Share of a library's subjects held out for validation where it holds none of :data:`VALIDATION_SUBJECTS`."""
+
+
+def validation_subjects(requested: tuple[str, ...], motion: MotionSet, source: str) -> tuple[str, ...]:
+    """Return the subjects to hold out for validation: ``requested`` (a config's ``val_subjects``), else the CMU
+    validation subjects where the library holds some of them and others besides, else a seeded tenth of its
+    subjects (at least one; each clip is a subject where the library is one folder, core.datasets.read_index)."""
+    subjects = sorted(set(motion.subjects.tolist()))
+    names = ", ".join(subjects[:6]) + (", ..." if len(subjects) > 6 else "")
+    if requested:
+        held = set(requested) & set(subjects)
+        if not held or held == set(subjects):
+            raise ConfigError(f"{source}: val_subjects {list(requested)} leave {len(held)} of the library's "
+                              f"{len(subjects)} subjects for validation ({names}); name some of them, not all, in "
+                              "the config's val_subjects (a subject is a folder of clips)")
+        return tuple(requested)
+    if set(VALIDATION_SUBJECTS) & set(subjects) and not set(subjects) <= set(VALIDATION_SUBJECTS):
+        return VALIDATION_SUBJECTS
+    if len(subjects) < 2:
+        raise ConfigError(f"{source}: one clip cannot be split into training and validation; add clips (the "
+                          "validation holds out whole clips, or whole subjects where clips are in subfolders)")
+    n = max(1, round(AUTO_VALIDATION_SHARE * len(subjects)))
+    picked = tuple(sorted(np.random.default_rng(VAL_SEED).choice(subjects, n, replace=False).tolist()))
+    log.warning("validation holds out %d of the library's %d %s: %s (set val_subjects in the config to choose)",
+                n, len(subjects), "clips" if len(set(motion.clips.tolist())) == len(subjects) else "subjects",
+                ", ".join(picked))
+    return picked
 
 
 def samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...],
-             bodies: list[dict[str, float]] | None = None, device: torch.device | None = None
-             ) -> tuple[WindowSampler, WindowSampler]:  # fmt: skip
+             bodies: list[dict[str, float]] | None = None, device: torch.device | None = None,
+             need_train: bool = True) -> tuple[WindowSampler | None, WindowSampler]:  # fmt: skip
     """Return (train sampler, validation sampler) split by subject, re-posed on ``bodies`` (default body_set()).
 
     The training sampler makes its batches on ``device`` where ``cfg.sampler`` is "device"; validation windows
-    always come from the numpy sampler, so figures stay comparable whichever sampler trained."""
+    always come from the numpy sampler, so figures stay comparable whichever sampler trained. Without
+    ``need_train`` (evaluation), a split leaving no training clip gives None for the training sampler."""
     bodies = bodies or body_set()
     train_ids = motion.clip_indices(val_subjects, include=False)
     val_ids = motion.clip_indices(val_subjects, include=True)
-    if len(train_ids) == 0 or len(val_ids) == 0:
-        raise PosemoeError(f"subject split leaves {len(train_ids)} train / {len(val_ids)} validation clips")
+    if (need_train and len(train_ids) == 0) or len(val_ids) == 0:
+        raise ConfigError(f"the subject split leaves {len(train_ids)} training / {len(val_ids)} validation clips; "
+                          "set val_subjects in the config to some of the library's subjects (its folders)")
     w = cfg.model.window
-    if cfg.sampler == "device":
+    if len(train_ids) == 0:
+        train = None
+    elif cfg.sampler == "device":
         train = DeviceWindowSampler(motion, train_ids, w, cfg.fps_choices, cfg.augment, bodies, seed=cfg.seed,
                                     device=device or torch.device("cpu"))  # fmt: skip
     else:
@@ -166,7 +212,7 @@ def _progress(cfg: TrainConfig, step: int, elapsed: float) -> float:
     if cfg.minutes:
         parts.append(elapsed / (cfg.minutes * 60.0))
     if not parts:
-        raise PosemoeError("TrainConfig needs minutes > 0 or steps > 0")
+        raise ConfigError("the training config needs minutes > 0 or steps > 0")
     return max(parts)
 
 
@@ -238,8 +284,9 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
-    val_subjects = tuple(cfg.val_subjects) or VALIDATION_SUBJECTS
-    motion = motion_set(cfg)
+    mapping = joint_mapping(cfg)
+    motion = motion_set(cfg, mapping)
+    val_subjects = validation_subjects(tuple(cfg.val_subjects), motion, cfg.data_dir or "the CMU set")
     train_s, val_s = samplers(cfg, motion, val_subjects, device=device)
     val = val_s.fixed_windows(cfg.val_windows, VAL_SEED)
     model = build_model(cfg.model).to(device)
@@ -251,7 +298,7 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     elif cfg.init_weights:
         init_from(model, Path(cfg.init_weights))
     meta = {"data_id": motion.data_id, "val_subjects": list(val_subjects), "train_config": cfg.to_dict(),
-            "parameters": count_parameters(model)}  # fmt: skip
+            "parameters": count_parameters(model), **({"bvh_map": mapping} if mapping else {})}  # fmt: skip
     log.info("training %s (%d parameters) into %s", cfg.model.arch, meta["parameters"], out)
     start = time.monotonic() - state["elapsed"]
     bar = tqdm(total=None, file=sys.stderr, mininterval=10.0, desc=cfg.model.arch)
@@ -327,11 +374,16 @@ def validation_predictions(weights: Path, cfg: TrainConfig | None = None, max_wi
     model, mcfg, meta = load_lifter(Path(weights))
     window = window or mcfg.window
     if window < 1 or (mcfg.arch in ("posemoe", "entangled") and window > mcfg.window):
-        raise PosemoeError(f"--window {window}: the {mcfg.arch} model accepts 1..{mcfg.window} frames")
+        raise ConfigError(f"--window {window}: the {mcfg.arch} model accepts 1..{mcfg.window} frames")
     cfg = replace(cfg or TrainConfig(), model=replace(mcfg, window=window), sampler="numpy", workers=0)
+    mapping = joint_mapping(cfg) or (meta.get("bvh_map") if cfg.data_dir else None)
+    motion = motion_set(cfg, mapping)
     val_subjects = tuple(meta.get("val_subjects") or VALIDATION_SUBJECTS)
-    motion = motion_set(cfg)
-    train_s, val_s = samplers(cfg, motion, val_subjects, bodies)
+    if not set(val_subjects) & set(motion.subjects.tolist()):  # another library: none of it was trained on
+        val_subjects = tuple(sorted(set(motion.subjects.tolist())))
+        log.warning("%s holds none of the weights' validation subjects: evaluating on all its %d clips",
+                    cfg.data_dir or "the data", len(motion.clips))
+    train_s, val_s = samplers(cfg, motion, val_subjects, bodies, need_train=False)
     val = val_s.fixed_windows(max_windows, VAL_SEED)
     t0 = time.perf_counter()
     pred = predict(model, val.x, flip_tta=flip_tta)
@@ -350,7 +402,9 @@ def evaluate(weights: Path, cfg: TrainConfig | None = None, max_windows: int = 0
         torch.set_num_threads(threads)
     run = validation_predictions(weights, cfg, max_windows, flip_tta, window, bodies)
     val, pred = run.windows, run.pred
-    mean_pose = run.train_sampler.fixed_windows(2000, VAL_SEED + 1).y.reshape(-1, 17, 3).mean(axis=0)
+    # the mean training pose; where the data is all validation (another library), the evaluated windows' own
+    ref = run.train_sampler.fixed_windows(2000, VAL_SEED + 1).y if run.train_sampler is not None else val.y
+    mean_pose = ref.reshape(-1, 17, 3).mean(axis=0)
     base = np.broadcast_to(mean_pose, val.y.shape)
     cats = run.motion.categories[val.clip]
     result: dict[str, Any] = {

@@ -414,6 +414,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  "a machine with a GPU, or pass --device cpu (much slower)")
     if args.bvh is not None:
         cfg = replace(cfg, data_dir=str(args.bvh))
+    if args.bvh_map is not None:
+        cfg = replace(cfg, bvh_map=str(args.bvh_map))
     if args.minutes is not None:
         cfg = replace(cfg, minutes=args.minutes)
     if args.sampler is not None:
@@ -432,7 +434,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from core.config import TrainConfig
     from core.training import evaluate
 
-    cfg = TrainConfig(data_dir=str(args.data)) if args.data else None
+    cfg = TrainConfig(data_dir=str(args.data) if args.data else "", bvh_map=str(args.bvh_map or ""))
     report = evaluate(args.weights, cfg=cfg, max_windows=args.max_windows, flip_tta=not args.no_flip,
                       window=args.window)
     text = json.dumps(report, indent=2)
@@ -455,6 +457,11 @@ def _print_result(args: argparse.Namespace, path: Path) -> None:
         print(path)
     args.written = path  # complete and reported: an interrupt from here on does not make it a cancelled run
 
+
+BVH_MAP_HELP = ("joint mapping JSON for BVH joints not recognised by name: {\"h36m_to_bone\": {H36M joint: BVH "
+                "joint}}, keys pelvis, r_hip, r_knee, r_ankle, l_hip, l_knee, l_ankle, spine, thorax, neck (the "
+                "skull base), head (optional), l_shoulder, l_elbow, l_wrist, r_shoulder, r_elbow, r_wrist; the "
+                "format of --rig mapping files")
 
 COMMON_OPTIONS = ("--device", "--progress", "--log-level")
 """Options every command takes after its name (:func:`_add_common`)."""
@@ -582,7 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder for checkpoints and logs")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     p.add_argument("--bvh", type=Path, default=None,
-                   help="train on this BVH folder (.bvh or .bvh.gz, one skeleton) instead of the config's data")
+                   help="train on this BVH folder (.bvh or .bvh.gz, one skeleton; subfolders are subjects, held out "
+                        "whole for validation) instead of the config's data")
+    p.add_argument("--bvh-map", type=Path, default=None, help=BVH_MAP_HELP)
     p.add_argument("--minutes", type=float, default=None, help="override the config's wall-clock budget")
     p.add_argument("--workers", type=int, default=None,
                    help="batch-making processes (default: the config's; if that is 0 on a GPU, min(8, cores - 1))")
@@ -594,7 +603,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("eval", cmd_eval, "evaluate lifter weights on the held-out CMU subjects",
             "  posemoe eval --weights core/assets/temporal_mlp_v8.safetensors --json-out eval.json")
     p.add_argument("--weights", type=Path, required=True, help="weights .safetensors")
-    p.add_argument("--data", type=Path, default=None, help="BVH folder (default: ../shared/data/mocap/cmu)")
+    p.add_argument("--data", type=Path, default=None, help="BVH folder (default: ../shared/data/mocap/cmu); one "
+                   "that holds none of the weights' validation subjects is evaluated whole")
+    p.add_argument("--bvh-map", type=Path, default=None,
+                   help=BVH_MAP_HELP + " (default: the one the weights were trained with, if any)")
     p.add_argument("--json-out", type=Path, default=None, help="also write the report here")
     p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
     p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation")

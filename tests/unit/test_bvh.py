@@ -53,7 +53,7 @@ def test_gzip_and_plain_read_the_same(tmp_path):
 
 @pytest.mark.parametrize("text,needle", [
     ("hello", "not a BVH"),
-    (BVH.replace("Frames: 2", "Frames: 3"), "expected 3 frames"),
+    (BVH.replace("Frames: 2", "Frames: 3").replace("0 0 0 90 0 0 0 90 0", "0 0 0 90 0 0 0\n90 0"), "damaged"),
     (BVH.replace("CHANNELS 3 Zrotation", "CHANNELS 3 Wrotation"), "unknown channels"),
     (BVH.replace("0 0 0 90 0 0 0 90 0", "0 0 0 90 0 0 0 nan 0"), "NaN"),
     (BVH.replace("OFFSET 10 0 0", "OFFSET 10 0"), "malformed"),
@@ -62,6 +62,13 @@ def test_malformed_files_raise_input_file_error_naming_the_file(text, needle):
     with pytest.raises(InputFileError, match=needle) as e:
         parse_bvh(text, "bad.bvh")
     assert "bad.bvh" in str(e.value)
+
+
+def test_a_wrong_frame_count_reads_the_whole_frames():
+    """Exporters and copies stopped part way leave a ``Frames:`` line that the lines do not match: one frame a line,
+    the whole ones are read (tests/unit/test_own_bvh_library.py has the cut and damaged cases)."""
+    assert parse_bvh(BVH.replace("Frames: 2", "Frames: 3"), "more.bvh").motion.shape == (2, 9)
+    assert parse_bvh(BVH.replace("Frames: 2", "Frames: 1"), "fewer.bvh").motion.shape == (2, 9)
 
 
 def test_missing_file(tmp_path):
