@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,10 @@ def _read_text(path: Path) -> str:
         raise InputFileError(f"{path}: cannot read BVH ({e})") from e
 
 
+_SPACE = "\ue000"  # a space inside a joint's name while the hierarchy is split (str.split takes \x1c-\x1f for spaces)
+_NAMED = re.compile(r"^([ \t]*(?:ROOT|JOINT)[ \t]+)(\S(?:[^\r\n]*\S)?)", re.MULTILINE)
+
+
 def _parse_hierarchy(tokens: list[str], src: str) -> tuple[list[BvhJoint], int]:
     """Return (joints, index of the token after the hierarchy's closing brace)."""
     joints: list[BvhJoint] = []
@@ -95,7 +100,7 @@ def _parse_hierarchy(tokens: list[str], src: str) -> tuple[list[BvhJoint], int]:
             tok = tokens[i]
             if tok in ("ROOT", "JOINT"):
                 parent = stack[-1] if stack else -1
-                joints.append(BvhJoint(tokens[i + 1], parent, np.zeros(3)))
+                joints.append(BvhJoint(tokens[i + 1].replace(_SPACE, " "), parent, np.zeros(3)))
                 i += 2
             elif tok == "End":
                 parent = stack[-1]
@@ -137,9 +142,14 @@ def parse_bvh(text: str, source: str = "<string>") -> BvhMotion:
     head, sep, tail = text.partition("MOTION")
     if not sep or not head.lstrip().startswith("HIERARCHY"):
         raise InputFileError(f"{source}: not a BVH file (needs HIERARCHY and MOTION sections)")
-    joints, _ = _parse_hierarchy(head.split(), source)
+    # a name with spaces ("JOINT Bip01 L Thigh", as some exporters write Biped's) is one token, as Blender reads it
+    head = _NAMED.sub(lambda m: m[1] + m[2].replace(" ", _SPACE), head)
+    tokens = head.split()
+    joints, end = _parse_hierarchy(tokens, source)
     if not joints:
         raise InputFileError(f"{source}: BVH has no joints")
+    if "ROOT" in tokens[end:]:
+        raise InputFileError(f"{source}: BVH holds more than one skeleton (a second ROOT); export one character a file")
     for j in joints:
         bad = [c for c in j.channels if c not in _POS and c not in _ROT]
         if bad:

@@ -192,3 +192,18 @@ def test_cli_trains_on_a_flat_folder_of_another_skeleton_and_says_what_is_wrong(
     assert "one clip cannot be split" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert main([*args, "--bvh-map", str(tmp_path / "nope.json"), "--out", str(tmp_path / "run2")]) == 9
     assert "nope.json" in capsys.readouterr().err
+
+
+def test_joint_names_with_spaces_and_a_second_skeleton():
+    """3ds Max writes Biped's names with spaces ("JOINT Bip01 L Thigh"): one name, as Blender reads them. A file of
+    two characters (a second ROOT) is refused by name rather than read as one with shifted channels."""
+    spaced = {k: v.replace("_", " ") for k, v in BIPED.items()}
+    bvh = parse_bvh(renamed(spaced).replace("JOINT Bip01 L Thigh", "JOINT   Bip01 L Thigh  "), "spaced.bvh")
+    assert "Bip01 L Thigh" in bvh.names and "Bip01 R Foot_end" not in bvh.names
+    fam, roles = skeleton_roles(bvh)
+    assert fam == "guessed" and bvh.names[roles["l_hip"]] == "Bip01 L Thigh"
+    text = daz_bvh(5)
+    head, motion = text.split("MOTION")
+    second = head.replace("ROOT hip", "ROOT hip2", 1)[len("HIERARCHY"):]
+    with pytest.raises(InputFileError, match="more than one skeleton"):
+        parse_bvh(head + second + "MOTION" + motion, "two.bvh")
