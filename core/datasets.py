@@ -364,8 +364,9 @@ def default_cache_dir() -> Path:
 def read_index(data_dir: Path) -> list[dict[str, str]]:
     """Return index.csv rows (clip, subject, category, ...) minus clips listed in excluded.txt.
 
-    Without an index.csv, every ``*.bvh``/``*.bvh.gz`` below ``data_dir`` is a clip and its folder the subject
-    (whole subjects are held out for validation); where all lie in one folder, each clip is its own subject.
+    Without an index.csv, every ``*.bvh``/``*.bvh.gz`` below ``data_dir`` is a clip and the top folder it lies in
+    below ``data_dir`` its subject (whole subjects are held out for validation); a clip lying in ``data_dir``
+    itself, or in a library of one folder, is its own subject.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -387,8 +388,10 @@ def read_index(data_dir: Path) -> list[dict[str, str]]:
     rows = []
     for p in files:
         st = p.stat()  # size and time: a file edited in place makes a new cache
-        rows.append({"clip": _clip_name(p), "subject": _clip_name(p) if one_folder else p.parent.name,
-                     "category": "other", "path": str(p), "stamp": f"{st.st_size}-{st.st_mtime_ns}"})
+        top = p.relative_to(data_dir).parts  # actor/day1/x.bvh and actor/day2/y.bvh: one subject, the actor
+        subject = top[0] if len(top) > 1 and not one_folder else _clip_name(p)
+        rows.append({"clip": _clip_name(p), "subject": subject, "category": "other", "path": str(p),
+                     "stamp": f"{st.st_size}-{st.st_mtime_ns}"})
     return rows
 
 

@@ -207,3 +207,10 @@ def test_joint_names_with_spaces_and_a_second_skeleton():
     second = head.replace("ROOT hip", "ROOT hip2", 1)[len("HIERARCHY"):]
     with pytest.raises(InputFileError, match="more than one skeleton"):
         parse_bvh(head + second + "MOTION" + motion, "two.bvh")
+
+
+def test_subjects_are_the_top_folders(tmp_path):
+    lib = _library(tmp_path / "lib", {"ann/day1/a.bvh": "x", "ann/day2/b.bvh": "x", "bob/c.bvh.gz": "x",
+                                      "loose.BVH": "x", "notes.txt": "x"})  # fmt: skip
+    assert {r["clip"]: r["subject"] for r in read_index(lib)} == {"a": "ann", "b": "ann", "c": "bob",
+                                                                  "loose": "loose"}  # fmt: skip
