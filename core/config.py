@@ -7,7 +7,10 @@ Frozen dataclasses with defaults in code; ``from_dict`` rejects unknown keys wit
 from __future__ import annotations
 
 import logging
+import math
 import tomllib
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,10 +43,46 @@ def _check_keys(cls: type, d: dict[str, Any]) -> None:
         raise ConfigError(f"unknown {cls.__name__} keys: {sorted(extra)}; allowed: {allowed}")
 
 
+def _typed(where: str, value: Any, hint: Any) -> Any:
+    """Return ``value`` as the field type ``hint`` wants (lists as tuples, ints as floats), ConfigError naming
+    ``where`` when it is not one: a config's ``lr = "fast"`` or ``batch_size = 1e9`` is one line, not a traceback."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _typed(where, value, next(a for a in args if a is not type(None)))
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is bool and isinstance(value, bool) or hint is str and isinstance(value, str):
+        return value
+    if hint is int and number and isinstance(value, int):
+        return value
+    if hint is float and number and math.isfinite(value):
+        return float(value)
+    if origin is tuple and isinstance(value, list | tuple):
+        items = args[:1] * len(value) if args[-1] is Ellipsis else args
+        if len(items) == len(value):
+            return tuple(_typed(where, v, a) for v, a in zip(value, items, strict=True))
+    if hint in (bool, str, int, float) or origin is tuple:
+        want = {bool: "true or false", str: "a string", int: "a whole number", float: "a finite number"}.get(hint)
+        want = want or (f"a list of {len(args)}" if args[-1] is not Ellipsis else "a list")
+        raise ConfigError(f"{where} must be {want}, got {value!r}")
+    return value  # nested configs: checked by their own from_dict
+
+
+def _check_ranges(owner: str, cfg: object, rules: dict[str, tuple[float, float]]) -> None:
+    """Raise ConfigError unless every named field (or each item of a tuple field) lies in its [low, high]."""
+    for name, (lo, hi) in rules.items():
+        value = getattr(cfg, name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if not lo <= v <= hi:
+                raise ConfigError(f"{owner}.{name} must be within {lo:g}..{hi:g}, got {value!r}")
+
+
 def _coerce(cls: type[T], d: dict[str, Any]) -> T:
-    """Return ``cls(**d)`` after rejecting unknown keys and turning lists into tuples."""
+    """Return ``cls(**d)`` after rejecting unknown keys and values of the wrong type (lists become tuples)."""
     _check_keys(cls, d)
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _typed(f"{cls.__name__}.{k}", v, hints[k]) for k, v in d.items()}
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
@@ -80,6 +119,11 @@ class ModelConfig:
         if self.window < 1 or self.channels < 1 or self.heads < 1 or self.channels % self.heads:
             raise ConfigError(f"ModelConfig: window/channels/heads must be positive, channels divisible by heads "
                               f"(got {self.window}/{self.channels}/{self.heads})")  # fmt: skip
+        _check_ranges("ModelConfig", self, {"dropout": (0.0, 0.9), "mlp_ratio": (0.1, 16.0),
+                                            "expert_layers": (1, 64), "decoder_layers": (0, 64)})  # fmt: skip
+        if self.num_joints != 17:
+            raise ConfigError(f"ModelConfig.num_joints must be 17 (H36M-17 is the whole pipeline's skeleton), "
+                              f"got {self.num_joints}")  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -141,6 +185,17 @@ class AugmentConfig:
     swap_rate: float = 0.01  # per frame, in those clips
     flip_prob: float = 0.5  # horizontal image flip
 
+    def __post_init__(self) -> None:
+        for name in ("focal_range", "distance_range", "height_range", "high_height_range"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi or (name in ("focal_range", "distance_range") and lo <= 0):
+                raise ConfigError(f"AugmentConfig.{name} must be [low, high] with 0 < low <= high, got {[lo, hi]}")
+        _check_ranges("AugmentConfig", self, {
+            **{k: (0.0, 1.0) for k in ("high_camera_prob", "gap_prob", "dropout_prob", "dropout_rate", "swap_prob",
+                                       "swap_rate", "flip_prob")},
+            "pitch_roll_deg": (0.0, 45.0), "body_jitter": (0.0, 0.5), "gap_scale": (0.0, 5.0),
+            "gap_random_m": (0.0, 0.2), "jitter_max": (0.0, 0.2), "drift_max": (0.0, 0.2), "drift_s": (0.001, 10.0)})
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AugmentConfig:
         """Return an AugmentConfig from a dict (ConfigError on unknown keys)."""
@@ -158,6 +213,9 @@ class LossConfig:
     aux_2d: float = 0.5
     aux_depth: float = 0.5
     prior: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check_ranges("LossConfig", self, {f.name: (0.0, 1000.0) for f in fields(self)})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LossConfig:
@@ -202,6 +260,13 @@ class TrainConfig:
         if self.sampler == "device" and self.workers:
             raise ConfigError("TrainConfig: sampler = \"device\" makes batches on the device itself; set workers = 0")
         _check_device("TrainConfig", self.device)
+        _check_ranges("TrainConfig", self, {
+            "lr": (1e-9, 10.0), "weight_decay": (0.0, 10.0), "warmup_steps": (0, 10**9), "grad_clip": (1e-6, 1e6),
+            "minutes": (0.0, 1e6), "steps": (0, 10**12), "val_every": (1, 10**12), "val_windows": (1, 10**9),
+            "checkpoint_every": (1, 10**12), "seed": (0, 2**63 - 1), "batch_size": (1, 10**6), "threads": (1, 1024),
+            "workers": (0, 1024), "fps_choices": (1.0, 1000.0)})
+        if not self.fps_choices:
+            raise ConfigError("TrainConfig.fps_choices must list at least one frame rate, e.g. [25.0, 30.0]")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -232,9 +297,13 @@ def load_toml(path: Path | str) -> dict[str, Any]:
     if (kind := not_a_file(path)) is not None:
         raise ConfigError(f"{path}: is {kind}, not a TOML config file; give the file itself")
     try:
-        return tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: Windows Notepad's byte-order mark
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML ({e})") from e
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a TOML text file (not UTF-8 text); give a .toml config") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror})") from None
 
 
 def load_train_config(path: Path | str) -> TrainConfig:

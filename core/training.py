@@ -257,6 +257,9 @@ def init_from(model: torch.nn.Module, path: Path) -> None:
     """Copy into ``model`` every tensor of the weights file ``path`` whose name and shape match (ModelError if none)."""
     from core.weights import load_lifter
 
+    if not Path(path).is_file():
+        raise ConfigError(f"init_weights {path}: no such weights file; fix the config's init_weights (a path from "
+                          "the folder training runs in) or leave it out to start afresh")
     src = load_lifter(path)[0].state_dict()
     own = model.state_dict()
     same = {k: v for k, v in src.items() if k in own and own[k].shape == v.shape}

@@ -1,5 +1,7 @@
 """Config dataclasses: defaults, unknown keys rejected, TOML round trip."""
 
+import re
+
 import pytest
 
 from core.config import InferenceConfig, ModelConfig, TrainConfig, load_train_config, to_toml
@@ -68,3 +70,46 @@ def test_bad_toml_names_the_file(tmp_path):
     p.write_text("model = [")
     with pytest.raises(ConfigError, match="x.toml"):
         load_train_config(p)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('lr = "fast"', "TrainConfig.lr must be a finite number, got 'fast'"),
+    ("batch_size = 1e9", "TrainConfig.batch_size must be a whole number"),
+    ("lr = -1", "TrainConfig.lr must be within"),
+    ("fps_choices = []", "at least one frame rate"),
+    ('val_subjects = "02"', "TrainConfig.val_subjects must be a list"),
+    ("seed = -4", "TrainConfig.seed must be within"),
+    ("[augment]\ngap_scale = -3", "AugmentConfig.gap_scale must be within"),
+    ("[augment]\nfocal_range = [1.5, 0.5]", "0 < low <= high"),
+    ("[augment]\ndistance_range = [2.0]", "AugmentConfig.distance_range must be a list of 2"),
+    ("[augment]\nflip_prob = true", "AugmentConfig.flip_prob must be a finite number"),
+    ("[model]\ndropout = 1.5", "ModelConfig.dropout must be within"),
+    ("[model]\nnum_joints = 33", "must be 17"),
+    ("[model]\nrouter = 1", "ModelConfig.router must be true or false"),
+    ("[loss]\nvelocity = -2", "LossConfig.velocity must be within"),
+])  # fmt: skip
+def test_values_of_the_wrong_type_or_range_are_one_line_errors(tmp_path, text, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=re.escape(needle)) as e:
+        load_train_config(path)
+    assert str(path) in str(e.value)
+
+
+def test_a_binary_file_and_a_byte_order_mark(tmp_path):
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(bytes(range(200, 256)) * 4)
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_train_config(binary)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbfsteps = 5\n")
+    assert load_train_config(bom).steps == 5
+
+
+def test_every_shipped_config_loads():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).parents[2] / "configs").rglob("*.toml"))
+    assert len(configs) > 10
+    for path in configs:
+        load_train_config(path)
