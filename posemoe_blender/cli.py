@@ -262,6 +262,48 @@ def _check_character_bakes(args: argparse.Namespace) -> None:
         raise error(message)
 
 
+def count(text: str) -> int:
+    """argparse type: a whole number >= 0 (``--max-windows -3`` is a usage error, not a traceback)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+count.__name__ = "whole number >= 0"  # argparse names the type in its message
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+positive.__name__ = "whole number >= 1"
+
+
+def _check_report_path(path: Path | None) -> None:
+    """Fail in one line, before minutes of work, on a report path that cannot be written: a folder, or a file in a
+    folder that does not exist or cannot be written."""
+    import tempfile
+
+    from core.errors import OutputError
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give the report a file name ending in .json")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: the folder {folder} does not exist; create it or choose another")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write in {folder} ({e.strerror}); choose a writable folder") from None
+
+
 def _output_folder(out: Path) -> None:
     """Create ``out`` if needed and check that files can be written in it (OutputError otherwise)."""
     import tempfile
@@ -383,6 +425,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not script.exists():
         raise InputNotFoundError(f"{script}: benchmarks are part of the source checkout; run posemoe bench from a "
                                  "clone of the repository")
+    _check_report_path(args.json_out)
     argv = [sys.executable, str(script)] + (["--gt-dir", str(args.gt_dir)] if args.gt_dir else [])
     argv += ["--quick"] * args.quick + ["--no-render"] * args.no_render
     if args.skip:
@@ -434,12 +477,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from core.config import TrainConfig
     from core.training import evaluate
 
+    _check_report_path(args.json_out)
     cfg = TrainConfig(data_dir=str(args.data) if args.data else "", bvh_map=str(args.bvh_map or ""))
     report = evaluate(args.weights, cfg=cfg, max_windows=args.max_windows, flip_tta=not args.no_flip,
                       window=args.window)
     text = json.dumps(report, indent=2)
     if args.json_out:
-        args.json_out.write_text(text + "\n")
+        tmp = args.json_out.with_name(args.json_out.name + ".tmp")  # no half-written report
+        tmp.write_text(text + "\n")
+        os.replace(tmp, args.json_out)
     print(text)
     return ExitCode.OK
 
@@ -548,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or quoted globs")
     p.add_argument("--out", type=Path, required=True, help="output folder (mirrors the input folders)")
     p.add_argument("--format", choices=("fbx", "blend", "bvh", "glb", "npz"), default="fbx", help="output format")
-    p.add_argument("--jobs", type=int, default=0,
+    p.add_argument("--jobs", type=count, default=0,
                    help="2D extractions and bakes run at once (0 = number of CPU cores); locally one lifter "
                         "process lifts the clips as their 2D is ready, batched together")
     p.add_argument("--force", action="store_true",
@@ -593,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "whole for validation) instead of the config's data")
     p.add_argument("--bvh-map", type=Path, default=None, help=BVH_MAP_HELP)
     p.add_argument("--minutes", type=float, default=None, help="override the config's wall-clock budget")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=count, default=None,
                    help="batch-making processes (default: the config's; if that is 0 on a GPU, min(8, cores - 1))")
     p.add_argument("--sampler", choices=("numpy", "device"), default=None,
                    help="where training batches are made: numpy processes, or on the training device itself "
@@ -608,9 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bvh-map", type=Path, default=None,
                    help=BVH_MAP_HELP + " (default: the one the weights were trained with, if any)")
     p.add_argument("--json-out", type=Path, default=None, help="also write the report here")
-    p.add_argument("--max-windows", type=int, default=0, help="evaluate at most this many windows (0 = all)")
+    p.add_argument("--max-windows", type=count, default=0, help="evaluate at most this many windows (0 = all)")
     p.add_argument("--no-flip", action="store_true", help="disable flip test-time augmentation")
-    p.add_argument("--window", type=int, default=None,
+    p.add_argument("--window", type=positive, default=None,
                    help="evaluate on windows of this many frames (default: the model's own; compares models of "
                         "different windows on the same frames; a transformer accepts at most its own)")
     _add_common(p)

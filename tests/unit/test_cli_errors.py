@@ -276,3 +276,18 @@ def test_common_options_before_the_command_are_read_as_after_it():
     args = build_parser().parse_args(_command_first(["--device", "cpu", "capture", "v.mp4", "-o", "m.npz"],
                                                     commands))
     assert args.device == "cpu" and args.command == "capture"
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (["--max-windows", "-3"], ExitCode.USAGE, "--max-windows: invalid whole number >= 0"),
+    (["--window", "0"], ExitCode.USAGE, "--window: invalid whole number >= 1"),
+    (["--json-out", "{tmp}/no/such/folder/r.json"], ExitCode.OUTPUT, "does not exist"),
+    (["--json-out", "{tmp}"], ExitCode.OUTPUT, "is a folder"),
+])  # fmt: skip
+def test_eval_options_that_cannot_work_fail_before_evaluating(tmp_path, args, code, needle):
+    from core.weights import DEFAULT_WEIGHTS
+
+    r = run_cli("eval", "--weights", DEFAULT_WEIGHTS, "--data", tmp_path / "none",
+                *[a.format(tmp=tmp_path) for a in args])
+    assert_clean_failure(r, code, tmp_path / "no")
+    assert needle in r.stderr
