@@ -243,14 +243,22 @@ def _load_checkpoint(out: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
     if not path.exists():
         raise ModelError(f"{path}: nothing to resume; run without --resume first")
     loaded, _, _ = load_lifter(path)
-    model.load_state_dict(loaded.state_dict(), strict=True)
-    tensors = load_file(str(out / "last.optim.safetensors"))
-    sd = opt.state_dict()
-    for key, v in tensors.items():
-        i, k = key.split(".", 1)
-        sd["state"].setdefault(int(i), {})[k] = v
-    opt.load_state_dict(sd)
-    return json.loads((out / "last.state.json").read_text())["train_state"]
+    try:
+        model.load_state_dict(loaded.state_dict(), strict=True)
+    except RuntimeError:
+        raise ModelError(f"{path}: the checkpoint is of another model than the config's; resume with the config it "
+                         f"was trained with (recorded in {out / 'config.json'}), or train into a new --out") from None
+    try:
+        tensors = load_file(str(out / "last.optim.safetensors"))
+        sd = opt.state_dict()
+        for key, v in tensors.items():
+            i, k = key.split(".", 1)
+            sd["state"].setdefault(int(i), {})[k] = v
+        opt.load_state_dict(sd)
+        return json.loads((out / "last.state.json").read_text())["train_state"]
+    except (OSError, ValueError, KeyError, RuntimeError) as e:  # a checkpoint folder missing or damaging a file
+        raise ModelError(f"{out}: its optimizer or train state beside last.safetensors cannot be read ({e}); "
+                         "train into a new --out, or start from its weights with init_weights") from None
 
 
 def init_from(model: torch.nn.Module, path: Path) -> None:
@@ -286,7 +294,6 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # no effect on CPU
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     mapping = joint_mapping(cfg)
     motion = motion_set(cfg, mapping)
     val_subjects = validation_subjects(tuple(cfg.val_subjects), motion, cfg.data_dir or "the CMU set")
@@ -300,6 +307,8 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
         train_s.reseed(cfg.seed, state["step"])
     elif cfg.init_weights:
         init_from(model, Path(cfg.init_weights))
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))  # once the run can start: a refused
+    # --resume keeps the record of the config its checkpoint was trained with
     meta = {"data_id": motion.data_id, "val_subjects": list(val_subjects), "train_config": cfg.to_dict(),
             "parameters": count_parameters(model), **({"bvh_map": mapping} if mapping else {})}  # fmt: skip
     log.info("training %s (%d parameters) into %s", cfg.model.arch, meta["parameters"], out)

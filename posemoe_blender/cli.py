@@ -468,6 +468,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif cfg.workers == 0 and cfg.sampler == "numpy" and resolve_device(cfg.device).type == "cuda":
         # one process cannot feed a GPU from the CPU
         cfg = replace(cfg, workers=max(1, min(8, len(os.sched_getaffinity(0)) - 1)))
+    _output_folder(args.out)
     out = train(cfg, args.out, resume=args.resume)
     _print_result(args, out)
     return ExitCode.OK

@@ -214,3 +214,24 @@ def test_subjects_are_the_top_folders(tmp_path):
                                       "loose.BVH": "x", "notes.txt": "x"})  # fmt: skip
     assert {r["clip"]: r["subject"] for r in read_index(lib)} == {"a": "ann", "b": "ann", "c": "bob",
                                                                   "loose": "loose"}  # fmt: skip
+
+
+def test_train_output_and_resume_mistakes_are_one_line(tmp_path, capsys):
+    from posemoe_blender.cli import main
+
+    lib = _library(tmp_path / "lib", {f"take{i}.bvh": renamed(UNREAL, 40, i) for i in range(3)})
+    cfg = tmp_path / "tiny.toml"
+    body = ('minutes = 0.0\nsteps = 2\nbatch_size = 4\nval_every = 2\nval_windows = 4\nwarmup_steps = 1\n'
+            f'cache_dir = "{(tmp_path / "cache").as_posix()}"\n[model]\narch = "mlp"\nwindow = 9\nchannels = ')
+    cfg.write_text(body + "8\n")
+    args = ["train", "--config", str(cfg), "--bvh", str(lib), "--progress", "none", "--device", "cpu"]
+    (tmp_path / "a file").write_text("x")
+    assert main([*args, "--out", str(tmp_path / "a file")]) == 8
+    assert "cannot be the output folder" in capsys.readouterr().err
+    run = tmp_path / "run"
+    assert main([*args, "--out", str(run)]) == 0
+    recorded = (run / "config.json").read_text()
+    cfg.write_text(body + "16\n")  # another width: the checkpoint does not fit
+    assert main([*args, "--out", str(run), "--resume"]) == 5
+    assert "another model than the config's" in capsys.readouterr().err
+    assert (run / "config.json").read_text() == recorded  # the record of what trained it is kept
