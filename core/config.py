@@ -73,7 +73,7 @@ def _check_ranges(owner: str, cfg: object, rules: dict[str, tuple[float, float]]
     """Raise ConfigError unless every named field (or each item of a tuple field) lies in its [low, high]."""
     for name, (lo, hi) in rules.items():
         value = getattr(cfg, name)
-        for v in value if isinstance(value, tuple) else (value,):
+        for v in value if isinstance(value, tuple | list) else (value,):
             if not lo <= v <= hi:
                 raise ConfigError(f"{owner}.{name} must be within {lo:g}..{hi:g}, got {value!r}")
 
