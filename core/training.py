@@ -296,7 +296,12 @@ def train(cfg: TrainConfig, out_dir: Path, resume: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     mapping = joint_mapping(cfg)
     motion = motion_set(cfg, mapping)
-    val_subjects = validation_subjects(tuple(cfg.val_subjects), motion, cfg.data_dir or "the CMU set")
+    requested = tuple(cfg.val_subjects)
+    if resume and not requested and (out / "last.json").is_file():  # held-out subjects stay held out, even where
+        from core.weights import read_meta  # clips were added since (the automatic choice would move)
+
+        requested = tuple(read_meta(out / "last.safetensors").get("val_subjects") or ())
+    val_subjects = validation_subjects(requested, motion, cfg.data_dir or "the CMU set")
     train_s, val_s = samplers(cfg, motion, val_subjects, device=device)
     val = val_s.fixed_windows(cfg.val_windows, VAL_SEED)
     model = build_model(cfg.model).to(device)

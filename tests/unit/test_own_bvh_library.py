@@ -4,6 +4,7 @@ files left out, the validation split where the library holds no CMU subject, and
 import gzip
 import json
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -235,3 +236,21 @@ def test_train_output_and_resume_mistakes_are_one_line(tmp_path, capsys):
     assert main([*args, "--out", str(run), "--resume"]) == 5
     assert "another model than the config's" in capsys.readouterr().err
     assert (run / "config.json").read_text() == recorded  # the record of what trained it is kept
+
+
+def test_a_resumed_run_keeps_its_held_out_clips_when_clips_are_added(tmp_path):
+    from core.config import load_train_config
+    from core.training import train
+    from core.weights import read_meta
+
+    lib = _library(tmp_path / "lib", {f"take{i}.bvh": renamed(UNREAL, 40, i) for i in range(6)})
+    path = tmp_path / "tiny.toml"
+    path.write_text('minutes = 0.0\nsteps = 2\nbatch_size = 4\nval_every = 2\nval_windows = 4\nwarmup_steps = 1\n'
+                    f'data_dir = "{lib.as_posix()}"\ncache_dir = "{(tmp_path / "cache").as_posix()}"\n'
+                    '[model]\narch = "mlp"\nwindow = 9\nchannels = 8\n')
+    train(load_train_config(path), tmp_path / "run")
+    held = read_meta(tmp_path / "run" / "last.safetensors")["val_subjects"]
+    for i in range(6, 30):
+        (lib / f"take{i}.bvh").write_text(renamed(UNREAL, 40, i))
+    train(replace(load_train_config(path), steps=4), tmp_path / "run", resume=True)
+    assert read_meta(tmp_path / "run" / "last.safetensors")["val_subjects"] == held
