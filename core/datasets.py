@@ -369,6 +369,11 @@ def read_index(data_dir: Path) -> list[dict[str, str]]:
     itself, or in a library of one folder, is its own subject.
     """
     data_dir = Path(data_dir)
+    if data_dir.is_file():
+        archive = data_dir.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar")
+        archive &= not data_dir.name.lower().endswith(".bvh.gz")
+        what = "an archive: unpack it and give the folder" if archive else "a file: give the folder holding it"
+        raise InputFileError(f"{data_dir}: is {what} (a BVH library is a folder)")
     if not data_dir.is_dir():
         raise InputNotFoundError(f"{data_dir}: BVH data folder not found")
     excl_path = data_dir / "excluded.txt"

@@ -254,3 +254,12 @@ def test_a_resumed_run_keeps_its_held_out_clips_when_clips_are_added(tmp_path):
         (lib / f"take{i}.bvh").write_text(renamed(UNREAL, 40, i))
     train(replace(load_train_config(path), steps=4), tmp_path / "run", resume=True)
     assert read_meta(tmp_path / "run" / "last.safetensors")["val_subjects"] == held
+
+
+def test_a_file_given_for_the_library_says_to_give_the_folder(tmp_path):
+    (tmp_path / "mocap.zip").write_bytes(b"PK\x03\x04")
+    (tmp_path / "walk.bvh").write_text(daz_bvh(10))
+    with pytest.raises(InputFileError, match="archive: unpack it"):
+        read_index(tmp_path / "mocap.zip")
+    with pytest.raises(InputFileError, match="give the folder"):
+        read_index(tmp_path / "walk.bvh")
