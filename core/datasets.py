@@ -382,11 +382,7 @@ def read_index(data_dir: Path) -> list[dict[str, str]]:
         excluded = {ln.split("\t")[0].strip() for ln in excl_path.read_text().splitlines() if ln and ln[0] != "#"}
     index = data_dir / "index.csv"
     if index.exists():
-        with index.open(newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r["clip"] not in excluded]
-        for r in rows:
-            r["path"] = str(data_dir / r["subject"] / f"{r['clip']}.bvh.gz")
-        return rows
+        return _index_rows(index, excluded)
     files = sorted(p for p in data_dir.rglob("*") if p.name.lower().endswith((".bvh", ".bvh.gz")) and p.is_file()
                    and _clip_name(p) not in excluded)  # fmt: skip
     one_folder = len({p.parent for p in files}) == 1
@@ -398,6 +394,33 @@ def read_index(data_dir: Path) -> list[dict[str, str]]:
         rows.append({"clip": _clip_name(p), "subject": subject, "category": "other", "path": str(p),
                      "stamp": f"{st.st_size}-{st.st_mtime_ns}"})
     return rows
+
+
+def _index_rows(index: Path, excluded: set[str]) -> list[dict[str, str]]:
+    """Return the rows of a library's ``index.csv``: a ``clip`` column, optionally ``subject`` (default: the clip),
+    ``category`` (default "other") and ``path`` (relative to the library; default ``subject/clip.bvh.gz``, else
+    ``.bvh``), as the shared CMU set has them."""
+    try:
+        with index.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputFileError(f"{index}: cannot read the library's index ({e}); fix it, or remove it and the folders "
+                             "name the subjects") from None
+    if not rows or "clip" not in rows[0]:
+        raise InputFileError(f"{index}: needs a header row with a clip column (subject, category and path are "
+                             "optional); fix it, or remove it and the folders name the subjects")
+    out = []
+    for r in rows:
+        if not r.get("clip") or r["clip"] in excluded:
+            continue
+        r["subject"] = r.get("subject") or r["clip"]
+        r["category"] = r.get("category") or "other"
+        folder = index.parent
+        options = [folder / r["path"]] if r.get("path") else [folder / r["subject"] / f"{r['clip']}{ext}"
+                                                               for ext in (".bvh.gz", ".bvh")]
+        r["path"] = str(next((o for o in options if o.exists()), options[0]))
+        out.append(r)
+    return out
 
 
 def _clip_name(path: Path) -> str:

@@ -263,3 +263,17 @@ def test_a_file_given_for_the_library_says_to_give_the_folder(tmp_path):
         read_index(tmp_path / "mocap.zip")
     with pytest.raises(InputFileError, match="give the folder"):
         read_index(tmp_path / "walk.bvh")
+
+
+def test_a_users_index_names_subjects_categories_and_paths(tmp_path):
+    lib = _library(tmp_path / "lib", {"ann/walk1.bvh": daz_bvh(40, 1), "ann/run1.bvh": daz_bvh(40, 2),
+                                      "takes/bob_jump.bvh": daz_bvh(40, 3)})  # fmt: skip
+    (lib / "index.csv").write_text("clip,subject,category,path\nwalk1,ann,walk,\nrun1,ann,run,\n"
+                                   "bob_jump,bob,jump,takes/bob_jump.bvh\n")
+    motion = load_motion_set(lib, tmp_path / "cache")
+    assert dict(zip(motion.clips.tolist(), motion.categories.tolist(), strict=True)) == {
+        "walk1": "walk", "run1": "run", "bob_jump": "jump"}  # fmt: skip
+    assert validation_subjects(("bob",), motion, "lib") == ("bob",)
+    (lib / "index.csv").write_text("name,who\nwalk1,ann\n")
+    with pytest.raises(InputFileError, match="clip column"):
+        read_index(lib)
