@@ -419,6 +419,9 @@ def _index_rows(index: Path, excluded: set[str]) -> list[dict[str, str]]:
         options = [folder / r["path"]] if r.get("path") else [folder / r["subject"] / f"{r['clip']}{ext}"
                                                                for ext in (".bvh.gz", ".bvh")]
         r["path"] = str(next((o for o in options if o.exists()), options[0]))
+        if not r.get("frames") and Path(r["path"]).is_file():  # no frame count to tell an edited file by
+            st = Path(r["path"]).stat()
+            r["stamp"] = f"{st.st_size}-{st.st_mtime_ns}"
         out.append(r)
     return out
 
