@@ -63,7 +63,8 @@ def _typed(where: str, value: Any, hint: Any) -> Any:
         if len(items) == len(value):
             return tuple(_typed(f"{where}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, items, strict=True)))
     if hint in (bool, str, int, float) or origin is tuple:
-        want = {bool: "true or false", str: "a string, in quotes", int: "a whole number", float: "a finite number"}.get(hint)
+        want = {bool: "true or false", str: "a string, in quotes", int: "a whole number",
+                float: "a finite number"}.get(hint)
         want = want or (f"a list of {len(args)}" if args[-1] is not Ellipsis else "a list")
         raise ConfigError(f"{where} must be {want}, got {value!r}")
     return value  # nested configs: checked by their own from_dict
