@@ -17,6 +17,7 @@ import numpy as np
 from core.bodies import sample_bodies
 from core.config import AugmentConfig
 from core.datasets import MotionSet, derive_virtual, node_positions, to_h36m
+from core.errors import ConfigError
 from core.skeleton import FLIP_PERM
 
 log = logging.getLogger(__name__)
@@ -221,10 +222,15 @@ class WindowSampler:
 
     def __init__(self, motion: MotionSet, clip_ids: np.ndarray, window: int, fps_choices: tuple[float, ...],
                  aug: AugmentConfig, bodies: list[dict[str, float]], seed: int = 0,
-                 body_bank: int = 1024) -> None:  # fmt: skip
+                 body_bank: int = 1024, role: str = "training") -> None:  # fmt: skip
         self.motion, self.window, self.aug, self.bodies = motion, window, aug, bodies
         self.fps_choices = np.asarray(fps_choices, dtype=np.float64)
-        self.clip_ids = np.asarray([c for c in clip_ids if motion.clip_len[c] > window + 1])
+        self.clip_ids = np.asarray([c for c in clip_ids if motion.clip_len[c] > window + 1], dtype=np.int64)
+        if len(clip_ids) and not len(self.clip_ids):
+            longest = int(motion.clip_len[np.asarray(clip_ids)].max())
+            raise ConfigError(f"none of the {len(clip_ids)} {role} clips is longer than the model's window of "
+                              f"{window} frames (the longest has {longest}); give longer clips, or windows under "
+                              f"{longest - 1} frames (the config's [model] window; posemoe eval --window)")
         w = motion.clip_len[self.clip_ids].astype(np.float64)
         self.weights = w / w.sum()
         self.rng = np.random.default_rng(seed)

@@ -137,7 +137,7 @@ def samplers(cfg: TrainConfig, motion: MotionSet, val_subjects: tuple[str, ...],
                                     device=device or torch.device("cpu"))  # fmt: skip
     else:
         train = WindowSampler(motion, train_ids, w, cfg.fps_choices, cfg.augment, bodies, seed=cfg.seed)
-    val = WindowSampler(motion, val_ids, w, (VAL_FPS,), cfg.augment, bodies, seed=VAL_SEED)
+    val = WindowSampler(motion, val_ids, w, (VAL_FPS,), cfg.augment, bodies, seed=VAL_SEED, role="validation")
     return train, val
 
 

@@ -277,3 +277,13 @@ def test_a_users_index_names_subjects_categories_and_paths(tmp_path):
     (lib / "index.csv").write_text("name,who\nwalk1,ann\n")
     with pytest.raises(InputFileError, match="clip column"):
         read_index(lib)
+
+
+def test_clips_shorter_than_the_window_are_a_one_line_error(tmp_path):
+    lib = _library(tmp_path / "lib", {f"t{i}.bvh": renamed(UNREAL, 5, i) for i in range(3)})
+    from core.weights import DEFAULT_WEIGHTS
+
+    with pytest.raises(ConfigError, match=r"none of the 3 validation clips is longer than the model's window of 81"):
+        evaluate(DEFAULT_WEIGHTS, TrainConfig(data_dir=str(lib), cache_dir=str(tmp_path / "cache")))
+    assert evaluate(DEFAULT_WEIGHTS, TrainConfig(data_dir=str(lib), cache_dir=str(tmp_path / "cache")),
+                    window=3)["windows"] >= 3  # the temporal MLP lifts any length
