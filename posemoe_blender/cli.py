@@ -595,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or quoted globs")
     p.add_argument("--out", type=Path, required=True, help="output folder (mirrors the input folders)")
     p.add_argument("--format", choices=("fbx", "blend", "bvh", "glb", "npz"), default="fbx", help="output format")
-    p.add_argument("--jobs", type=count, default=0,
+    p.add_argument("--jobs", type=int, default=0,
                    help="2D extractions and bakes run at once (0 = number of CPU cores); locally one lifter "
                         "process lifts the clips as their 2D is ready, batched together")
     p.add_argument("--force", action="store_true",
