@@ -286,22 +286,16 @@ positive.__name__ = "whole number >= 1"
 
 def _check_report_path(path: Path | None) -> None:
     """Fail in one line, before minutes of work, on a report path that cannot be written: a folder, or a file in a
-    folder that does not exist or cannot be written."""
-    import tempfile
-
+    folder that does not exist or cannot be written (:func:`_output_folder`)."""
     from core.errors import OutputError
 
     if path is None:
         return
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give the report a file name ending in .json")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{path}: the folder {folder} does not exist; create it or choose another")
-    try:
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write in {folder} ({e.strerror}); choose a writable folder") from None
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: the folder {path.parent} does not exist; create it or choose another")
+    _output_folder(path.parent)
 
 
 def _output_folder(out: Path) -> None:
