@@ -202,15 +202,15 @@ MIN_PELVIS_HEIGHT = 0.5
 hips, 1.0; an MMD centre bone about 0.8); lower is a root or floor bone mapped as the pelvis."""
 
 
-def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bool = False) -> None:
+def check_mapping_shape(rest: RestPose, name: str = "the armature") -> None:
     """Raise RigError unless the mapped bones make one body: each limb one chain (thigh above shin above foot, upper
     arm above forearm above hand), the pelvis above both legs and the spine, the left legs and arms on one side, and
     the toes pointing to the front that left and right make.
 
     A preset or the name guesser only maps rigs whose names say so; a hand-made mapping (the add-on's Custom
     Mapping, a mapping JSON) can swap left and right, cross the knees or name an IK control outside the leg, and
-    that baked with no error: the character turned round, or its shins 65-80 degrees off. ``mirrored``: the rest
-    pose went through a mirroring object transform (a negative scale), which makes the left bones the right."""
+    that baked with no error: the character turned round, or its shins 65-80 degrees off. A mirrored character's
+    rest pose comes here without its mirror (:func:`unmirror`)."""
     idx = {j: rest.index(j) for j in JOINT_NAMES}
     above = {j: _ancestors(rest, b) for j, b in idx.items()}
     bad = [" above ".join(chain) for chain in LIMBS
@@ -243,7 +243,7 @@ def check_mapping_shape(rest: RestPose, name: str = "the armature", mirrored: bo
         raise RigError(f"{name}: the mapping puts the left hip and the left shoulder on opposite sides; swap the "
                        "left and right bones of the legs or of the arms in the mapping")
     up = normalize(j[J["thorax"]] - j[J["pelvis"]])
-    front = normalize(np.cross(normalize(hips) + normalize(shoulders), up)) * (-1.0 if mirrored else 1.0)
+    front = normalize(np.cross(normalize(hips) + normalize(shoulders), up))
     turned = []
     for ankle in (idx["l_ankle"], idx["r_ankle"]):
         toes = _toes(rest, ankle) - rest.heads[ankle]
@@ -638,6 +638,40 @@ def under_floor(rest: RestPose, res: RetargetResult, margin: float = UNDER_FLOOR
     tails = heads[:, ends] + np.einsum("tbij,bj->tbi", deltas[:, ends], rest.tails[ends] - rest.heads[ends])
     lowest = np.minimum(j[:, [J["l_wrist"], J["r_wrist"], J["head"]], 2].min(axis=1), tails[..., 2].min(axis=1))
     return np.maximum(floor - margin - lowest, 0.0)
+
+
+def unmirror(linear: np.ndarray) -> np.ndarray | None:
+    """Return the reflection (3x3) across a vertical plane that makes a mirroring object transform ``linear`` proper
+    (``reflection @ linear`` has a positive determinant), or None where ``linear`` does not mirror.
+
+    A character mirrored by a negative object scale (a left-handed copy) shows its ``.L`` bones on its right. Its
+    rest pose taken through that transform has left-handed bone frames, on which rotations mean nothing: the bake
+    turned its torso and feet round. The bake retargets onto the rig without the mirror instead, with the motion
+    mirrored across the same plane (:func:`mirror_motion`), so the mirrored character shows the motion as filmed. The
+    plane is the rig's own left-right axis, levelled, so heights and the floor stay as they are."""
+    lin = np.asarray(linear, dtype=np.float64)
+    if float(np.linalg.det(lin)) >= 0:
+        return None
+    for axis in (lin[:, 0], lin[:, 1], np.array([1.0, 0.0, 0.0])):  # a rig's left-right axis is its local X
+        n = np.array([axis[0], axis[1], 0.0])
+        if np.linalg.norm(n) > 1e-6 * max(float(np.linalg.norm(axis)), EPS):
+            break
+    n /= np.linalg.norm(n)
+    return np.eye(3) - 2.0 * np.outer(n, n)
+
+
+def mirror_motion(joints: np.ndarray, root: np.ndarray | None, contacts: np.ndarray | None,
+                  reflection: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Return ``joints`` (T, 17, 3), ``root`` (T, 3) and per-foot ``contacts`` (T, 2: left, right) reflected by
+    ``reflection`` (from :func:`unmirror`) with left and right swapped: the motion the un-mirrored rig makes so that
+    its mirror image, the character as the scene shows it, makes the motion as filmed (the subject's left hand on
+    the character's visual left, its ``.R`` bone there)."""
+    from core.skeleton import FLIP_PERM
+
+    joints = np.asarray(joints, dtype=np.float64)[:, FLIP_PERM] @ reflection.T
+    root = None if root is None else np.asarray(root, dtype=np.float64) @ reflection.T
+    contacts = None if contacts is None else np.asarray(contacts)[:, ::-1].copy()
+    return joints, root, contacts
 
 
 def motion_to_world(points: np.ndarray, world_from_camera: np.ndarray | list | None = None,

@@ -26,11 +26,13 @@ from core.retarget import (
     check_mapping_shape,
     check_upright,
     lock_rig_feet,
+    mirror_motion,
     motion_to_world,
     move_travel_to_root,
     retarget,
     travel_bone,
     under_floor,
+    unmirror,
 )
 from core.rigs import PARENT_OVERRIDES, RIG_SETTINGS, default_armature_bones, resolve_rig
 
@@ -130,6 +132,29 @@ def _topological(bones: bpy.types.ArmatureBones, overrides: dict[str, str]) -> t
     return order, parent_of
 
 
+def _uneven(matrix) -> bool:
+    """True for a matrix whose 3x3 part has a zero or non-uniform scale (or a shear)."""
+    lin = np.array(matrix, dtype=np.float64)[:3, :3]
+    scale = float(abs(np.linalg.det(lin)) ** (1.0 / 3.0))
+    return scale <= 0 or not np.allclose(lin.T @ lin, scale**2 * np.eye(3), atol=1e-4 * scale**2)
+
+
+def _scale_message(armature_obj: bpy.types.Object) -> str:
+    """Say where an armature's zero or non-uniform world scale comes from, and how to take it out: its own scale,
+    or a parent's (applying the armature's own scale alone then changes nothing)."""
+    name = armature_obj.name
+    parents = []
+    parent = armature_obj.parent
+    while parent is not None and len(parents) < 64:
+        parents.append(parent)
+        parent = parent.parent
+    if _uneven(armature_obj.matrix_basis) or not parents:
+        return f"armature {name!r} has a zero or non-uniform scale; apply scale (Ctrl+A > Scale) and try again"
+    culprit = next((p for p in parents if _uneven(p.matrix_basis)), parents[0])
+    return (f"armature {name!r} takes a zero or non-uniform scale from its parent {culprit.name!r}; select "
+            f"{culprit.name!r} and the armature, apply scale (Ctrl+A > Scale), and try again")
+
+
 def armature_rest_pose(armature_obj: bpy.types.Object, mapping: dict[str, str],
                        parent_overrides: dict[str, str] | None = None) -> tuple[RestPose, float]:
     """Return the armature's rest pose in world axes (metres) and its object scale factor.
@@ -140,10 +165,11 @@ def armature_rest_pose(armature_obj: bpy.types.Object, mapping: dict[str, str],
     """
     world = np.array(armature_obj.matrix_world, dtype=np.float64)
     lin = world[:3, :3]
+    if _uneven(lin):
+        raise RigError(_scale_message(armature_obj))
     scale = float(abs(np.linalg.det(lin)) ** (1.0 / 3.0))
-    if scale <= 0 or not np.allclose(lin.T @ lin, scale**2 * np.eye(3), atol=1e-4 * scale**2):
-        raise RigError(f"armature {armature_obj.name!r} has a zero or non-uniform scale; apply scale "
-                       "(Ctrl+A > Scale) and try again")
+    if (mirror := unmirror(lin)) is not None:  # a mirrored character: its rig without the mirror (bake_clip)
+        lin = mirror @ lin
     bones, parent_of = _topological(armature_obj.data.bones, parent_overrides or {})
     index = {b.name: i for i, b in enumerate(bones)}
     parents = np.array([-1 if parent_of[b.name] is None else index[parent_of[b.name]] for b in bones])
@@ -445,8 +471,7 @@ def check_target(armature_obj: bpy.types.Object, rig: str = "auto", mapping: dic
     parents = {b.name: b.parent.name if b.parent else None for b in armature_obj.data.bones}
     preset, mapping = resolve_rig(names, rig, mapping, parents)
     rest, scale = armature_rest_pose(armature_obj, mapping, PARENT_OVERRIDES.get(preset or ""))
-    mirrored = bool(np.linalg.det(np.array(armature_obj.matrix_world, dtype=np.float64)[:3, :3]) < 0)
-    check_mapping_shape(rest, f"armature {armature_obj.name!r}", mirrored)
+    check_mapping_shape(rest, f"armature {armature_obj.name!r}")
     check_upright(rest, f"armature {armature_obj.name!r}")
     return preset, mapping, rest, scale
 
@@ -483,11 +508,13 @@ def bake_clip(clip: MotionClip, armature_obj: bpy.types.Object, rig: str = "auto
     world = _world_from_camera(clip)
     joints = motion_to_world(clip.joints_3d, world, translate=False)
     root = motion_to_world(clip.root, world) if clip.root is not None and len(clip.root) else None
+    contacts = _contacts(clip)
+    if (mirror := unmirror(np.array(armature_obj.matrix_world, dtype=np.float64)[:3, :3])) is not None:
+        joints, root, contacts = mirror_motion(joints, root, contacts, mirror)  # for the rig without the mirror
     ground = (clip.meta or {}).get("ground")
     ankle_h = ground.get("ankle_height_m") if world is not None and isinstance(ground, dict) else None
     res = retarget(joints, rest, root, root_motion=root_motion, in_place=in_place,
                    ankle_height=float(ankle_h) if isinstance(ankle_h, int | float) else None)
-    contacts = _contacts(clip)
     if contacts is not None and root_motion and not in_place:
         fps = float(clip.fps)
         res = lock_rig_feet(rest, res, contacts, blend_frames=max(1, round(DEFAULT_PARAMS.blend_s * fps)),

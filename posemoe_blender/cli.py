@@ -232,9 +232,10 @@ _STANDING = [(0, 0, 0), (-0.1, 0, 0), (-0.1, 0.45, 0.02), (-0.1, 0.9, 0), (0.1, 
 
 
 def _check_character_bakes(args: argparse.Namespace) -> None:
-    """Bake a standing pose onto ``--character`` once, in a ``posemoe bake`` subprocess as every clip's bake runs:
-    a character that cannot be baked (no armature, an unknown rig, bones missing) fails the batch now, in one
-    line, not every clip after its extraction and lifting."""
+    """Bake a standing pose onto ``--character`` once, in a ``posemoe bake`` subprocess as every clip's bake runs,
+    into the batch's format: a character that cannot be baked or written so (no armature, an unknown rig, bones
+    missing, a mirrored one for glTF) fails the batch now, in one line, not every clip after its extraction and
+    lifting."""
     import subprocess
     import tempfile
 
@@ -250,8 +251,8 @@ def _check_character_bakes(args: argparse.Namespace) -> None:
         motion = write_motion(Path(tmp) / "standing.npz", MotionClip(
             np.zeros((2, 17, 2), np.float32), np.ones((2, 17), np.float32), np.ones(2, bool), 30.0, (64, 64),
             joints_3d=pose, root=np.tile(np.float32([0, 0, 3]), (2, 1)), meta={"source": "batch check"}))
-        argv = [sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o", str(Path(tmp) / "check.blend"),
-                *bake_argv(args), "--progress", "none"]
+        argv = [sys.executable, "-m", "posemoe_blender.cli", "bake", str(motion), "-o",
+                str(Path(tmp) / f"check.{args.format}"), *bake_argv(args), "--progress", "none"]
         r = subprocess.run(argv, capture_output=True, text=True)
     if r.returncode != 0:
         line = next((ln for ln in reversed(r.stderr.splitlines()) if ln.startswith("posemoe: error: ")), "")

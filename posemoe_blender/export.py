@@ -25,6 +25,7 @@ import numpy as np
 from core.errors import CancelledError, InputFileError, InputNotFoundError, OutputError, RigError
 from core.file_checks import not_a_file
 from core.motion_file import MotionClip, temp_stem
+from core.retarget import unmirror
 from core.video import is_git_lfs_pointer
 from posemoe_blender.bake import bake_clip, create_default_armature, subject_height
 from posemoe_blender.gltf_rotations import make_rotations_continuous
@@ -379,6 +380,11 @@ def bake_to_file(clip: MotionClip, out_path: Path, character: Path | None = None
     bpy.ops.wm.read_factory_settings(use_empty=True)
     if character is not None:
         obj = load_character(Path(character), armature)
+        if suffix in (".glb", ".gltf") and unmirror(np.array(obj.matrix_world, dtype=np.float64)[:3, :3]) is not None:
+            # Blender's glTF exporter writes a mirrored armature's node with the mirror lost (re-imported: scale -1
+            # on every axis, the limbs up to 1.2 m off); FBX and BVH keep it
+            raise RigError(f"{character}: armature {obj.name!r} is mirrored (a negative scale), which Blender's glTF "
+                           "exporter does not keep; export .fbx, .bvh or .blend instead")
     else:
         obj = create_default_armature(height=subject_height(clip))
         if mesh:

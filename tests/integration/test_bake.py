@@ -159,6 +159,54 @@ def test_transformed_armature_saved_as_blend(tmp_path: Path) -> None:
     assert errors.mean() < 1.0, errors.mean()
 
 
+def _swap_sides(mapping: dict[str, str]) -> dict[str, str]:
+    """Return ``mapping`` with its l_ and r_ joints' bones swapped."""
+    side = {"l_": "r_", "r_": "l_"}
+    return {j: mapping[side[j[:2]] + j[2:] if j[:2] in side else j] for j in mapping}
+
+
+def test_a_mirrored_character_shows_the_motion_as_filmed(tmp_path: Path) -> None:
+    """A character mirrored by a negative object scale (a left-handed copy) shows its .L bones on its right. Its
+    rest frames through that transform are left-handed: the bake turned the torso and feet round with no error.
+    Now the subject's left arm and leg move the character's visual left ones (its .R bones), torso facing the
+    motion's way; glTF, whose exporter loses the mirror, is refused in one line; FBX keeps it."""
+    _empty()
+    obj = bake.create_default_armature()
+    obj.scale = (-1.0, 1.0, 1.0)
+    bpy.context.view_layer.update()
+    clip = synth_clip(turn=0.6)
+    bake.bake_clip(clip, obj)
+    mapping = rigs.resolve_mapping([b.name for b in obj.data.bones])
+    errors = pose_errors(obj, clip, _swap_sides(mapping))
+    assert errors.mean() < 1.0, errors.mean()
+    assert pose_errors(obj, clip, mapping)[:, -3:-1].mean() > 150  # by name, hips and shoulders point the other way
+    path = tmp_path / "mirrored.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    with pytest.raises(RigError, match=r"mirrored\.blend: armature 'PoseMoE_Armature' is mirrored .*export \.fbx"):
+        export.bake_to_file(clip, tmp_path / "m.glb", character=path)
+    assert not (tmp_path / "m.glb").exists()
+    export.bake_to_file(clip, tmp_path / "m.fbx", character=path)
+    assert (tmp_path / "m.fbx").stat().st_size > 0
+
+
+def test_a_parent_s_uneven_scale_is_named() -> None:
+    """The armature's own scale is 1, its parent's (1, 1, 1.2): the message names the parent, since applying the
+    armature's own scale alone changes nothing."""
+    _empty()
+    obj = bake.create_default_armature()
+    parent = bpy.data.objects.new("Rig_Root", None)
+    bpy.context.scene.collection.objects.link(parent)
+    parent.scale = (1.0, 1.0, 1.2)
+    obj.parent = parent
+    bpy.context.view_layer.update()
+    with pytest.raises(RigError, match="from its parent 'Rig_Root'; select 'Rig_Root' and the armature, apply scale"):
+        bake.bake_clip(synth_clip(), obj)
+    obj.parent, obj.scale = None, (1.0, 1.0, 1.2)
+    bpy.context.view_layer.update()
+    with pytest.raises(RigError, match="armature 'PoseMoE_Armature' has a zero or non-uniform scale; apply scale"):
+        bake.bake_clip(synth_clip(), obj)
+
+
 def test_blender_human_metarig_is_recognised_and_baked() -> None:
     """Blender's own human metarig (Rigify's; 159 bones with the face, torso bones numbered spine.000-006) bakes with
     rig auto: the neck and head are read off the numbered chain above the arms."""

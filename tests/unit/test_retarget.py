@@ -657,3 +657,31 @@ def test_hands_under_the_floor_are_measured_beyond_a_hand_on_it() -> None:
             assert depth.min() > 0.05
         else:
             assert not depth.any()
+
+
+def test_unmirror_makes_a_mirroring_transform_proper_and_keeps_heights() -> None:
+    assert rt.unmirror(np.eye(3)) is None and rt.unmirror(0.01 * np.eye(3)) is None
+    turned = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # a Y-up rig stood up (FBX import)
+    flip_x, flip_z = np.diag([-1.0, 1.0, 1.0]), np.diag([1.0, 1.0, -1.0])
+    for lin in (flip_x, 0.01 * turned @ flip_x, turned @ flip_z, np.diag([1.0, -1.0, 1.0])):
+        r = rt.unmirror(lin)
+        assert r is not None and np.linalg.det(r @ lin) > 0
+        np.testing.assert_allclose(r @ r, np.eye(3), atol=1e-12)  # a reflection
+        np.testing.assert_allclose(r[2], [0.0, 0.0, 1.0], atol=1e-12)  # across a vertical plane: heights kept
+
+
+def test_mirror_motion_reflects_and_swaps_sides() -> None:
+    rng = np.random.default_rng(3)
+    joints, root = rng.normal(size=(5, 17, 3)), rng.normal(size=(5, 3))
+    contacts = np.zeros((5, 2), bool)
+    contacts[:2, 0] = True
+    r = rt.unmirror(np.diag([-1.0, 1.0, 1.0]))
+    j2, root2, c2 = rt.mirror_motion(joints, root, contacts, r)
+    np.testing.assert_allclose(j2[:, J["r_wrist"]], joints[:, J["l_wrist"]] * [-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(j2[:, J["pelvis"]], joints[:, J["pelvis"]] * [-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(root2, root * [-1.0, 1.0, 1.0])
+    assert c2[:2, 1].all() and not c2[:, 0].any()
+    back, root3, c3 = rt.mirror_motion(j2, root2, c2, r)
+    np.testing.assert_allclose(back, joints)
+    np.testing.assert_array_equal(c3, contacts)
+    assert rt.mirror_motion(joints, None, None, r)[1:] == (None, None)
