@@ -182,7 +182,8 @@ def side_flips(joints_2d: np.ndarray, valid: np.ndarray, fps: float) -> dict[str
         jumps = {1: _flip_jumps(xy, frames, g, root, unit, group, 1)}  # labels flip into i + 1; across lost frames
         if fps >= MIN_BRIDGE_FPS:  # a real turn looks the same ... or swing across over d - 1 frames
             wide = _wide_open(xy, frames, chains)
-            for d in range(2, 1 + int(group.bridge_s * float(fps) + 1e-9)):
+            # no swing longer than the found frames (a person in a few frames of a fast clip)
+            for d in range(2, min(1 + int(group.bridge_s * float(fps) + 1e-9), len(frames))):
                 jumps[d] = _flip_jumps(xy, frames, g, root, unit, group, d)
                 jumps[d][: len(frames) - d] &= wide[:-d] & wide[d:]  # a turn crosses side-on in between
         longest = max(1, round(group.longest_s * max(float(fps), 1.0)))

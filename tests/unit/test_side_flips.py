@@ -169,6 +169,18 @@ def test_too_few_frames():
     assert not any(f.any() for f in side_flips(np.zeros((0, 17, 2)), np.zeros(0, bool), 30.0).values())
 
 
+@pytest.mark.parametrize("fps", [30.0, 120.0, 1000.0])
+@pytest.mark.parametrize("found", [2, 3, 5, 8])
+def test_a_person_in_fewer_frames_than_a_swing_is_checked_without_error(fps, found):
+    """A person in a few frames of a clip (2 frames; a glimpse in a 120 fps clip): fewer found frames than the
+    longest swing looked for raised a ValueError in every lifting path."""
+    xy = _walk(frames=40, fps=fps)
+    valid = np.zeros(40, bool)
+    valid[10: 10 + found] = True
+    flips = side_flips(xy, valid, fps)
+    assert set(flips) == set(GROUPS) and all(f.shape == (40,) and not f.any() for f in flips.values())
+
+
 def test_every_lifting_path_sees_the_flip_undone(caplog):
     """posemoe_blender.pipeline.sides_unflipped: used by lift, capture and batch before the lifter and clean-up."""
     import logging
