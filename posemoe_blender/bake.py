@@ -18,6 +18,7 @@ from mathutils import Matrix, Quaternion
 
 from core.contact import DEFAULT_PARAMS
 from core.errors import RigError
+from core.file_checks import utf8_name
 from core.motion_file import MotionClip
 from core.retarget import (
     UNDER_FLOOR_M,
@@ -325,12 +326,13 @@ def _say_under_floor(armature_obj: bpy.types.Object, depth: np.ndarray, frame_st
 
 
 def clip_name(clip: MotionClip) -> str:
-    """Return a short name for ``clip``: meta ``name``, else the stem of meta ``source``, else "PoseMoE"."""
+    """Return a short name for ``clip``: meta ``name``, else the stem of meta ``source``, else "PoseMoE"; as UTF-8
+    text (:func:`core.file_checks.utf8_name`: a video's Latin-1 file name)."""
     meta = clip.meta or {}
     if meta.get("name"):
-        return str(meta["name"])
+        return utf8_name(str(meta["name"]))
     if meta.get("source"):
-        return Path(str(meta["source"])).stem or "PoseMoE"
+        return utf8_name(Path(str(meta["source"])).stem) or "PoseMoE"
     return "PoseMoE"
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ExitCode, InputNotFoundError, OutputError
+from core.file_checks import utf8_name
 from core.motion_file import temp_stem
 from core.protocol import Failure, Message, Progress, parse_line
 from posemoe_blender.batch_lifter import LifterClient, stderr_tail
@@ -190,7 +191,7 @@ def output_name(name: str) -> str:
     """Return ``name`` as an output name Blender's exporters can write: bytes that are not UTF-8 text (a Latin-1
     name from an old zip) as ``_``, and cut to NAME_BYTES (a 250-byte CJK name plus ``.motion.npz`` would not
     fit)."""
-    name = os.fsencode(name).decode("utf-8", "replace").replace("\ufffd", "_")
+    name = utf8_name(name)
     while len(name.encode("utf-8")) > NAME_BYTES:
         name = name[:-1]
     return name

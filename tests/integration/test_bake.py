@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import struct
 import subprocess
 import sys
@@ -205,6 +206,16 @@ def test_a_parent_s_uneven_scale_is_named() -> None:
     bpy.context.view_layer.update()
     with pytest.raises(RigError, match="armature 'PoseMoE_Armature' has a zero or non-uniform scale; apply scale"):
         bake.bake_clip(synth_clip(), obj)
+
+
+def test_a_video_name_that_is_not_utf8_names_the_action() -> None:
+    """capture keeps the video's name in the motion; a Latin-1 one (Python's lone surrogates) made Blender refuse the
+    action's name with a TypeError, after the whole capture."""
+    _empty()
+    clip = synth_clip()
+    clip.meta = {"source": os.fsdecode(b"caf\xe9.mp4")}
+    action = bake.bake_clip(clip, bake.create_default_armature())
+    assert action.name == "caf_"
 
 
 def test_blender_human_metarig_is_recognised_and_baked() -> None:

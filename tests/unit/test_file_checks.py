@@ -35,3 +35,11 @@ def test_a_named_pipe_is_refused_without_opening_it(tmp_path: Path) -> None:
         assert writer.is_alive()  # refused at once, not after the writer unblocked an open()
     finally:
         writer.cancel()
+
+
+def test_utf8_name_keeps_text_and_replaces_bytes_that_are_not_utf8():
+    from core.file_checks import utf8_name
+
+    assert utf8_name("café 舞") == "café 舞"
+    assert utf8_name(os.fsdecode(b"caf\xe9 latin-1")) == "caf_ latin-1"  # Python's escape of a Latin-1 byte
+    assert utf8_name("a\ud800b") == "a?b"  # any other lone surrogate (not a file name's byte)
