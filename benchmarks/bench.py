@@ -451,9 +451,11 @@ def main(argv: list[str] | None = None) -> int:
         res["scale"] = scale(a.gt_dir, a.quick)
     res["bench_seconds"] = time.perf_counter() - t0
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(res, indent=2) + "\n")
     md = tables(res)
-    a.out.with_suffix(".md").write_text(md)
+    for path, text in ((a.out, json.dumps(res, indent=2) + "\n"), (a.out.with_suffix(".md"), md)):
+        tmp = path.with_name(path.name + ".tmp")  # never a half-written report
+        tmp.write_text(text)
+        os.replace(tmp, path)
     for p in plots(res, IMAGES if a.out == RESULTS / "bench.json" else a.out.parent):
         log.info("plot %s", p)
     print(md)

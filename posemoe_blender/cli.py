@@ -294,6 +294,8 @@ def _check_report_path(path: Path | None) -> None:
         return
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give the report a file name ending in .json")
+    if path.suffix.lower() != ".json":  # not some other file of the user's, replaced by a report
+        raise OutputError(f"{path}: a report is JSON; give it a file name ending in .json")
     if not path.parent.is_dir():
         raise OutputError(f"{path}: the folder {path.parent} does not exist; create it or choose another")
     _output_folder(path.parent)
@@ -402,6 +404,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from posemoe_blender.demo import run_demo
 
+    _output_folder(args.out_dir)  # before minutes of rendering the clip
     summary = run_demo(args.out_dir, inference_config(args), args.reporter, weights=args.weights)
     if args.progress == "json":
         args.reporter(_result_event(summary["blend"]))
@@ -421,6 +424,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise InputNotFoundError(f"{script}: benchmarks are part of the source checkout; run posemoe bench from a "
                                  "clone of the repository")
     _check_report_path(args.json_out)
+    if args.gt_dir is not None:  # rendered into, unless --no-render: then read only
+        if args.no_render and not args.gt_dir.is_dir():
+            raise InputNotFoundError(f"{args.gt_dir}: no such folder of rendered clips; drop --no-render to render "
+                                     "them there")
+        if not args.no_render:
+            _output_folder(args.gt_dir)
     argv = [sys.executable, str(script)] + (["--gt-dir", str(args.gt_dir)] if args.gt_dir else [])
     argv += ["--quick"] * args.quick + ["--no-render"] * args.no_render
     if args.skip:
@@ -621,7 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-render", action="store_true", help="use only ground-truth clips already rendered")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: accuracy, speed, scale")
     p.add_argument("--json-out", type=Path, default=None,
-                   help="write the JSON here, with the tables and plots beside it (default: benchmarks/results)")
+                   help="write the JSON here (a .json name), the tables beside it as the same name's .md and the "
+                        "plots as bench_*.png (default: benchmarks/results)")
     _add_common(p)
 
     p = add("train", cmd_train, "train a lifter on BVH motion capture (TOML config)",

@@ -283,6 +283,7 @@ def test_common_options_before_the_command_are_read_as_after_it():
     (["--window", "0"], ExitCode.USAGE, "--window: invalid whole number >= 1"),
     (["--json-out", "{tmp}/no/such/folder/r.json"], ExitCode.OUTPUT, "does not exist"),
     (["--json-out", "{tmp}"], ExitCode.OUTPUT, "is a folder"),
+    (["--json-out", "{tmp}/clip.mp4"], ExitCode.OUTPUT, "a report is JSON; give it a file name ending in .json"),
 ])  # fmt: skip
 def test_eval_options_that_cannot_work_fail_before_evaluating(tmp_path, args, code, needle):
     from core.weights import DEFAULT_WEIGHTS
@@ -291,3 +292,19 @@ def test_eval_options_that_cannot_work_fail_before_evaluating(tmp_path, args, co
                 *[a.format(tmp=tmp_path) for a in args])
     assert_clean_failure(r, code, tmp_path / "no")
     assert needle in r.stderr
+
+
+@pytest.mark.parametrize("command, needle", [
+    (["demo", "--out-dir", "{tmp}/file.txt"], "file.txt: cannot be the output folder"),
+    (["bench", "--gt-dir", "{tmp}/file.txt"], "file.txt: cannot be the output folder"),
+    (["bench", "--no-render", "--gt-dir", "{tmp}/none"], "none: no such folder of rendered clips"),
+    (["bench", "--json-out", "{tmp}/file.txt"], "a report is JSON"),
+])  # fmt: skip
+def test_demo_and_bench_folders_that_cannot_work_fail_at_once(tmp_path, command, needle):
+    """A file given as the demo's output folder or the bench's clip folder was a traceback (after minutes of
+    rendering, for the demo); a report path not ending in .json replaced whatever file it named."""
+    (tmp_path / "file.txt").write_text("the user's own notes\n")
+    r = run_cli(*[a.format(tmp=tmp_path) for a in command])
+    assert r.returncode in (ExitCode.OUTPUT, ExitCode.NOT_FOUND) and needle in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "file.txt").read_text() == "the user's own notes\n" and not (tmp_path / "none").exists()
