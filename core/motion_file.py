@@ -73,8 +73,10 @@ class MotionClip(Keypoints2D):
     meta: dict = field(default_factory=dict)
 
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp", ".gif")
-"""Names a video file ends in, for the message when one is given where a .npz is expected."""
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp", ".3g2", ".mts",
+                  ".m2ts", ".flv", ".ogv", ".gif")
+"""Names a video file ends in (phones' .3gp and camcorders' AVCHD .mts among them): what ``batch`` takes from a folder
+or a glob, and the message when a video is given where a .npz is expected."""
 
 
 def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:

@@ -45,14 +45,13 @@ import numpy as np
 
 from core.errors import ExitCode, InputNotFoundError, OutputError
 from core.file_checks import utf8_name
-from core.motion_file import temp_stem
+from core.motion_file import VIDEO_SUFFIXES, temp_stem
 from core.protocol import Failure, Message, Progress, parse_line
 from posemoe_blender.batch_lifter import LifterClient, stderr_tail
 from posemoe_blender.parent_watch import PARENT_ENV
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".gif")
 FORMATS = ("fbx", "blend", "bvh", "glb", "npz")
 WORK_DIR = ".posemoe-batch.tmp"  # under --out: same file system as the outputs
 MAX_GROUP_CLIPS = 32  # clips lifted together at most (bounds the lifter's memory)
@@ -158,22 +157,34 @@ class Manifest:
 
 
 def find_videos(inputs: list[str]) -> list[tuple[Path, Path]]:
-    """Return (video, base folder) pairs for files, folders (recursive) and globs, in a stable order."""
+    """Return (video, base folder) pairs for files, folders (recursive) and globs, in a stable order.
+
+    From folders and globs only names ending in :data:`VIDEO_SUFFIXES`, and no hidden ones (a name starting with a
+    dot, or in a dot folder: macOS's ``._IMG_0001.MOV`` resource forks beside each clip copied from a Mac failed the
+    batch as videos OpenCV cannot open); a file named on its own is taken whatever its name."""
     found: list[tuple[Path, Path]] = []
+    hidden = 0
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            videos = [v for v in sorted(p.rglob("*")) if v.suffix.lower() in VIDEO_SUFFIXES]
-            for v in videos:
-                if v.is_symlink() and not v.exists():
-                    log.warning("%s: a link to a file that is gone (%s); skipped", v, os.readlink(v))
-            found += [(v, p) for v in videos if v.is_file()]
+            paths = [(v, v.relative_to(p).parts) for v in sorted(p.rglob("*"))]
         elif p.is_file():
             found.append((p, p.parent))
+            continue
         elif any(ch in item for ch in "*?["):
-            found += [(Path(v), Path(v).parent) for v in sorted(glob.glob(item, recursive=True)) if Path(v).is_file()]
+            paths = [(Path(v), (Path(v).name,)) for v in sorted(glob.glob(item, recursive=True))]
         else:
             raise InputNotFoundError(f"{item}: no such file, folder or matching glob")
+        videos = [(v, parts) for v, parts in paths if v.suffix.lower() in VIDEO_SUFFIXES]
+        shown = [v for v, parts in videos if not any(part.startswith(".") for part in parts)]
+        hidden += len(videos) - len(shown)
+        for v in shown:
+            if v.is_symlink() and not v.exists():
+                log.warning("%s: a link to a file that is gone (%s); skipped", v, os.readlink(v))
+        found += [(v, p if p.is_dir() else v.parent) for v in shown if v.is_file()]
+    if hidden:
+        log.info("skipped %d hidden file(s) with a video's name (names starting with a dot, or in a dot folder)",
+                 hidden)
     seen, unique = set(), []
     for v, base in found:
         key = v.resolve()

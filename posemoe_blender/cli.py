@@ -596,7 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  posemoe batch clips/ --out out/ --format fbx\n"
             "  posemoe batch 'shoot/**/*.mov' --out out/ --format blend --character hero.blend --jobs 2\n"
             "exit code 0 = all clips done, 7 = some failed (see out/summary.json), 130 = interrupted")
-    p.add_argument("inputs", nargs="+", help="video files, folders (searched recursively) or quoted globs")
+    p.add_argument("inputs", nargs="+",
+                   help="video files, folders (searched recursively) or quoted globs; from folders and globs the "
+                        "files with a video's suffix, hidden ones (.NAME, macOS's ._NAME) left out")
     p.add_argument("--out", type=Path, required=True, help="output folder (mirrors the input folders)")
     p.add_argument("--format", choices=("fbx", "blend", "bvh", "glb", "npz"), default="fbx", help="output format")
     p.add_argument("--jobs", type=int, default=0,

@@ -246,6 +246,21 @@ def test_a_link_to_a_clip_that_is_gone_is_skipped_with_a_warning(tmp_path, caplo
     assert "gone.mp4: a link to a file that is gone" in caplog.text
 
 
+def test_folders_and_globs_give_videos_only_and_no_hidden_files(tmp_path, caplog):
+    """macOS's ._NAME resource forks beside clips copied from a Mac, and clips in dot folders, were taken as videos
+    and failed the batch; a glob took text files too; camcorders' .MTS and phones' .3gp were skipped in silence."""
+    from posemoe_blender.batch import find_videos
+
+    for name in ("a.mp4", "._a.mp4", ".b.mp4", ".cache/c.mp4", "sub/d.MTS", "sub/e.3gp", "readme.txt", "f.npz"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"0")
+    with caplog.at_level("INFO"):
+        assert [v.name for v, _ in find_videos([str(tmp_path)])] == ["a.mp4", "d.MTS", "e.3gp"]
+    assert "skipped 3 hidden file(s)" in caplog.text
+    assert [v.name for v, _ in find_videos([str(tmp_path / "*")])] == ["a.mp4"]
+    assert [v.name for v, _ in find_videos([str(tmp_path / "._a.mp4")])] == ["._a.mp4"]  # named: taken as given
+
+
 def test_leftovers_of_unfinished_clips_are_swept(tmp_path):
     """A killed run's temp files (names cut at 100 characters as the writers cut them) and the folders made for
     clips that never finished go; finished clips' folders and files stay."""
