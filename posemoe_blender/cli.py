@@ -685,6 +685,14 @@ def _on_sigterm(_signum, _frame) -> None:
     raise KeyboardInterrupt  # stopped as by Ctrl-C: subprocesses stopped, temp files removed, exit 130
 
 
+def _json_failure(args: argparse.Namespace, message: str, kind: str) -> None:
+    """With ``--progress json``, end the event stream with the failure, as the worker protocol does."""
+    if args.progress == "json":
+        from core.protocol import Failure
+
+        args.reporter(Failure(message=message, kind=kind))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (never raises for expected errors)."""
     import signal
@@ -706,10 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except PosemoeError as e:
         args.reporter.close()
-        if args.progress == "json":
-            from core.protocol import Failure
-
-            args.reporter(Failure(message=str(e), kind=e.kind))
+        _json_failure(args, str(e), e.kind)
         # one line whatever it quotes: a path with a newline in its name is written with \n
         sys.stderr.write("posemoe: error: " + str(e).replace("\r", "\\r").replace("\n", "\\n") + "\n")
         return int(e.exit_code)
@@ -718,8 +723,12 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "written", None) is not None:
             sys.stderr.write(f"posemoe: interrupted after {args.written} was written in full; nothing was lost\n")
             return int(ExitCode.OK)
+        _json_failure(args, "cancelled", "cancelled")
         sys.stderr.write("posemoe: cancelled\n")
         return int(ExitCode.CANCELLED)
+    except Exception as e:  # a bug: its traceback follows (exit 1); a JSON reader is told too
+        _json_failure(args, f"internal error ({type(e).__name__}: {e}); please report it with this log", "bug")
+        raise
     finally:
         args.reporter.close()
         if previous is not None:

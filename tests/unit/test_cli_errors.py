@@ -308,3 +308,25 @@ def test_demo_and_bench_folders_that_cannot_work_fail_at_once(tmp_path, command,
     assert r.returncode in (ExitCode.OUTPUT, ExitCode.NOT_FOUND) and needle in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert (tmp_path / "file.txt").read_text() == "the user's own notes\n" and not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("raised, code, kind", [(KeyboardInterrupt(), ExitCode.CANCELLED, "cancelled"),
+                                                (RuntimeError("boom"), None, "bug")])
+def test_json_progress_ends_with_a_failure_event_when_cancelled_or_broken(monkeypatch, capsys, raised, code, kind):
+    """--progress json told a reader nothing when a run was cancelled (Ctrl-C) or hit a bug; the worker protocol ends
+    with a failure event, and now so does the CLI's stream."""
+    import json
+
+    from posemoe_blender import cli
+
+    def fail(args):
+        raise raised
+
+    monkeypatch.setattr(cli, "cmd_extract", fail)
+    if code is None:
+        with pytest.raises(RuntimeError):
+            cli.main(["--progress", "json", "extract", "v.mp4", "-o", "k.npz"])
+    else:
+        assert cli.main(["--progress", "json", "extract", "v.mp4", "-o", "k.npz"]) == code
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["kind"] == kind and (kind != "bug" or "boom" in last["error"])
