@@ -1,4 +1,4 @@
-"""2D keypoint conventions: MediaPipe BlazePose-33 -> H36M-17, network normalization.
+"""2D keypoint conventions: MediaPipe BlazePose-33 -> H36M-17, COCO-17 -> H36M-17, network normalization.
 
 Remaps are index tables (DESIGN.md section 3), not hand-written assignments.
 Blender-safe: numpy only.
@@ -164,6 +164,69 @@ def blazepose_to_h36m_by_rule(landmarks: np.ndarray, visibility: np.ndarray | No
     if not fitted_head:
         out[..., [9, 10], :] = old_head_points(landmarks)
     return out, score
+
+
+COCO17_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
+                "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle")
+"""The COCO keypoint order most 2D detectors write (YOLO pose, RTMPose, ViTPose, Detectron2, MMPose)."""
+COCO_TO_H36M: dict[int, int] = {1: 12, 2: 14, 3: 16, 4: 11, 5: 13, 6: 15, 11: 5, 12: 7, 13: 9, 14: 6, 15: 8, 16: 10}
+"""H36M joint -> the COCO keypoint it is (the limbs); pelvis, spine and thorax are midpoints, nose and head top are
+made from the face (:data:`COCO_HEAD_POINT_WEIGHTS`)."""
+COCO_HEAD_POINT_WEIGHTS: dict[int, tuple[float, float]] = {9: (1.507, -0.207), 10: (-3.459, -0.418)}
+"""The training skeleton's nose and head top from a face without a mouth (COCO has none): the eye midpoint plus these
+weights times (nose tip - eyes, ear midpoint - eyes). Fitted as :data:`HEAD_POINT_WEIGHTS` are, on MediaPipe's eye
+centres, nose tip and ears of the training subjects' renders (30 clips; `python benchmarks/head_points.py
+--no-mouth`): 2.47 / 2.41 cm mean error (nose / head top) on the validation subjects' renders, the same as with the
+mouth (2.48 / 2.39)."""
+
+
+def coco_to_h36m(keypoints: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(joints, scores)`` (..., 17, D) and (..., 17) in H36M-17 order from COCO-17 ``keypoints`` (..., 17,
+    D) and ``scores`` (..., 17). Another detector's keypoints are its own: no MediaPipe offset is taken out."""
+    kp, sc = np.asarray(keypoints, np.float32), np.asarray(scores, np.float32)
+    out = np.zeros_like(kp)
+    score = np.zeros_like(sc)
+    for h, c in COCO_TO_H36M.items():
+        out[..., h, :], score[..., h] = kp[..., c, :], sc[..., c]
+    for h, (a, b) in {0: (1, 4), 8: (11, 14), 7: (0, 8)}.items():  # pelvis, thorax, then spine between them
+        out[..., h, :] = 0.5 * (out[..., a, :] + out[..., b, :])
+        score[..., h] = np.minimum(score[..., a], score[..., b])
+    eyes = kp[..., 1:3, :].mean(axis=-2)
+    vectors = np.stack([kp[..., 0, :] - eyes, kp[..., 3:5, :].mean(axis=-2) - eyes], axis=-2)
+    for h, w in COCO_HEAD_POINT_WEIGHTS.items():
+        out[..., h, :] = eyes + np.einsum("...fd,f->...d", vectors, np.asarray(w, np.float32))
+        score[..., h] = sc[..., 0:3].min(axis=-1)  # ears often hidden: not scored (as HEAD_POINT_WEIGHTS' points)
+    return out, score
+
+
+LAYOUT_TOLERANCE = {"h36m": 0.1, "coco": 0.12}
+"""How far a keypoint may sit from where an order puts it, in body sizes (the frame's largest distance between two
+keypoints; median over frames), for the keypoints to be taken in that order (:func:`keypoint_layout`). On the 86
+renders' keypoints: ours 0.000 from the H36M places and 0.175 or more from the COCO ones; their MediaPipe landmarks
+picked in COCO order 0.070 or less from the COCO places and 0.187 or more from the H36M ones."""
+
+
+def keypoint_layout(joints_2d: np.ndarray, valid: np.ndarray | None = None) -> str:
+    """Return "h36m", "coco" or "unknown": the order (T, 17, 2) keypoints look to be in, from the body's shape.
+
+    H36M-17: the pelvis between the hips, the thorax between the shoulders, the spine between the two. COCO-17: both
+    eyes by the nose. A COCO file read as H36M put the right elbow at the thorax and the eyes at the right hip and
+    knee, and lifted a tangle with no error."""
+    xy = np.asarray(joints_2d, np.float64)
+    ok = np.isfinite(xy).all(axis=(1, 2)) & (np.ones(len(xy), bool) if valid is None else np.asarray(valid, bool))
+    xy = xy[ok]
+    if not len(xy):
+        return "unknown"
+    size = np.maximum(np.linalg.norm(xy[:, :, None] - xy[:, None], axis=-1).max(axis=(1, 2)), 1e-6)
+
+    def off(point: int, a: int, b: int) -> float:
+        return float(np.median(np.linalg.norm(xy[:, point] - 0.5 * (xy[:, a] + xy[:, b]), axis=-1) / size))
+
+    if max(off(0, 1, 4), off(8, 11, 14), off(7, 0, 8)) < LAYOUT_TOLERANCE["h36m"]:
+        return "h36m"
+    if max(off(0, 1, 1), off(0, 2, 2)) < LAYOUT_TOLERANCE["coco"]:
+        return "coco"
+    return "unknown"
 
 
 def remake_old_keypoints(joints_2d: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,

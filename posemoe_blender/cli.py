@@ -83,7 +83,7 @@ def cmd_lift(args: argparse.Namespace) -> int:
 
     _refuse_overwriting(args.output, input_keypoints=args.keypoints)
     check_writable(args.output)
-    kp = read_keypoints_for_lifting(args.keypoints)
+    kp = read_keypoints_for_lifting(args.keypoints, args.layout)
     warn_if_mostly_filled(args.keypoints, kp.valid)
     clip = lift(kp, args.weights, inference_config(args), args.smoothing, args.reporter,
                 source=str(args.keypoints.name), **cleanup_options(args))
@@ -572,6 +572,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  posemoe lift my_detector.npz -o motion.npz --smoothing none --device cpu")
     p.add_argument("keypoints", type=Path, help="keypoints .npz: joints_2d, scores, valid, fps, image_size")
     p.add_argument("-o", "--output", type=Path, required=True, help="motion .npz to write")
+    p.add_argument("--layout", choices=("auto", "h36m", "coco"), default="auto",
+                   help="joints_2d's joint order: H36M-17 (ours, docs/FORMATS.md), COCO-17 (YOLO pose, RTMPose, "
+                        "ViTPose, Detectron2, ...), or auto: told apart by the body's shape")
     add_lift_options(p)
     _add_common(p)
 

@@ -261,15 +261,27 @@ def to_motion(
                       joints_3d=joints_3d.astype(np.float32), root=root.astype(np.float32), meta=meta)
 
 
-def read_keypoints_for_lifting(path: Path) -> Keypoints2D:
-    """Return the keypoints in ``path`` (core.motion_file.read_keypoints), with their joints remade from the
-    MediaPipe landmarks by the current rule where the file holds an earlier rule's, unedited
+def read_keypoints_for_lifting(path: Path, layout: str = "auto") -> Keypoints2D:
+    """Return the keypoints in ``path`` (core.motion_file.read_keypoints) in H36M-17 order: COCO-17 keypoints
+    (``layout`` "coco", or "auto" and their shape says so) converted (core.keypoints.coco_to_h36m), and joints remade
+    from the MediaPipe landmarks by the current rule where the file holds an earlier rule's, unedited
     (core.keypoints.remake_old_keypoints)."""
-    from core.keypoints import remake_old_keypoints
+    from core.keypoints import coco_to_h36m, keypoint_layout, remake_old_keypoints
     from core.motion_file import read_keypoints
 
     kp = read_keypoints(path)
     landmarks = kp.extras.get("mp_landmarks")
+    if landmarks is None and layout != "h36m":  # our extractor's files keep the landmarks: H36M
+        found = keypoint_layout(kp.joints_2d, kp.valid)
+        if layout == "coco" or found == "coco":
+            if layout == "auto":
+                log.warning("%s: the keypoints are in COCO-17 order (nose, eyes, ears, shoulders, ...), read as such; "
+                            "pass --layout h36m if they are not", path)
+            joints, scores = coco_to_h36m(kp.joints_2d, kp.scores)
+            return replace(kp, joints_2d=joints, scores=scores)
+        if found == "unknown":
+            log.warning("%s: the keypoints do not sit as H36M-17 or COCO-17 joints do (docs/FORMATS.md); lifted as "
+                        "H36M-17, the motion may be a tangle: check the joint order", path)
     old_rule = None if landmarks is None else remake_old_keypoints(kp.joints_2d, kp.scores, landmarks, kp.valid)
     if old_rule:
         log.info("%s: written by %s; its joints were remade from its MediaPipe landmarks", path, old_rule)

@@ -136,9 +136,13 @@ def test_an_output_that_is_an_input_is_refused_before_anything_is_written(tmp_pa
     (["--weights", "."], ExitCode.MODEL, "is a folder"),
 ])
 def test_unusable_model_options(tmp_path, args, code, needle):
+    from core.keypoints import coco_to_h36m
+
     k = tmp_path / "k.npz"
-    np.savez(k, joints_2d=np.random.default_rng(0).uniform(50, 90, (3, 17, 2)), scores=np.ones((3, 17)),
-             valid=np.ones(3, bool), fps=30, image_size=np.array([160, 120]))
+    body = np.array([[80, 25], [82, 23], [78, 23], [84, 24], [76, 24], [90, 35], [70, 35], [92, 50], [68, 50], [94, 64],
+                     [66, 64], [86, 62], [74, 62], [87, 85], [73, 85], [88, 107], [72, 107]], np.float64)  # COCO
+    np.savez(k, joints_2d=coco_to_h36m(np.tile(body, (3, 1, 1)), np.ones((3, 17)))[0], scores=np.ones((3, 17)),
+             valid=np.ones(3, bool), fps=30, image_size=np.array([160, 120]))  # a body: no warning of its order
     r = run_cli("lift", k, "-o", tmp_path / "m.npz", *args, cwd=tmp_path)
     assert_clean_failure(r, code, tmp_path / "m.npz")
     assert needle in r.stderr

@@ -213,3 +213,51 @@ def test_the_ankle_raise_is_the_mean_offset_the_lifter_trained_with():
         with pytest.raises(ModelError, match="w.json: train_config.augment gap_prob"):
             ankle_raise({"train_config": {"augment": bad}}, "w.json")
     assert ankle_raise({"train_config": {"augment": "not a dict"}}) == pytest.approx(LIFTER_ANKLE_RAISE)
+
+
+# A person facing the camera, COCO-17 order, pixels (y down; the person's left at image right).
+_COCO = np.array([
+    [320, 100], [328, 92], [312, 92], [338, 96], [302, 96], [360, 140], [280, 140], [370, 200], [270, 200],
+    [375, 255], [265, 255], [345, 250], [295, 250], [348, 340], [292, 340], [350, 430], [290, 430],
+], np.float64)  # fmt: skip
+
+
+def _frames(points: np.ndarray, t: int = 12) -> np.ndarray:
+    """``points`` in ``t`` frames, swaying a little."""
+    sway = np.sin(np.linspace(0, 3, t))[:, None, None] * np.array([6.0, 1.0])
+    return points[None] + sway
+
+
+def test_coco_keypoints_become_h36m_joints():
+    from core.keypoints import COCO17_NAMES, coco_to_h36m
+
+    coco = _frames(_COCO)
+    scores = np.full(coco.shape[:2], 0.9)
+    scores[:, COCO17_NAMES.index("r_knee")] = 0.2
+    joints, s = coco_to_h36m(coco, scores)
+    j = {name: joints[:, i] for i, name in enumerate(JOINT_NAMES)}
+    c = {name: coco[:, i] for i, name in enumerate(COCO17_NAMES)}
+    for name in ("l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_shoulder", "r_shoulder", "l_elbow",
+                 "r_elbow", "l_wrist", "r_wrist"):
+        np.testing.assert_allclose(j[name], c[name], atol=1e-4)
+    np.testing.assert_allclose(j["pelvis"], (c["l_hip"] + c["r_hip"]) / 2, atol=1e-4)
+    np.testing.assert_allclose(j["thorax"], (c["l_shoulder"] + c["r_shoulder"]) / 2, atol=1e-4)
+    assert (j["head"][:, 1] < c["l_eye"][:, 1] - 10).all()  # the head top above the eyes
+    assert (np.abs(j["neck"] - c["nose"]).max() < 8)  # the training skeleton's nose: near the nose tip
+    assert s[0, JOINT_NAMES.index("r_knee")] == pytest.approx(0.2, abs=1e-6)
+    assert s[0, JOINT_NAMES.index("l_knee")] == pytest.approx(0.9, abs=1e-6)
+
+
+def test_keypoint_layout_tells_h36m_from_coco_and_from_neither():
+    from core.keypoints import coco_to_h36m, keypoint_layout
+
+    coco = _frames(_COCO)
+    h36m, _ = coco_to_h36m(coco, np.ones(coco.shape[:2]))
+    assert keypoint_layout(h36m) == "h36m" and keypoint_layout(coco) == "coco"
+    shuffled = h36m[:, np.random.default_rng(0).permutation(17)]
+    assert keypoint_layout(shuffled) == "unknown"
+    valid = np.zeros(len(coco), bool)
+    assert keypoint_layout(coco, valid) == "unknown"  # no frame with a person: nothing to tell
+    lying = np.stack([coco[..., 1], coco[..., 0]], -1)  # the same person lying across the picture
+    assert keypoint_layout(lying) == "coco" and keypoint_layout(coco_to_h36m(lying, np.ones(lying.shape[:2]))[0]) \
+        == "h36m"
