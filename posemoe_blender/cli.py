@@ -79,14 +79,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_lift(args: argparse.Namespace) -> int:
     from core.motion_file import check_writable, write_motion
     from core.tracks import warn_if_mostly_filled
-    from posemoe_blender.pipeline import lift, read_keypoints_for_lifting
+    from posemoe_blender.pipeline import lift, load_model, read_keypoints_for_lifting
 
     _refuse_overwriting(args.output, input_keypoints=args.keypoints)
     check_writable(args.output)
+    cfg = inference_config(args)
+    lifter = load_model(args.weights, cfg)  # weights and device first: their error alone, before any word on the 2D
     kp = read_keypoints_for_lifting(args.keypoints, args.layout)
     warn_if_mostly_filled(args.keypoints, kp.valid)
-    clip = lift(kp, args.weights, inference_config(args), args.smoothing, args.reporter,
-                source=str(args.keypoints.name), **cleanup_options(args))
+    clip = lift(kp, args.weights, cfg, args.smoothing, args.reporter, source=str(args.keypoints.name), lifter=lifter,
+                **cleanup_options(args))
     write_motion(args.output, clip)
     _print_result(args, args.output)
     return ExitCode.OK
@@ -424,12 +426,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise InputNotFoundError(f"{script}: benchmarks are part of the source checkout; run posemoe bench from a "
                                  "clone of the repository")
     _check_report_path(args.json_out)
-    if args.gt_dir is not None:  # rendered into, unless --no-render: then read only
-        if args.no_render and not args.gt_dir.is_dir():
-            raise InputNotFoundError(f"{args.gt_dir}: no such folder of rendered clips; drop --no-render to render "
-                                     "them there")
-        if not args.no_render:
-            _output_folder(args.gt_dir)
+    if args.gt_dir is not None and not (args.no_render and args.gt_dir.is_dir()):  # rendered into, made if missing
+        _output_folder(args.gt_dir)
     argv = [sys.executable, str(script)] + (["--gt-dir", str(args.gt_dir)] if args.gt_dir else [])
     argv += ["--quick"] * args.quick + ["--no-render"] * args.no_render
     if args.skip:
