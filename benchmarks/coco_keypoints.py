@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from head_points import write_results  # noqa: E402
-from held_out_renders import CACHE, clip_height  # noqa: E402
+from held_out_renders import CACHE, clip_height, no_clips  # noqa: E402
 
 COCO_FROM_MEDIAPIPE = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 """MediaPipe's landmark for each COCO-17 keypoint (core.keypoints.COCO17_NAMES order)."""
@@ -90,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     res = measure(a.dir)
     if not res["clips"]:
-        print(f"no clip with _truth.npz and _kp.npz in {a.dir}; make them with "
-              "python scripts/render_real2d_set.py --validation --clips 24", file=sys.stderr)
-        return 2
+        return no_clips(a.dir)
     o = res["overall"]
     print(f"overall, {o['clips']} clips, {o['frames']} frames (P-MPJPE / MPJPE, mm):")
     for s in SOURCES:

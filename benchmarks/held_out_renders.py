@@ -140,6 +140,13 @@ def pooled(clips: dict) -> dict:
     return out
 
 
+def no_clips(folder: Path) -> int:
+    """Say that ``folder`` holds no measurable render and how to make some; return the exit code 2."""
+    print(f"no clip with _truth.npz and _kp.npz in {folder}; make them with "
+          "python scripts/render_real2d_set.py --validation --clips 24", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", type=Path, default=CACHE / "real2d_val", help="rendered clips (<name>.mp4, _truth.npz, "
@@ -149,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     res = measure(a.dir, a.weights)
     if not res["clips"]:
-        print(f"no clip with _truth.npz and _kp.npz in {a.dir}; make them with "
-              "python scripts/render_real2d_set.py --validation --clips 24", file=sys.stderr)
-        return 2
+        return no_clips(a.dir)
     o = res["overall"]
     print(f"overall, {o['clips']} clips, {o['frames']} frames (P-MPJPE / MPJPE / accel, mm):")
     for s in (*VARIANTS, "mp_world"):
