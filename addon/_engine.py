@@ -9,6 +9,7 @@ checkout, in the folder above ``addon/``. :func:`engine_root` finds it and
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import sys
@@ -123,3 +124,29 @@ def rigs() -> ModuleType:
 def bake() -> ModuleType:
     """Return posemoe_blender.bake (create_default_armature, bake_clip); needs bpy."""
     return load("posemoe_blender.bake")
+
+
+def unavailable() -> str | None:
+    """Return why the engine's modules cannot be used in this Blender (one line), or None.
+
+    Every operator asks first: another add-on's package named ``core`` (or an engine missing from the extension)
+    then stops it in one line, not with a traceback halfway, after a capture's panel state was set running."""
+    try:
+        for name in BLENDER_SAFE_MODULES:
+            load(name)
+    except EngineImportError as e:
+        return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return None
+
+
+def guarded(execute):
+    """Decorate an operator's ``execute``: refused in one line (report) while :func:`unavailable` says why."""
+
+    @functools.wraps(execute)
+    def wrapper(self, context, *args, **kwargs):
+        if (why := unavailable()) is not None:
+            self.report({'ERROR'}, f"PoseMoE: {why}")
+            return {'CANCELLED'}
+        return execute(self, context, *args, **kwargs)
+
+    return wrapper

@@ -58,11 +58,17 @@ def run_streamed(argv: list[str], stage: str, total: int) -> tuple[int, str]:
     return proc.wait(), last_error
 
 
-def write_pth(python: Path, engine: Path) -> None:
-    """Put the engine source on the venv's path, so ``python -m posemoe_blender.worker`` works anywhere."""
+def pth_path(python: Path) -> Path:
+    """Return where the venv of ``python`` keeps the engine's .pth file."""
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    Path(purelib, PTH_NAME).write_text(str(engine.resolve()) + "\n", encoding="utf-8")
+    return Path(purelib, PTH_NAME)
+
+
+def write_pth(python: Path, engine: Path) -> None:
+    """Put the engine source on the venv's path, so ``python -m posemoe_blender.worker`` works anywhere. Written
+    last, only when every package installed: the add-on takes a venv with it as ready (preferences.setup_finished)."""
+    pth_path(python).write_text(str(engine.resolve()) + "\n", encoding="utf-8")
 
 
 def setup(venv: Path, engine: Path, requirements: Path) -> int:
@@ -84,6 +90,7 @@ def setup(venv: Path, engine: Path, requirements: Path) -> int:
                  kind="environment")
             return 6
         emit(stage="venv", done=1, total=1)
+    pth_path(python).unlink(missing_ok=True)  # not ready until this set-up succeeds (a re-run may fail halfway)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
     code, pip_error = run_streamed(pip + ["-r", str(requirements)], "download", count_requirements(requirements))
     if code != 0:

@@ -42,7 +42,23 @@ def apply_event(job, event, short_paths: tuple = ()) -> None:
     elif isinstance(event, protocol.Failure) and event.kind == "cancelled":
         job.message, job.error = "Cancelled", ""
     elif isinstance(event, protocol.Failure):
-        job.error = first_line(event.message)
+        job.error = first_line(in_addon_words(event.message), ERROR_CHARS)
+
+
+ADDON_WORDS: tuple[tuple[str, str], ...] = (
+    ("pass --weights to a trained .safetensors", "choose trained .safetensors in the add-on preferences (Weights)"),
+    ("pass --weights the .safetensors file", "choose the .safetensors file in the add-on preferences (Weights)"),
+    ("--device cuda was asked for", "Device CUDA was chosen"),
+    ("use --device auto or cpu", "set Device to Auto or CPU in the add-on preferences"),
+)
+"""The worker's advice in command-line words, as the add-on's user changes it: its preferences."""
+
+
+def in_addon_words(message: str) -> str:
+    """Return the worker's ``message`` with command-line advice put as the add-on's preferences (ADDON_WORDS)."""
+    for cli, addon in ADDON_WORDS:
+        message = message.replace(cli, addon)
+    return message
 
 
 def _shortened(event, paths: tuple):
@@ -55,6 +71,20 @@ def _shortened(event, paths: tuple):
         if full and full in message:
             message = message.replace(full, os.path.basename(full) or full)
     return event if message == event.message else replace(event, message=message)
+
+
+ERROR_CHARS = 1000
+"""A job's error is kept to this many characters: whole, as the worker's messages end with where its log is (cut at
+200, a user's log path was lost). The panel and the pop-up show it wrapped (:func:`wrapped_labels`)."""
+
+
+def wrapped_labels(layout: bpy.types.UILayout, text: str, icon: str = 'NONE', width: int = 80) -> None:
+    """Draw ``text`` as labels of about ``width`` characters (a long path on its own lines), the first with
+    ``icon``: one label shows only what fits its width."""
+    import textwrap
+
+    for i, line in enumerate(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]):
+        layout.label(text=line, icon=icon if i == 0 else 'BLANK1')
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -77,7 +107,7 @@ def show_error(context: bpy.types.Context, title: str, message: str) -> None:
         return
 
     def draw(menu, _context) -> None:
-        menu.layout.label(text=message)
+        wrapped_labels(menu.layout, message)
 
     wm.popup_menu(draw, title=title, icon='ERROR')
 
@@ -177,8 +207,11 @@ class JobRunner:
             try:
                 message = self.on_done(context, worker)
             except Exception as e:  # a bake/rig error: reported; on_done leaves the scene as it was
-                log.exception("finishing the %s job failed", self.kind)
-                job.error = first_line(str(e)) or type(e).__name__
+                if isinstance(e, _engine.errors().PosemoeError):  # expected (a rig the bake refuses): one line
+                    log.warning("%s: %s", self.label, first_line(str(e), ERROR_CHARS))
+                else:  # a bug: its traceback in the console
+                    log.exception("finishing the %s job failed", self.kind)
+                job.error = first_line(str(e), ERROR_CHARS) or type(e).__name__
             else:
                 job.message, job.progress, job.stage = message, 1.0, "done"
                 self.report({'INFO'}, message)

@@ -232,6 +232,8 @@ class POSEMOE_OT_capture(modal_job.ModalJobMixin, bpy.types.Operator):
         if 0.0 < settings.lens_mm < properties.LENS_MM_MIN:
             return self._refuse(context, f"Lens {settings.lens_mm:g} mm: a 35 mm-equivalent focal length is "
                                          f"{properties.LENS_MM_MIN:g}-{properties.LENS_MM_MAX:g} mm (0 = not given)")
+        if (why := _engine.unavailable()) is not None:  # before the panel shows a run or a temp folder is made
+            return self._refuse(context, modal_job.first_line(why))
         try:
             if settings.armature is not None and not settings.create_armature:  # now, not after the worker's run
                 rig, mapping = ops_mapping.rig_arguments(settings.rig_preset, BakeOptions.from_settings(settings)
@@ -291,6 +293,7 @@ class POSEMOE_OT_import_motion(bpy.types.Operator, ImportHelper):
             return self.execute(context)
         return ImportHelper.invoke(self, context, event)
 
+    @_engine.guarded
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Read the motion file and bake it with the panel's settings."""
         settings = context.scene.posemoe

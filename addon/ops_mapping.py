@@ -99,6 +99,7 @@ class POSEMOE_OT_mapping_fill(bpy.types.Operator):
     bl_label = "Fill from Rig"
     bl_options = {'REGISTER', 'UNDO'}
 
+    @_engine.guarded
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Replace the rows with the preset's mapping (blank bones where the armature lacks them)."""
         settings = context.scene.posemoe
@@ -133,6 +134,7 @@ class POSEMOE_OT_mapping_load(bpy.types.Operator, ImportHelper):
     filename_ext = ".json"
     filter_glob: StringProperty(default="*.json", options={'HIDDEN'})
 
+    @_engine.guarded
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Read the JSON mapping and switch the rig choice to Custom."""
         try:
@@ -162,6 +164,7 @@ class POSEMOE_OT_mapping_save(bpy.types.Operator, ExportHelper):
     filename_ext = ".json"
     filter_glob: StringProperty(default="*.json", options={'HIDDEN'})
 
+    @_engine.guarded
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Write the mapping rows to the chosen JSON file."""
         try:

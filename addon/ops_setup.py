@@ -84,10 +84,18 @@ class POSEMOE_OT_setup_engine(modal_job.ModalJobMixin, bpy.types.Operator):
     bl_label = "Set up Engine"
     bl_options = {'REGISTER'}
 
+    @_engine.guarded
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Start the set-up subprocess; progress shows in the preferences."""
         if modal_job.is_active(KIND):
             self.report({'WARNING'}, "An engine set-up or check is already running")
+            return {'CANCELLED'}
+        base = preferences.setup_python(context)
+        if not base.is_file():  # the job's own message would name the worker Python, not this preference
+            message = (f"Python for Set-up not found: {base}; choose a Python 3.11 or newer there, or clear it to use "
+                       "Blender's own")
+            self.report({'ERROR'}, message)
+            _engine_job(context).error = message
             return {'CANCELLED'}
         context.window_manager.posemoe_engine.report = ""
         return self._start_modal(context, make_setup_runner(context, self.report))
@@ -109,6 +117,7 @@ class POSEMOE_OT_check_worker(modal_job.ModalJobMixin, bpy.types.Operator):
             return False
         return True
 
+    @_engine.guarded
     def execute(self, context: bpy.types.Context) -> set[str]:
         """Start ``worker --check``; the report shows in the preferences."""
         if modal_job.is_active(KIND):

@@ -73,7 +73,9 @@ def draw_job(layout: bpy.types.UILayout, job, cancel_op: str) -> None:
             row.label(text=text, icon='TIME')
         row.operator(cancel_op, text="", icon='CANCEL')
     if job.error:
-        layout.label(text=job.error, icon='ERROR')
+        from .modal_job import wrapped_labels
+
+        wrapped_labels(layout.column(align=True), job.error, 'ERROR', 60)
     elif job.message and not job.running:
         layout.label(text=job.message, icon='INFO')
     if job.warning and not job.error:
@@ -107,7 +109,16 @@ def worker_python(context: bpy.types.Context | None = None) -> Path | None:
         path = Path(bpy.path.abspath(prefs.worker_python))
         return path if path.is_file() else None
     python = worker_client.venv_python(venv_dir())
-    return python if python.is_file() else None
+    return python if python.is_file() and setup_finished(venv_dir()) else None
+
+
+def setup_finished(venv: Path) -> bool:
+    """Return whether the set-up finished in ``venv``: the engine's .pth, written last (engine_setup.write_pth). A
+    set-up that failed halfway (no network, a package missing) leaves a venv with a Python but not the engine."""
+    from .engine_setup import PTH_NAME
+
+    return any(venv.glob(f"lib/python3*/site-packages/{PTH_NAME}")) or (venv / "Lib" / "site-packages" / PTH_NAME
+                                                                          ).is_file()
 
 
 def setup_python(context: bpy.types.Context | None = None) -> Path:
@@ -125,6 +136,9 @@ def missing_worker_reason(context: bpy.types.Context | None = None) -> str:
     prefs = get_prefs(context)
     if prefs is not None and prefs.worker_python:
         return f"Worker Python not found: {prefs.worker_python}"
+    if worker_client.venv_python(venv_dir()).is_file():
+        return ("The engine set-up did not finish (see its log in the add-on's logs folder): press Set up engine "
+                "in the PoseMoE add-on preferences again")
     return "No worker environment: press Set up engine in the PoseMoE add-on preferences"
 
 

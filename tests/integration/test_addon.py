@@ -538,3 +538,103 @@ def test_a_worker_python_without_the_engines_packages_is_sent_to_set_up(addon, s
     assert drive(runner, ctx) == {'CANCELLED'}
     error = scene.posemoe.job.error
     assert "lacks a package (No module named 'numpy'); press Set up engine" in error, error
+
+
+def test_a_foreign_core_package_stops_every_operator_in_one_line(addon, scene, tmp_path, monkeypatch):
+    """Another add-on's package named ``core`` imported first: Capture was a traceback that left the panel running
+    and a temp folder behind; Import, the mapping buttons, Set up and Check were tracebacks. Now each refuses in one
+    line."""
+    import types
+
+    assert addon._engine.unavailable() is None
+    fake = types.ModuleType("core", "Another add-on's helpers.")
+    fake.__file__ = "/other/addon/core/__init__.py"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "core", fake)
+        assert "another add-on uses the same package name" in addon._engine.unavailable()
+    temp = lambda: set(Path(tempfile.gettempdir()).glob("posemoe-capture-*"))  # noqa: E731
+    before = temp()
+    why = "core.errors was imported from /other/addon/core/__init__.py, not from the PoseMoE engine in /x"
+    monkeypatch.setattr(addon._engine, "unavailable", lambda: why)
+    with pytest.raises(RuntimeError, match="another add-on|not from the PoseMoE engine"):
+        bpy.ops.posemoe.capture()
+    assert why in scene.posemoe.job.error and not scene.posemoe.job.running and temp() == before
+    assert not addon.modal_job.is_active("capture")
+    motion = write_motion_npz(tmp_path / "m.npz")
+    for op, kw in ((bpy.ops.posemoe.import_motion, {"filepath": str(motion)}),
+                   (bpy.ops.posemoe.mapping_fill, {}), (bpy.ops.posemoe.mapping_load, {"filepath": str(motion)}),
+                   (bpy.ops.posemoe.mapping_save, {"filepath": str(tmp_path / "map.json")}),
+                   (bpy.ops.posemoe.setup_engine, {}), (bpy.ops.posemoe.check_worker, {})):
+        with pytest.raises(RuntimeError, match=f"PoseMoE: {why}"):
+            op(**kw)
+    assert len(bpy.data.actions) == 0 and not (tmp_path / "map.json").exists()
+
+
+def test_a_refused_bake_after_the_worker_is_one_line_without_a_traceback(addon, scene, caplog):
+    """The target deleted while the worker ran: the bake's RigError was logged with a traceback; it is one line."""
+    import logging
+
+    ctx, reports = bpy.context, []
+    runner = addon.ops_capture.make_capture_runner(ctx, Path(scene.posemoe.video_path),
+                                                   addon.preferences.worker_python(ctx),
+                                                   lambda lv, m: reports.append(m))
+    with caplog.at_level(logging.WARNING):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(addon.ops_capture, "bake_motion_file", lambda *a, **k: (_ for _ in ()).throw(
+                addon._engine.errors().RigError("armature 'Hero' no longer exists (or is in no scene); pick another")))
+            assert drive(runner, ctx) == {'CANCELLED'}
+    assert scene.posemoe.job.error.startswith("armature 'Hero' no longer exists")
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+
+
+def test_a_long_failure_keeps_where_the_log_is(addon, scene):
+    """Cut at 200 characters, a killed worker's message lost its log's path; it is kept whole and shown wrapped."""
+    protocol, job = addon._engine.protocol(), scene.posemoe.job
+    log_path = "/home/someone/.config/blender/4.5/extensions/.user/user_default/posemoe/logs/capture-20261128.log"
+    message = ("the worker was killed by SIGKILL; the system may have run out of memory: close other programs or "
+               f"capture a shorter clip; its log ({log_path}) is empty")
+    job.reset("starting")
+    addon.modal_job.apply_event(job, protocol.Failure(message, "bug"))
+    assert log_path in job.error
+    lines = []
+
+    class Layout:
+        def label(self, text="", icon="NONE"):
+            lines.append(text)
+
+    addon.modal_job.wrapped_labels(Layout(), job.error, 'ERROR', 60)
+    assert all(len(line) <= 60 for line in lines) and log_path in "".join(lines)
+
+
+def test_the_workers_advice_is_put_as_the_addons_preferences(addon, scene):
+    protocol, job = addon._engine.protocol(), scene.posemoe.job
+    job.reset("starting")
+    addon.modal_job.apply_event(job, protocol.Failure(
+        "--device cuda was asked for but torch sees no CUDA device; use --device auto or cpu", "environment"))
+    assert job.error == ("Device CUDA was chosen but torch sees no CUDA device; set Device to Auto or CPU in the "
+                         "add-on preferences")
+
+
+def test_a_set_up_that_failed_halfway_is_not_taken_as_ready(addon, scene, tmp_path, monkeypatch):
+    """pip failing (no network) left a venv with a Python: the add-on took it as ready and every capture then failed
+    for a missing package. Ready means the engine's .pth, written last; a missing Python for Set-up is named."""
+    venv = tmp_path / "engine-venv"
+    python = venv / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    monkeypatch.setattr(addon.preferences, "venv_dir", lambda create=False: venv)
+    prefs = addon.preferences.get_prefs()
+    prefs.worker_python = ""
+    ctx = bpy.context
+    assert addon.preferences.worker_python(ctx) is None
+    assert "set-up did not finish" in addon.preferences.missing_worker_reason(ctx)
+    pth = venv / "lib" / "python3.11" / "site-packages" / "posemoe_engine.pth"
+    pth.parent.mkdir(parents=True)
+    pth.write_text("/engine\n")
+    assert addon.preferences.worker_python(ctx) == python and addon.preferences.missing_worker_reason(ctx) == ""
+    prefs.base_python = str(tmp_path / "no-such-python3.11")
+    try:
+        with pytest.raises(RuntimeError, match="Python for Set-up not found: .*no-such-python3.11"):
+            bpy.ops.posemoe.setup_engine()
+    finally:
+        prefs.base_python = ""
