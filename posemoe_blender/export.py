@@ -29,6 +29,7 @@ from core.retarget import unmirror
 from core.video import is_git_lfs_pointer
 from posemoe_blender.bake import bake_clip, create_default_armature, subject_height
 from posemoe_blender.gltf_rotations import make_rotations_continuous
+from posemoe_blender.gltf_times import fix_key_times
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,14 @@ def _write_gltf(path: Path, obj: bpy.types.Object) -> None:
                                   export_nla_strips_merged_animation_name=action.name if action else "Animation")
     finally:
         gltf_log.removeFilter(_influences_note)
+    render = bpy.context.scene.render
+    try:
+        factor = fix_key_times(path, float(render.fps), float(render.fps_base))
+    except (OSError, ValueError, KeyError, IndexError, TypeError, struct.error) as e:  # a layout it does not know
+        log.warning("%s: key times left as the exporter wrote them (%s)", path.name, e)
+    else:
+        if factor != 1.0:
+            log.debug("%s: key times scaled by %.6f to %g fps", path.name, factor, render.fps / render.fps_base)
     try:
         flipped = make_rotations_continuous(path)
     except (OSError, ValueError, KeyError, IndexError, TypeError, struct.error) as e:  # a layout it does not know

@@ -537,6 +537,36 @@ def test_gltf_holds_only_the_captured_action(tmp_path: Path) -> None:
     assert tuple(bpy.data.actions[0].frame_range) == (1.0, FRAMES)
 
 
+@pytest.mark.parametrize("fps, suffix", [(29.97, ".glb"), (12.5, ".gltf"), (30.0, ".glb")])
+def test_gltf_keys_play_at_the_clips_rate(tmp_path: Path, fps: float, suffix: str) -> None:
+    """A 29.97 fps clip sets the scene to 30 fps, base 1.001; Blender's glTF exporter wrote frame f at
+    f / (30 * 1.001) s: 0.2 % fast, 7.5 % at 12.5 fps (13, base 1.04). The keys are now at f / fps s, their
+    accessors' max too, and the file still imports."""
+    from posemoe_blender.gltf_times import _time_accessors
+
+    _empty()
+    clip = synth_clip()
+    clip.fps = fps
+    out = export.bake_to_file(clip, tmp_path / f"clip{suffix}")
+    if suffix == ".glb":
+        raw = out.read_bytes()
+        n = struct.unpack("<I", raw[12:16])[0]
+        doc, blob = json.loads(raw[20:20 + n]), raw[20 + n + 8:]
+    else:
+        doc = json.loads(out.read_text())
+        blob = (tmp_path / doc["buffers"][0]["uri"]).read_bytes()
+    for index in _time_accessors(doc):
+        acc = doc["accessors"][index]
+        view = doc["bufferViews"][acc["bufferView"]]
+        times = np.frombuffer(blob, "<f4", acc["count"], view.get("byteOffset", 0) + acc.get("byteOffset", 0))
+        if acc["count"] == FRAMES:
+            np.testing.assert_allclose(times, np.arange(FRAMES) / fps, rtol=1e-5, atol=1e-6)
+        assert acc["max"][0] == pytest.approx(float(times.max()), rel=1e-6)
+    _empty()
+    bpy.ops.import_scene.gltf(filepath=str(out))
+    assert any(o.type == "ARMATURE" for o in bpy.data.objects)
+
+
 def _fbx_unit_scale(path: Path) -> float:
     """Return a binary FBX's GlobalSettings UnitScaleFactor (centimetres per unit): its P record is the name, then
     three strings (type, label, flags), then the value as a double."""
