@@ -90,7 +90,8 @@ def setup(venv: Path, engine: Path, requirements: Path) -> int:
                  kind="environment")
             return 6
         emit(stage="venv", done=1, total=1)
-    pth_path(python).unlink(missing_ok=True)  # not ready until this set-up succeeds (a re-run may fail halfway)
+    for old in [*venv.glob(f"lib/python3*/site-packages/{PTH_NAME}"), venv / "Lib" / "site-packages" / PTH_NAME]:
+        old.unlink(missing_ok=True)  # not ready until this set-up succeeds (a re-run may fail halfway)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
     code, pip_error = run_streamed(pip + ["-r", str(requirements)], "download", count_requirements(requirements))
     if code != 0:

@@ -310,6 +310,9 @@ def test_engine_setup_reports_pips_error(tmp_path):
     venv_python.write_text(f"#!{sys.executable}\nimport sys\nprint('Collecting torch==9.9')\n"
                            "print('ERROR: No matching distribution found for torch==9.9')\nsys.exit(1)\n")
     venv_python.chmod(0o755)
+    old_pth = tmp_path / "venv" / "lib" / "python3.11" / "site-packages" / "posemoe_engine.pth"
+    old_pth.parent.mkdir(parents=True)
+    old_pth.write_text("/an/earlier/engine\n")  # a set-up that once finished: this re-run's failure unmakes it
     engine = tmp_path / "engine"
     (engine / "posemoe_blender").mkdir(parents=True)
     (engine / "requirements.txt").write_text("# pins\ntorch==9.9\nnumpy==1.26.4\n")
@@ -319,6 +322,7 @@ def test_engine_setup_reports_pips_error(tmp_path):
     assert Progress("download", 1, 2) in events
     assert job.failure.kind == "environment"
     assert "No matching distribution found for torch==9.9" in job.failure.message
+    assert not old_pth.exists()  # the add-on no longer takes the venv as ready (preferences.setup_finished)
 
 
 def test_a_flooding_worker_is_read_a_tick_at_a_time_and_its_result_kept(tmp_path):
