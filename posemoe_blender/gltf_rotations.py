@@ -65,22 +65,26 @@ def _fix(buffer: bytearray, offset: int, count: int, stride: int) -> int:
     return flipped
 
 
+def glb_parts(raw: bytes, path: Path) -> tuple[dict, int, int, int]:
+    """Return a GLB's (JSON document, version, offset of its binary chunk's header, binary length), the length -1
+    where no binary chunk follows the JSON; ValueError for what is not a GLB with its JSON chunk first."""
+    magic, version, _length = struct.unpack_from("<III", raw, 0)
+    json_len, json_type = struct.unpack_from("<II", raw, 12)
+    if magic != GLB_MAGIC or json_type != JSON_CHUNK:
+        raise ValueError(f"{path}: not a GLB file with its JSON chunk first")
+    bin_at = 20 + json_len
+    bin_len, bin_type = struct.unpack_from("<II", raw, bin_at)
+    return json.loads(raw[20: bin_at]), version, bin_at, bin_len if bin_type == BIN_CHUNK else -1
+
+
 def make_rotations_continuous(path: Path) -> int:
     """Rewrite the rotation keys of the .glb or .gltf (with its .bin buffers) at ``path`` in place so that each
     points the way of the one before; return how many keys were flipped. Embedded (data URI) buffers are left."""
     path = Path(path)
     raw = bytearray(path.read_bytes())
     if path.suffix.lower() == ".glb":
-        magic, _version, _length = struct.unpack_from("<III", raw, 0)
-        if magic != GLB_MAGIC:
-            raise ValueError(f"{path}: not a GLB file")
-        json_len, json_type = struct.unpack_from("<II", raw, 12)
-        if json_type != JSON_CHUNK:
-            raise ValueError(f"{path}: GLB without its JSON chunk first")
-        doc = json.loads(raw[20: 20 + json_len])
-        bin_at = 20 + json_len
-        bin_len, bin_type = struct.unpack_from("<II", raw, bin_at)
-        if bin_type != BIN_CHUNK:
+        doc, _version, bin_at, bin_len = glb_parts(raw, path)
+        if bin_len < 0:
             return 0
         body = memoryview(raw)[bin_at + 8: bin_at + 8 + bin_len]
         blob = bytearray(body)

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from posemoe_blender.gltf_rotations import BIN_CHUNK, FLOAT, GLB_MAGIC, JSON_CHUNK
+from posemoe_blender.gltf_rotations import FLOAT, GLB_MAGIC, JSON_CHUNK, glb_parts
 
 
 def _time_accessors(doc: dict) -> list[int]:
@@ -82,14 +82,8 @@ def fix_key_times(path: Path, fps: float, fps_base: float) -> float:
     path = Path(path)
     raw = bytes(path.read_bytes())
     if path.suffix.lower() == ".glb":
-        magic, version, _length = struct.unpack_from("<III", raw, 0)
-        json_len, json_type = struct.unpack_from("<II", raw, 12)
-        if magic != GLB_MAGIC or json_type != JSON_CHUNK:
-            raise ValueError(f"{path}: not a GLB file with its JSON chunk first")
-        doc = json.loads(raw[20: 20 + json_len])
-        bin_at = 20 + json_len
-        bin_len, bin_type = struct.unpack_from("<II", raw, bin_at)
-        if bin_type != BIN_CHUNK:
+        doc, version, bin_at, bin_len = glb_parts(raw, path)
+        if bin_len < 0:
             return 1.0
         buffers = [bytearray(raw[bin_at + 8: bin_at + 8 + bin_len])]
         factor = exporter_scale(doc, buffers, fps, fps_base)
