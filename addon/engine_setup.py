@@ -58,6 +58,12 @@ def run_streamed(argv: list[str], stage: str, total: int) -> tuple[int, str]:
     return proc.wait(), last_error
 
 
+def pth_files(venv: Path) -> list[Path]:
+    """Return the engine's .pth files in ``venv`` (POSIX or Windows layout), found without running its Python."""
+    return [p for p in (*venv.glob(f"lib/python3*/site-packages/{PTH_NAME}"), venv / "Lib" / "site-packages" / PTH_NAME)
+            if p.is_file()]
+
+
 def pth_path(python: Path) -> Path:
     """Return where the venv of ``python`` keeps the engine's .pth file."""
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -90,7 +96,7 @@ def setup(venv: Path, engine: Path, requirements: Path) -> int:
                  kind="environment")
             return 6
         emit(stage="venv", done=1, total=1)
-    for old in [*venv.glob(f"lib/python3*/site-packages/{PTH_NAME}"), venv / "Lib" / "site-packages" / PTH_NAME]:
+    for old in pth_files(venv):
         old.unlink(missing_ok=True)  # not ready until this set-up succeeds (a re-run may fail halfway)
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"]
     code, pip_error = run_streamed(pip + ["-r", str(requirements)], "download", count_requirements(requirements))

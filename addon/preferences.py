@@ -115,10 +115,9 @@ def worker_python(context: bpy.types.Context | None = None) -> Path | None:
 def setup_finished(venv: Path) -> bool:
     """Return whether the set-up finished in ``venv``: the engine's .pth, written last (engine_setup.write_pth). A
     set-up that failed halfway (no network, a package missing) leaves a venv with a Python but not the engine."""
-    from .engine_setup import PTH_NAME
+    from .engine_setup import pth_files
 
-    return any(venv.glob(f"lib/python3*/site-packages/{PTH_NAME}")) or (venv / "Lib" / "site-packages" / PTH_NAME
-                                                                          ).is_file()
+    return bool(pth_files(venv))
 
 
 def setup_python(context: bpy.types.Context | None = None) -> Path:

@@ -51,12 +51,14 @@ def _times(doc: dict, index: int, buffers: list[bytearray]) -> np.ndarray | None
 def exporter_scale(doc: dict, buffers: list[bytearray], fps: float, fps_base: float) -> float:
     """Return the factor that puts the written keys at the scene's rate (fps / fps_base frames a second): fps_base
     squared where the keys are spaced 1 / (fps * fps_base) apart (the exporter's error), else 1."""
+    if abs(fps_base - 1.0) < 1e-9:  # a whole-number rate: the exporter's times are right
+        return 1.0
     gaps = []
     for index in _time_accessors(doc):
         t = _times(doc, index, buffers)
         if t is not None and len(t) > 1:
             gaps.append(np.diff(t.astype(np.float64)))
-    if not gaps or abs(fps_base - 1.0) < 1e-9:
+    if not gaps:
         return 1.0
     gap = float(np.median(np.concatenate(gaps)))
     written, real = 1.0 / (fps * fps_base), fps_base / fps
